@@ -1,0 +1,54 @@
+//! The known-bug catalogue: realistic mistakes the gateway can be switched
+//! into at run time, so every property can be shown to catch the bug it
+//! exists for. All are off by default. Each is a small change of behaviour in
+//! the real code path (grep for its name), never a flag a checker reads.
+
+/// (name, what goes wrong).
+pub const CATALOGUE: &[(&str, &str)] = &[
+    (
+        "ack-before-fsync",
+        "answers 250 before the spooled message is fsynced",
+    ),
+    (
+        "ack-before-replication-quorum",
+        "answers 250 after the local fsync without waiting for replicas",
+    ),
+    (
+        "delete-before-downstream-ack",
+        "removes the spooled message before the mailbox server's 250",
+    ),
+    (
+        "fail-open-scanner",
+        "delivers unscanned when the scanner does not answer in time",
+    ),
+    (
+        "scanner-skips-encoded-attachments",
+        "the scanner ignores base64-encoded attachments",
+    ),
+    (
+        "failover-ignores-residency",
+        "replicates to and scans in any region, whatever the tenant's jurisdiction",
+    ),
+    (
+        "no-fencing-on-rejoin",
+        "a recovered node delivers messages it no longer owns",
+    ),
+    (
+        "dsn-about-dsn",
+        "bounces undeliverable DSNs with another DSN",
+    ),
+    (
+        "dsn-to-wrong-sender",
+        "sends DSNs to the first recipient instead of the sender",
+    ),
+    ("expiry-without-dsn", "drops expired messages without a DSN"),
+    ("retry-forever", "never expires a message; keeps retrying"),
+    (
+        "cross-tenant-routing",
+        "routes a recipient to another tenant's mailbox server",
+    ),
+];
+
+pub fn is_known(name: &str) -> bool {
+    CATALOGUE.iter().any(|(known, _)| *known == name)
+}

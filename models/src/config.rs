@@ -1,0 +1,171 @@
+//! What a gateway node knows about the deployment: the nodes and scanners of
+//! every region, the tenants and where their mail may live, and the timing
+//! knobs. The simulator builds it from a scenario; `mailsim serve` from a
+//! file. Plain data, so it prints, compares and serializes.
+
+use serde::{Deserialize, Serialize};
+
+/// Ports every engine uses; hosts are told apart by name, not port.
+pub const SMTP_PORT: u16 = 25;
+pub const PEER_PORT: u16 = 2525;
+pub const SCANNER_PORT: u16 = 3310;
+pub const DNS_PORT: u16 = 53;
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// e.g. `us-east-1`.
+    pub name: String,
+    /// e.g. `aws`.
+    pub cloud: String,
+    /// e.g. `us`.
+    pub jurisdiction: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    pub host: String,
+    pub region: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SpamPolicy {
+    /// Add `X-Spam-Flag: YES` and deliver.
+    Tag,
+    /// Hold in the tenant's quarantine.
+    Quarantine,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    pub name: String,
+    pub domain: String,
+    /// Local parts that exist; any other gets 550.
+    pub users: Vec<String>,
+    /// Regions that may hold or process this tenant's mail.
+    pub allowed_regions: Vec<String>,
+    /// The tenant's own mailbox server (final destination).
+    pub mailbox_host: String,
+    pub spam_policy: SpamPolicy,
+}
+
+/// Timing and sizing knobs, all in simulated time.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Knobs {
+    pub max_message_bytes: u64,
+    pub max_recipients: u32,
+    /// Idle limit for one SMTP command.
+    pub smtp_command_timeout_ms: u64,
+    /// How long ingress waits for the replica quorum before answering 451.
+    pub replication_timeout_ms: u64,
+    /// Copies (including the accepting node) needed before 250.
+    pub replica_quorum: u32,
+    /// Distinct clouds those copies must span.
+    pub replica_clouds_min: u32,
+    pub scan_timeout_ms: u64,
+    pub delivery_timeout_ms: u64,
+    pub backoff_ms_min: u64,
+    pub backoff_ms_max: u64,
+    /// Give up and bounce after this long in the queue.
+    pub queue_lifetime_ms: u64,
+    /// How often the queue looks for work.
+    pub queue_tick_ms: u64,
+    /// An owner unheard of this long may be replaced (failover).
+    pub owner_lease_ms: u64,
+}
+
+impl Knobs {
+    /// Defaults compressed so one run covers load, outage, heal and drain in a
+    /// few simulated minutes.
+    pub fn simulation_defaults() -> Self {
+        Knobs {
+            max_message_bytes: 256 * 1024,
+            max_recipients: 50,
+            smtp_command_timeout_ms: 30_000,
+            replication_timeout_ms: 2_000,
+            replica_quorum: 2,
+            replica_clouds_min: 2,
+            scan_timeout_ms: 2_000,
+            delivery_timeout_ms: 5_000,
+            backoff_ms_min: 1_000,
+            backoff_ms_max: 8_000,
+            queue_lifetime_ms: 120_000,
+            queue_tick_ms: 200,
+            owner_lease_ms: 5_000,
+        }
+    }
+}
+
+/// The whole deployment as one node sees it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub regions: Vec<Region>,
+    pub gateways: Vec<Node>,
+    pub scanners: Vec<Node>,
+    pub tenants: Vec<Tenant>,
+    /// The MX directory, used to send DSNs to senders' domains.
+    pub dns_host: String,
+    pub knobs: Knobs,
+    /// Known bugs switched on (see `bugs`); empty for the correct gateway.
+    pub bugs: Vec<String>,
+}
+
+impl GatewayConfig {
+    pub fn region(&self, name: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.name == name)
+    }
+
+    pub fn node(&self, host: &str) -> Option<&Node> {
+        self.gateways.iter().find(|n| n.host == host)
+    }
+
+    pub fn cloud_of_host(&self, host: &str) -> Option<&str> {
+        let node = self.node(host)?;
+        self.region(&node.region).map(|r| r.cloud.as_str())
+    }
+
+    /// The tenant that owns `domain` (case-insensitive).
+    pub fn tenant_for_domain(&self, domain: &str) -> Option<&Tenant> {
+        self.tenants
+            .iter()
+            .find(|t| t.domain.eq_ignore_ascii_case(domain))
+    }
+
+    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.name == name)
+    }
+
+    /// The tenant an address belongs to, if its domain is ours.
+    pub fn tenant_for_address(&self, address: &str) -> Option<&Tenant> {
+        let domain = address.rsplit_once('@')?.1;
+        self.tenant_for_domain(domain)
+    }
+
+    /// Gateway nodes in the tenant's allowed regions, in config order.
+    pub fn gateways_for_tenant(&self, tenant: &Tenant) -> Vec<&Node> {
+        self.gateways
+            .iter()
+            .filter(|n| tenant.allowed_regions.contains(&n.region))
+            .collect()
+    }
+
+    /// Scanners in the tenant's allowed regions, those in `prefer_region` first.
+    pub fn scanners_for_tenant(&self, tenant: &Tenant, prefer_region: &str) -> Vec<&Node> {
+        let mut scanners: Vec<&Node> = self
+            .scanners
+            .iter()
+            .filter(|n| tenant.allowed_regions.contains(&n.region))
+            .collect();
+        scanners.sort_by_key(|n| n.region != prefer_region);
+        scanners
+    }
+
+    pub fn bug(&self, name: &str) -> bool {
+        self.bugs.iter().any(|b| b == name)
+    }
+}

@@ -1,0 +1,176 @@
+//! Delivery of a scanned message's pending recipients over SMTP: to the
+//! tenant's mailbox server, or, for a DSN, to the original sender's domain
+//! found through the MX directory. 2xx settles a recipient as delivered,
+//! 5xx as bounced; anything else leaves it pending for the next retry.
+
+use std::time::Duration;
+
+use traces::EventKind;
+
+use crate::config::SMTP_PORT;
+use crate::env;
+use crate::gateway::{SharedNode, peer};
+use crate::mx;
+use crate::smtp::client::{self, ClientError};
+use crate::spool::{Entry, RcptState};
+
+pub async fn deliver_pending(node: &SharedNode, entry: &mut Entry, raw: &[u8], tag_spam: bool) {
+    let pending = entry.pending_rcpts();
+    if pending.is_empty() {
+        return;
+    }
+    let targets = match destinations(node, entry, &pending).await {
+        Ok(targets) => targets,
+        Err(e) => {
+            node.note("route_failed", format!("{}: {e}", entry.id));
+            return;
+        }
+    };
+    let body = if tag_spam {
+        let mut tagged = b"X-Spam-Flag: YES\r\n".to_vec();
+        tagged.extend_from_slice(raw);
+        tagged
+    } else {
+        raw.to_vec()
+    };
+    if node.config.bug("delete-before-downstream-ack") {
+        // Settle first, deliver after: a failed delivery is now a lost one.
+        for rcpt in &pending {
+            entry.rcpts.insert(rcpt.clone(), RcptState::Delivered);
+        }
+        for target in &entry.replicas {
+            let _ = peer::update(node, target, entry).await;
+        }
+    }
+    for host in targets {
+        let outcomes = attempt(node, entry, &host, &pending, &body).await;
+        let mut any_delivered = false;
+        for (rcpt, state) in outcomes {
+            if matches!(state, RcptState::Delivered) {
+                any_delivered = true;
+                node.env.observe(EventKind::GwDelivered {
+                    msg: entry.message_id.clone(),
+                    rcpt: rcpt.clone(),
+                });
+            }
+            if let RcptState::Bounced { diagnostic, .. } = &state {
+                node.env.observe(EventKind::GwBounced {
+                    msg: entry.message_id.clone(),
+                    rcpt: rcpt.clone(),
+                    reason: diagnostic.clone(),
+                });
+            }
+            if !node.config.bug("delete-before-downstream-ack") {
+                entry.rcpts.insert(rcpt, state);
+            }
+        }
+        if any_delivered || entry.pending_rcpts().is_empty() {
+            return;
+        }
+    }
+}
+
+/// Hosts to try, in order.
+async fn destinations(
+    node: &SharedNode,
+    entry: &Entry,
+    pending: &[String],
+) -> std::io::Result<Vec<String>> {
+    if entry.is_dsn {
+        let rcpt = pending.first().cloned().unwrap_or_default();
+        let domain = rcpt.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        let answer = mx::lookup(
+            node.env.as_ref(),
+            &node.config.dns_host,
+            domain,
+            node.config.knobs.delivery_timeout_ms,
+        )
+        .await?;
+        return Ok(answer.hosts);
+    }
+    let tenants = &node.config.tenants;
+    let Some(index) = tenants.iter().position(|t| t.name == entry.tenant) else {
+        return Err(std::io::Error::other(format!(
+            "unknown tenant {}",
+            entry.tenant
+        )));
+    };
+    let index = if node.config.bug("cross-tenant-routing") && entry.rcpts.len() > 1 {
+        (index + 1) % tenants.len()
+    } else {
+        index
+    };
+    Ok(vec![tenants[index].mailbox_host.clone()])
+}
+
+/// One SMTP transaction; returns the recipients whose state it settled.
+async fn attempt(
+    node: &SharedNode,
+    entry: &Entry,
+    host: &str,
+    pending: &[String],
+    body: &[u8],
+) -> Vec<(String, RcptState)> {
+    let timeout_ms = node.config.knobs.delivery_timeout_ms;
+    let connect = env::timeout(
+        node.env.as_ref(),
+        Duration::from_millis(timeout_ms),
+        node.env.connect(host, SMTP_PORT),
+    )
+    .await;
+    let mut conn = match connect {
+        Ok(Ok(conn)) => conn,
+        _ => return Vec::new(),
+    };
+    let transaction = client::send_mail(
+        node.env.as_ref(),
+        &mut conn,
+        node.me(),
+        &entry.mail_from,
+        pending,
+        body,
+        timeout_ms,
+    )
+    .await;
+    let transaction = match transaction {
+        Ok(transaction) => transaction,
+        // After the dot the mailbox may have it; retrying may duplicate,
+        // which beats losing it (RFC 1047).
+        Err(ClientError::BeforeDot(_)) | Err(ClientError::AfterDot(_)) => return Vec::new(),
+    };
+    let mut settled = Vec::new();
+    let final_code = transaction
+        .data
+        .as_ref()
+        .or(transaction.data_start.as_ref())
+        .map(|r| r.code);
+    for (rcpt, reply) in &transaction.rcpts {
+        let state = if reply.code >= 500 {
+            bounced(reply.code, &reply.text)
+        } else if reply.code >= 400 {
+            continue;
+        } else {
+            match final_code {
+                Some(code) if (200..300).contains(&code) => RcptState::Delivered,
+                Some(code) if code >= 500 => {
+                    let text = transaction
+                        .data
+                        .as_ref()
+                        .map(|r| r.text.clone())
+                        .unwrap_or_default();
+                    bounced(code, &text)
+                }
+                _ => continue,
+            }
+        };
+        settled.push((rcpt.clone(), state));
+    }
+    settled
+}
+
+fn bounced(code: u16, text: &str) -> RcptState {
+    RcptState::Bounced {
+        status: format!("{}.0.0", code / 100),
+        diagnostic: format!("smtp; {code} {text}"),
+    }
+}

@@ -1,0 +1,87 @@
+//! A gateway node: SMTP ingress, a spool replica, and the queue that scans
+//! and delivers the messages it owns. One per host; a crash drops all of it
+//! but the disk, and a restart rebuilds it from the spool.
+
+pub mod delivery;
+pub mod ingress;
+pub mod peer;
+pub mod queue;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use traces::EventKind;
+
+use crate::config::{GatewayConfig, Tenant};
+use crate::env::SharedEnv;
+use crate::spool::{self, Entry};
+
+/// Everything one node holds in memory, rebuilt from disk at boot.
+pub struct Node {
+    pub env: SharedEnv,
+    pub config: Rc<GatewayConfig>,
+    pub region: String,
+    /// Spool entries on this node's disk (owned and replicas), by id.
+    pub entries: RefCell<BTreeMap<String, Entry>>,
+    /// Ids the queue is working on right now.
+    pub in_flight: RefCell<BTreeSet<String>>,
+}
+
+pub type SharedNode = Rc<Node>;
+
+impl Node {
+    pub fn me(&self) -> &str {
+        self.env.host_name()
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.env.now().as_millis() as u64
+    }
+
+    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.config.tenant(name)
+    }
+
+    pub fn note(&self, what: &str, detail: String) {
+        self.env.observe(EventKind::GwNote {
+            what: what.to_string(),
+            detail,
+        });
+    }
+}
+
+/// Runs a gateway node until it is killed.
+pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
+    let Some(region) = config.node(env.host_name()).map(|n| n.region.clone()) else {
+        env.observe(EventKind::GwNote {
+            what: "not_configured".into(),
+            detail: format!("{} is not a gateway in the config", env.host_name()),
+        });
+        return;
+    };
+    let entries = match spool::load_all(env.disk()) {
+        Ok(entries) => entries,
+        Err(e) => {
+            env.observe(EventKind::GwNote {
+                what: "spool_unreadable".into(),
+                detail: e.to_string(),
+            });
+            BTreeMap::new()
+        }
+    };
+    let node = Rc::new(Node {
+        env: env.clone(),
+        config,
+        region,
+        entries: RefCell::new(entries),
+        in_flight: RefCell::new(BTreeSet::new()),
+    });
+    node.note(
+        "boot",
+        format!("{} spool entries", node.entries.borrow().len()),
+    );
+    env.spawn(Box::pin(peer::serve(node.clone())));
+    env.spawn(Box::pin(queue::run(node.clone())));
+    ingress::serve(node).await;
+}

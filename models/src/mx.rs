@@ -1,0 +1,89 @@
+//! Client side of the MX directory protocol, so the gateway can find where to
+//! send DSNs: one line `MX <domain>` answered by `MX <ttl_ms> <host>...` or
+//! `NXDOMAIN`.
+
+use std::io;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::config::DNS_PORT;
+use crate::env::{self, Env};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxAnswer {
+    pub hosts: Vec<String>,
+    pub ttl_ms: u64,
+}
+
+/// Parses one reply line (without CRLF).
+pub fn parse_answer(line: &str) -> io::Result<MxAnswer> {
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bad MX answer {line:?}"),
+        )
+    };
+    if line == "NXDOMAIN" {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "NXDOMAIN"));
+    }
+    let mut words = line.split_ascii_whitespace();
+    if words.next() != Some("MX") {
+        return Err(bad());
+    }
+    let ttl_ms = words.next().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
+    let hosts: Vec<String> = words.map(str::to_string).collect();
+    if hosts.is_empty() {
+        return Err(bad());
+    }
+    Ok(MxAnswer { hosts, ttl_ms })
+}
+
+/// Asks `dns_host` for the MX hosts of `domain`.
+pub async fn lookup(
+    env: &dyn Env,
+    dns_host: &str,
+    domain: &str,
+    timeout_ms: u64,
+) -> io::Result<MxAnswer> {
+    let query = async {
+        let mut conn = env.connect(dns_host, DNS_PORT).await?;
+        conn.write_all(format!("MX {domain}\r\n").as_bytes())
+            .await?;
+        conn.flush().await?;
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            if conn.read(&mut byte).await? == 0 || line.len() > 4096 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "short MX answer",
+                ));
+            }
+            line.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&line[..line.len() - 2]).into_owned();
+        parse_answer(&text)
+    };
+    env::timeout(env, Duration::from_millis(timeout_ms), query).await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_lists_hosts_in_preference_order() {
+        let answer = parse_answer("MX 10000 gw-a gw-b").unwrap();
+        assert_eq!(answer.hosts, vec!["gw-a", "gw-b"]);
+        assert_eq!(answer.ttl_ms, 10_000);
+    }
+
+    #[test]
+    fn garbage_and_nxdomain_are_errors() {
+        assert!(parse_answer("NXDOMAIN").is_err());
+        assert!(parse_answer("MX").is_err());
+        assert!(parse_answer("MX ten gw-a").is_err());
+        assert!(parse_answer("HELLO").is_err());
+    }
+}

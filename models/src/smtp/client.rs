@@ -1,0 +1,918 @@
+//! The SMTP client: one lockstep mail transaction over a connection from the
+//! seam. Delivery uses it to hand mail to tenants' mailbox servers, and
+//! simulated senders use it to submit mail to the gateway.
+//!
+//! Its central promise is an honest failure class. Anything that goes wrong
+//! before the final ".\r\n" could have been sent means the message was
+//! definitely not accepted ([`ClientError::BeforeDot`]); once the final dot
+//! may have reached the server, a missing reply means we cannot know
+//! ([`ClientError::AfterDot`], RFC 1047) and a retry may duplicate. Properties
+//! rely on that distinction to tell a legitimate duplicate from a bug.
+//!
+//! The body goes out with CRLF line endings (bare CR and LF become CRLF) and
+//! dot-stuffed, matching what `super::session` stores, so a message relayed
+//! through the gateway arrives byte for byte as the session received it.
+//! Replies are parsed here rather than with smtp-proto's `ResponseReceiver`,
+//! which neither checks that continuation lines repeat the code nor bounds
+//! the code to 2xx-5xx.
+
+use std::fmt;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::env::{BoxConn, Env, timeout};
+
+/// A reply bigger than this is not SMTP; give up rather than buffer it.
+const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// One complete server reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    /// The text of every line (enhanced status code included), joined by "\n".
+    pub text: String,
+}
+
+impl Reply {
+    pub fn is_positive(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
+
+    pub fn is_transient_failure(&self) -> bool {
+        (400..500).contains(&self.code)
+    }
+
+    pub fn is_permanent_failure(&self) -> bool {
+        (500..600).contains(&self.code)
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code, self.text.replace('\n', " / "))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientError {
+    /// Failed before the final dot was sent (connect, greeting, MAIL, RCPT,
+    /// DATA 354, or a write of the body): definitely not accepted.
+    BeforeDot(String),
+    /// The final ".\r\n" was written but no complete reply came (timeout,
+    /// EOF, reset): indefinite (RFC 1047).
+    AfterDot(String),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::BeforeDot(why) => write!(f, "failed before the final dot: {why}"),
+            ClientError::AfterDot(why) => write!(f, "no reply after the final dot: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// Every reply of one transaction that got far enough to have replies worth
+/// judging; the caller decides what each means for its message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    pub greeting: Reply,
+    pub mail: Reply,
+    /// Empty when MAIL was refused (no RCPT was sent).
+    pub rcpts: Vec<(String, Reply)>,
+    /// The reply after the final dot. None if no RCPT was accepted (then no
+    /// DATA was sent) or DATA was answered with something other than 354.
+    pub data: Option<Reply>,
+    /// The reply to the DATA command itself, if it was sent.
+    pub data_start: Option<Reply>,
+}
+
+impl Transaction {
+    /// True when the server took responsibility for the message for the
+    /// recipients it accepted.
+    pub fn accepted(&self) -> bool {
+        self.data.as_ref().is_some_and(Reply::is_positive)
+    }
+}
+
+/// Runs one mail transaction on `conn`, which must be freshly connected (the
+/// greeting is read first). Every read and write is bounded by `timeout_ms`
+/// on the engine's clock. QUIT is sent at the end and its fate ignored.
+pub async fn send_mail(
+    env: &dyn Env,
+    conn: &mut BoxConn,
+    helo: &str,
+    mail_from: &str,
+    rcpts: &[String],
+    message: &[u8],
+    timeout_ms: u64,
+) -> Result<Transaction, ClientError> {
+    check_helo(helo).map_err(ClientError::BeforeDot)?;
+    check_address(mail_from).map_err(ClientError::BeforeDot)?;
+    for rcpt in rcpts {
+        check_address(rcpt).map_err(ClientError::BeforeDot)?;
+    }
+    let mut wire = Wire {
+        env,
+        conn,
+        limit: Duration::from_millis(timeout_ms),
+        inbox: Vec::new(),
+    };
+    let before_dot = |stage: &str, why: String| ClientError::BeforeDot(format!("{stage}: {why}"));
+
+    let greeting = wire
+        .read_reply()
+        .await
+        .map_err(|why| before_dot("greeting", why))?;
+    if !greeting.is_positive() {
+        wire.quit().await;
+        return Err(ClientError::BeforeDot(format!(
+            "greeting refused: {greeting}"
+        )));
+    }
+
+    let ehlo = wire
+        .command(&format!("EHLO {helo}"))
+        .await
+        .map_err(|why| before_dot("EHLO", why))?;
+    let advertises_size = if ehlo.is_positive() {
+        ehlo_has_keyword(&ehlo, "SIZE")
+    } else if ehlo.is_permanent_failure() {
+        let helo_reply = wire
+            .command(&format!("HELO {helo}"))
+            .await
+            .map_err(|why| before_dot("HELO", why))?;
+        if !helo_reply.is_positive() {
+            wire.quit().await;
+            return Err(ClientError::BeforeDot(format!(
+                "HELO refused: {helo_reply}"
+            )));
+        }
+        false
+    } else {
+        wire.quit().await;
+        return Err(ClientError::BeforeDot(format!("EHLO refused: {ehlo}")));
+    };
+
+    let (body, message_size) = encode_body(message);
+    let mail_command = if advertises_size {
+        format!("MAIL FROM:<{mail_from}> SIZE={message_size}")
+    } else {
+        format!("MAIL FROM:<{mail_from}>")
+    };
+    let mail = wire
+        .command(&mail_command)
+        .await
+        .map_err(|why| before_dot("MAIL", why))?;
+    let mut transaction = Transaction {
+        greeting,
+        mail,
+        rcpts: Vec::new(),
+        data: None,
+        data_start: None,
+    };
+    if !transaction.mail.is_positive() {
+        wire.quit().await;
+        return Ok(transaction);
+    }
+
+    for rcpt in rcpts {
+        let reply = wire
+            .command(&format!("RCPT TO:<{rcpt}>"))
+            .await
+            .map_err(|why| before_dot("RCPT", why))?;
+        transaction.rcpts.push((rcpt.clone(), reply));
+    }
+    if !transaction
+        .rcpts
+        .iter()
+        .any(|(_, reply)| reply.is_positive())
+    {
+        wire.quit().await;
+        return Ok(transaction);
+    }
+
+    let data_start = wire
+        .command("DATA")
+        .await
+        .map_err(|why| before_dot("DATA", why))?;
+    let go_ahead = data_start.code == 354;
+    transaction.data_start = Some(data_start);
+    if !go_ahead {
+        wire.quit().await;
+        return Ok(transaction);
+    }
+
+    // The body never contains a line that is just ".", so until the
+    // terminator is written the server cannot have accepted anything.
+    wire.write(&body)
+        .await
+        .map_err(|why| before_dot("body", why))?;
+    wire.write(b".\r\n")
+        .await
+        .map_err(|why| ClientError::AfterDot(format!("final dot: {why}")))?;
+    let data = wire
+        .read_reply()
+        .await
+        .map_err(|why| ClientError::AfterDot(format!("reply to the final dot: {why}")))?;
+    transaction.data = Some(data);
+    wire.quit().await;
+    Ok(transaction)
+}
+
+/// The connection plus the bytes read but not yet parsed, which may already
+/// hold the start of the next reply.
+struct Wire<'a> {
+    env: &'a dyn Env,
+    conn: &'a mut BoxConn,
+    limit: Duration,
+    inbox: Vec<u8>,
+}
+
+impl Wire<'_> {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let conn = &mut *self.conn;
+        let sent = async {
+            conn.write_all(bytes).await?;
+            conn.flush().await
+        };
+        match timeout(self.env, self.limit, sent).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(format!("write failed: {error}")),
+            Err(_) => Err("write timed out".to_string()),
+        }
+    }
+
+    async fn read_reply(&mut self) -> Result<Reply, String> {
+        let conn = &mut *self.conn;
+        let inbox = &mut self.inbox;
+        let received = async {
+            let mut chunk = [0u8; 4096];
+            loop {
+                if let Some(reply) = take_reply(inbox)? {
+                    return Ok(reply);
+                }
+                if inbox.len() > MAX_REPLY_BYTES {
+                    return Err(format!("reply longer than {MAX_REPLY_BYTES} bytes"));
+                }
+                let read = conn
+                    .read(&mut chunk)
+                    .await
+                    .map_err(|error| format!("read failed: {error}"))?;
+                if read == 0 {
+                    return Err("connection closed".to_string());
+                }
+                inbox.extend_from_slice(&chunk[..read]);
+            }
+        };
+        match timeout(self.env, self.limit, received).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err("timed out waiting for a reply".to_string()),
+        }
+    }
+
+    async fn command(&mut self, line: &str) -> Result<Reply, String> {
+        self.write(format!("{line}\r\n").as_bytes()).await?;
+        self.read_reply().await
+    }
+
+    /// Politeness only: the outcome is already decided.
+    async fn quit(&mut self) {
+        let _ = self.command("QUIT").await;
+    }
+}
+
+/// Removes one complete reply from the front of `inbox`. Ok(None) means more
+/// bytes are needed; Err means the server is not speaking SMTP.
+fn take_reply(inbox: &mut Vec<u8>) -> Result<Option<Reply>, String> {
+    let mut code = None;
+    let mut lines = Vec::new();
+    let mut offset = 0;
+    while let Some(newline) = inbox[offset..].iter().position(|&b| b == b'\n') {
+        let raw = &inbox[offset..offset + newline];
+        offset += newline + 1;
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let printable = String::from_utf8_lossy(line);
+        let Some((digits, rest)) = line.split_at_checked(3) else {
+            return Err(format!("malformed reply line {printable:?}"));
+        };
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return Err(format!("malformed reply line {printable:?}"));
+        }
+        let line_code = digits
+            .iter()
+            .fold(0u16, |code, digit| code * 10 + u16::from(digit - b'0'));
+        if !(200..600).contains(&line_code) {
+            return Err(format!("reply code out of range in {printable:?}"));
+        }
+        if code.is_some_and(|first| first != line_code) {
+            return Err(format!("reply code changed mid-reply in {printable:?}"));
+        }
+        code = Some(line_code);
+        let (is_last, text) = match rest.split_first() {
+            None => (true, &[][..]),
+            Some((b' ', text)) => (true, text),
+            Some((b'-', text)) => (false, text),
+            Some(_) => return Err(format!("malformed reply line {printable:?}")),
+        };
+        lines.push(String::from_utf8_lossy(text).into_owned());
+        if is_last {
+            inbox.drain(..offset);
+            return Ok(Some(Reply {
+                code: line_code,
+                text: lines.join("\n"),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether an EHLO reply lists `keyword` (on a line after the greeting one).
+fn ehlo_has_keyword(ehlo: &Reply, keyword: &str) -> bool {
+    ehlo.text.lines().skip(1).any(|line| {
+        line.split_whitespace()
+            .next()
+            .is_some_and(|word| word.eq_ignore_ascii_case(keyword))
+    })
+}
+
+/// The body as it goes on the wire, without the terminating ".\r\n", and the
+/// size the server will count (before stuffing) for the SIZE parameter.
+fn encode_body(message: &[u8]) -> (Vec<u8>, usize) {
+    let mut wire = Vec::with_capacity(message.len() + message.len() / 32 + 2);
+    let mut stuffed_dots = 0;
+    let mut at_line_start = true;
+    let mut index = 0;
+    while let Some(&byte) = message.get(index) {
+        if at_line_start && byte == b'.' {
+            wire.push(b'.');
+            stuffed_dots += 1;
+        }
+        match byte {
+            b'\r' => {
+                if message.get(index + 1) == Some(&b'\n') {
+                    index += 1;
+                }
+                wire.extend_from_slice(b"\r\n");
+                at_line_start = true;
+            }
+            b'\n' => {
+                wire.extend_from_slice(b"\r\n");
+                at_line_start = true;
+            }
+            _ => {
+                wire.push(byte);
+                at_line_start = false;
+            }
+        }
+        index += 1;
+    }
+    if !at_line_start {
+        wire.extend_from_slice(b"\r\n");
+    }
+    let size = wire.len() - stuffed_dots;
+    (wire, size)
+}
+
+/// Refuses what would break the command line it is written into.
+fn check_address(address: &str) -> Result<(), String> {
+    if address
+        .chars()
+        .any(|c| c.is_control() || c == '<' || c == '>')
+    {
+        return Err(format!(
+            "address {address:?} cannot be written in a command"
+        ));
+    }
+    Ok(())
+}
+
+fn check_helo(helo: &str) -> Result<(), String> {
+    if helo.is_empty() || helo.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!("HELO name {helo:?} cannot be written in a command"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::{BoxFut, Disk, Listener};
+    use crate::smtp::session::{RcptCheck, Session, SessionLimits, Step};
+    use tokio::io::{AsyncBufReadExt, BufReader, DuplexStream};
+
+    /// Enough of an engine for the client: a clock to time out on.
+    struct TestEnv;
+
+    impl Env for TestEnv {
+        fn host_name(&self) -> &str {
+            "client.test"
+        }
+        fn now(&self) -> Duration {
+            unimplemented!("the client never reads the clock")
+        }
+        fn sleep(&self, duration: Duration) -> BoxFut<'static, ()> {
+            Box::pin(tokio::time::sleep(duration))
+        }
+        fn connect(&self, _host: &str, _port: u16) -> BoxFut<'static, std::io::Result<BoxConn>> {
+            unimplemented!("tests hand the client a connection")
+        }
+        fn listen(&self, _port: u16) -> BoxFut<'static, std::io::Result<Box<dyn Listener>>> {
+            unimplemented!("the client never listens")
+        }
+        fn disk(&self) -> &dyn Disk {
+            unimplemented!("the client never touches the disk")
+        }
+        fn random_u64(&self) -> u64 {
+            unimplemented!("the client draws no randomness")
+        }
+        fn spawn(&self, _task: BoxFut<'static, ()>) {
+            unimplemented!("the client spawns nothing")
+        }
+        fn observe(&self, _event: traces::EventKind) {
+            unimplemented!("the client reports nothing")
+        }
+    }
+
+    /// The server side of a scripted conversation.
+    struct Script {
+        lines: BufReader<DuplexStream>,
+    }
+
+    impl Script {
+        async fn send(&mut self, reply: &str) {
+            self.lines
+                .get_mut()
+                .write_all(reply.as_bytes())
+                .await
+                .expect("client is listening");
+        }
+
+        async fn line(&mut self) -> String {
+            let mut line = Vec::new();
+            self.lines
+                .read_until(b'\n', &mut line)
+                .await
+                .expect("client is talking");
+            String::from_utf8(line).expect("client sends UTF-8 commands")
+        }
+
+        /// Reads a command, checks it, answers it.
+        async fn expect(&mut self, command: &str, reply: &str) {
+            assert_eq!(self.line().await, format!("{command}\r\n"));
+            self.send(reply).await;
+        }
+
+        /// The raw body lines up to and including the terminator.
+        async fn body(&mut self) -> String {
+            let mut body = String::new();
+            loop {
+                let line = self.line().await;
+                body.push_str(&line);
+                if line == ".\r\n" || line.is_empty() {
+                    return body;
+                }
+            }
+        }
+    }
+
+    fn pair() -> (BoxConn, Script) {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        (
+            Box::new(client),
+            Script {
+                lines: BufReader::new(server),
+            },
+        )
+    }
+
+    fn recipients(list: &[&str]) -> Vec<String> {
+        list.iter().map(|r| r.to_string()).collect()
+    }
+
+    #[test]
+    fn replies_are_parsed_single_and_multi_line() {
+        let mut inbox = b"250-gw.test hi\r\n250-SIZE 10\r\n250 8BITMIME\r\n221 bye\r\n".to_vec();
+        let reply = take_reply(&mut inbox)
+            .expect("well formed")
+            .expect("complete");
+        assert_eq!(reply.code, 250);
+        assert_eq!(reply.text, "gw.test hi\nSIZE 10\n8BITMIME");
+        assert!(ehlo_has_keyword(&reply, "size"));
+        assert!(!ehlo_has_keyword(&reply, "PIPELINING"));
+        assert_eq!(inbox, b"221 bye\r\n");
+        let mut bare = b"354\r\n".to_vec();
+        assert_eq!(
+            take_reply(&mut bare),
+            Ok(Some(Reply {
+                code: 354,
+                text: String::new()
+            }))
+        );
+        let mut partial = b"250-a\r\n250 b".to_vec();
+        assert_eq!(take_reply(&mut partial), Ok(None));
+    }
+
+    #[test]
+    fn malformed_replies_are_errors_not_panics() {
+        for bad in [
+            &b"25\r\n"[..],
+            b"abc hello\r\n",
+            b"250-a\r\n251 b\r\n",
+            b"250xhello\r\n",
+            b"999 no\r\n",
+            b"\xff\xff\xff\r\n",
+            b"\r\n",
+        ] {
+            let mut inbox = bad.to_vec();
+            assert!(take_reply(&mut inbox).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn bodies_are_crlf_normalised_dot_stuffed_and_crlf_terminated() {
+        assert_eq!(encode_body(b""), (Vec::new(), 0));
+        assert_eq!(encode_body(b"a"), (b"a\r\n".to_vec(), 3));
+        assert_eq!(
+            encode_body(b".\r\n..x\n.y\r.z"),
+            (b"..\r\n...x\r\n..y\r\n..z\r\n".to_vec(), 16)
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_dot_stuffs_the_body_on_the_wire() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "s@remote.test",
+            &rcpts,
+            b"Subject: dots\r\n\r\n.\r\n..two\r\nend",
+            5_000,
+        );
+        let script = async move {
+            server.send("220 gw.test ESMTP\r\n").await;
+            server
+                .expect(
+                    "EHLO client.test",
+                    "250-gw.test\r\n250-SIZE 1000\r\n250 PIPELINING\r\n",
+                )
+                .await;
+            server
+                .expect("MAIL FROM:<s@remote.test> SIZE=32", "250 2.1.0 ok\r\n")
+                .await;
+            server
+                .expect("RCPT TO:<alice@example.com>", "250 2.1.5 ok\r\n")
+                .await;
+            server.expect("DATA", "354 go ahead\r\n").await;
+            let body = server.body().await;
+            server.send("250 2.0.0 queued\r\n").await;
+            server.expect("QUIT", "221 bye\r\n").await;
+            body
+        };
+        let (outcome, body) = tokio::join!(client, script);
+        assert_eq!(body, "Subject: dots\r\n\r\n..\r\n...two\r\nend\r\n.\r\n");
+        let transaction = outcome.expect("transaction completes");
+        assert!(transaction.accepted());
+        assert_eq!(transaction.data_start.map(|r| r.code), Some(354));
+        assert_eq!(
+            transaction.data,
+            Some(Reply {
+                code: 250,
+                text: "2.0.0 queued".to_string()
+            })
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_reports_partial_recipient_acceptance() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com", "nobody@example.com", "bob@example.com"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "",
+            &rcpts,
+            b"hi\r\n",
+            5_000,
+        );
+        let script = async move {
+            server.send("220 gw.test\r\n").await;
+            server.expect("EHLO client.test", "250 gw.test\r\n").await;
+            server.expect("MAIL FROM:<>", "250 ok\r\n").await;
+            server
+                .expect("RCPT TO:<alice@example.com>", "250 ok\r\n")
+                .await;
+            server
+                .expect("RCPT TO:<nobody@example.com>", "550 5.1.1 no such user\r\n")
+                .await;
+            server
+                .expect("RCPT TO:<bob@example.com>", "451 4.3.0 later\r\n")
+                .await;
+            server.expect("DATA", "354 go\r\n").await;
+            assert_eq!(server.body().await, "hi\r\n.\r\n");
+            server.send("250 ok\r\n").await;
+            server.expect("QUIT", "221 bye\r\n").await;
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        let transaction = outcome.expect("transaction completes");
+        let codes: Vec<(&str, u16)> = transaction
+            .rcpts
+            .iter()
+            .map(|(rcpt, reply)| (rcpt.as_str(), reply.code))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("alice@example.com", 250),
+                ("nobody@example.com", 550),
+                ("bob@example.com", 451)
+            ]
+        );
+        assert!(transaction.accepted());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_skips_data_when_no_recipient_is_accepted() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["x@elsewhere.test"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "s@r.test",
+            &rcpts,
+            b"hi",
+            5_000,
+        );
+        let script = async move {
+            server.send("220 gw.test\r\n").await;
+            server.expect("EHLO client.test", "250 gw.test\r\n").await;
+            server.expect("MAIL FROM:<s@r.test>", "250 ok\r\n").await;
+            server
+                .expect("RCPT TO:<x@elsewhere.test>", "550 5.7.1 relay denied\r\n")
+                .await;
+            server.expect("QUIT", "221 bye\r\n").await;
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        let transaction = outcome.expect("a refusal is still a transaction");
+        assert_eq!(transaction.data_start, None);
+        assert_eq!(transaction.data, None);
+        assert!(!transaction.accepted());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_keeps_a_refused_data_command_in_data_start() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "s@r.test",
+            &rcpts,
+            b"hi",
+            5_000,
+        );
+        let script = async move {
+            server.send("220 gw.test\r\n").await;
+            server.expect("EHLO client.test", "250 gw.test\r\n").await;
+            server.expect("MAIL FROM:<s@r.test>", "250 ok\r\n").await;
+            server
+                .expect("RCPT TO:<alice@example.com>", "250 ok\r\n")
+                .await;
+            server.expect("DATA", "451 4.3.0 not now\r\n").await;
+            server.expect("QUIT", "221 bye\r\n").await;
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        let transaction = outcome.expect("a refusal is still a transaction");
+        assert_eq!(transaction.data_start.map(|r| r.code), Some(451));
+        assert_eq!(transaction.data, None);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_falls_back_to_helo_when_ehlo_is_refused() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "s@r.test",
+            &rcpts,
+            b"hi",
+            5_000,
+        );
+        let script = async move {
+            server.send("220 old.test\r\n").await;
+            server
+                .expect("EHLO client.test", "502 5.5.1 what\r\n")
+                .await;
+            server.expect("HELO client.test", "250 old.test\r\n").await;
+            server
+                .expect("MAIL FROM:<s@r.test>", "550 5.7.1 go away\r\n")
+                .await;
+            server.expect("QUIT", "221 bye\r\n").await;
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        let transaction = outcome.expect("a refusal is still a transaction");
+        assert_eq!(transaction.mail.code, 550);
+        assert!(transaction.rcpts.is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_reports_after_dot_when_server_closes_after_the_final_dot() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "s@r.test",
+            &rcpts,
+            b"hi",
+            5_000,
+        );
+        let script = async move {
+            server.send("220 gw.test\r\n").await;
+            server.expect("EHLO client.test", "250 gw.test\r\n").await;
+            server.expect("MAIL FROM:<s@r.test>", "250 ok\r\n").await;
+            server
+                .expect("RCPT TO:<alice@example.com>", "250 ok\r\n")
+                .await;
+            server.expect("DATA", "354 go\r\n").await;
+            server.body().await;
+            drop(server);
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        assert!(
+            matches!(outcome, Err(ClientError::AfterDot(_))),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_reports_after_dot_when_the_final_reply_times_out() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "s@r.test",
+            &rcpts,
+            b"hi",
+            50,
+        );
+        let script = async move {
+            server.send("220 gw.test\r\n").await;
+            server.expect("EHLO client.test", "250 gw.test\r\n").await;
+            server.expect("MAIL FROM:<s@r.test>", "250 ok\r\n").await;
+            server
+                .expect("RCPT TO:<alice@example.com>", "250 ok\r\n")
+                .await;
+            server.expect("DATA", "354 go\r\n").await;
+            server.body().await;
+            // Keep the connection open and silent past the client's deadline.
+            server
+        };
+        let (outcome, _server) = tokio::join!(client, script);
+        match outcome {
+            Err(ClientError::AfterDot(why)) => assert!(why.contains("timed out"), "{why}"),
+            other => panic!("expected AfterDot, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_reports_before_dot_when_server_closes_after_the_greeting() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "s@r.test",
+            &rcpts,
+            b"hi",
+            5_000,
+        );
+        let script = async move {
+            server.send("220 gw.test\r\n").await;
+            drop(server);
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        assert!(
+            matches!(outcome, Err(ClientError::BeforeDot(_))),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_reports_before_dot_on_a_malformed_greeting() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "s@r.test",
+            &rcpts,
+            b"hi",
+            5_000,
+        );
+        let script = async move {
+            server.send("HTTP/1.1 400 Bad Request\r\n").await;
+            server
+        };
+        let (outcome, _server) = tokio::join!(client, script);
+        assert!(
+            matches!(outcome, Err(ClientError::BeforeDot(_))),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_refuses_addresses_that_would_inject_commands() {
+        let (mut conn, _server) = pair();
+        let rcpts = recipients(&["a@b.test>\r\nRCPT TO:<c@d.test"]);
+        let outcome = send_mail(&TestEnv, &mut conn, "client.test", "", &rcpts, b"hi", 5_000).await;
+        assert!(
+            matches!(outcome, Err(ClientError::BeforeDot(_))),
+            "{outcome:?}"
+        );
+    }
+
+    /// Runs a real `Session` on the server half until the client hangs up,
+    /// returning every message it received.
+    async fn serve(stream: DuplexStream) -> Vec<Vec<u8>> {
+        let mut stream = stream;
+        let mut session = Session::new(SessionLimits {
+            hostname: "gw.test".to_string(),
+            max_message_bytes: 10_000,
+            max_recipients: 10,
+            max_line_bytes: 1000,
+        });
+        let mut received = Vec::new();
+        stream
+            .write_all(&session.greeting())
+            .await
+            .expect("client is listening");
+        let mut chunk = [0u8; 7];
+        loop {
+            let mut check = |rcpt: &str| {
+                if rcpt.ends_with("@example.com") {
+                    RcptCheck::Accept
+                } else {
+                    RcptCheck::RelayDenied
+                }
+            };
+            while let Some(step) = session.next(&mut check) {
+                match step {
+                    Step::Write(bytes) => {
+                        stream.write_all(&bytes).await.expect("client is listening")
+                    }
+                    Step::Message { data, .. } => {
+                        received.push(data);
+                        let reply = session.answer_message(250, "2.0.0", "queued");
+                        stream.write_all(&reply).await.expect("client is listening");
+                    }
+                    Step::Close => return received,
+                }
+            }
+            // Odd-sized reads split commands and the body at random places.
+            let read = stream.read(&mut chunk).await.expect("client is talking");
+            if read == 0 {
+                return received;
+            }
+            session.push(&chunk[..read]);
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_and_session_round_trip_a_message_byte_for_byte() {
+        let (client_half, server_half) = tokio::io::duplex(1024);
+        let mut conn: BoxConn = Box::new(client_half);
+        let message = b"Subject: round trip\r\n\r\n.\r\n..\r\n.hidden\r\nlast line\r\n".to_vec();
+        let rcpts = recipients(&["alice@example.com", "x@elsewhere.test"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "s@r.test",
+            &rcpts,
+            &message,
+            5_000,
+        );
+        let (outcome, received) = tokio::join!(client, serve(server_half));
+        let transaction = outcome.expect("transaction completes");
+        assert!(transaction.accepted());
+        assert_eq!(transaction.rcpts[1].1.code, 550);
+        assert_eq!(received, vec![message]);
+    }
+}

@@ -1,0 +1,1165 @@
+//! The SMTP server side of one connection (RFC 5321) as a pure state machine:
+//! bytes go in through [`Session::push`], replies and complete messages come
+//! out of [`Session::next`]. There is no IO here, so ingress can drive it from
+//! any engine and tests can feed it hostile input byte by byte.
+//!
+//! Command lines are framed here and parsed by `smtp-proto`; the message body
+//! is read by a small byte-level machine of our own because the end of data
+//! (`CRLF . CRLF`), dot-unstuffing and line-ending normalisation must agree
+//! exactly with our client (`super::client`), and because smtp-proto's body
+//! receiver does not recognise a terminator or a stuffed dot on the very first
+//! line of the body.
+//!
+//! Memory stays bounded by the limits whatever the peer sends: an over-long
+//! command line is discarded, an oversized body is counted but not stored. The
+//! one exception is input pushed while a message awaits its answer; callers
+//! should stop reading the socket while [`Session::is_awaiting_answer`].
+
+use smtp_proto::{
+    EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EhloResponse, Request,
+};
+
+/// After this many bad commands in a row the peer is not speaking SMTP with
+/// us in good faith (or at all); we answer 421 and hang up.
+pub const MAX_CONSECUTIVE_BAD_COMMANDS: u32 = 10;
+
+/// What one session enforces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Our name in the greeting and replies.
+    pub hostname: String,
+    /// Largest message accepted, counted after dot-unstuffing and CRLF
+    /// normalisation (what we would store).
+    pub max_message_bytes: u64,
+    pub max_recipients: u32,
+    /// Longest command line including its CRLF; RFC 5321 allows 512, we use
+    /// 1000 as most servers do.
+    pub max_line_bytes: usize,
+}
+
+/// The gateway's verdict on one `RCPT TO` address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RcptCheck {
+    Accept,
+    /// A domain we serve without this user: 550 5.1.1.
+    UnknownUser,
+    /// A domain we don't serve; we are not an open relay: 550 5.7.1.
+    RelayDenied,
+    /// We cannot decide right now: 451 4.3.0.
+    TryLater,
+}
+
+/// Who a message is from and for, as the client declared it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// "" for the null sender `<>` (bounces).
+    pub mail_from: String,
+    /// Accepted recipients in the order given, without duplicates.
+    pub rcpts: Vec<String>,
+    /// The name the client gave in EHLO/HELO.
+    pub helo: String,
+}
+
+/// What the connection driver must do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Bytes to send to the client: one or more complete replies.
+    Write(Vec<u8>),
+    /// A complete message: dot-unstuffed, CRLF line endings, without the final
+    /// ".\r\n". Answer it with [`Session::answer_message`].
+    Message { envelope: Envelope, data: Vec<u8> },
+    /// Close the connection; any reply that had to precede it came first.
+    Close,
+}
+
+/// Where the body reader stands relative to line starts, which is all it
+/// needs to find stuffed dots and the terminator across arbitrary splits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyCursor {
+    /// Just after a CRLF (or at the start of the body).
+    LineStart,
+    /// A "." at a line start.
+    Dot,
+    /// ".\r" at a line start: one "\n" away from the end of data.
+    DotCr,
+    /// Anywhere else in a line.
+    Inside,
+    /// A "\r" inside a line, not yet known to be part of a CRLF.
+    InsideCr,
+}
+
+/// The body being received: stored while within the limit, only counted
+/// beyond it so an oversized message costs no memory.
+#[derive(Debug, Default)]
+struct BodySink {
+    bytes: Vec<u8>,
+    counted: u64,
+    oversized: bool,
+}
+
+impl BodySink {
+    fn append(&mut self, chunk: &[u8], limit: u64) {
+        self.counted = self.counted.saturating_add(chunk.len() as u64);
+        if self.oversized {
+            return;
+        }
+        if self.counted > limit {
+            self.oversized = true;
+            self.bytes = Vec::new();
+        } else {
+            self.bytes.extend_from_slice(chunk);
+        }
+    }
+}
+
+/// Reads body bytes from `input` into `sink`. Returns how many bytes were
+/// consumed and whether the terminating `CRLF . CRLF` was among them.
+///
+/// Only CRLF starts a line: a bare LF or CR never ends the data nor unstuffs
+/// a dot (that ambiguity is what SMTP smuggling exploits), but both are
+/// stored as CRLF so the message has one line-ending convention.
+fn read_body(
+    cursor: &mut BodyCursor,
+    input: &[u8],
+    sink: &mut BodySink,
+    limit: u64,
+) -> (usize, bool) {
+    let mut index = 0;
+    while let Some(&byte) = input.get(index) {
+        match *cursor {
+            BodyCursor::LineStart => {
+                if byte == b'.' {
+                    *cursor = BodyCursor::Dot;
+                    index += 1;
+                } else {
+                    *cursor = BodyCursor::Inside;
+                }
+            }
+            // Any other character after a leading dot means the dot was
+            // stuffing (RFC 5321 4.5.2): drop it and read the rest as usual.
+            BodyCursor::Dot => {
+                if byte == b'\r' {
+                    *cursor = BodyCursor::DotCr;
+                    index += 1;
+                } else {
+                    *cursor = BodyCursor::Inside;
+                }
+            }
+            BodyCursor::DotCr => {
+                if byte == b'\n' {
+                    return (index + 1, true);
+                }
+                sink.append(b"\r", limit);
+                *cursor = BodyCursor::InsideCr;
+            }
+            BodyCursor::Inside => {
+                let rest = &input[index..];
+                let run = rest
+                    .iter()
+                    .position(|&b| b == b'\r' || b == b'\n')
+                    .unwrap_or(rest.len());
+                if run > 0 {
+                    sink.append(&rest[..run], limit);
+                    index += run;
+                } else if byte == b'\r' {
+                    sink.append(b"\r", limit);
+                    *cursor = BodyCursor::InsideCr;
+                    index += 1;
+                } else {
+                    sink.append(b"\r\n", limit);
+                    index += 1;
+                }
+            }
+            BodyCursor::InsideCr => {
+                sink.append(b"\n", limit);
+                if byte == b'\n' {
+                    *cursor = BodyCursor::LineStart;
+                    index += 1;
+                } else {
+                    *cursor = BodyCursor::Inside;
+                }
+            }
+        }
+    }
+    (index, false)
+}
+
+#[derive(Debug)]
+enum Phase {
+    Command,
+    /// The rest of an over-long command line is being thrown away; its 500
+    /// has already been queued.
+    SkippingLongLine,
+    Data(BodyCursor),
+    /// A message was handed out; nothing more until `answer_message`.
+    AwaitingAnswer,
+    Closed,
+}
+
+/// The outcome of one unit of work inside `next`.
+enum Progress {
+    Continue,
+    NeedInput,
+    Emit(Step),
+}
+
+/// One SMTP server connection.
+#[derive(Debug)]
+pub struct Session {
+    limits: SessionLimits,
+    /// Bytes pushed but not yet consumed start at `inbox_start`; consumed
+    /// bytes are dropped in bulk so a pipelined batch is not copied per line.
+    inbox: Vec<u8>,
+    inbox_start: usize,
+    phase: Phase,
+    helo: Option<String>,
+    mail_from: Option<String>,
+    rcpts: Vec<String>,
+    body: BodySink,
+    bad_streak: u32,
+    /// A Message or Close that must wait until the replies before it have
+    /// been handed out, so the wire order matches the command order.
+    deferred: Option<Step>,
+}
+
+impl Session {
+    pub fn new(limits: SessionLimits) -> Self {
+        Session {
+            limits,
+            inbox: Vec::new(),
+            inbox_start: 0,
+            phase: Phase::Command,
+            helo: None,
+            mail_from: None,
+            rcpts: Vec::new(),
+            body: BodySink::default(),
+            bad_streak: 0,
+            deferred: None,
+        }
+    }
+
+    pub fn greeting(&self) -> Vec<u8> {
+        format!("220 {} ESMTP mailsim\r\n", sanitize(&self.limits.hostname)).into_bytes()
+    }
+
+    /// Bytes read from the socket. Ignored once the session is closed.
+    pub fn push(&mut self, input: &[u8]) {
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        self.inbox.extend_from_slice(input);
+    }
+
+    /// Next thing to do; None = need more input (or waiting for
+    /// `answer_message`, or closed). Replies to several pipelined commands
+    /// come back as one `Step::Write`.
+    pub fn next(&mut self, rcpt_check: &mut dyn FnMut(&str) -> RcptCheck) -> Option<Step> {
+        if let Some(step) = self.deferred.take() {
+            return Some(step);
+        }
+        let mut out = Vec::new();
+        loop {
+            match self.advance(rcpt_check, &mut out) {
+                Progress::Continue => {}
+                Progress::NeedInput => break,
+                Progress::Emit(step) => {
+                    if out.is_empty() {
+                        return Some(step);
+                    }
+                    self.deferred = Some(step);
+                    return Some(Step::Write(out));
+                }
+            }
+        }
+        self.compact_inbox();
+        if out.is_empty() {
+            None
+        } else {
+            Some(Step::Write(out))
+        }
+    }
+
+    /// Answers the message last returned by `next`; returns the reply to
+    /// write. The transaction is reset (HELO kept). A 421 answer also closes
+    /// the session: the following `next` returns `Step::Close`. Panics if no
+    /// message awaits an answer or `code` is not 2xx-5xx: a driver bug, not
+    /// something a peer can cause.
+    pub fn answer_message(&mut self, code: u16, enhanced: &str, text: &str) -> Vec<u8> {
+        assert!(
+            matches!(self.phase, Phase::AwaitingAnswer) && self.deferred.is_none(),
+            "answer_message called without a message awaiting its answer"
+        );
+        assert!(
+            (200..600).contains(&code),
+            "SMTP reply code {code} out of range"
+        );
+        self.reset_transaction();
+        if code == 421 {
+            self.close();
+            self.deferred = Some(Step::Close);
+        } else {
+            self.phase = Phase::Command;
+        }
+        reply(code, enhanced, text)
+    }
+
+    /// True from the moment a message is complete until `answer_message`.
+    pub fn is_awaiting_answer(&self) -> bool {
+        matches!(self.phase, Phase::AwaitingAnswer)
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.inbox[self.inbox_start..]
+    }
+
+    fn compact_inbox(&mut self) {
+        self.inbox.drain(..self.inbox_start);
+        self.inbox_start = 0;
+    }
+
+    fn close(&mut self) {
+        self.phase = Phase::Closed;
+        self.inbox = Vec::new();
+        self.inbox_start = 0;
+    }
+
+    fn reset_transaction(&mut self) {
+        self.mail_from = None;
+        self.rcpts.clear();
+        self.body = BodySink::default();
+    }
+
+    fn advance(
+        &mut self,
+        rcpt_check: &mut dyn FnMut(&str) -> RcptCheck,
+        out: &mut Vec<u8>,
+    ) -> Progress {
+        match self.phase {
+            Phase::AwaitingAnswer | Phase::Closed => Progress::NeedInput,
+            Phase::SkippingLongLine => match self.pending().iter().position(|&b| b == b'\n') {
+                Some(newline) => {
+                    self.inbox_start += newline + 1;
+                    self.phase = Phase::Command;
+                    Progress::Continue
+                }
+                None => {
+                    self.inbox_start = self.inbox.len();
+                    Progress::NeedInput
+                }
+            },
+            Phase::Data(mut cursor) => {
+                let limit = self.limits.max_message_bytes;
+                let (consumed, finished) = read_body(
+                    &mut cursor,
+                    &self.inbox[self.inbox_start..],
+                    &mut self.body,
+                    limit,
+                );
+                self.inbox_start += consumed;
+                if finished {
+                    self.finish_body(out)
+                } else {
+                    self.phase = Phase::Data(cursor);
+                    Progress::NeedInput
+                }
+            }
+            Phase::Command => self.next_command(rcpt_check, out),
+        }
+    }
+
+    fn next_command(
+        &mut self,
+        rcpt_check: &mut dyn FnMut(&str) -> RcptCheck,
+        out: &mut Vec<u8>,
+    ) -> Progress {
+        let max_line = self.limits.max_line_bytes;
+        let pending = self.pending();
+        if pending.is_empty() {
+            return Progress::NeedInput;
+        }
+        let Some(newline) = pending.iter().position(|&b| b == b'\n') else {
+            // Without a newline the line can still grow; once it cannot fit
+            // any more, answer now rather than wait for a CRLF that a hostile
+            // client may never send.
+            if pending.len() >= max_line {
+                self.inbox_start = self.inbox.len();
+                self.phase = Phase::SkippingLongLine;
+                return self.bad(out, 500, "5.5.2", "Line too long");
+            }
+            return Progress::NeedInput;
+        };
+        let line_start = self.inbox_start;
+        let line_end = line_start + newline + 1;
+        self.inbox_start = line_end;
+        let line = &self.inbox[line_start..line_end];
+        if line.len() > max_line {
+            return self.bad(out, 500, "5.5.2", "Line too long");
+        }
+        if std::str::from_utf8(line).is_err() {
+            return self.bad(out, 500, "5.5.2", "Command is not valid UTF-8");
+        }
+        match Request::parse(&mut line.iter()).map(Request::into_owned) {
+            Ok(request) => self.handle_request(request, rcpt_check, out),
+            Err(error) => self.handle_parse_error(error, out),
+        }
+    }
+
+    fn handle_parse_error(&mut self, error: smtp_proto::Error, out: &mut Vec<u8>) -> Progress {
+        use smtp_proto::Error as E;
+        match error {
+            E::InvalidSenderAddress => self.bad(out, 501, "5.1.7", "Bad sender address syntax"),
+            E::InvalidRecipientAddress => {
+                self.bad(out, 501, "5.1.3", "Bad recipient address syntax")
+            }
+            E::SyntaxError { syntax } => self.bad(out, 501, "5.5.4", &format!("Syntax: {syntax}")),
+            E::InvalidParameter { param } => {
+                self.bad(out, 501, "5.5.4", &format!("Invalid {param} parameter"))
+            }
+            E::UnsupportedParameter { param } => {
+                self.bad(out, 555, "5.5.4", &format!("Unsupported parameter {param}"))
+            }
+            E::UnknownCommand
+            | E::NeedsMoreData { .. }
+            | E::ResponseTooLong
+            | E::InvalidResponse { .. } => self.bad(out, 500, "5.5.2", "Command unrecognized"),
+        }
+    }
+
+    fn handle_request(
+        &mut self,
+        request: Request<String>,
+        rcpt_check: &mut dyn FnMut(&str) -> RcptCheck,
+        out: &mut Vec<u8>,
+    ) -> Progress {
+        match request {
+            Request::Ehlo { host } => {
+                // EHLO implies RSET (RFC 5321 4.1.4).
+                self.reset_transaction();
+                self.helo = Some(host);
+                let mut ehlo = EhloResponse::new(sanitize(&self.limits.hostname));
+                ehlo.capabilities =
+                    EXT_SIZE | EXT_PIPELINING | EXT_8BIT_MIME | EXT_ENHANCED_STATUS_CODES;
+                ehlo.size = usize::try_from(self.limits.max_message_bytes).unwrap_or(usize::MAX);
+                ehlo.write(&mut *out)
+                    .expect("writing into a Vec cannot fail");
+                self.good()
+            }
+            Request::Helo { host } => {
+                self.reset_transaction();
+                self.helo = Some(host);
+                out.extend_from_slice(
+                    format!("250 {}\r\n", sanitize(&self.limits.hostname)).as_bytes(),
+                );
+                self.good()
+            }
+            Request::Mail { from } => {
+                if self.helo.is_none() {
+                    return self.bad(out, 503, "5.5.1", "Send EHLO or HELO first");
+                }
+                if self.mail_from.is_some() {
+                    return self.bad(out, 503, "5.5.1", "Sender already specified");
+                }
+                let declared = u64::try_from(from.size).unwrap_or(u64::MAX);
+                if declared > self.limits.max_message_bytes {
+                    out.extend(reply(
+                        552,
+                        "5.3.4",
+                        "Message size exceeds fixed maximum message size",
+                    ));
+                    return self.good();
+                }
+                self.mail_from = Some(from.address);
+                out.extend(reply(250, "2.1.0", "Sender OK"));
+                self.good()
+            }
+            Request::Rcpt { to } => self.handle_rcpt(to.address, rcpt_check, out),
+            Request::Data => {
+                if self.mail_from.is_none() {
+                    return self.bad(out, 503, "5.5.1", "Need MAIL command");
+                }
+                if self.rcpts.is_empty() {
+                    return self.bad(out, 503, "5.5.1", "No valid recipients");
+                }
+                self.body = BodySink::default();
+                self.phase = Phase::Data(BodyCursor::LineStart);
+                out.extend(reply(354, "", "Start mail input; end with <CRLF>.<CRLF>"));
+                self.good()
+            }
+            Request::Rset => {
+                self.reset_transaction();
+                out.extend(reply(250, "2.0.0", "OK"));
+                self.good()
+            }
+            Request::Noop { .. } => {
+                out.extend(reply(250, "2.0.0", "OK"));
+                self.good()
+            }
+            Request::Vrfy { .. } => {
+                out.extend(reply(
+                    252,
+                    "2.0.0",
+                    "Cannot VRFY user, but will accept message and attempt delivery",
+                ));
+                self.good()
+            }
+            Request::Help { .. } => {
+                out.extend(reply(
+                    214,
+                    "2.0.0",
+                    "mailsim: commands are those of RFC 5321",
+                ));
+                self.good()
+            }
+            Request::Quit => {
+                let bye = format!("{} closing connection", sanitize(&self.limits.hostname));
+                out.extend(reply(221, "2.0.0", &bye));
+                self.close();
+                Progress::Emit(Step::Close)
+            }
+            Request::Lhlo { .. }
+            | Request::Bdat { .. }
+            | Request::Auth { .. }
+            | Request::Expn { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. }
+            | Request::StartTls => self.bad(out, 502, "5.5.1", "Command not implemented"),
+        }
+    }
+
+    fn handle_rcpt(
+        &mut self,
+        address: String,
+        rcpt_check: &mut dyn FnMut(&str) -> RcptCheck,
+        out: &mut Vec<u8>,
+    ) -> Progress {
+        if self.mail_from.is_none() {
+            return self.bad(out, 503, "5.5.1", "Need MAIL before RCPT");
+        }
+        // smtp-proto maps `<>` and a bare `<postmaster>` to ""; neither is a
+        // mailbox we could route.
+        if address.is_empty() {
+            return self.bad(out, 501, "5.1.3", "Bad recipient address syntax");
+        }
+        if self.rcpts.contains(&address) {
+            out.extend(reply(250, "2.1.5", "Recipient OK (duplicate)"));
+            return self.good();
+        }
+        if self.rcpts.len() >= self.limits.max_recipients as usize {
+            out.extend(reply(452, "4.5.3", "Too many recipients"));
+            return self.good();
+        }
+        match rcpt_check(&address) {
+            RcptCheck::Accept => {
+                self.rcpts.push(address);
+                out.extend(reply(250, "2.1.5", "Recipient OK"));
+            }
+            RcptCheck::UnknownUser => out.extend(reply(550, "5.1.1", "No such user here")),
+            RcptCheck::RelayDenied => out.extend(reply(550, "5.7.1", "Relay access denied")),
+            RcptCheck::TryLater => {
+                out.extend(reply(451, "4.3.0", "Temporary failure, try again later"))
+            }
+        }
+        self.good()
+    }
+
+    fn finish_body(&mut self, out: &mut Vec<u8>) -> Progress {
+        if self.body.oversized {
+            self.reset_transaction();
+            self.phase = Phase::Command;
+            out.extend(reply(
+                552,
+                "5.3.4",
+                "Message size exceeds fixed maximum message size",
+            ));
+            return Progress::Continue;
+        }
+        let envelope = Envelope {
+            mail_from: self.mail_from.clone().unwrap_or_default(),
+            rcpts: self.rcpts.clone(),
+            helo: self.helo.clone().unwrap_or_default(),
+        };
+        let data = std::mem::take(&mut self.body.bytes);
+        self.phase = Phase::AwaitingAnswer;
+        Progress::Emit(Step::Message { envelope, data })
+    }
+
+    fn good(&mut self) -> Progress {
+        self.bad_streak = 0;
+        Progress::Continue
+    }
+
+    fn bad(&mut self, out: &mut Vec<u8>, code: u16, enhanced: &str, text: &str) -> Progress {
+        out.extend(reply(code, enhanced, text));
+        self.bad_streak += 1;
+        if self.bad_streak >= MAX_CONSECUTIVE_BAD_COMMANDS {
+            let text = format!(
+                "{} Too many errors, closing connection",
+                sanitize(&self.limits.hostname)
+            );
+            out.extend(reply(421, "4.7.0", &text));
+            self.close();
+            return Progress::Emit(Step::Close);
+        }
+        Progress::Continue
+    }
+}
+
+/// Keeps a reply on one line whatever text it carries.
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// One single-line reply; `enhanced` may be empty (354 carries none).
+fn reply(code: u16, enhanced: &str, text: &str) -> Vec<u8> {
+    let text = sanitize(text);
+    let enhanced = sanitize(enhanced);
+    if enhanced.is_empty() {
+        format!("{code} {text}\r\n").into_bytes()
+    } else {
+        format!("{code} {enhanced} {text}\r\n").into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> SessionLimits {
+        SessionLimits {
+            hostname: "gw.test".to_string(),
+            max_message_bytes: 1000,
+            max_recipients: 3,
+            max_line_bytes: 1000,
+        }
+    }
+
+    /// example.com has alice, bob, carol and dave; busy.example.com is
+    /// temporarily unavailable; everything else is someone else's domain.
+    fn directory(address: &str) -> RcptCheck {
+        match address.rsplit_once('@') {
+            Some((user, "example.com")) if ["alice", "bob", "carol", "dave"].contains(&user) => {
+                RcptCheck::Accept
+            }
+            Some((_, "example.com")) => RcptCheck::UnknownUser,
+            Some((_, "busy.example.com")) => RcptCheck::TryLater,
+            _ => RcptCheck::RelayDenied,
+        }
+    }
+
+    /// Everything the session does until it needs input, in order.
+    fn drain(session: &mut Session) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let mut check = directory;
+        while let Some(step) = session.next(&mut check) {
+            steps.push(step);
+        }
+        steps
+    }
+
+    /// All replies written in `steps`, as text.
+    fn written(steps: &[Step]) -> String {
+        let mut text = String::new();
+        for step in steps {
+            if let Step::Write(bytes) = step {
+                text.push_str(&String::from_utf8_lossy(bytes));
+            }
+        }
+        text
+    }
+
+    /// The reply codes in `text`, one per final reply line.
+    fn codes(text: &str) -> Vec<u16> {
+        text.split("\r\n")
+            .filter(|line| line.len() >= 4 && line.as_bytes()[3] == b' ')
+            .map(|line| line[..3].parse().expect("test replies start with a code"))
+            .collect()
+    }
+
+    fn messages(steps: &[Step]) -> Vec<(Envelope, Vec<u8>)> {
+        steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::Message { envelope, data } => Some((envelope.clone(), data.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn feed(session: &mut Session, input: &[u8]) -> Vec<Step> {
+        session.push(input);
+        drain(session)
+    }
+
+    #[test]
+    fn greeting_names_the_host() {
+        let session = Session::new(limits());
+        assert_eq!(session.greeting(), b"220 gw.test ESMTP mailsim\r\n");
+    }
+
+    #[test]
+    fn ehlo_advertises_size_pipelining_8bitmime_and_enhanced_status_codes() {
+        let mut session = Session::new(limits());
+        let text = written(&feed(&mut session, b"EHLO client.test\r\n"));
+        assert!(text.starts_with("250-gw.test"), "{text}");
+        for capability in [
+            "250-SIZE 1000\r\n",
+            "PIPELINING\r\n",
+            "8BITMIME\r\n",
+            "ENHANCEDSTATUSCODES\r\n",
+        ] {
+            assert!(
+                text.contains(capability),
+                "{capability} missing from {text}"
+            );
+        }
+        assert_eq!(codes(&text), vec![250]);
+    }
+
+    #[test]
+    fn full_transaction_delivers_one_message_with_its_envelope() {
+        let mut session = Session::new(limits());
+        let mut steps = Vec::new();
+        for line in [
+            "HELO client.test\r\n",
+            "MAIL FROM:<sender@remote.test>\r\n",
+            "RCPT TO:<alice@example.com>\r\n",
+            "DATA\r\n",
+            "Subject: hi\r\n\r\nhello\r\n.\r\n",
+        ] {
+            steps.extend(feed(&mut session, line.as_bytes()));
+        }
+        assert_eq!(codes(&written(&steps)), vec![250, 250, 250, 354]);
+        let delivered = messages(&steps);
+        assert_eq!(delivered.len(), 1);
+        let (envelope, data) = &delivered[0];
+        assert_eq!(envelope.mail_from, "sender@remote.test");
+        assert_eq!(envelope.rcpts, vec!["alice@example.com".to_string()]);
+        assert_eq!(envelope.helo, "client.test");
+        assert_eq!(data, b"Subject: hi\r\n\r\nhello\r\n");
+        assert!(session.is_awaiting_answer());
+        assert_eq!(
+            session.answer_message(250, "2.0.0", "queued as 1"),
+            b"250 2.0.0 queued as 1\r\n"
+        );
+        assert!(!session.is_awaiting_answer());
+        // The transaction is reset but HELO is kept.
+        let text = written(&feed(
+            &mut session,
+            b"RCPT TO:<alice@example.com>\r\nMAIL FROM:<>\r\nQUIT\r\n",
+        ));
+        assert_eq!(codes(&text), vec![503, 250, 221]);
+    }
+
+    #[test]
+    fn dot_stuffed_lines_are_unstuffed_on_receive() {
+        let mut session = Session::new(limits());
+        feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+        );
+        let steps = feed(&mut session, b"..\r\n...\r\n..leading\r\nmid.dle\r\n.\r\n");
+        let delivered = messages(&steps);
+        assert_eq!(delivered.len(), 1);
+        assert_eq!(delivered[0].1, b".\r\n..\r\n.leading\r\nmid.dle\r\n");
+        assert_eq!(delivered[0].0.mail_from, "");
+    }
+
+    #[test]
+    fn a_message_split_into_single_bytes_is_reassembled() {
+        let mut session = Session::new(limits());
+        let input = b"EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n..a\r\nb\r\n.\r\n";
+        let mut steps = Vec::new();
+        for byte in input {
+            steps.extend(feed(&mut session, &[*byte]));
+        }
+        assert_eq!(codes(&written(&steps)), vec![250, 250, 250, 354]);
+        assert_eq!(messages(&steps)[0].1, b".a\r\nb\r\n");
+    }
+
+    #[test]
+    fn an_empty_body_is_an_empty_message() {
+        let mut session = Session::new(limits());
+        let steps = feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n.\r\n",
+        );
+        assert_eq!(messages(&steps)[0].1, b"");
+    }
+
+    #[test]
+    fn bare_line_feeds_are_normalised_and_never_end_the_message() {
+        let mut session = Session::new(limits());
+        feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+        );
+        // "\n.\r\n" and "\r.\r\n" are smuggling attempts: not the end of data.
+        let steps = feed(
+            &mut session,
+            b"a\n.\r\nMAIL FROM:<x@y.test>\r\nb\r.\r\nc\r\n.\r\n",
+        );
+        let delivered = messages(&steps);
+        assert_eq!(delivered.len(), 1);
+        assert_eq!(
+            delivered[0].1,
+            b"a\r\n.\r\nMAIL FROM:<x@y.test>\r\nb\r\n.\r\nc\r\n"
+        );
+    }
+
+    #[test]
+    fn pipelined_commands_get_replies_in_order() {
+        let mut session = Session::new(limits());
+        feed(&mut session, b"EHLO client.test\r\n");
+        let steps = feed(
+            &mut session,
+            b"MAIL FROM:<s@remote.test>\r\nRCPT TO:<alice@example.com>\r\nRCPT TO:<nobody@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nbody\r\n.\r\n",
+        );
+        // The replies go out in one write, before the message is handed over.
+        assert!(matches!(steps.first(), Some(Step::Write(_))));
+        assert!(matches!(steps.get(1), Some(Step::Message { .. })));
+        assert_eq!(steps.len(), 2);
+        assert_eq!(codes(&written(&steps)), vec![250, 250, 550, 250, 354]);
+        let (envelope, data) = &messages(&steps)[0];
+        assert_eq!(
+            envelope.rcpts,
+            vec![
+                "alice@example.com".to_string(),
+                "bob@example.com".to_string()
+            ]
+        );
+        assert_eq!(data, b"body\r\n");
+    }
+
+    #[test]
+    fn unknown_user_gets_550_5_1_1_and_foreign_domain_gets_550_5_7_1() {
+        let mut session = Session::new(limits());
+        let text = written(&feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<nobody@example.com>\r\nRCPT TO:<x@elsewhere.test>\r\nRCPT TO:<x@busy.example.com>\r\nDATA\r\n",
+        ));
+        assert!(text.contains("550 5.1.1 "), "{text}");
+        assert!(text.contains("550 5.7.1 "), "{text}");
+        assert!(text.contains("451 4.3.0 "), "{text}");
+        // No recipient was accepted, so DATA is out of sequence.
+        assert_eq!(codes(&text), vec![250, 250, 550, 550, 451, 503]);
+    }
+
+    #[test]
+    fn recipients_beyond_the_limit_get_452() {
+        let mut session = Session::new(limits());
+        let text = written(&feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\nRCPT TO:<bob@example.com>\r\nRCPT TO:<carol@example.com>\r\nRCPT TO:<dave@example.com>\r\n",
+        ));
+        assert_eq!(codes(&text), vec![250, 250, 250, 250, 250, 250, 452]);
+        assert!(text.contains("452 4.5.3 "), "{text}");
+    }
+
+    #[test]
+    fn size_parameter_over_the_limit_gets_552() {
+        let mut session = Session::new(limits());
+        let text = written(&feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<s@remote.test> SIZE=1001\r\nMAIL FROM:<s@remote.test> SIZE=1000\r\n",
+        ));
+        assert_eq!(codes(&text), vec![250, 552, 250]);
+        assert!(text.contains("552 5.3.4 "), "{text}");
+    }
+
+    #[test]
+    fn oversized_body_is_read_to_the_end_and_rejected_with_552() {
+        let mut session = Session::new(limits());
+        feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+        );
+        let line = [b'x'; 98];
+        let mut steps = Vec::new();
+        for _ in 0..20 {
+            steps.extend(feed(&mut session, &line));
+            steps.extend(feed(&mut session, b"\r\n"));
+        }
+        assert!(steps.is_empty(), "nothing is answered before the final dot");
+        assert!(
+            session.body.bytes.is_empty(),
+            "an oversized body is not kept"
+        );
+        let steps = feed(&mut session, b".\r\nNOOP\r\n");
+        assert!(messages(&steps).is_empty());
+        let text = written(&steps);
+        assert!(text.starts_with("552 5.3.4 "), "{text}");
+        assert_eq!(codes(&text), vec![552, 250]);
+        // The transaction is gone: DATA needs a new MAIL.
+        assert_eq!(codes(&written(&feed(&mut session, b"DATA\r\n"))), vec![503]);
+    }
+
+    #[test]
+    fn a_body_exactly_at_the_limit_is_accepted() {
+        let mut session = Session::new(limits());
+        feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+        );
+        let mut body = vec![b'y'; 998];
+        body.extend_from_slice(b"\r\n.\r\n");
+        let steps = feed(&mut session, &body);
+        assert_eq!(messages(&steps)[0].1.len(), 1000);
+    }
+
+    #[test]
+    fn commands_out_of_sequence_get_503() {
+        let mut session = Session::new(limits());
+        let text = written(&feed(
+            &mut session,
+            b"MAIL FROM:<s@remote.test>\r\nHELO c\r\nRCPT TO:<alice@example.com>\r\nDATA\r\nMAIL FROM:<s@remote.test>\r\nMAIL FROM:<s@remote.test>\r\nDATA\r\n",
+        ));
+        assert_eq!(codes(&text), vec![503, 250, 503, 503, 250, 503, 503]);
+        assert!(text.starts_with("503 5.5.1 "), "{text}");
+    }
+
+    #[test]
+    fn rset_clears_the_transaction_but_keeps_helo() {
+        let mut session = Session::new(limits());
+        let text = written(&feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nRSET\r\nDATA\r\nMAIL FROM:<>\r\nNOOP\r\nVRFY bob\r\n",
+        ));
+        assert_eq!(codes(&text), vec![250, 250, 250, 250, 503, 250, 250, 252]);
+    }
+
+    #[test]
+    fn garbage_bytes_get_500_without_panic() {
+        let mut session = Session::new(limits());
+        let text = written(&feed(
+            &mut session,
+            b"\x00\x01\x02 hello\r\nFOO BAR\r\n\r\n",
+        ));
+        assert_eq!(codes(&text), vec![500, 500, 500]);
+        assert!(text.starts_with("500 5.5.2 "), "{text}");
+    }
+
+    #[test]
+    fn non_utf8_command_gets_500() {
+        let mut session = Session::new(limits());
+        let text = written(&feed(&mut session, b"EHLO \xff\xfe\r\nNOOP\r\n"));
+        assert_eq!(codes(&text), vec![500, 250]);
+    }
+
+    #[test]
+    fn a_5000_byte_line_without_crlf_gets_500_and_is_discarded() {
+        let mut session = Session::new(limits());
+        let long = vec![b'A'; 5000];
+        let text = written(&feed(&mut session, &long));
+        assert_eq!(codes(&text), vec![500]);
+        assert!(text.contains("Line too long"), "{text}");
+        assert!(
+            session.pending().is_empty(),
+            "the long line is not buffered"
+        );
+        // More of the same line is silently dropped up to its newline.
+        let text = written(&feed(&mut session, &long));
+        assert_eq!(text, "");
+        let text = written(&feed(&mut session, b"tail\r\nNOOP\r\n"));
+        assert_eq!(codes(&text), vec![250]);
+    }
+
+    #[test]
+    fn a_complete_line_over_the_limit_gets_500() {
+        let mut session = Session::new(limits());
+        let mut line = b"NOOP ".to_vec();
+        line.extend(vec![b'a'; 1200]);
+        line.extend_from_slice(b"\r\nNOOP\r\n");
+        assert_eq!(codes(&written(&feed(&mut session, &line))), vec![500, 250]);
+    }
+
+    #[test]
+    fn quit_replies_221_and_closes() {
+        let mut session = Session::new(limits());
+        let steps = feed(&mut session, b"EHLO c\r\nQUIT\r\nNOOP\r\n");
+        assert_eq!(steps.last(), Some(&Step::Close));
+        let text = written(&steps);
+        assert_eq!(codes(&text), vec![250, 221]);
+        assert!(feed(&mut session, b"NOOP\r\n").is_empty());
+    }
+
+    #[test]
+    fn too_many_bad_commands_close_the_connection_with_421() {
+        let mut session = Session::new(limits());
+        let steps = feed(&mut session, &b"BOGUS\r\n".repeat(20));
+        assert_eq!(steps.last(), Some(&Step::Close));
+        let mut expected = vec![500; MAX_CONSECUTIVE_BAD_COMMANDS as usize];
+        expected.push(421);
+        assert_eq!(codes(&written(&steps)), expected);
+    }
+
+    #[test]
+    fn a_good_command_resets_the_bad_command_count() {
+        let mut session = Session::new(limits());
+        let mut input = b"BOGUS\r\n".repeat(9);
+        input.extend_from_slice(b"NOOP\r\n");
+        input.extend(b"BOGUS\r\n".repeat(9));
+        let steps = feed(&mut session, &input);
+        assert!(!steps.contains(&Step::Close));
+    }
+
+    #[test]
+    fn a_pending_message_holds_back_the_pipelined_next_command() {
+        let mut session = Session::new(limits());
+        let steps = feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\none\r\n.\r\nMAIL FROM:<s@remote.test>\r\nNOOP\r\n",
+        );
+        assert_eq!(messages(&steps).len(), 1);
+        assert!(session.is_awaiting_answer());
+        assert!(
+            feed(&mut session, b"RSET\r\n").is_empty(),
+            "nothing moves until the answer"
+        );
+        assert_eq!(
+            session.answer_message(451, "4.3.0", "try later"),
+            b"451 4.3.0 try later\r\n"
+        );
+        let text = written(&drain(&mut session));
+        assert_eq!(codes(&text), vec![250, 250, 250]);
+    }
+
+    #[test]
+    fn a_421_answer_closes_the_session() {
+        let mut session = Session::new(limits());
+        feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nx\r\n.\r\nNOOP\r\n",
+        );
+        let reply = session.answer_message(421, "4.3.2", "shutting down");
+        assert_eq!(reply, b"421 4.3.2 shutting down\r\n");
+        assert_eq!(drain(&mut session), vec![Step::Close]);
+    }
+
+    #[test]
+    fn answer_text_cannot_inject_a_second_reply() {
+        let mut session = Session::new(limits());
+        feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nx\r\n.\r\n",
+        );
+        let reply = session.answer_message(250, "2.0.0", "ok\r\n250 forged");
+        assert_eq!(reply, b"250 2.0.0 ok  250 forged\r\n");
+    }
+
+    /// A deterministic generator so the no-panic sweep is reproducible.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// Bytes biased towards SMTP's alphabet so the parser gets past the verb.
+    fn random_input(rng: &mut XorShift) -> Vec<u8> {
+        const PIECES: &[&[u8]] = &[
+            b"EHLO x\r\n",
+            b"HELO ",
+            b"MAIL FROM:<",
+            b"RCPT TO:<",
+            b"bob@example.com>",
+            b">",
+            b" SIZE=",
+            b"99999999999999999999",
+            b"DATA\r\n",
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b".",
+            b"..",
+            b"\r\n.\r\n",
+            b"QUIT\r\n",
+            b"RSET\r\n",
+            b"NOOP",
+            b"\xff",
+            b"\x00",
+            b" ",
+            b"<>",
+            b"BDAT 10 LAST\r\n",
+            b"AUTH PLAIN",
+            b"\"",
+            b"\\",
+            b"@",
+            b":",
+        ];
+        let mut input = Vec::new();
+        let pieces = rng.next() % 40;
+        for _ in 0..pieces {
+            let roll = rng.next();
+            if roll.is_multiple_of(3) {
+                input.push((roll >> 8) as u8);
+            } else {
+                input.extend_from_slice(PIECES[(roll >> 8) as usize % PIECES.len()]);
+            }
+        }
+        input
+    }
+
+    #[test]
+    fn random_bytes_never_panic_and_never_buffer_beyond_a_line() {
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut messages_seen = 0;
+        let mut closes_seen = 0;
+        for round in 0..500u32 {
+            let mut session = Session::new(SessionLimits {
+                max_line_bytes: 64,
+                max_message_bytes: 200,
+                ..limits()
+            });
+            // Half the rounds open a transaction first so the body reader
+            // gets fuzzed too, not just the command parser.
+            let mut input = if round.is_multiple_of(2) {
+                b"EHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n".to_vec()
+            } else {
+                Vec::new()
+            };
+            input.extend(random_input(&mut rng));
+            let mut offset = 0;
+            while offset < input.len() {
+                let chunk = 1 + (rng.next() % 16) as usize;
+                let end = (offset + chunk).min(input.len());
+                session.push(&input[offset..end]);
+                offset = end;
+                let mut check = directory;
+                while let Some(step) = session.next(&mut check) {
+                    match step {
+                        Step::Message { data, .. } => {
+                            assert!(data.len() <= 200);
+                            messages_seen += 1;
+                            let code = [250, 451, 554][(rng.next() % 3) as usize];
+                            session.answer_message(code, "2.0.0", "answered");
+                        }
+                        Step::Close => closes_seen += 1,
+                        Step::Write(bytes) => assert!(bytes.ends_with(b"\r\n")),
+                    }
+                }
+                if matches!(session.phase, Phase::Command) {
+                    assert!(
+                        session.pending().len() < 64,
+                        "a command line is never buffered beyond the limit"
+                    );
+                }
+                assert!(session.body.bytes.len() <= 200);
+            }
+        }
+        assert!(
+            messages_seen > 20,
+            "only {messages_seen} messages: the sweep misses the body reader"
+        );
+        assert!(
+            closes_seen > 20,
+            "only {closes_seen} closes: the sweep misses QUIT and 421"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! The durable spool: one message as two files, its raw bytes
+//! (`spool/<id>.msg`, written once) and its envelope and per-recipient state
+//! (`spool/<id>.json`, replaced atomically through a temporary file).
+//!
+//! Durability follows POSIX: a file's bytes need its fsync, its name needs
+//! the directory's fsync. `store_new` does both before it returns, which is
+//! what lets ingress say 250 (RFC 5321 §6.1).
+
+use std::collections::BTreeMap;
+use std::io;
+
+use serde::{Deserialize, Serialize};
+use traces::Verdict;
+
+use crate::env::Disk;
+
+pub const SPOOL_DIR: &str = "spool";
+pub const QUARANTINE_DIR: &str = "quarantine";
+
+/// Where one recipient of a message stands.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RcptState {
+    Pending,
+    Delivered,
+    /// Given up; a DSN reports it (unless the message is itself a DSN).
+    Bounced {
+        status: String,
+        diagnostic: String,
+    },
+    Quarantined,
+}
+
+impl RcptState {
+    pub fn is_final(&self) -> bool {
+        !matches!(self, RcptState::Pending)
+    }
+}
+
+/// A spooled message's envelope and progress.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Spool id, unique across the deployment.
+    pub id: String,
+    /// The Message-ID header (without brackets), for logs.
+    pub message_id: String,
+    pub tenant: String,
+    /// Envelope sender; empty for the null return path (DSNs).
+    pub mail_from: String,
+    pub rcpts: BTreeMap<String, RcptState>,
+    pub received_ms: u64,
+    /// The node that schedules scanning and delivery.
+    pub owner: String,
+    /// Fencing epoch of the ownership.
+    pub epoch: u64,
+    /// Nodes holding a copy (besides the owner).
+    pub replicas: Vec<String>,
+    pub verdict: Option<Verdict>,
+    pub is_dsn: bool,
+    pub attempts: u32,
+    pub next_attempt_ms: u64,
+    /// Bounced recipients already reported in a DSN.
+    pub dsn_reported: Vec<String>,
+}
+
+impl Entry {
+    pub fn pending_rcpts(&self) -> Vec<String> {
+        self.rcpts
+            .iter()
+            .filter(|(_, state)| !state.is_final())
+            .map(|(rcpt, _)| rcpt.clone())
+            .collect()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.rcpts.values().all(RcptState::is_final)
+            && (self.is_dsn || self.unreported_bounces().is_empty())
+    }
+
+    /// Bounced recipients not yet covered by a DSN.
+    pub fn unreported_bounces(&self) -> Vec<String> {
+        self.rcpts
+            .iter()
+            .filter(|(rcpt, state)| {
+                matches!(state, RcptState::Bounced { .. }) && !self.dsn_reported.contains(rcpt)
+            })
+            .map(|(rcpt, _)| rcpt.clone())
+            .collect()
+    }
+}
+
+pub fn message_path(id: &str) -> String {
+    format!("{SPOOL_DIR}/{id}.msg")
+}
+
+pub fn entry_path(id: &str) -> String {
+    format!("{SPOOL_DIR}/{id}.json")
+}
+
+/// How careful a write is; `Unsynced` exists only for the ack-before-fsync bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    Synced,
+    Unsynced,
+}
+
+/// Writes a new message and its entry; durable on return when `Synced`.
+pub fn store_new(
+    disk: &dyn Disk,
+    entry: &Entry,
+    raw: &[u8],
+    durability: Durability,
+) -> io::Result<()> {
+    disk.create_dir_all(SPOOL_DIR)?;
+    let path = message_path(&entry.id);
+    disk.write(&path, raw)?;
+    if durability == Durability::Synced {
+        disk.sync(&path)?;
+    }
+    store_entry(disk, entry, durability)
+}
+
+/// Replaces the entry file atomically (write temp, fsync, rename, fsync dir).
+pub fn store_entry(disk: &dyn Disk, entry: &Entry, durability: Durability) -> io::Result<()> {
+    let json = serde_json::to_vec(entry).map_err(io::Error::other)?;
+    let temp = format!("{SPOOL_DIR}/{}.json.tmp", entry.id);
+    disk.write(&temp, &json)?;
+    if durability == Durability::Synced {
+        disk.sync(&temp)?;
+    }
+    disk.rename(&temp, &entry_path(&entry.id))?;
+    if durability == Durability::Synced {
+        disk.sync_dir(SPOOL_DIR)?;
+    }
+    Ok(())
+}
+
+pub fn load_message(disk: &dyn Disk, id: &str) -> io::Result<Vec<u8>> {
+    disk.read(&message_path(id))
+}
+
+/// Removes a message's files durably (missing files are fine).
+pub fn remove(disk: &dyn Disk, id: &str) -> io::Result<()> {
+    for path in [message_path(id), entry_path(id)] {
+        match disk.remove(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    disk.sync_dir(SPOOL_DIR)
+}
+
+/// Every complete entry on disk, by id. Entries whose message file is
+/// missing or whose JSON is torn were never acknowledged from this node's
+/// copy alone; they are dropped (the files are removed).
+pub fn load_all(disk: &dyn Disk) -> io::Result<BTreeMap<String, Entry>> {
+    let mut entries = BTreeMap::new();
+    let names = disk.list(SPOOL_DIR)?;
+    for name in &names {
+        let Some(id) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let parsed = disk
+            .read(&entry_path(id))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Entry>(&bytes).ok());
+        let has_message = names.iter().any(|n| *n == format!("{id}.msg"));
+        match parsed {
+            Some(entry) if has_message && entry.id == id => {
+                entries.insert(id.to_string(), entry);
+            }
+            _ => {
+                remove(disk, id)?;
+            }
+        }
+    }
+    // Leftover temporaries and orphan message files are garbage.
+    for name in &names {
+        if name.ends_with(".tmp") {
+            let _ = disk.remove(&format!("{SPOOL_DIR}/{name}"));
+        } else if let Some(id) = name.strip_suffix(".msg")
+            && !entries.contains_key(id)
+        {
+            let _ = disk.remove(&message_path(id));
+        }
+    }
+    Ok(entries)
+}
+
+/// Keeps a quarantined message in this (in-jurisdiction) node's quarantine.
+pub fn quarantine(disk: &dyn Disk, id: &str, raw: &[u8]) -> io::Result<()> {
+    disk.create_dir_all(QUARANTINE_DIR)?;
+    let path = format!("{QUARANTINE_DIR}/{id}.msg");
+    disk.write(&path, raw)?;
+    disk.sync(&path)?;
+    disk.sync_dir(QUARANTINE_DIR)
+}

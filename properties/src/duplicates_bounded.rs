@@ -1,0 +1,121 @@
+//! `duplicates_bounded`: a pair is delivered more than once only when the
+//! sender's own retries explain it.
+//!
+//! SMTP's one unavoidable duplicate is RFC 1047's: the connection dies after
+//! the final dot, the sender never hears the 250, and resends. So for each
+//! pair, deliveries may not exceed the `send_outcome`s (accepted or
+//! indefinite) that cover it, and every copy beyond the first needs its own
+//! indefinite outcome. Anything more is the gateway duplicating mail itself
+//! (say, two nodes both delivering after a failover). A single delivery with
+//! no cover at all is `no_unacked_delivery`'s finding, not a duplicate.
+
+use traces::{Log, Told};
+
+use crate::view::{Outcomes, ms};
+use crate::{Facts, Kind, Violation};
+
+pub const NAME: &str = "duplicates_bounded";
+pub const KIND: Kind = Kind::Safety;
+pub const DESCRIPTION: &str = "a pair is delivered more than once only as often as \
+                               indefinite replies to the sender explain";
+
+pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
+    judge(&Outcomes::build(log, facts))
+}
+
+/// How many deliveries of a pair its send outcomes explain: no more than
+/// the outcomes themselves, and one plus the indefinite ones.
+pub fn allowed_deliveries(view: &Outcomes<'_>, pair: &crate::Pair) -> usize {
+    let covers = view.covers.get(pair).map_or(&[][..], Vec::as_slice);
+    let indefinite = covers.iter().filter(|s| s.told == Told::Indefinite).count();
+    covers.len().min(1 + indefinite)
+}
+
+pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (pair, arrivals) in &view.deliveries {
+        if arrivals.len() < 2 {
+            continue;
+        }
+        let allowed = allowed_deliveries(view, pair);
+        if arrivals.len() <= allowed {
+            continue;
+        }
+        let covers = view.covers.get(pair).map_or(&[][..], Vec::as_slice);
+        let accepted = covers.iter().filter(|s| s.told == Told::Accepted).count();
+        let indefinite = covers.len() - accepted;
+        let copies: Vec<String> = arrivals
+            .iter()
+            .map(|a| format!("{} at {}", a.host, ms(a.t_us)))
+            .collect();
+        let mut events: Vec<usize> = arrivals.iter().map(|a| a.index).collect();
+        events.extend(covers.iter().map(|s| s.index));
+        out.push(Violation::new(
+            NAME,
+            KIND,
+            format!(
+                "{pair} was delivered {} times ({}) but the sender saw {accepted} accepted and \
+                 {indefinite} indefinite outcome(s), which explain at most {allowed}: the \
+                 gateway added {} copy(ies) of its own",
+                arrivals.len(),
+                copies.join(", "),
+                arrivals.len() - allowed
+            ),
+            events,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{Run, assert_reported, clean_run, facts};
+
+    #[test]
+    fn a_clean_log_passes() {
+        assert_eq!(check(&clean_run().log, &facts()), vec![]);
+    }
+
+    #[test]
+    fn a_message_delivered_twice_after_one_clean_acceptance_is_reported() {
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "message m1 to bob@acme.example");
+        assert!(found[0].reason.contains("delivered 2 times"));
+        assert!(found[0].reason.contains("added 1 copy(ies)"));
+    }
+
+    #[test]
+    fn two_accepted_outcomes_without_an_indefinite_explain_only_one_copy() {
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        assert_reported(&check(&run.log, &facts()), NAME, "message m1");
+    }
+
+    #[test]
+    fn three_copies_need_two_indefinite_outcomes() {
+        let mut run = Run::new();
+        run.send("m6", Told::Indefinite, &["dave@globex.example"]);
+        run.send("m6", Told::Accepted, &["dave@globex.example"]);
+        for _ in 0..3 {
+            run.deliver("m6", "dave@globex.example", "mbx-globex");
+        }
+        assert_reported(&check(&run.log, &facts()), NAME, "message m6");
+
+        let mut run = Run::new();
+        run.send("m6", Told::Indefinite, &["dave@globex.example"]);
+        run.send("m6", Told::Indefinite, &["dave@globex.example"]);
+        run.send("m6", Told::Accepted, &["dave@globex.example"]);
+        for _ in 0..3 {
+            run.deliver("m6", "dave@globex.example", "mbx-globex");
+        }
+        assert_eq!(check(&run.log, &facts()), vec![]);
+    }
+}

@@ -1,0 +1,164 @@
+//! What the checkers know besides the log: the tenants and their rules, the
+//! workload's messages (the truth about each envelope), and the run's timing.
+//!
+//! The simulator fills this in from the scenario it generated, so it is the
+//! yardstick the gateway is measured against and never comes from the
+//! gateway itself. Lookups here normalise names the same way the view does,
+//! so a checker never misses a match because of angle brackets or case.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One tenant as the properties need it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TenantFacts {
+    pub name: String,
+    pub domain: String,
+    /// The tenant's own mailbox server: the only host that may receive its mail.
+    pub mailbox_host: String,
+    /// Regions that may hold or process this tenant's mail.
+    pub allowed_regions: Vec<String>,
+    /// Spam is held in quarantine (true) or tagged and delivered (false).
+    pub spam_policy_quarantine: bool,
+}
+
+/// One message of the workload, as the sender built it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct MessageFacts {
+    /// The tenant the message is addressed to (its name).
+    pub tenant: String,
+    /// The envelope sender (MAIL FROM), where a DSN must go.
+    pub sender: String,
+    /// The envelope recipients (RCPT TO): nobody else may receive it.
+    pub rcpts: Vec<String>,
+    /// Carries malware: must never be delivered nor bounced.
+    pub malicious: bool,
+    /// Written to look like spam.
+    pub spam: bool,
+}
+
+/// A stretch of simulated time during which some regions were down.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct OutageWindow {
+    pub start_us: u64,
+    /// Exclusive: the first instant the regions were back.
+    pub end_us: u64,
+    pub regions_down: Vec<String>,
+}
+
+impl OutageWindow {
+    /// Whether `t_us` falls inside the window (start inclusive, end exclusive,
+    /// so back-to-back windows never both claim an instant).
+    pub fn contains(&self, t_us: u64) -> bool {
+        self.start_us <= t_us && t_us < self.end_us
+    }
+}
+
+/// Everything the checkers know that the log does not say.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub tenants: Vec<TenantFacts>,
+    /// Mailbox hosts outside any tenant (senders' own servers), by domain.
+    pub external_mailboxes: BTreeMap<String, String>,
+    /// The workload's messages by Message-ID (without angle brackets).
+    pub messages: BTreeMap<String, MessageFacts>,
+    /// When the last fault was healed.
+    pub heal_at_us: u64,
+    /// How long after the heal every acknowledged pair must be settled.
+    pub drain_bound_us: u64,
+    pub outage_windows: Vec<OutageWindow>,
+}
+
+impl Facts {
+    /// The tenant called `name`.
+    pub fn tenant(&self, name: &str) -> Option<&TenantFacts> {
+        self.tenants.iter().find(|t| t.name == name)
+    }
+
+    /// The tenant that owns `domain` (domains are case-insensitive).
+    pub fn tenant_for_domain(&self, domain: &str) -> Option<&TenantFacts> {
+        self.tenants
+            .iter()
+            .find(|t| t.domain.eq_ignore_ascii_case(domain))
+    }
+
+    /// The tenant an address belongs to, if its domain is a tenant's.
+    pub fn tenant_for_address(&self, address: &str) -> Option<&TenantFacts> {
+        self.tenant_for_domain(domain_of(address)?)
+    }
+
+    /// The mailbox host of a sender outside every tenant, by its domain.
+    pub fn external_mailbox_for_address(&self, address: &str) -> Option<&str> {
+        let domain = domain_of(address)?;
+        self.external_mailboxes
+            .iter()
+            .find(|(d, _)| d.eq_ignore_ascii_case(domain))
+            .map(|(_, host)| host.as_str())
+    }
+
+    /// Whether `t_us` lies in a window where exactly one region was down:
+    /// the case the product promises to ride through.
+    pub fn in_single_region_outage(&self, t_us: u64) -> bool {
+        self.outage_windows
+            .iter()
+            .any(|w| w.regions_down.len() == 1 && w.contains(t_us))
+    }
+
+    /// Whether `t_us` lies in any outage window.
+    pub fn in_outage(&self, t_us: u64) -> bool {
+        self.outage_windows.iter().any(|w| w.contains(t_us))
+    }
+}
+
+/// A Message-ID as a map key: surrounding blanks and angle brackets dropped,
+/// because senders, mailbox servers and the facts may each write it either way.
+pub fn msg_key(msg: &str) -> String {
+    let trimmed = msg.trim();
+    let inner = trimmed
+        .strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(trimmed);
+    inner.trim().to_string()
+}
+
+/// An address as a map key: brackets dropped and lower-cased. Domains are
+/// case-insensitive by RFC 5321, and every mailbox server in the simulation
+/// treats local parts the same way, so a case change is not a misdelivery.
+pub fn addr_key(address: &str) -> String {
+    msg_key(address).to_ascii_lowercase()
+}
+
+/// The domain of an address (after the last `@`), if it has one.
+pub fn domain_of(address: &str) -> Option<&str> {
+    let domain = address.trim().trim_end_matches('>').rsplit_once('@')?.1;
+    (!domain.is_empty()).then_some(domain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_and_addresses_compare_without_brackets_or_case() {
+        assert_eq!(msg_key(" <m1@example> "), "m1@example");
+        assert_eq!(msg_key("m1@example"), "m1@example");
+        assert_eq!(addr_key("<Bob@ACME.example>"), "bob@acme.example");
+        assert_eq!(domain_of("<bob@acme.example>"), Some("acme.example"));
+        assert_eq!(domain_of("nobody"), None);
+        assert_eq!(domain_of("nobody@"), None);
+    }
+
+    #[test]
+    fn outage_windows_include_their_start_but_not_their_end() {
+        let w = OutageWindow {
+            start_us: 10,
+            end_us: 20,
+            regions_down: vec!["r".into()],
+        };
+        assert!(w.contains(10));
+        assert!(w.contains(19));
+        assert!(!w.contains(20));
+        assert!(!w.contains(9));
+    }
+}

@@ -1,0 +1,101 @@
+//! `no_acked_loss`: every (message, recipient) pair the gateway acknowledged
+//! ends delivered, bounced, or quarantined.
+//!
+//! A 250 after end-of-DATA transfers responsibility: the sender deletes its
+//! copy, so from then on the gateway is the only holder. If the pair is
+//! never seen again at a mailbox (as the message or as a DSN about it) and
+//! never stored in quarantine, mail was lost. It is a safety property judged
+//! at the end of the log: a run that stops early may report pairs that were
+//! merely late, which is why the simulator drains before judging.
+//!
+//! Pairs told `indefinite` only are not covered: the gateway may never have
+//! had them, and the sender still holds its copy.
+
+use traces::Log;
+
+use crate::view::{Outcomes, ms};
+use crate::{Facts, Kind, Violation};
+
+pub const NAME: &str = "no_acked_loss";
+pub const KIND: Kind = Kind::Safety;
+pub const DESCRIPTION: &str =
+    "every acknowledged (message, recipient) pair ends delivered, bounced, or quarantined";
+
+pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
+    judge(&Outcomes::build(log, facts))
+}
+
+pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
+    let end = view.events.last().map_or(0, |e| e.t_us);
+    view.acknowledged()
+        .filter(|(pair, _)| view.settlements(pair).is_empty())
+        .map(|(pair, accepted)| {
+            let told: Vec<String> = accepted.iter().map(|s| view.describe_send(s)).collect();
+            Violation::new(
+                NAME,
+                KIND,
+                format!(
+                    "{pair} was acknowledged ({}) but by the end of the log ({}) it was never \
+                     delivered, bounced, or stored in quarantine: the gateway lost it",
+                    told.join("; "),
+                    ms(end)
+                ),
+                accepted.iter().map(|s| s.index).collect(),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{Run, assert_reported, clean_run, facts};
+    use traces::{Told, Verdict};
+
+    #[test]
+    fn a_clean_log_passes() {
+        assert_eq!(check(&clean_run().log, &facts()), vec![]);
+    }
+
+    #[test]
+    fn an_acknowledged_message_never_delivered_is_reported_lost() {
+        let mut run = Run::new();
+        let ack = run.send(
+            "m1",
+            Told::Accepted,
+            &["bob@acme.example", "carol@acme.example"],
+        );
+        run.scan("m1", Verdict::Clean);
+        // Only carol gets it; bob's copy vanishes.
+        run.deliver("m1", "carol@acme.example", "mbx-acme");
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "message m1 to bob@acme.example");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].events, vec![ack]);
+        assert!(found[0].reason.contains("via gw-eu-west-1-0"));
+    }
+
+    #[test]
+    fn a_pair_told_only_indefinite_may_vanish() {
+        let mut run = Run::new();
+        run.send("m1", Told::Indefinite, &["bob@acme.example"]);
+        run.send("m1", Told::Deferred, &["bob@acme.example"]);
+        assert_eq!(check(&run.log, &facts()), vec![]);
+    }
+
+    #[test]
+    fn a_bounce_or_a_quarantine_settles_an_acknowledged_pair() {
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &["bob@acme.example"]);
+        run.dsn(
+            "d",
+            "m5",
+            &["bob@acme.example"],
+            "erin@sender.example",
+            "mbx-ext",
+        );
+        run.send("m3", Told::Accepted, &["bob@acme.example"]);
+        run.quarantine("m3", "eu-west-1");
+        assert_eq!(check(&run.log, &facts()), vec![]);
+    }
+}

@@ -1,0 +1,190 @@
+//! `residency`: a tenant's mail is held and processed only in the regions
+//! the tenant allows.
+//!
+//! Data-residency promises (say, EU mail stays in the EU) are what tenants
+//! buy; the place they break is failover, when a healthy region outside the
+//! allowed set is tempting. Every `bytes_seen` (a disk write or a network
+//! receipt, recorded by the engine's seam, not by the gateway) for a message
+//! must name a region in its tenant's allowed list.
+//!
+//! Two exemptions, both outside the gateway's control: the final mailbox
+//! servers (the tenant's own, or a DSN's destination) are wherever their
+//! owners put them. A DSN has its own Message-ID; its bytes are judged by
+//! the tenant of the message it reports on when a DSN arrival reveals that
+//! link. Bytes of a message that is neither a workload message nor such a
+//! DSN cannot be attributed to a tenant and are left to the other properties.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use traces::{Log, Presence};
+
+use crate::view::{Outcomes, ms};
+use crate::{Facts, Kind, Violation};
+
+pub const NAME: &str = "residency";
+pub const KIND: Kind = Kind::Safety;
+pub const DESCRIPTION: &str = "a message's bytes are seen only in regions its tenant allows";
+
+pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
+    judge(&Outcomes::build(log, facts))
+}
+
+/// Whose rules a message's bytes follow, and which hosts are final mailboxes.
+struct Owner<'a> {
+    tenant_name: &'a str,
+    /// The message a DSN reports on, for the reason.
+    about: Option<&'a str>,
+    mailbox_hosts: BTreeSet<&'a str>,
+}
+
+fn owners<'a>(view: &'a Outcomes<'a>) -> BTreeMap<&'a str, Owner<'a>> {
+    let facts = view.facts;
+    let mut out: BTreeMap<&'a str, Owner<'a>> = BTreeMap::new();
+    for dsn in &view.dsns {
+        let Some(about) = dsn.dsn_about.as_deref() else {
+            continue;
+        };
+        let Some(m) = view.message(about) else {
+            continue;
+        };
+        let owner = out.entry(dsn.msg.as_str()).or_insert_with(|| Owner {
+            tenant_name: &m.tenant,
+            about: Some(about),
+            mailbox_hosts: BTreeSet::new(),
+        });
+        owner.mailbox_hosts.insert(dsn.host);
+        if let Some(host) = facts.external_mailbox_for_address(&m.sender) {
+            owner.mailbox_hosts.insert(host);
+        }
+    }
+    out
+}
+
+pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
+    let facts = view.facts;
+    let dsn_owners = owners(view);
+    let mut out = Vec::new();
+    for bytes in &view.bytes {
+        let owner = match view.message(&bytes.msg) {
+            Some(m) => {
+                let mut hosts: BTreeSet<&str> = m
+                    .rcpts
+                    .iter()
+                    .filter_map(|r| facts.tenant_for_address(r))
+                    .map(|t| t.mailbox_host.as_str())
+                    .collect();
+                if let Some(t) = facts.tenant(&m.tenant) {
+                    hosts.insert(&t.mailbox_host);
+                }
+                Owner {
+                    tenant_name: &m.tenant,
+                    about: None,
+                    mailbox_hosts: hosts,
+                }
+            }
+            None => match dsn_owners.get(bytes.msg.as_str()) {
+                Some(o) => Owner {
+                    tenant_name: o.tenant_name,
+                    about: o.about,
+                    mailbox_hosts: o.mailbox_hosts.clone(),
+                },
+                None => continue,
+            },
+        };
+        if owner.mailbox_hosts.contains(bytes.host) {
+            continue;
+        }
+        let what = match owner.about {
+            None => format!("message {}", bytes.msg),
+            Some(about) => format!("DSN {} (about message {about})", bytes.msg),
+        };
+        let how = match bytes.presence {
+            Presence::Stored => "stored",
+            Presence::Received => "received",
+        };
+        let reason = match facts.tenant(owner.tenant_name) {
+            Some(t) if t.allowed_regions.iter().any(|r| r == bytes.region) => continue,
+            Some(t) => format!(
+                "{what} of tenant {} was {how} in region {} on {} ({}) at {}, but the tenant \
+                 allows only [{}]",
+                t.name,
+                bytes.region,
+                bytes.host,
+                bytes.place,
+                ms(bytes.t_us),
+                t.allowed_regions.join(", ")
+            ),
+            None => format!(
+                "{what} belongs to tenant {}, which the facts do not know, so no region is \
+                 allowed, yet it was {how} in region {} on {} at {}",
+                owner.tenant_name,
+                bytes.region,
+                bytes.host,
+                ms(bytes.t_us)
+            ),
+        };
+        out.push(Violation::new(NAME, KIND, reason, vec![bytes.index]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{Run, assert_reported, clean_run, facts};
+    use traces::{EventKind, Told};
+
+    #[test]
+    fn a_clean_log_passes() {
+        assert_eq!(check(&clean_run().log, &facts()), vec![]);
+    }
+
+    #[test]
+    fn a_message_replicated_outside_its_tenants_regions_is_reported() {
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.store("m1", "eu-west-1", "spool/m1");
+        let stray = run.store("m1", "us-east-1", "spool/m1");
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "message m1 of tenant acme");
+        assert!(found[0].reason.contains("region us-east-1"));
+        assert!(found[0].reason.contains("[eu-west-1, eu-central-1]"));
+        assert_eq!(found[0].events, vec![stray]);
+    }
+
+    #[test]
+    fn a_quarantine_outside_the_allowed_regions_is_reported() {
+        let mut run = Run::new();
+        run.quarantine("m3", "us-west-2");
+        assert_reported(&check(&run.log, &facts()), NAME, "message m3");
+    }
+
+    #[test]
+    fn a_dsn_spooled_outside_the_original_tenants_regions_is_reported() {
+        let mut run = Run::new();
+        run.store("dsn-m5", "us-east-1", "spool/dsn-m5");
+        run.dsn(
+            "dsn-m5",
+            "m5",
+            &["bob@acme.example"],
+            "erin@sender.example",
+            "mbx-ext",
+        );
+        assert_reported(&check(&run.log, &facts()), NAME, "about message m5");
+    }
+
+    #[test]
+    fn the_final_mailbox_servers_are_exempt() {
+        let mut run = Run::new();
+        run.push(
+            "mbx-acme",
+            EventKind::BytesSeen {
+                msg: "m1".into(),
+                region: "on-premises".into(),
+                presence: Presence::Received,
+                place: "gw-eu-west-1-0".into(),
+            },
+        );
+        assert_eq!(check(&run.log, &facts()), vec![]);
+    }
+}

@@ -1,0 +1,119 @@
+//! `tenant_isolation`: mail reaches only the mailbox server of the tenant
+//! that owns the recipient's domain.
+//!
+//! The gateway is shared by tenants; routing one tenant's mail to another's
+//! server (a stale routing table, a mixed-up connection pool) is a breach
+//! even if the recipient address is right. For a DSN the recipient is the
+//! original sender, whose server is an external mailbox (or a tenant's, if
+//! the sender is one). An address whose domain nobody owns has no legitimate
+//! server, so any arrival for it is reported.
+
+use traces::Log;
+
+use crate::view::{Arrival, Outcomes, ms};
+use crate::{Facts, Kind, Violation};
+
+pub const NAME: &str = "tenant_isolation";
+pub const KIND: Kind = Kind::Safety;
+pub const DESCRIPTION: &str =
+    "every copy is received by the mailbox server that owns the recipient's domain";
+
+pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
+    judge(&Outcomes::build(log, facts))
+}
+
+pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
+    let arrivals = view.deliveries.values().flatten().chain(view.dsns.iter());
+    let mut out: Vec<Violation> = arrivals.filter_map(|a| misrouted(view.facts, a)).collect();
+    // Deliveries are grouped by pair; report in log order instead.
+    out.sort_by_key(|v| v.events.first().copied());
+    out
+}
+
+/// Where an arrival should have gone, described, and whether it went there.
+fn misrouted(facts: &Facts, arrival: &Arrival<'_>) -> Option<Violation> {
+    let what = match &arrival.dsn_about {
+        None => format!("message {} for {}", arrival.msg, arrival.rcpt),
+        Some(about) => format!("DSN {} (about {about}) for {}", arrival.msg, arrival.rcpt),
+    };
+    let expected: Option<(String, &str)> = match &arrival.dsn_about {
+        None => facts
+            .tenant_for_address(&arrival.rcpt)
+            .map(|t| (format!("tenant {}", t.name), t.mailbox_host.as_str())),
+        // A DSN goes back to the sender: external first, as most senders are.
+        Some(_) => facts
+            .external_mailbox_for_address(&arrival.rcpt)
+            .map(|h| ("the sender's external domain".to_string(), h))
+            .or_else(|| {
+                facts
+                    .tenant_for_address(&arrival.rcpt)
+                    .map(|t| (format!("tenant {}", t.name), t.mailbox_host.as_str()))
+            }),
+    };
+    let reason = match expected {
+        Some((_, host)) if host == arrival.host => return None,
+        Some((owner, host)) => format!(
+            "{what} was received by {} at {}, but {owner}'s mailbox host is {host}",
+            arrival.host,
+            ms(arrival.t_us)
+        ),
+        None => format!(
+            "{what} was received by {} at {}, but no tenant or known external mailbox owns \
+             that recipient's domain",
+            arrival.host,
+            ms(arrival.t_us)
+        ),
+    };
+    Some(Violation::new(NAME, KIND, reason, vec![arrival.index]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{Run, assert_reported, clean_run, facts};
+    use traces::Told;
+
+    #[test]
+    fn a_clean_log_passes() {
+        assert_eq!(check(&clean_run().log, &facts()), vec![]);
+    }
+
+    #[test]
+    fn a_message_received_by_another_tenants_server_is_reported() {
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        let wrong = run.deliver("m1", "bob@acme.example", "mbx-globex");
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "message m1 for bob@acme.example");
+        assert!(found[0].reason.contains("received by mbx-globex"));
+        assert!(
+            found[0]
+                .reason
+                .contains("tenant acme's mailbox host is mbx-acme")
+        );
+        assert_eq!(found[0].events, vec![wrong]);
+    }
+
+    #[test]
+    fn a_dsn_delivered_to_a_tenant_server_instead_of_the_sender_is_reported() {
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &["bob@acme.example"]);
+        run.dsn(
+            "d5",
+            "m5",
+            &["bob@acme.example"],
+            "erin@sender.example",
+            "mbx-acme",
+        );
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "about m5");
+        assert!(found[0].reason.contains("mbx-ext"));
+    }
+
+    #[test]
+    fn a_recipient_in_nobodys_domain_is_reported() {
+        let mut run = Run::new();
+        run.deliver("m1", "mallory@elsewhere.example", "mbx-elsewhere");
+        assert_reported(&check(&run.log, &facts()), NAME, "message m1");
+    }
+}

@@ -1,0 +1,406 @@
+//! The [`Outcomes`] view: the log's ground truth indexed once, by message and
+//! by (message, recipient) pair, so every checker reads the same facts the
+//! same way.
+//!
+//! Only ground-truth events are indexed: what senders were told, what mailbox
+//! servers received, where bytes were, and what scanners said. The gateway's
+//! `gw_*` self-reports are left out on purpose, so no property can be fooled
+//! by a gateway that lies about what it did.
+//!
+//! Message-IDs and addresses are normalised ([`msg_key`], [`addr_key`]) so a
+//! bracket or a capital letter never hides a match.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use traces::{Event, EventKind, Log, Presence, Told, Verdict};
+
+use crate::facts::{Facts, MessageFacts, TenantFacts, addr_key, msg_key};
+
+/// One (message, recipient) pair, both normalised.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pair {
+    pub msg: String,
+    pub rcpt: String,
+}
+
+impl Pair {
+    pub fn new(msg: &str, rcpt: &str) -> Self {
+        Pair {
+            msg: msg_key(msg),
+            rcpt: addr_key(rcpt),
+        }
+    }
+}
+
+impl std::fmt::Display for Pair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "message {} to {}", self.msg, self.rcpt)
+    }
+}
+
+/// A `send_outcome` as seen for one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent<'a> {
+    pub index: usize,
+    pub t_us: u64,
+    /// The sender's host.
+    pub host: &'a str,
+    pub told: Told,
+    pub code: u16,
+}
+
+/// A `mailbox_received`: one copy arriving at a mailbox server for one rcpt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arrival<'a> {
+    pub index: usize,
+    pub t_us: u64,
+    /// The mailbox server that received it.
+    pub host: &'a str,
+    pub msg: String,
+    pub rcpt: String,
+    /// As written by the mailbox server (not normalised: a DSN's null
+    /// return path must be judged as it arrived).
+    pub mail_from: &'a str,
+    pub spam_tagged: bool,
+    /// For a DSN: the message it reports on, normalised.
+    pub dsn_about: Option<String>,
+    pub dsn_rcpts: Vec<String>,
+}
+
+/// A `scan_verdict` from a scanner host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scan<'a> {
+    pub index: usize,
+    pub t_us: u64,
+    pub host: &'a str,
+    pub verdict: Verdict,
+}
+
+/// A `bytes_seen`: a message's bytes on a host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bytes<'a> {
+    pub index: usize,
+    pub t_us: u64,
+    pub host: &'a str,
+    pub msg: String,
+    pub region: &'a str,
+    pub presence: Presence,
+    pub place: &'a str,
+}
+
+/// A settled pair: how and when it left the gateway's hands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    Delivered,
+    Bounced,
+    Quarantined,
+}
+
+impl Settled {
+    pub fn word(self) -> &'static str {
+        match self {
+            Settled::Delivered => "delivered",
+            Settled::Bounced => "bounced",
+            Settled::Quarantined => "quarantined",
+        }
+    }
+}
+
+/// The log's ground truth, indexed. Built once per check.
+#[derive(Debug)]
+pub struct Outcomes<'a> {
+    pub events: &'a [Event],
+    pub facts: &'a Facts,
+    /// Facts' messages under normalised ids.
+    messages: BTreeMap<String, &'a MessageFacts>,
+    /// Every `send_outcome`, by message, in log order.
+    pub sends_by_msg: BTreeMap<String, Vec<usize>>,
+    /// `send_outcome`s told accepted or indefinite, per pair they list.
+    pub covers: BTreeMap<Pair, Vec<Sent<'a>>>,
+    /// `send_attempt`s by message: (index, sender host, mx).
+    pub attempts: BTreeMap<String, Vec<(usize, &'a str, &'a str)>>,
+    /// Non-DSN arrivals per pair, in log order.
+    pub deliveries: BTreeMap<Pair, Vec<Arrival<'a>>>,
+    /// DSN arrivals, in log order.
+    pub dsns: Vec<Arrival<'a>>,
+    /// Message-IDs that DSNs arrived under.
+    pub dsn_ids: BTreeSet<String>,
+    /// DSN arrivals (event indices) per (reported-on message, recipient).
+    pub bounces: BTreeMap<Pair, Vec<usize>>,
+    /// `bytes_seen` stored under `quarantine/`, by message: event indices.
+    pub quarantined: BTreeMap<String, Vec<usize>>,
+    /// Scanner verdicts by message, in log order.
+    pub verdicts: BTreeMap<String, Vec<Scan<'a>>>,
+    /// Every `bytes_seen`, in log order.
+    pub bytes: Vec<Bytes<'a>>,
+}
+
+impl<'a> Outcomes<'a> {
+    pub fn build(log: &'a Log, facts: &'a Facts) -> Self {
+        let mut view = Outcomes {
+            events: log.events(),
+            facts,
+            messages: facts
+                .messages
+                .iter()
+                .map(|(id, m)| (msg_key(id), m))
+                .collect(),
+            sends_by_msg: BTreeMap::new(),
+            covers: BTreeMap::new(),
+            attempts: BTreeMap::new(),
+            deliveries: BTreeMap::new(),
+            dsns: Vec::new(),
+            dsn_ids: BTreeSet::new(),
+            bounces: BTreeMap::new(),
+            quarantined: BTreeMap::new(),
+            verdicts: BTreeMap::new(),
+            bytes: Vec::new(),
+        };
+        for (index, event) in log.events().iter().enumerate() {
+            view.index(index, event);
+        }
+        view
+    }
+
+    fn index(&mut self, index: usize, event: &'a Event) {
+        let t_us = event.t_us;
+        let host = event.host.as_str();
+        match &event.kind {
+            EventKind::SendAttempt { msg, mx, .. } => {
+                self.attempts
+                    .entry(msg_key(msg))
+                    .or_default()
+                    .push((index, host, mx.as_str()));
+            }
+            EventKind::SendOutcome {
+                msg,
+                told,
+                code,
+                rcpts,
+            } => {
+                self.sends_by_msg
+                    .entry(msg_key(msg))
+                    .or_default()
+                    .push(index);
+                if matches!(told, Told::Accepted | Told::Indefinite) {
+                    // A recipient listed twice in one outcome is still one
+                    // acknowledgement: dedup so it cannot excuse a duplicate.
+                    let pairs: BTreeSet<Pair> = rcpts.iter().map(|r| Pair::new(msg, r)).collect();
+                    for pair in pairs {
+                        self.covers.entry(pair).or_default().push(Sent {
+                            index,
+                            t_us,
+                            host,
+                            told: *told,
+                            code: *code,
+                        });
+                    }
+                }
+            }
+            EventKind::MailboxReceived {
+                msg,
+                rcpt,
+                mail_from,
+                spam_tagged,
+                dsn_about,
+                dsn_rcpts,
+                ..
+            } => {
+                let arrival = Arrival {
+                    index,
+                    t_us,
+                    host,
+                    msg: msg_key(msg),
+                    rcpt: addr_key(rcpt),
+                    mail_from: mail_from.as_str(),
+                    spam_tagged: *spam_tagged,
+                    dsn_about: dsn_about.as_deref().map(msg_key),
+                    dsn_rcpts: dsn_rcpts.iter().map(|r| addr_key(r)).collect(),
+                };
+                match &arrival.dsn_about {
+                    None => {
+                        let pair = Pair {
+                            msg: arrival.msg.clone(),
+                            rcpt: arrival.rcpt.clone(),
+                        };
+                        self.deliveries.entry(pair).or_default().push(arrival);
+                    }
+                    Some(about) => {
+                        let reported: BTreeSet<&String> = arrival.dsn_rcpts.iter().collect();
+                        for rcpt in reported {
+                            self.bounces
+                                .entry(Pair {
+                                    msg: about.clone(),
+                                    rcpt: rcpt.clone(),
+                                })
+                                .or_default()
+                                .push(index);
+                        }
+                        self.dsn_ids.insert(arrival.msg.clone());
+                        self.dsns.push(arrival);
+                    }
+                }
+            }
+            EventKind::BytesSeen {
+                msg,
+                region,
+                presence,
+                place,
+            } => {
+                let msg = msg_key(msg);
+                if *presence == Presence::Stored && place.starts_with("quarantine/") {
+                    self.quarantined.entry(msg.clone()).or_default().push(index);
+                }
+                self.bytes.push(Bytes {
+                    index,
+                    t_us,
+                    host,
+                    msg,
+                    region: region.as_str(),
+                    presence: *presence,
+                    place: place.as_str(),
+                });
+            }
+            EventKind::ScanVerdict { msg, verdict } => {
+                self.verdicts.entry(msg_key(msg)).or_default().push(Scan {
+                    index,
+                    t_us,
+                    host,
+                    verdict: *verdict,
+                });
+            }
+            // The world's own actions and the gateway's self-reports are not
+            // ground truth about outcomes.
+            _ => {}
+        }
+    }
+
+    /// The workload's facts about a message (any spelling of its id).
+    pub fn message(&self, msg: &str) -> Option<&'a MessageFacts> {
+        self.messages.get(&msg_key(msg)).copied()
+    }
+
+    /// The tenant a message belongs to, by the facts.
+    pub fn tenant_of(&self, msg: &str) -> Option<&'a TenantFacts> {
+        self.facts.tenant(&self.message(msg)?.tenant)
+    }
+
+    /// `send_outcome`s told accepted that list the pair.
+    pub fn accepted(&self, pair: &Pair) -> Vec<&Sent<'a>> {
+        self.covers
+            .get(pair)
+            .map(|s| s.iter().filter(|s| s.told == Told::Accepted).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether some `send_outcome` accepted or left indefinite this pair, i.e.
+    /// the gateway may legitimately have it.
+    pub fn covered(&self, pair: &Pair) -> bool {
+        self.covers.get(pair).is_some_and(|s| !s.is_empty())
+    }
+
+    /// Pairs the gateway acknowledged (250 listing the recipient), with the
+    /// accepted outcomes, in pair order.
+    pub fn acknowledged(&self) -> impl Iterator<Item = (&Pair, Vec<&Sent<'a>>)> {
+        self.covers.keys().filter_map(|pair| {
+            let accepted = self.accepted(pair);
+            (!accepted.is_empty()).then_some((pair, accepted))
+        })
+    }
+
+    /// Every event that settled the pair (delivered, bounced or quarantined),
+    /// with how, in log order.
+    pub fn settlements(&self, pair: &Pair) -> Vec<(usize, Settled)> {
+        let mut out: Vec<(usize, Settled)> = Vec::new();
+        if let Some(arrivals) = self.deliveries.get(pair) {
+            out.extend(arrivals.iter().map(|a| (a.index, Settled::Delivered)));
+        }
+        if let Some(dsns) = self.bounces.get(pair) {
+            out.extend(dsns.iter().map(|&i| (i, Settled::Bounced)));
+        }
+        if let Some(stored) = self.quarantined.get(&pair.msg) {
+            out.extend(stored.iter().map(|&i| (i, Settled::Quarantined)));
+        }
+        out.sort_by_key(|&(i, _)| i);
+        out
+    }
+
+    /// The MX host a `send_outcome` was talking to: the latest attempt for
+    /// the same message by the same sender before it.
+    pub fn mx_for(&self, outcome_index: usize) -> Option<&'a str> {
+        let event = self.events.get(outcome_index)?;
+        let msg = msg_key(event.kind.msg()?);
+        self.attempts
+            .get(&msg)?
+            .iter()
+            .rev()
+            .find(|(i, host, _)| *i < outcome_index && *host == event.host)
+            .map(|(_, _, mx)| *mx)
+    }
+
+    /// "accepted (250) at t=1.000ms via gw-1", for reasons.
+    pub fn describe_send(&self, sent: &Sent<'_>) -> String {
+        let via = self
+            .mx_for(sent.index)
+            .map(|mx| format!(" via {mx}"))
+            .unwrap_or_default();
+        format!(
+            "{} ({}) at {}{}",
+            told_word(sent.told),
+            sent.code,
+            ms(sent.t_us),
+            via
+        )
+    }
+
+    /// Everything the sender of `msg` was told, for reasons: "deferred (451)
+    /// at t=..; accepted (250) at t=.." or "nothing".
+    pub fn describe_sends(&self, msg: &str) -> String {
+        let Some(indices) = self.sends_by_msg.get(&msg_key(msg)) else {
+            return "no send outcome at all".to_string();
+        };
+        let parts: Vec<String> = indices
+            .iter()
+            .filter_map(|&i| match &self.events[i].kind {
+                EventKind::SendOutcome {
+                    told, code, rcpts, ..
+                } => Some(format!(
+                    "{} ({}) at {} for [{}]",
+                    told_word(*told),
+                    code,
+                    ms(self.events[i].t_us),
+                    rcpts.join(", ")
+                )),
+                _ => None,
+            })
+            .collect();
+        parts.join("; ")
+    }
+}
+
+/// Simulated time for people: "t=1234.567ms".
+pub fn ms(t_us: u64) -> String {
+    format!("t={}", duration_ms(t_us))
+}
+
+/// A duration for people: "1234.567ms".
+pub fn duration_ms(us: u64) -> String {
+    format!("{}.{:03}ms", us / 1000, us % 1000)
+}
+
+pub fn told_word(told: Told) -> &'static str {
+    match told {
+        Told::Accepted => "accepted",
+        Told::Deferred => "deferred",
+        Told::Rejected => "rejected",
+        Told::Indefinite => "indefinite",
+    }
+}
+
+pub fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Clean => "clean",
+        Verdict::Spam => "spam",
+        Verdict::Malware => "malware",
+    }
+}

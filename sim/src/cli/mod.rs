@@ -1,0 +1,210 @@
+//! The `mailsim` command line: the contract users and CI script against.
+//! Exit codes: 0 pass, 1 safety violation, 3 liveness violation, 2 bad input.
+
+pub mod determinism;
+pub mod run_cmd;
+pub mod seeds;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::scenario::{Family, Scenario};
+
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mailsim",
+    version,
+    about = "Deterministic simulation testbed for a resilient email security gateway",
+    long_about = "Runs the whole gateway (SMTP ingress, replicated spool, scanning, delivery, failover) \
+                  inside one seeded simulated network and clock, injects faults, and checks from the \
+                  outside that no acknowledged mail is lost and none leaks."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run one seed and judge it.
+    Run(RunArgs),
+    /// Run each seed twice and compare digests; name the first event that differs.
+    CheckDeterminism(DeterminismArgs),
+    /// Print (or save) the scenario a seed draws, without running it.
+    Scenario(ScenarioArgs),
+    /// List the known bugs that can be switched on with --bug.
+    Bugs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FamilyArg {
+    Calm,
+    RegionOutage,
+    CloudOutage,
+    Swarm,
+}
+
+impl From<FamilyArg> for Family {
+    fn from(arg: FamilyArg) -> Family {
+        match arg {
+            FamilyArg::Calm => Family::Calm,
+            FamilyArg::RegionOutage => Family::RegionOutage,
+            FamilyArg::CloudOutage => Family::CloudOutage,
+            FamilyArg::Swarm => Family::Swarm,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ScenarioSource {
+    /// The seed: draws the scenario (unless --scenario) and seeds the engine.
+    #[arg(long)]
+    pub seed: u64,
+    /// Run this scenario file (JSON) instead of drawing one from the seed.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Which family of fault schedules to draw from.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "region-outage",
+        conflicts_with = "scenario"
+    )]
+    pub family: FamilyArg,
+    /// Switch on a known bug (repeatable; see `mailsim bugs`).
+    #[arg(long = "bug", value_name = "NAME")]
+    pub bugs: Vec<String>,
+}
+
+impl ScenarioSource {
+    /// The scenario this source names, validated.
+    pub fn load(&self) -> Result<Scenario, String> {
+        let mut scenario = match &self.scenario {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
+                Scenario::from_json(&text)
+                    .map_err(|e| format!("bad scenario {}: {e}", path.display()))?
+            }
+            None => Scenario::generate_family(self.seed, self.family.into()),
+        };
+        for bug in &self.bugs {
+            if !scenario.bugs.contains(bug) {
+                scenario.bugs.push(bug.clone());
+            }
+        }
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// The flags that reproduce this source, for the repro line.
+    pub fn repro_flags(&self) -> String {
+        let mut flags = format!("--seed {}", self.seed);
+        match &self.scenario {
+            Some(path) => flags.push_str(&format!(
+                " --scenario {}",
+                shell_word(&path.display().to_string())
+            )),
+            None if self.family != FamilyArg::RegionOutage => {
+                let name = self
+                    .family
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string());
+                flags.push_str(&format!(" --family {}", name.unwrap_or_default()));
+            }
+            None => {}
+        }
+        for bug in &self.bugs {
+            flags.push_str(&format!(" --bug {}", shell_word(bug)));
+        }
+        flags
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+pub fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub source: ScenarioSource,
+    /// Write the observation log (JSONL) here.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Print one JSON object instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DeterminismArgs {
+    /// Seeds to check, A..B (B excluded) or A..=B.
+    #[arg(long, value_parser = seeds::parse_seed_range)]
+    pub seeds: std::ops::Range<u64>,
+    #[arg(long, value_enum, default_value = "region-outage")]
+    pub family: FamilyArg,
+    /// Seeds run at once (threads); each seed's two runs still compare.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ScenarioArgs {
+    #[arg(long)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "region-outage")]
+    pub family: FamilyArg,
+    /// Write the scenario JSON here instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub fn dispatch(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run(args) => run_cmd::run(&args),
+        Command::CheckDeterminism(args) => determinism::run(&args),
+        Command::Scenario(args) => {
+            let scenario = Scenario::generate_family(args.seed, args.family.into());
+            match args.save {
+                Some(path) => match std::fs::write(&path, scenario.to_json() + "\n") {
+                    Ok(()) => {
+                        println!(
+                            "saved scenario for seed {} to {}",
+                            args.seed,
+                            path.display()
+                        );
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("error: cannot write {}: {e}", path.display());
+                        EXIT_BAD_INPUT
+                    }
+                },
+                None => {
+                    println!("{}", scenario.to_json());
+                    0
+                }
+            }
+        }
+        Command::Bugs => {
+            for (name, what) in models::bugs::CATALOGUE {
+                println!("{name:32} {what}");
+            }
+            0
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Turns a scenario into what the hosts are given: the gateway's deployment
+//! config, the MX directory, and the facts the properties judge against.
+//! One place decides host names for senders, mailboxes and DNS.
+
+use std::collections::BTreeMap;
+
+use models::config::{GatewayConfig, Node, SpamPolicy, Tenant};
+use properties::{Facts, MessageFacts, OutageWindow, TenantFacts};
+
+use crate::faults::FaultKind;
+use crate::scenario::{Scenario, sender_domain};
+use crate::workload::dns::MxDirectory;
+use crate::workload::mime::MessageKind;
+
+pub const DNS_HOST: &str = "dns";
+
+pub fn mailbox_host(tenant: &str) -> String {
+    format!("mbx-{tenant}")
+}
+
+pub fn sender_host(sender: u32) -> String {
+    format!("mta-{sender}")
+}
+
+pub fn gateway_config(scenario: &Scenario) -> GatewayConfig {
+    let topology = &scenario.topology;
+    let nodes = |hosts: fn(&crate::topology::Topology, &models::config::Region) -> Vec<String>| {
+        topology
+            .regions
+            .iter()
+            .flat_map(|region| {
+                hosts(topology, region).into_iter().map(|host| Node {
+                    host,
+                    region: region.name.clone(),
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    GatewayConfig {
+        regions: topology.regions.clone(),
+        gateways: nodes(crate::topology::Topology::gateway_hosts),
+        scanners: nodes(crate::topology::Topology::scanner_hosts),
+        tenants: scenario
+            .tenants
+            .iter()
+            .map(|t| Tenant {
+                name: t.name.clone(),
+                domain: t.domain.clone(),
+                users: t.users.clone(),
+                allowed_regions: topology
+                    .regions_in(&t.jurisdiction)
+                    .iter()
+                    .map(|r| r.name.clone())
+                    .collect(),
+                mailbox_host: mailbox_host(&t.name),
+                spam_policy: t.spam_policy,
+            })
+            .collect(),
+        dns_host: DNS_HOST.to_string(),
+        knobs: scenario.knobs.clone(),
+        bugs: scenario.bugs.clone(),
+    }
+}
+
+/// The MX directory at the start of the run: each tenant's gateways in its
+/// jurisdiction, rotated per tenant so load spreads over regions; each
+/// sender domain's own MTA host.
+pub fn mx_directory(scenario: &Scenario, config: &GatewayConfig) -> MxDirectory {
+    let mut domains = BTreeMap::new();
+    for (index, tenant) in config.tenants.iter().enumerate() {
+        let mut hosts: Vec<String> = config
+            .gateways_for_tenant(tenant)
+            .iter()
+            .map(|n| n.host.clone())
+            .collect();
+        if !hosts.is_empty() {
+            let shift = index % hosts.len();
+            hosts.rotate_left(shift);
+        }
+        domains.insert(tenant.domain.clone(), hosts);
+    }
+    for sender in 0..scenario.workload.senders {
+        domains.insert(sender_domain(sender), vec![sender_host(sender)]);
+    }
+    MxDirectory {
+        domains,
+        ttl_ms: scenario.workload.dns_ttl_ms,
+    }
+}
+
+pub fn facts(scenario: &Scenario, config: &GatewayConfig) -> Facts {
+    let tenants = config
+        .tenants
+        .iter()
+        .map(|t| TenantFacts {
+            name: t.name.clone(),
+            domain: t.domain.clone(),
+            mailbox_host: t.mailbox_host.clone(),
+            allowed_regions: t.allowed_regions.clone(),
+            spam_policy_quarantine: t.spam_policy == SpamPolicy::Quarantine,
+        })
+        .collect();
+    let external_mailboxes = (0..scenario.workload.senders)
+        .map(|s| (sender_domain(s), sender_host(s)))
+        .collect();
+    let messages = scenario
+        .workload
+        .messages
+        .iter()
+        .map(|m| {
+            (
+                m.id.clone(),
+                MessageFacts {
+                    tenant: m.tenant.clone(),
+                    sender: m.mail_from.clone(),
+                    rcpts: m.rcpts.clone(),
+                    malicious: matches!(m.kind, MessageKind::Eicar | MessageKind::EicarZipLike),
+                    spam: m.kind == MessageKind::Spam,
+                },
+            )
+        })
+        .collect();
+    let heal_at_ms = scenario.phases.heal_at_ms;
+    let outage_windows = scenario
+        .faults
+        .faults
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                FaultKind::RegionCrash { .. }
+                    | FaultKind::RegionIsolation { .. }
+                    | FaultKind::CloudOutage { .. }
+            )
+        })
+        .map(|f| OutageWindow {
+            start_us: f.at_ms * 1_000,
+            end_us: f.end_ms().min(heal_at_ms) * 1_000,
+            regions_down: f.regions_down(&scenario.topology),
+        })
+        .collect();
+    Facts {
+        tenants,
+        external_mailboxes,
+        messages,
+        heal_at_us: heal_at_ms * 1_000,
+        drain_bound_us: scenario.phases.drain_bound_ms * 1_000,
+        outage_windows,
+    }
+}

@@ -1,0 +1,7 @@
+//! Engines run a scenario. Each supplies `models::env::Env` to the hosts it
+//! boots and drives simulated time; turmoil is the first.
+
+pub mod drain;
+pub mod observer;
+pub mod turmoil_env;
+pub mod turmoil_run;

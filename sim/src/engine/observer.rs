@@ -1,0 +1,138 @@
+//! The seam's eyes: shared state every host's `Env` writes the observation
+//! log through, and the scan that spots a message's bytes on a disk or a
+//! socket (by its Message-ID), so residency is judged from outside.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+
+use traces::{EventKind, Log, Presence};
+
+/// Message-IDs of workload messages end with this; anything carrying one
+/// (the message, a replica, a DSN's copied headers) counts as its bytes.
+pub const MESSAGE_ID_SUFFIX: &[u8] = b"@mailsim.test>";
+
+/// State shared by every host of one run (single-threaded, like the sim).
+pub struct Observer {
+    log: RefCell<Log>,
+    /// Simulated time of the step being run, set by the driver before each
+    /// step so every event of one step has one monotonic stamp.
+    now_us: Cell<u64>,
+}
+
+impl Observer {
+    pub fn new() -> Self {
+        Observer {
+            log: RefCell::new(Log::new()),
+            now_us: Cell::new(0),
+        }
+    }
+
+    pub fn set_now_us(&self, now_us: u64) {
+        assert!(now_us >= self.now_us.get(), "simulated time went backwards");
+        self.now_us.set(now_us);
+    }
+
+    pub fn now_us(&self) -> u64 {
+        self.now_us.get()
+    }
+
+    pub fn record(&self, host: &str, kind: EventKind) {
+        self.log.borrow_mut().push(self.now_us.get(), host, kind);
+    }
+
+    pub fn take_log(&self) -> Log {
+        self.log.replace(Log::new())
+    }
+
+    pub fn with_log<R>(&self, f: impl FnOnce(&Log) -> R) -> R {
+        f(&self.log.borrow())
+    }
+
+    /// Records `bytes_seen` for every workload message id in `bytes` that is
+    /// not already in `seen` (one record per place and message).
+    pub fn spot_messages(
+        &self,
+        host: &str,
+        region: &str,
+        presence: Presence,
+        place: &str,
+        bytes: &[u8],
+        seen: &mut BTreeSet<String>,
+    ) {
+        for id in message_ids_in(bytes) {
+            if seen.insert(id.clone()) {
+                self.record(
+                    host,
+                    EventKind::BytesSeen {
+                        msg: id,
+                        region: region.to_string(),
+                        presence,
+                        place: place.to_string(),
+                    },
+                );
+            }
+        }
+    }
+}
+
+impl Default for Observer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Every `<id@mailsim.test>` in `bytes`, as `id@mailsim.test`, in order.
+pub fn message_ids_in(bytes: &[u8]) -> Vec<String> {
+    let mut ids = Vec::new();
+    let suffix = MESSAGE_ID_SUFFIX;
+    let mut from = 0;
+    while let Some(offset) = find(&bytes[from..], suffix) {
+        let end = from + offset; // index of '@'
+        // Walk back to the '<' that opens the id; ids are short and printable.
+        let start = bytes[..end]
+            .iter()
+            .rev()
+            .take(128)
+            .position(|&b| b == b'<' || b.is_ascii_whitespace())
+            .map(|back| end - back);
+        if let Some(start) = start
+            && start > 0
+            && bytes[start - 1] == b'<'
+            && start < end
+        {
+            let local = &bytes[start..end];
+            if let Ok(local) = std::str::from_utf8(local) {
+                ids.push(format!("{local}@mailsim.test"));
+            }
+        }
+        from = end + suffix.len();
+    }
+    ids
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_found_in_headers_and_copied_headers() {
+        let text = b"Message-ID: <m3.s1@mailsim.test>\r\nIn-Reply-To: <x@other>\r\n\r\n--b\r\nMessage-ID: <m9.s1@mailsim.test>\r\n";
+        assert_eq!(
+            message_ids_in(text),
+            vec![
+                "m3.s1@mailsim.test".to_string(),
+                "m9.s1@mailsim.test".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_suffix_without_an_opening_bracket_is_not_an_id() {
+        assert!(message_ids_in(b"foo m3@mailsim.test> bar").is_empty());
+        assert!(message_ids_in(b"@mailsim.test>").is_empty());
+    }
+}

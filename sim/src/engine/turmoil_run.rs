@@ -1,0 +1,371 @@
+//! The run loop on turmoil: build the world from a scenario, step simulated
+//! time one tick at a time, apply the fault schedule at its times, heal
+//! everything at `heal_at_ms`, then let the queue drain until every
+//! acknowledged message is settled or the drain bound runs out.
+//!
+//! Faults are applied as a desired state (which hosts are down, which links
+//! are cut) recomputed at every fault boundary and diffed against the
+//! current one, so overlapping faults never restart a host another fault
+//! still holds down.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+use std::time::Duration;
+
+use models::config::GatewayConfig;
+use models::env::SharedEnv;
+use traces::{EventKind, Log};
+
+use crate::deploy::{self, DNS_HOST, mailbox_host, sender_host};
+use crate::engine::drain;
+use crate::engine::observer::Observer;
+use crate::engine::turmoil_env::{Shared, TurmoilEnv};
+use crate::faults::{Fault, FaultKind};
+use crate::prng::derive_seed;
+use crate::scenario::{Scenario, sender_domain};
+use crate::workload::{dns, mailbox, sender};
+
+const TICK: Duration = Duration::from_millis(1);
+/// How often, in simulated time, the drain check looks at the log.
+const DRAIN_CHECK_MS: u64 = 500;
+
+/// What one run produced.
+pub struct RunArtifacts {
+    pub log: Log,
+    /// Simulated time when the run stopped.
+    pub sim_ms: u64,
+    /// A host's software failed (panicked or returned an error): the message.
+    pub host_failure: Option<String>,
+}
+
+pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
+    let config = Rc::new(deploy::gateway_config(scenario));
+    let directory = Rc::new(RefCell::new(deploy::mx_directory(scenario, &config)));
+    let facts = deploy::facts(scenario, &config);
+    let topology = &scenario.topology;
+
+    let mut host_regions = BTreeMap::new();
+    for region in &topology.regions {
+        for host in topology.hosts_in_region(region) {
+            host_regions.insert(host, region.name.clone());
+        }
+    }
+    let shared = Rc::new(Shared {
+        observer: Observer::new(),
+        host_regions,
+        disk_faults: RefCell::new(BTreeMap::new()),
+    });
+
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(seed)
+        .tick_duration(TICK)
+        .simulation_duration(Duration::from_millis(scenario.end_ms() + 60_000))
+        .min_message_latency(Duration::from_millis(topology.latency_ms_intra))
+        .max_message_latency(Duration::from_millis(topology.latency_ms_intra))
+        .tcp_capacity(1 << 16)
+        .build();
+
+    let boot_env = {
+        let shared = shared.clone();
+        move |host: &str, boots: &Cell<u32>| -> SharedEnv {
+            boots.set(boots.get() + 1);
+            if boots.get() > 1 {
+                shared.observer.record(host, EventKind::HostRestarted {});
+            }
+            let host_seed = derive_seed(seed, &format!("{host}#{}", boots.get()));
+            Rc::new(TurmoilEnv::new(host, shared.clone(), host_seed))
+        }
+    };
+
+    for gateway in &config.gateways {
+        let (config, boot_env, name) = (config.clone(), boot_env.clone(), gateway.host.clone());
+        let boots = Cell::new(0);
+        sim.host(gateway.host.as_str(), move || {
+            let env = boot_env(&name, &boots);
+            let config = config.clone();
+            async move {
+                models::gateway::run(env, config).await;
+                Ok(())
+            }
+        });
+    }
+    for scanner in &config.scanners {
+        let (config, boot_env, name) = (config.clone(), boot_env.clone(), scanner.host.clone());
+        let boots = Cell::new(0);
+        sim.host(scanner.host.as_str(), move || {
+            let env = boot_env(&name, &boots);
+            let config = config.clone();
+            async move {
+                models::scanner::run(env, config).await;
+                Ok(())
+            }
+        });
+    }
+    {
+        let (boot_env, directory) = (boot_env.clone(), directory.clone());
+        let boots = Cell::new(0);
+        sim.host(DNS_HOST, move || {
+            let env = boot_env(DNS_HOST, &boots);
+            let directory = directory.clone();
+            async move {
+                dns::serve(env, directory).await;
+                Ok(())
+            }
+        });
+    }
+    for tenant in &config.tenants {
+        let (boot_env, name, domain) = (
+            boot_env.clone(),
+            mailbox_host(&tenant.name),
+            tenant.domain.clone(),
+        );
+        let boots = Cell::new(0);
+        sim.host(name.clone().as_str(), move || {
+            let env = boot_env(&name, &boots);
+            let domains = vec![domain.clone()];
+            async move {
+                mailbox::serve(env, domains).await;
+                Ok(())
+            }
+        });
+    }
+    for index in 0..scenario.workload.senders {
+        let plans: Vec<_> = scenario
+            .workload
+            .messages
+            .iter()
+            .filter(|m| m.sender == index)
+            .cloned()
+            .collect();
+        let settings = sender::SenderSettings {
+            dns_host: DNS_HOST.to_string(),
+            lifetime_ms: scenario.workload.sender_lifetime_ms,
+            backoff_ms_min: scenario.workload.sender_backoff_ms_min,
+            backoff_ms_max: scenario.workload.sender_backoff_ms_max,
+            smtp_timeout_ms: scenario.knobs.smtp_command_timeout_ms.min(10_000),
+        };
+        let (boot_env, name) = (boot_env.clone(), sender_host(index));
+        let boots = Cell::new(0);
+        sim.host(name.clone().as_str(), move || {
+            let env = boot_env(&name, &boots);
+            let (plans, settings) = (plans.clone(), settings.clone());
+            let own_domain = vec![sender_domain(index)];
+            async move {
+                let receiver = env.clone();
+                env.spawn(Box::pin(mailbox::serve(receiver, own_domain)));
+                sender::run(env, plans, settings).await;
+                Ok(())
+            }
+        });
+    }
+
+    set_latencies(&sim, scenario, &config);
+
+    let observer = &shared.observer;
+    observer.record(
+        "world",
+        EventKind::RunStarted {
+            seed,
+            schema: traces::SCHEMA_VERSION,
+            scenario_sha256: scenario.sha256(),
+        },
+    );
+    observer.record(
+        "world",
+        EventKind::Phase {
+            phase: "faults".into(),
+        },
+    );
+
+    let mut world = FaultState::default();
+    let mut healed = false;
+    let mut host_failure = None;
+    let end_ms = scenario.end_ms();
+    let faults = &scenario.faults.faults;
+    let mut boundaries: BTreeSet<u64> = faults
+        .iter()
+        .flat_map(|f| [f.at_ms, f.end_ms()])
+        .filter(|&t| t < scenario.phases.heal_at_ms)
+        .collect();
+    boundaries.insert(scenario.phases.heal_at_ms);
+
+    loop {
+        let now_ms = sim.elapsed().as_millis() as u64;
+        observer.set_now_us(sim.elapsed().as_micros() as u64);
+        if boundaries.first().is_some_and(|&t| t <= now_ms) {
+            while boundaries.first().is_some_and(|&t| t <= now_ms) {
+                boundaries.pop_first();
+            }
+            if now_ms >= scenario.phases.heal_at_ms && !healed {
+                healed = true;
+                world.apply(&mut sim, observer, scenario, &[], &config);
+                observer.record(
+                    "world",
+                    EventKind::Phase {
+                        phase: "drain".into(),
+                    },
+                );
+            } else if !healed {
+                let active: Vec<(u32, &Fault)> = faults
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.at_ms <= now_ms && now_ms < f.end_ms())
+                    .map(|(i, f)| (i as u32, f))
+                    .collect();
+                world.apply(&mut sim, observer, scenario, &active, &config);
+            }
+        }
+        if healed
+            && now_ms % DRAIN_CHECK_MS == 0
+            && observer.with_log(|log| drain::is_drained(log, &facts))
+        {
+            break;
+        }
+        if now_ms >= end_ms {
+            break;
+        }
+        observer.set_now_us((sim.elapsed() + TICK).as_micros() as u64);
+        if let Err(e) = sim.step() {
+            host_failure = Some(e.to_string());
+            break;
+        }
+    }
+    observer.record(
+        "world",
+        EventKind::Phase {
+            phase: "done".into(),
+        },
+    );
+    RunArtifacts {
+        log: observer.take_log(),
+        sim_ms: sim.elapsed().as_millis() as u64,
+        host_failure,
+    }
+}
+
+fn set_latencies(sim: &turmoil::Sim<'_>, scenario: &Scenario, config: &GatewayConfig) {
+    let topology = &scenario.topology;
+    let hosts = all_hosts(scenario, config);
+    for (i, a) in hosts.iter().enumerate() {
+        for b in &hosts[i + 1..] {
+            let latency =
+                topology.latency_ms(topology.region_of_host(a), topology.region_of_host(b));
+            sim.set_link_latency(a.as_str(), b.as_str(), Duration::from_millis(latency));
+            sim.set_link_latency(b.as_str(), a.as_str(), Duration::from_millis(latency));
+        }
+    }
+}
+
+fn all_hosts(scenario: &Scenario, config: &GatewayConfig) -> Vec<String> {
+    let mut hosts: Vec<String> = config.gateways.iter().map(|n| n.host.clone()).collect();
+    hosts.extend(config.scanners.iter().map(|n| n.host.clone()));
+    hosts.push(DNS_HOST.to_string());
+    hosts.extend(config.tenants.iter().map(|t| mailbox_host(&t.name)));
+    hosts.extend((0..scenario.workload.senders).map(sender_host));
+    hosts
+}
+
+/// Which hosts are down and which directed links are cut, right now.
+#[derive(Default)]
+struct FaultState {
+    active: BTreeSet<u32>,
+    down: BTreeSet<String>,
+    cut: BTreeSet<(String, String)>,
+}
+
+impl FaultState {
+    /// Moves the world to the state the `active` faults call for.
+    fn apply(
+        &mut self,
+        sim: &mut turmoil::Sim<'_>,
+        observer: &Observer,
+        scenario: &Scenario,
+        active: &[(u32, &Fault)],
+        config: &GatewayConfig,
+    ) {
+        let topology = &scenario.topology;
+        let all = all_hosts(scenario, config);
+        let mut down = BTreeSet::new();
+        let mut cut = BTreeSet::new();
+        for (_, fault) in active {
+            let region_hosts = |name: &str| {
+                topology
+                    .region(name)
+                    .map(|r| topology.hosts_in_region(r))
+                    .unwrap_or_default()
+            };
+            match &fault.kind {
+                FaultKind::RegionCrash { region } => down.extend(region_hosts(region)),
+                FaultKind::CloudOutage { cloud } => {
+                    for region in topology.regions.iter().filter(|r| &r.cloud == cloud) {
+                        down.extend(topology.hosts_in_region(region));
+                    }
+                }
+                FaultKind::HostCrash { host } => {
+                    down.insert(host.clone());
+                }
+                FaultKind::ScannerOutage { region } => {
+                    if let Some(r) = topology.region(region) {
+                        down.extend(topology.scanner_hosts(r));
+                    }
+                }
+                FaultKind::MailboxOutage { tenant } => {
+                    down.insert(mailbox_host(tenant));
+                }
+                FaultKind::RegionIsolation { region } => {
+                    let inside = region_hosts(region);
+                    for a in &inside {
+                        for b in all.iter().filter(|h| !inside.contains(h)) {
+                            cut.insert((a.clone(), b.clone()));
+                            cut.insert((b.clone(), a.clone()));
+                        }
+                    }
+                }
+                FaultKind::Partition { from, to, one_way } => {
+                    for a in region_hosts(from) {
+                        for b in region_hosts(to) {
+                            cut.insert((a.clone(), b.clone()));
+                            if !one_way {
+                                cut.insert((b.clone(), a.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let now_active: BTreeSet<u32> = active.iter().map(|(i, _)| *i).collect();
+        for ended in self.active.difference(&now_active) {
+            observer.record("world", EventKind::FaultEnded { fault: *ended });
+        }
+        for (index, fault) in active {
+            if !self.active.contains(index) {
+                observer.record(
+                    "world",
+                    EventKind::FaultStarted {
+                        fault: *index,
+                        kind: fault.kind.name().to_string(),
+                        target: fault.kind.target(),
+                    },
+                );
+            }
+        }
+        for host in down.difference(&self.down) {
+            sim.crash(host.as_str());
+            observer.record(host, EventKind::HostCrashed {});
+        }
+        for host in self.down.difference(&down) {
+            // The restart is recorded by the host's own boot.
+            sim.bounce(host.as_str());
+        }
+        for (a, b) in cut.difference(&self.cut) {
+            sim.partition_oneway(a.as_str(), b.as_str());
+        }
+        for (a, b) in self.cut.difference(&cut) {
+            sim.repair_oneway(a.as_str(), b.as_str());
+        }
+        self.active = now_active;
+        self.down = down;
+        self.cut = cut;
+    }
+}

@@ -1,0 +1,13 @@
+//! The simulator: scenarios drawn from seeds, the standard topology, the
+//! world outside the gateway (senders, DNS, mailbox servers), the fault
+//! schedule, the turmoil engine that runs it all, and the `mailsim` CLI.
+
+pub mod cli;
+pub mod deploy;
+pub mod engine;
+pub mod faults;
+pub mod prng;
+pub mod run;
+pub mod scenario;
+pub mod topology;
+pub mod workload;

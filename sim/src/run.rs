@@ -1,0 +1,256 @@
+//! One run, judged: run a scenario on an engine, check every property over
+//! the observation log, and sum it up — counts, figures, the digest, the
+//! verdict and its exit code. This is what `mailsim run` prints and what
+//! sweeps and tests call.
+
+use std::fmt::Write as _;
+
+use properties::{Kind, Outcomes, Report};
+use serde::Serialize;
+use traces::{EventKind, Log, Told};
+
+use crate::deploy;
+use crate::engine::turmoil_run;
+use crate::scenario::Scenario;
+
+/// How a run ended, worst first wins.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    SafetyViolation,
+    LivenessViolation,
+}
+
+impl Verdict {
+    /// The process exit code the command-line contract gives it.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::SafetyViolation => 1,
+            Verdict::LivenessViolation => 3,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::SafetyViolation => "FAIL (safety)",
+            Verdict::LivenessViolation => "FAIL (liveness)",
+        }
+    }
+}
+
+/// What the summary counts, all from the log.
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub messages: u64,
+    pub send_attempts: u64,
+    pub accepted: u64,
+    pub deferred: u64,
+    pub rejected: u64,
+    pub indefinite: u64,
+    pub delivered: u64,
+    pub bounced: u64,
+    pub quarantined: u64,
+    pub duplicates: u64,
+    /// Acknowledged (message, recipient) pairs not settled when the run ended.
+    pub still_queued: u64,
+    pub events: u64,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct RunOutcome {
+    pub seed: u64,
+    pub engine: &'static str,
+    pub scenario_sha256: String,
+    pub digest: String,
+    pub verdict: Verdict,
+    pub within_fault_model: bool,
+    pub counts: Counts,
+    pub report: Report,
+    /// Violations that do not count because the schedule went beyond the
+    /// fault model (only loss and drain are promised there).
+    pub excused: Vec<properties::Violation>,
+    pub host_failure: Option<String>,
+    pub sim_seconds: f64,
+    pub wall_seconds: f64,
+    #[serde(skip)]
+    pub log: Log,
+}
+
+/// Properties still promised when the schedule exceeds the fault model.
+const PROMISED_BEYOND_MODEL: &[&str] = &["no_acked_loss", "drained_after_heal"];
+
+/// Runs `scenario` with `seed` on turmoil and judges it.
+pub fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
+    let started = wall_clock_now();
+    let artifacts = turmoil_run::run(scenario, seed);
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let config = deploy::gateway_config(scenario);
+    let facts = deploy::facts(scenario, &config);
+    let mut report = properties::check_all(&artifacts.log, &facts);
+    let within_fault_model = scenario
+        .faults
+        .within_model(&scenario.topology, scenario.phases.heal_at_ms);
+    let mut excused = Vec::new();
+    if !within_fault_model {
+        let (kept, dropped): (Vec<_>, Vec<_>) = report
+            .violations
+            .into_iter()
+            .partition(|v| PROMISED_BEYOND_MODEL.contains(&v.property.as_str()));
+        report.violations = kept;
+        excused = dropped;
+    }
+    let verdict = if artifacts.host_failure.is_some() || report.has_safety_violation() {
+        Verdict::SafetyViolation
+    } else if report.has_liveness_violation() {
+        Verdict::LivenessViolation
+    } else {
+        Verdict::Pass
+    };
+    let counts = counts(&artifacts.log, &facts, &report);
+    RunOutcome {
+        seed,
+        engine: "turmoil",
+        scenario_sha256: scenario.sha256(),
+        digest: artifacts.log.digest(),
+        verdict,
+        within_fault_model,
+        counts,
+        report,
+        excused,
+        host_failure: artifacts.host_failure,
+        sim_seconds: artifacts.sim_ms as f64 / 1_000.0,
+        wall_seconds,
+        log: artifacts.log,
+    }
+}
+
+/// The engine's one use of the wall clock: how long a run took, for people.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock_now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+fn counts(log: &Log, facts: &properties::Facts, report: &Report) -> Counts {
+    let mut counts = Counts {
+        messages: facts.messages.len() as u64,
+        events: log.len() as u64,
+        duplicates: report.figures.duplicates,
+        ..Counts::default()
+    };
+    for event in log.events() {
+        match &event.kind {
+            EventKind::SendAttempt { .. } => counts.send_attempts += 1,
+            EventKind::SendOutcome { told, .. } => match told {
+                Told::Accepted => counts.accepted += 1,
+                Told::Deferred => counts.deferred += 1,
+                Told::Rejected => counts.rejected += 1,
+                Told::Indefinite => counts.indefinite += 1,
+            },
+            _ => {}
+        }
+    }
+    let view = Outcomes::build(log, facts);
+    counts.delivered = view.deliveries.values().map(|d| d.len() as u64).sum();
+    counts.bounced = view.dsns.len() as u64;
+    counts.quarantined = view.quarantined.len() as u64;
+    let pairs: Vec<_> = view.acknowledged().map(|(pair, _)| pair.clone()).collect();
+    counts.still_queued = pairs
+        .iter()
+        .filter(|pair| view.settlements(pair).is_empty())
+        .count() as u64;
+    counts
+}
+
+impl RunOutcome {
+    /// The human summary that follows the knobs: counts, properties,
+    /// violations, then `digest:` and the verdict.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let c = &self.counts;
+        let figures = &self.report.figures;
+        let _ = writeln!(
+            out,
+            "messages: {} sent in {} attempts: {} accepted (250), {} deferred (4xx), {} rejected (5xx), {} indefinite",
+            c.messages, c.send_attempts, c.accepted, c.deferred, c.rejected, c.indefinite
+        );
+        let _ = writeln!(
+            out,
+            "outcomes: {} delivered, {} bounced (DSN), {} quarantined, {} duplicates, {} still queued",
+            c.delivered, c.bounced, c.quarantined, c.duplicates, c.still_queued
+        );
+        let latency = |v: Option<f64>| v.map_or("-".to_string(), |ms| format!("{ms:.0} ms"));
+        let _ = writeln!(
+            out,
+            "latency: p50 {} p99 {} (simulated, acceptance to delivery)",
+            latency(figures.latency_p50_ms),
+            latency(figures.latency_p99_ms)
+        );
+        let share = |s: &properties::Share| {
+            s.share.map_or("-".to_string(), |v| {
+                format!("{:.1}% of {}", v * 100.0, s.total)
+            })
+        };
+        let _ = writeln!(
+            out,
+            "availability during single-region outage: {}; overall acceptance: {}",
+            share(&figures.availability),
+            share(&figures.acceptance_overall)
+        );
+        let _ = writeln!(
+            out,
+            "fault model: {}",
+            if self.within_fault_model {
+                "schedule stayed inside it"
+            } else {
+                "schedule went BEYOND it (only no loss and drain are promised)"
+            }
+        );
+        for (name, passed, count) in &self.report.verdicts {
+            let excused = self.excused.iter().filter(|v| &v.property == name).count();
+            let word = if *passed {
+                "ok".to_string()
+            } else if excused == *count {
+                format!("excused ({count} beyond the fault model)")
+            } else {
+                format!("VIOLATED ({count})")
+            };
+            let _ = writeln!(out, "property {name}: {word}");
+        }
+        let s = &self.report.sometimes;
+        let _ = writeln!(
+            out,
+            "reached: {} host crashes, {} failovers, {} sessions hit by an outage, {} scans waited, {} indefinite replies, {} DSNs, {} quarantines",
+            s.host_crashes,
+            s.failovers,
+            s.outage_hit_open_session,
+            s.scans_waited,
+            s.indefinite_outcomes,
+            s.dsns_sent,
+            s.quarantines
+        );
+        if let Some(failure) = &self.host_failure {
+            let _ = writeln!(out, "host failure: {failure}");
+        }
+        for violation in &self.report.violations {
+            let kind = match violation.kind {
+                Kind::Safety => "safety",
+                Kind::Liveness => "liveness",
+            };
+            let _ = writeln!(
+                out,
+                "violation [{kind}] {}: {}",
+                violation.property, violation.reason
+            );
+        }
+        let _ = writeln!(
+            out,
+            "sim: {:.1} s simulated in {:.2} s wall ({} events)",
+            self.sim_seconds, self.wall_seconds, c.events
+        );
+        let _ = write!(out, "digest: {} {}", self.digest, self.verdict.word());
+        out
+    }
+}

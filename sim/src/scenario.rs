@@ -1,0 +1,408 @@
+//! A scenario: everything one run needs, as one plain value.
+//!
+//! It is drawn from a seed by a pure function ([`Scenario::generate`]), saved
+//! and loaded as JSON (unknown fields rejected), and printed as knobs at the
+//! top of every run. The same seed draws the same scenario forever: all draws
+//! come from our own pinned [`Prng`], in a fixed order. Changing that order
+//! changes what every saved seed means, so `SCENARIO_VERSION` goes up with it.
+
+use std::fmt;
+
+use models::config::{Knobs, SpamPolicy};
+use serde::{Deserialize, Serialize};
+
+use crate::faults::{FaultModel, FaultSchedule};
+use crate::prng::{Prng, derive_seed};
+use crate::topology::Topology;
+use crate::workload::mime::MessageKind;
+
+pub const SCENARIO_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSpec {
+    pub name: String,
+    pub domain: String,
+    /// `us` or `eu`: every region the tenant's mail may touch is in it.
+    pub jurisdiction: String,
+    pub users: Vec<String>,
+    pub spam_policy: SpamPolicy,
+}
+
+/// One message a simulated sender will try to deliver.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MessagePlan {
+    /// Message-ID without brackets; unique in the run.
+    pub id: String,
+    /// When the sender first tries, from the start of the run.
+    pub at_ms: u64,
+    /// Index of the sending MTA host.
+    pub sender: u32,
+    pub mail_from: String,
+    pub rcpts: Vec<String>,
+    pub tenant: String,
+    pub kind: MessageKind,
+    pub body_bytes_approx: u32,
+    pub body_seed: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// Internet MTAs sending to the gateway.
+    pub senders: u32,
+    pub messages: Vec<MessagePlan>,
+    /// How long a sender keeps retrying one message before giving up.
+    pub sender_lifetime_ms: u64,
+    pub sender_backoff_ms_min: u64,
+    pub sender_backoff_ms_max: u64,
+    /// How long a sender trusts an MX answer.
+    pub dns_ttl_ms: u64,
+}
+
+/// The run's phases, in simulated time.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Phases {
+    /// Faults happen only before this; then everything heals.
+    pub heal_at_ms: u64,
+    /// After healing, every acknowledged message must finish within this.
+    pub drain_bound_ms: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub version: u32,
+    /// The seed this scenario was drawn from (informational once saved).
+    pub seed: u64,
+    pub topology: Topology,
+    pub tenants: Vec<TenantSpec>,
+    pub workload: Workload,
+    pub faults: FaultSchedule,
+    pub phases: Phases,
+    pub knobs: Knobs,
+    /// Known bugs switched on; empty for the correct gateway.
+    pub bugs: Vec<String>,
+}
+
+/// Which family of fault schedules a generated scenario draws from.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// No faults at all.
+    Calm,
+    /// One region down or isolated at a time (the standard story).
+    #[default]
+    RegionOutage,
+    /// A whole cloud provider down.
+    CloudOutage,
+    /// Each seed draws its own mix of fault kinds and rates.
+    Swarm,
+}
+
+impl Scenario {
+    /// The standard scenario for `seed`.
+    pub fn generate(seed: u64) -> Scenario {
+        Self::generate_family(seed, Family::default())
+    }
+
+    /// A scenario of the given fault family for `seed`. Pure: same inputs,
+    /// same value, on every machine.
+    pub fn generate_family(seed: u64, family: Family) -> Scenario {
+        let topology = Topology::standard();
+        let tenants = standard_tenants(&mut Prng::new(derive_seed(seed, "tenants")));
+        let knobs = Knobs::simulation_defaults();
+        let phases = Phases {
+            heal_at_ms: 40_000,
+            drain_bound_ms: 90_000,
+        };
+        let workload = draw_workload(
+            &mut Prng::new(derive_seed(seed, "workload")),
+            seed,
+            &tenants,
+            phases.heal_at_ms,
+        );
+        let faults = FaultSchedule::draw(
+            &mut Prng::new(derive_seed(seed, "faults")),
+            family,
+            &topology,
+            &tenants,
+            phases.heal_at_ms,
+        );
+        Scenario {
+            version: SCENARIO_VERSION,
+            seed,
+            topology,
+            tenants,
+            workload,
+            faults,
+            phases,
+            knobs,
+            bugs: Vec::new(),
+        }
+    }
+
+    /// Reads a scenario from JSON; the error says what is wrong and where.
+    pub fn from_json(text: &str) -> Result<Scenario, String> {
+        let scenario: Scenario = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("scenarios always serialize")
+    }
+
+    /// SHA-256 of the canonical JSON: names the scenario in logs and files.
+    pub fn sha256(&self) -> String {
+        traces::sha256_hex(serde_json::to_string(self).expect("serializes").as_bytes())
+    }
+
+    /// Checks what serde cannot: references between parts, and sane times.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.version != SCENARIO_VERSION {
+            return Err(format!(
+                "scenario version {} is not supported (this build reads version {SCENARIO_VERSION})",
+                self.version
+            ));
+        }
+        self.topology.validate()?;
+        if self.tenants.is_empty() {
+            return Err("a scenario needs at least one tenant".into());
+        }
+        for tenant in &self.tenants {
+            if self.topology.regions_in(&tenant.jurisdiction).is_empty() {
+                return Err(format!(
+                    "tenant {} is bound to jurisdiction {:?}, which has no region",
+                    tenant.name, tenant.jurisdiction
+                ));
+            }
+        }
+        if self.workload.senders == 0 {
+            return Err("workload.senders must be at least 1".into());
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for message in &self.workload.messages {
+            if !ids.insert(message.id.as_str()) {
+                return Err(format!("message id {} appears twice", message.id));
+            }
+            if message.sender >= self.workload.senders {
+                return Err(format!(
+                    "message {} names sender {} but there are only {}",
+                    message.id, message.sender, self.workload.senders
+                ));
+            }
+            if !self.tenants.iter().any(|t| t.name == message.tenant) {
+                return Err(format!(
+                    "message {} names unknown tenant {}",
+                    message.id, message.tenant
+                ));
+            }
+            if message.rcpts.is_empty() {
+                return Err(format!("message {} has no recipients", message.id));
+            }
+        }
+        if self.phases.drain_bound_ms == 0 {
+            return Err("phases.drain_bound_ms must be positive".into());
+        }
+        self.faults
+            .validate(&self.topology, &self.tenants, self.phases.heal_at_ms)?;
+        for bug in &self.bugs {
+            if !models::bugs::is_known(bug) {
+                return Err(format!(
+                    "unknown bug {bug:?} (see `mailsim bugs` for the list)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Simulated time at which the run gives up waiting for the drain.
+    pub fn end_ms(&self) -> u64 {
+        self.phases.heal_at_ms + self.phases.drain_bound_ms
+    }
+
+    pub fn fault_model(&self) -> FaultModel {
+        self.faults.model
+    }
+}
+
+fn standard_tenants(prng: &mut Prng) -> Vec<TenantSpec> {
+    let users = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let mut policy = || {
+        if prng.percent(50) {
+            SpamPolicy::Tag
+        } else {
+            SpamPolicy::Quarantine
+        }
+    };
+    vec![
+        TenantSpec {
+            name: "acme".into(),
+            domain: "acme.example".into(),
+            jurisdiction: "us".into(),
+            users: users(&["alice", "bob", "carol", "dave"]),
+            spam_policy: policy(),
+        },
+        TenantSpec {
+            name: "initech".into(),
+            domain: "initech.example".into(),
+            jurisdiction: "us".into(),
+            users: users(&["peter", "milton", "joanna"]),
+            spam_policy: policy(),
+        },
+        TenantSpec {
+            name: "bundesbank".into(),
+            domain: "bundesbank.example".into(),
+            jurisdiction: "eu".into(),
+            users: users(&["anna", "jonas", "lena"]),
+            spam_policy: policy(),
+        },
+        TenantSpec {
+            name: "lemonde".into(),
+            domain: "lemonde.example".into(),
+            jurisdiction: "eu".into(),
+            users: users(&["camille", "hugo"]),
+            spam_policy: policy(),
+        },
+    ]
+}
+
+/// Address of a sender MTA's user (senders' own domains receive DSNs).
+pub fn sender_domain(sender: u32) -> String {
+    format!("sender{sender}.example")
+}
+
+fn draw_workload(prng: &mut Prng, seed: u64, tenants: &[TenantSpec], heal_at_ms: u64) -> Workload {
+    let senders = 3;
+    let count = prng.range(40, 71) as u32;
+    let send_window_ms = heal_at_ms - 5_000;
+    let kinds = [
+        (MessageKind::Plain, 40),
+        (MessageKind::MultipartAttachment, 20),
+        (MessageKind::Html, 15),
+        (MessageKind::Spam, 10),
+        (MessageKind::Eicar, 8),
+        (MessageKind::EicarZipLike, 7),
+    ];
+    let total_weight: u64 = kinds.iter().map(|(_, w)| w).sum();
+    let local_parts = ["news", "billing", "jane", "ops", "hr"];
+    let mut messages: Vec<MessagePlan> = (0..count)
+        .map(|n| {
+            let tenant = prng.pick(tenants);
+            let sender = prng.range(0, u64::from(senders)) as u32;
+            let rcpt_count = 1 + usize::from(prng.percent(30)) + usize::from(prng.percent(10));
+            let mut rcpts: Vec<String> = Vec::new();
+            for _ in 0..rcpt_count {
+                // Some recipients do not exist: the gateway must 550 them.
+                let local = if prng.percent(5) {
+                    "nobody".to_string()
+                } else {
+                    prng.pick(&tenant.users).clone()
+                };
+                let address = format!("{local}@{}", tenant.domain);
+                if !rcpts.contains(&address) {
+                    rcpts.push(address);
+                }
+            }
+            let mut draw = prng.range(0, total_weight);
+            let mut kind = MessageKind::Plain;
+            for (candidate, weight) in kinds {
+                if draw < weight {
+                    kind = candidate;
+                    break;
+                }
+                draw -= weight;
+            }
+            MessagePlan {
+                id: format!("m{n}.s{seed}@mailsim.test"),
+                at_ms: prng.range(0, send_window_ms),
+                sender,
+                mail_from: format!("{}@{}", prng.pick(&local_parts), sender_domain(sender)),
+                rcpts,
+                tenant: tenant.name.clone(),
+                kind,
+                body_bytes_approx: prng.range(300, 6_000) as u32,
+                body_seed: prng.next_u64(),
+            }
+        })
+        .collect();
+    messages.sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then(a.id.cmp(&b.id)));
+    Workload {
+        senders,
+        messages,
+        sender_lifetime_ms: 110_000,
+        sender_backoff_ms_min: 2_000,
+        sender_backoff_ms_max: 10_000,
+        dns_ttl_ms: 10_000,
+    }
+}
+
+impl fmt::Display for Scenario {
+    /// The knobs, one per line, as printed at the top of a run.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "scenario: {} (version {})", self.sha256(), self.version)?;
+        writeln!(
+            f,
+            "topology: {} regions on {} clouds, {} gateway(s) and {} scanner(s) per region, latency intra {} ms / inter {} ms / cross-jurisdiction {} ms",
+            self.topology.regions.len(),
+            self.topology.clouds().len(),
+            self.topology.gateways_per_region,
+            self.topology.scanners_per_region,
+            self.topology.latency_ms_intra,
+            self.topology.latency_ms_inter,
+            self.topology.latency_ms_cross_jurisdiction
+        )?;
+        for tenant in &self.tenants {
+            writeln!(
+                f,
+                "tenant: {} <{}> jurisdiction={} users={} spam={:?}",
+                tenant.name,
+                tenant.domain,
+                tenant.jurisdiction,
+                tenant.users.len(),
+                tenant.spam_policy
+            )?;
+        }
+        writeln!(
+            f,
+            "workload: {} messages from {} senders, sender lifetime {} ms, backoff {}..{} ms, dns ttl {} ms",
+            self.workload.messages.len(),
+            self.workload.senders,
+            self.workload.sender_lifetime_ms,
+            self.workload.sender_backoff_ms_min,
+            self.workload.sender_backoff_ms_max,
+            self.workload.dns_ttl_ms
+        )?;
+        writeln!(f, "fault model: {}", self.faults.model)?;
+        for fault in &self.faults.faults {
+            writeln!(f, "fault: {fault}")?;
+        }
+        writeln!(
+            f,
+            "phases: heal at {} ms, drain bound {} ms",
+            self.phases.heal_at_ms, self.phases.drain_bound_ms
+        )?;
+        let k = &self.knobs;
+        writeln!(
+            f,
+            "knobs: quorum {} across {} clouds, replication timeout {} ms, scan timeout {} ms, backoff {}..{} ms, queue lifetime {} ms, owner lease {} ms, max message {} bytes",
+            k.replica_quorum,
+            k.replica_clouds_min,
+            k.replication_timeout_ms,
+            k.scan_timeout_ms,
+            k.backoff_ms_min,
+            k.backoff_ms_max,
+            k.queue_lifetime_ms,
+            k.owner_lease_ms,
+            k.max_message_bytes
+        )?;
+        if self.bugs.is_empty() {
+            write!(f, "bugs: none")
+        } else {
+            write!(f, "bugs: {}", self.bugs.join(", "))
+        }
+    }
+}

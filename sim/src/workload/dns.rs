@@ -1,0 +1,293 @@
+//! The simulated DNS: an MX directory served by the host `dns`, the client
+//! lookup, and the per-sender cache.
+//!
+//! Real DNS is UDP and binary; what the properties care about is only *which
+//! hosts a sender tries, in what order, and for how long it trusts an
+//! answer*. So the wire protocol is one text line per query over TCP:
+//! `MX <domain>\r\n` answered by `MX <ttl_ms> <host>...\r\n` or
+//! `NXDOMAIN\r\n`, and `ERR\r\n` (then close) for anything else. The
+//! directory sits behind an `Rc<RefCell>` so a control plane can re-point a
+//! domain mid-run; senders keep using the old answer until its TTL runs out,
+//! which is exactly the staleness real MTAs live with.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use models::config::DNS_PORT;
+use models::env::{self, BoxConn, Env, SharedEnv};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Longest query or answer line we buffer; anything longer is garbage.
+const LINE_BYTES_MAX: usize = 4096;
+
+/// A resolver connection idle this long is dropped, so a silent peer cannot
+/// pin a task forever.
+const IDLE_MS: u64 = 30_000;
+
+/// The zone data: what the `dns` host answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MxDirectory {
+    /// Domain → MX hosts in preference order (most preferred first).
+    pub domains: BTreeMap<String, Vec<String>>,
+    /// TTL handed out with every answer.
+    pub ttl_ms: u64,
+}
+
+impl MxDirectory {
+    /// The MX hosts for `domain`; domain names compare case-insensitively
+    /// (RFC 4343). None when the domain is unknown or has no MX.
+    pub fn hosts(&self, domain: &str) -> Option<&[String]> {
+        let hosts = match self.domains.get(domain) {
+            Some(hosts) => hosts,
+            None => {
+                self.domains
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(domain))?
+                    .1
+            }
+        };
+        (!hosts.is_empty()).then_some(hosts.as_slice())
+    }
+}
+
+/// One MX answer as a resolver sees it; the gateway's DSN path resolves
+/// with the same client, so both ends share one parser.
+pub use models::mx::MxAnswer;
+
+/// Serves the directory on `DNS_PORT` until the host dies.
+pub async fn serve(env: SharedEnv, directory: Rc<RefCell<MxDirectory>>) {
+    let Ok(listener) = env.listen(DNS_PORT).await else {
+        // Nothing to serve on; resolvers will see refused connections, which
+        // is how a dead DNS server looks anyway.
+        return;
+    };
+    loop {
+        match listener.accept().await {
+            Ok((conn, _peer)) => {
+                let task = serve_connection(env.clone(), directory.clone(), conn);
+                env.spawn(Box::pin(task));
+            }
+            // An accept error does not advance simulated time; pause so a
+            // persistent one cannot spin the host forever.
+            Err(_) => env.sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// Answers queries on one connection until EOF, idleness or garbage.
+async fn serve_connection(env: SharedEnv, directory: Rc<RefCell<MxDirectory>>, mut conn: BoxConn) {
+    let mut reader = LineReader::default();
+    loop {
+        let idle = Duration::from_millis(IDLE_MS);
+        let line = match env::timeout(&*env, idle, reader.read_line(&mut conn)).await {
+            Ok(Ok(Some(line))) => line,
+            // EOF, a reset, an over-long line or idleness: nothing more to do.
+            _ => return,
+        };
+        let (reply, keep_open) = answer(&directory.borrow(), &line);
+        // The borrow above ended with the statement: the directory is never
+        // held across an await, so a control plane may change it any time.
+        if conn.write_all(reply.as_bytes()).await.is_err() || conn.flush().await.is_err() {
+            return;
+        }
+        if !keep_open {
+            let _ = conn.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// The reply to one query line (without CRLF), and whether the connection
+/// stays open after it.
+fn answer(directory: &MxDirectory, line: &[u8]) -> (String, bool) {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return ("ERR\r\n".into(), false);
+    };
+    let mut words = text.split_ascii_whitespace();
+    let (Some(verb), Some(domain), None) = (words.next(), words.next(), words.next()) else {
+        return ("ERR\r\n".into(), false);
+    };
+    if !verb.eq_ignore_ascii_case("MX") {
+        return ("ERR\r\n".into(), false);
+    }
+    match directory.hosts(domain) {
+        Some(hosts) => (
+            format!("MX {} {}\r\n", directory.ttl_ms, hosts.join(" ")),
+            true,
+        ),
+        None => ("NXDOMAIN\r\n".into(), true),
+    }
+}
+
+/// Asks `dns_host` for the MX hosts of `domain`, all within `timeout_ms`.
+pub async fn lookup_mx(
+    env: &dyn Env,
+    dns_host: &str,
+    domain: &str,
+    timeout_ms: u64,
+) -> io::Result<MxAnswer> {
+    models::mx::lookup(env, dns_host, domain, timeout_ms).await
+}
+
+/// Splits a byte stream into CRLF-terminated lines, bounded in memory.
+#[derive(Default)]
+struct LineReader {
+    buffered: Vec<u8>,
+}
+
+impl LineReader {
+    /// The next line without its CRLF; None at a clean EOF. A line longer
+    /// than [`LINE_BYTES_MAX`] or an EOF mid-line is an error.
+    async fn read_line(&mut self, conn: &mut BoxConn) -> io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(end) = self.buffered.windows(2).position(|w| w == b"\r\n") {
+                let line = self.buffered[..end].to_vec();
+                self.buffered.drain(..end + 2);
+                return Ok(Some(line));
+            }
+            if self.buffered.len() > LINE_BYTES_MAX {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
+            }
+            let mut chunk = [0u8; 512];
+            let n = conn.read(&mut chunk).await?;
+            if n == 0 {
+                return if self.buffered.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(io::Error::new(io::ErrorKind::UnexpectedEof, "EOF mid-line"))
+                };
+            }
+            self.buffered.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// A sender's resolver cache: answers are reused until their TTL runs out,
+/// even if the directory has changed meanwhile (realistic, and wanted: it
+/// makes senders keep knocking on a re-pointed or dead MX for a while).
+#[derive(Clone, Debug, Default)]
+pub struct MxCache {
+    /// Lower-cased domain → (hosts, expiry on the engine clock).
+    entries: BTreeMap<String, (Vec<String>, Duration)>,
+}
+
+impl MxCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The cached hosts for `domain` if the answer is still fresh at `now`.
+    pub fn fresh(&self, domain: &str, now: Duration) -> Option<Vec<String>> {
+        let (hosts, expires) = self.entries.get(&domain.to_ascii_lowercase())?;
+        (now < *expires).then(|| hosts.clone())
+    }
+
+    /// Remembers `answer` for `domain`, received at `now`.
+    pub fn store(&mut self, domain: &str, answer: &MxAnswer, now: Duration) {
+        let expires = now.saturating_add(Duration::from_millis(answer.ttl_ms));
+        self.entries
+            .insert(domain.to_ascii_lowercase(), (answer.hosts.clone(), expires));
+    }
+
+    /// The MX hosts for `domain`, from the cache or else from `dns_host`.
+    pub async fn resolve(
+        &mut self,
+        env: &dyn Env,
+        dns_host: &str,
+        domain: &str,
+        timeout_ms: u64,
+    ) -> io::Result<Vec<String>> {
+        if let Some(hosts) = self.fresh(domain, env.now()) {
+            return Ok(hosts);
+        }
+        let answer = lookup_mx(env, dns_host, domain, timeout_ms).await?;
+        self.store(domain, &answer, env.now());
+        Ok(answer.hosts)
+    }
+}
+
+/// [`MxCache::resolve`] for a cache shared by several tasks: the cell is
+/// borrowed only around the synchronous parts, never across the lookup, so
+/// concurrent tasks cannot trip over each other's borrow.
+pub async fn resolve_shared(
+    cache: &RefCell<MxCache>,
+    env: &dyn Env,
+    dns_host: &str,
+    domain: &str,
+    timeout_ms: u64,
+) -> io::Result<Vec<String>> {
+    let cached = cache.borrow().fresh(domain, env.now());
+    if let Some(hosts) = cached {
+        return Ok(hosts);
+    }
+    let answer = lookup_mx(env, dns_host, domain, timeout_ms).await?;
+    cache.borrow_mut().store(domain, &answer, env.now());
+    Ok(answer.hosts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn directory() -> MxDirectory {
+        let mut domains = BTreeMap::new();
+        domains.insert(
+            "acme.example".to_string(),
+            vec!["gw-a".to_string(), "gw-b".to_string()],
+        );
+        domains.insert("empty.example".to_string(), Vec::new());
+        MxDirectory {
+            domains,
+            ttl_ms: 5_000,
+        }
+    }
+
+    #[test]
+    fn a_known_domain_is_answered_with_its_hosts_in_order_whatever_its_case() {
+        let (reply, open) = answer(&directory(), b"MX ACME.example");
+        assert_eq!(reply, "MX 5000 gw-a gw-b\r\n");
+        assert!(open);
+        assert_eq!(
+            models::mx::parse_answer(reply.trim_end()).unwrap().hosts,
+            vec!["gw-a", "gw-b"]
+        );
+    }
+
+    #[test]
+    fn unknown_or_empty_domains_are_nxdomain_and_garbage_closes() {
+        assert_eq!(
+            answer(&directory(), b"MX nowhere.example"),
+            ("NXDOMAIN\r\n".into(), true)
+        );
+        assert_eq!(
+            answer(&directory(), b"MX empty.example"),
+            ("NXDOMAIN\r\n".into(), true)
+        );
+        for garbage in [&b""[..], b"MX", b"A acme.example", b"MX a b", b"\xff\xfe"] {
+            assert_eq!(answer(&directory(), garbage), ("ERR\r\n".into(), false));
+        }
+        assert!(models::mx::parse_answer("ERR").is_err());
+    }
+
+    #[test]
+    fn a_cached_answer_is_fresh_until_its_ttl_runs_out() {
+        let mut cache = MxCache::new();
+        let answer = MxAnswer {
+            hosts: vec!["gw-a".into()],
+            ttl_ms: 1_000,
+        };
+        cache.store("Acme.Example", &answer, Duration::from_millis(500));
+        assert_eq!(
+            cache.fresh("acme.example", Duration::from_millis(1_499)),
+            Some(vec!["gw-a".into()])
+        );
+        assert_eq!(
+            cache.fresh("acme.example", Duration::from_millis(1_500)),
+            None
+        );
+        assert_eq!(cache.fresh("other.example", Duration::ZERO), None);
+    }
+}

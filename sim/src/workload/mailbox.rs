@@ -1,0 +1,191 @@
+//! A final-destination mail server that records what it receives: tenant
+//! mailbox hosts (`mbx-<tenant>`) and the senders' own domains, where the
+//! gateway's DSNs land.
+//!
+//! Its `mailbox_received` events are ground truth for the properties (was a
+//! message delivered, to whom, intact, tagged as spam, bounced about what),
+//! so it uses the same SMTP session state machine as the gateway and records
+//! only what a real server would have: the envelope and the exact bytes.
+//! It accepts every recipient in its domains and relays nothing else.
+
+use std::time::Duration;
+
+use models::config::SMTP_PORT;
+use models::env::{self, BoxConn, Env, SharedEnv};
+use models::mime::dsn::{message_id, parse_dsn};
+use models::smtp::session::{RcptCheck, Session, SessionLimits, Step};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use traces::EventKind;
+
+/// A client silent this long is hung up on, so dead peers do not pile up.
+const IDLE_MS: u64 = 60_000;
+
+/// Generous: the mailbox must never be the reason a message is refused.
+const MAX_MESSAGE_BYTES: u64 = 10 * 1024 * 1024;
+const MAX_RECIPIENTS: u32 = 100;
+const MAX_LINE_BYTES: usize = 1000;
+
+/// Serves SMTP on `SMTP_PORT` for `accept_domains` until the host dies.
+pub async fn serve(env: SharedEnv, accept_domains: Vec<String>) {
+    let Ok(listener) = env.listen(SMTP_PORT).await else {
+        // Clients will see refused connections: a dead mailbox server.
+        return;
+    };
+    let accept_domains = std::rc::Rc::new(accept_domains);
+    loop {
+        match listener.accept().await {
+            Ok((conn, _peer)) => {
+                let task = serve_connection(env.clone(), accept_domains.clone(), conn);
+                env.spawn(Box::pin(task));
+            }
+            // An accept error does not advance simulated time; pause so a
+            // persistent one cannot spin the host forever.
+            Err(_) => env.sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// Runs one SMTP connection to its end; every IO error just ends it.
+async fn serve_connection(
+    env: SharedEnv,
+    accept_domains: std::rc::Rc<Vec<String>>,
+    mut conn: BoxConn,
+) {
+    let limits = SessionLimits {
+        hostname: env.host_name().to_string(),
+        max_message_bytes: MAX_MESSAGE_BYTES,
+        max_recipients: MAX_RECIPIENTS,
+        max_line_bytes: MAX_LINE_BYTES,
+    };
+    let mut session = Session::new(limits);
+    let idle = Duration::from_millis(IDLE_MS);
+    if !write(&*env, &mut conn, &session.greeting(), idle).await {
+        return;
+    }
+    let mut check = |rcpt: &str| rcpt_check(&accept_domains, rcpt);
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        // Drain everything the session can do with what it has, before
+        // reading more: the session wants no input while a message awaits
+        // its answer, and here the answer is immediate.
+        while let Some(step) = session.next(&mut check) {
+            let reply = match step {
+                Step::Write(bytes) => bytes,
+                Step::Message { envelope, data } => {
+                    record(&*env, &envelope.mail_from, &envelope.rcpts, &data);
+                    session.answer_message(250, "2.0.0", "delivered to mailbox")
+                }
+                Step::Close => {
+                    let _ = env::timeout(&*env, idle, conn.shutdown()).await;
+                    return;
+                }
+            };
+            if !write(&*env, &mut conn, &reply, idle).await {
+                return;
+            }
+        }
+        match env::timeout(&*env, idle, conn.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => session.push(&chunk[..n]),
+            // EOF, reset or idleness.
+            _ => return,
+        }
+    }
+}
+
+/// Writes and flushes within `limit`; false if the peer is gone or stuck.
+async fn write(env: &dyn Env, conn: &mut BoxConn, bytes: &[u8], limit: Duration) -> bool {
+    let io = async {
+        conn.write_all(bytes).await?;
+        conn.flush().await
+    };
+    matches!(env::timeout(env, limit, io).await, Ok(Ok(())))
+}
+
+/// Accept exactly the recipients in our domains (case-insensitive, RFC 4343).
+fn rcpt_check(accept_domains: &[String], rcpt: &str) -> RcptCheck {
+    let ours = rcpt.rsplit_once('@').is_some_and(|(_, domain)| {
+        accept_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    });
+    if ours {
+        RcptCheck::Accept
+    } else {
+        RcptCheck::RelayDenied
+    }
+}
+
+/// Logs one `mailbox_received` per recipient of a delivered message.
+fn record(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
+    let msg = message_id(data).unwrap_or_else(|| "<none>".to_string());
+    let body_sha256 = traces::sha256_hex(data);
+    let spam_tagged = has_spam_flag(data);
+    let (dsn_about, dsn_rcpts) = match parse_dsn(data) {
+        Some(info) => (info.about_message_id, info.final_recipients),
+        None => (None, Vec::new()),
+    };
+    for rcpt in rcpts {
+        env.observe(EventKind::MailboxReceived {
+            msg: msg.clone(),
+            rcpt: rcpt.clone(),
+            mail_from: mail_from.to_string(),
+            size: data.len() as u64,
+            body_sha256: body_sha256.clone(),
+            spam_tagged,
+            dsn_about: dsn_about.clone(),
+            dsn_rcpts: dsn_rcpts.clone(),
+        });
+    }
+}
+
+/// True if the header block (not the body, where a forwarded message or a
+/// spam sample could quote it) has `X-Spam-Flag: YES`.
+pub fn has_spam_flag(data: &[u8]) -> bool {
+    for line in data.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            // The blank line ends the header block.
+            return false;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        if name.trim_ascii().eq_ignore_ascii_case(b"X-Spam-Flag")
+            && value.trim_ascii().eq_ignore_ascii_case(b"YES")
+        {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spam_flag_counts_only_in_the_header_block() {
+        assert!(has_spam_flag(
+            b"Subject: hi\r\nx-spam-flag:  yes \r\n\r\nbody\r\n"
+        ));
+        assert!(!has_spam_flag(
+            b"Subject: hi\r\nX-Spam-Flag: NO\r\n\r\nbody\r\n"
+        ));
+        assert!(!has_spam_flag(b"Subject: hi\r\n\r\nX-Spam-Flag: YES\r\n"));
+        assert!(!has_spam_flag(b""));
+        assert!(!has_spam_flag(b"\xff\xfe:\x00"));
+    }
+
+    #[test]
+    fn only_our_domains_are_accepted_whatever_their_case() {
+        let ours = vec!["acme.example".to_string()];
+        assert_eq!(rcpt_check(&ours, "bob@ACME.example"), RcptCheck::Accept);
+        assert_eq!(
+            rcpt_check(&ours, "bob@other.example"),
+            RcptCheck::RelayDenied
+        );
+        assert_eq!(rcpt_check(&ours, "acme.example"), RcptCheck::RelayDenied);
+        assert_eq!(rcpt_check(&ours, ""), RcptCheck::RelayDenied);
+    }
+}

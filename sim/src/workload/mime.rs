@@ -1,0 +1,694 @@
+//! Deterministic, realistic test messages for the simulated senders.
+//!
+//! Every byte of a message is a function of its [`MessageSpec`]: all variation
+//! comes from the two seeds through a local splitmix64, so a failing run
+//! replays with identical mail. The messages are shaped to poke at the
+//! gateway's weak spots: lines starting with "." (including a lone "."), long
+//! lines, multipart bodies, base64 attachments wrapped at 76 columns, and
+//! malware hidden one or two encodings deep. Each [`MessageKind`] has a known
+//! verdict under `models::mime::verdict::scan`, which the oracles rely on.
+
+use serde::{Deserialize, Serialize};
+
+/// What a generated message is, and so what the scanner must decide about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// text/plain. Clean.
+    Plain,
+    /// multipart/mixed with text and a base64 binary attachment. Clean.
+    MultipartAttachment,
+    /// EICAR inside a base64 attachment. Malware.
+    Eicar,
+    /// EICAR inside a nested message/rfc822 part, base64. Malware.
+    EicarZipLike,
+    /// Classic spam phrasing with a shouting subject. Spam.
+    Spam,
+    /// multipart/alternative with text and HTML. Clean.
+    Html,
+}
+
+/// Everything a message depends on.
+#[derive(Clone, Debug)]
+pub struct MessageSpec<'a> {
+    /// Without angle brackets, e.g. "m17.s42@senders.example".
+    pub message_id: &'a str,
+    pub from: &'a str,
+    pub to: &'a [String],
+    pub subject_seed: u64,
+    pub body_seed: u64,
+    pub kind: MessageKind,
+    /// Rough size of the body text, or of the attachment for attachment kinds.
+    pub body_bytes_approx: usize,
+    pub date_rfc2822: &'a str,
+}
+
+/// The EICAR test string, spelled out here so the generator does not depend
+/// on the scanner it is meant to test.
+const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!H+H*";
+
+/// Builds the message with CRLF line endings.
+pub fn build_message(spec: &MessageSpec) -> Vec<u8> {
+    let mut subject_rng = SplitMix64::new(spec.subject_seed);
+    let mut body_rng = SplitMix64::new(spec.body_seed);
+    // Boundaries mix both seeds so that changing either changes the bytes of
+    // every multipart kind, as real mailers' random boundaries would.
+    let mut boundary_rng = SplitMix64::new(spec.subject_seed ^ spec.body_seed.rotate_left(29));
+
+    let subject = match spec.kind {
+        MessageKind::Spam => spam_subject(&mut subject_rng),
+        _ => ordinary_subject(&mut subject_rng),
+    };
+    let mut out = top_headers(spec, &subject);
+    let size = spec.body_bytes_approx;
+
+    match spec.kind {
+        MessageKind::Plain => {
+            out.push_str("Content-Type: text/plain; charset=us-ascii\r\n");
+            out.push_str("Content-Transfer-Encoding: 7bit\r\n\r\n");
+            out.push_str(&prose(&mut body_rng, size));
+        }
+        MessageKind::Spam => {
+            out.push_str("Content-Type: text/plain; charset=us-ascii\r\n");
+            out.push_str("Content-Transfer-Encoding: 7bit\r\n\r\n");
+            out.push_str(&spam_body(&mut body_rng, size));
+        }
+        MessageKind::Html => {
+            let b = boundary(&mut boundary_rng);
+            let text = prose(&mut body_rng, size / 2);
+            out.push_str(&format!(
+                "Content-Type: multipart/alternative; boundary=\"{b}\"\r\n\r\n\
+                 --{b}\r\n\
+                 Content-Type: text/plain; charset=us-ascii\r\n\
+                 Content-Transfer-Encoding: 7bit\r\n\r\n\
+                 {text}\r\n\
+                 --{b}\r\n\
+                 Content-Type: text/html; charset=us-ascii\r\n\
+                 Content-Transfer-Encoding: 7bit\r\n\r\n\
+                 {html}\r\n\
+                 --{b}--\r\n",
+                html = html_of(&subject, &text),
+            ));
+        }
+        MessageKind::MultipartAttachment => {
+            let b = boundary(&mut boundary_rng);
+            let text = prose(&mut body_rng, (size / 4).max(80));
+            let name = format!("report-{}.pdf", body_rng.below(10_000));
+            let mut data = b"%PDF-1.4\n".to_vec();
+            while data.len() < (size * 3 / 4).max(64) {
+                data.extend_from_slice(&body_rng.next().to_le_bytes());
+            }
+            out.push_str(&mixed(&b, &text, "application/pdf", &name, &base64(&data)));
+        }
+        MessageKind::Eicar => {
+            let b = boundary(&mut boundary_rng);
+            let text = prose(&mut body_rng, size.max(80));
+            let name = format!("setup-{}.com", body_rng.below(10_000));
+            let attachment = base64(EICAR);
+            out.push_str(&mixed(
+                &b,
+                &text,
+                "application/octet-stream",
+                &name,
+                &attachment,
+            ));
+        }
+        MessageKind::EicarZipLike => {
+            // The payload sits two base64 layers down, inside a forwarded
+            // message. RFC 2046 §5.2.1 forbids base64 on message/rfc822, and
+            // malware does it anyway precisely because lazy scanners skip it.
+            let inner_b = boundary(&mut boundary_rng);
+            let outer_b = boundary(&mut boundary_rng);
+            let inner_text = prose(&mut body_rng, 200);
+            let inner = format!(
+                "From: {from}\r\n\
+                 To: {from}\r\n\
+                 Subject: Fwd: {subject}\r\n\
+                 Date: {date}\r\n\
+                 Message-ID: <fwd.{id}>\r\n\
+                 MIME-Version: 1.0\r\n{body}",
+                from = one_line(spec.from),
+                date = one_line(spec.date_rfc2822),
+                id = one_line(spec.message_id),
+                body = &mixed(
+                    &inner_b,
+                    &inner_text,
+                    "application/octet-stream",
+                    "invoice.com",
+                    &base64(EICAR)
+                ),
+            );
+            let text = prose(&mut body_rng, size.max(80));
+            out.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"{outer_b}\"\r\n\r\n\
+                 --{outer_b}\r\n\
+                 Content-Type: text/plain; charset=us-ascii\r\n\
+                 Content-Transfer-Encoding: 7bit\r\n\r\n\
+                 {text}\r\n\
+                 --{outer_b}\r\n\
+                 Content-Type: message/rfc822\r\n\
+                 Content-Disposition: attachment; filename=\"forwarded.eml\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n\
+                 {encoded}\
+                 --{outer_b}--\r\n",
+                encoded = base64(inner.as_bytes()),
+            ));
+        }
+    }
+    out.into_bytes()
+}
+
+fn top_headers(spec: &MessageSpec, subject: &str) -> String {
+    // One recipient per folded line keeps long lists under the 998-octet
+    // line limit of RFC 5322.
+    let to = if spec.to.is_empty() {
+        "undisclosed-recipients:;".to_string()
+    } else {
+        spec.to
+            .iter()
+            .map(|r| one_line(r))
+            .collect::<Vec<_>>()
+            .join(",\r\n ")
+    };
+    format!(
+        "Date: {}\r\n\
+         From: {}\r\n\
+         To: {to}\r\n\
+         Subject: {subject}\r\n\
+         Message-ID: <{}>\r\n\
+         MIME-Version: 1.0\r\n\
+         X-Mailer: mailsim-workload/1\r\n",
+        one_line(spec.date_rfc2822),
+        one_line(spec.from),
+        one_line(spec.message_id),
+    )
+}
+
+/// A multipart/mixed body: a text part then one base64 attachment.
+fn mixed(b: &str, text: &str, ctype: &str, name: &str, encoded: &str) -> String {
+    format!(
+        "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n\
+         This is a multi-part message in MIME format.\r\n\r\n\
+         --{b}\r\n\
+         Content-Type: text/plain; charset=us-ascii\r\n\
+         Content-Transfer-Encoding: 7bit\r\n\r\n\
+         {text}\r\n\
+         --{b}\r\n\
+         Content-Type: {ctype}; name=\"{name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n\
+         {encoded}\
+         --{b}--\r\n"
+    )
+}
+
+fn boundary(rng: &mut SplitMix64) -> String {
+    // "=_" cannot occur in base64 or in the generated prose, so the boundary
+    // never collides with content.
+    format!("=_mailsim_{:016x}", rng.next())
+}
+
+/// Vocabulary with no spam trigger in it, so ordinary kinds score Clean.
+const WORDS: &[&str] = &[
+    "the",
+    "quarterly",
+    "report",
+    "meeting",
+    "schedule",
+    "budget",
+    "review",
+    "team",
+    "project",
+    "deadline",
+    "draft",
+    "notes",
+    "agenda",
+    "customer",
+    "invoice",
+    "shipment",
+    "update",
+    "planning",
+    "office",
+    "weekly",
+    "figures",
+    "summary",
+    "proposal",
+    "contract",
+    "feedback",
+    "release",
+    "server",
+    "backup",
+    "migration",
+    "training",
+    "we",
+    "should",
+    "discuss",
+    "before",
+    "after",
+    "on",
+    "for",
+    "with",
+    "and",
+    "a",
+    "of",
+    "to",
+    "is",
+    "are",
+    "next",
+    "last",
+    "please",
+    "confirm",
+    "attached",
+    "numbers",
+    "version",
+    "changes",
+    "minor",
+    "details",
+    "Monday",
+    "Thursday",
+    "warehouse",
+    "support",
+    "ticket",
+    "roadmap",
+    "estimate",
+    "approved",
+    "pending",
+];
+
+/// Lines that start with a dot, so that SMTP dot-stuffing (RFC 5321 §4.5.2)
+/// is exercised; the lone "." would end DATA early if left unstuffed.
+const DOT_LINES: &[&str] = &[
+    ".",
+    "..",
+    ". (see the previous note)",
+    ".hidden file names are listed below",
+    "...and the rest follows next week",
+];
+
+/// Plain-text paragraphs of about `target` bytes, wrapped at 72 columns,
+/// with occasional dot-leading lines and occasional single long lines.
+fn prose(rng: &mut SplitMix64, target: usize) -> String {
+    let mut out = String::new();
+    loop {
+        let roll = rng.below(10);
+        if roll < 3 {
+            out.push_str(rng.pick(DOT_LINES));
+            out.push_str("\r\n");
+        }
+        // Some mailers never wrap; a long line (still under the 998-octet
+        // limit) checks that the gateway's line handling copes.
+        let wrap = if roll == 9 { 900 } else { 72 };
+        let words = 20 + rng.below(60) as usize;
+        let mut line = String::new();
+        for i in 0..words {
+            let mut word = rng.pick(WORDS).to_string();
+            if i == 0 {
+                word = capitalise(&word);
+            }
+            if !line.is_empty() && line.len() + 1 + word.len() > wrap {
+                out.push_str(&line);
+                out.push_str("\r\n");
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(&word);
+        }
+        line.push('.');
+        out.push_str(&line);
+        out.push_str("\r\n");
+        if out.len() >= target {
+            return out;
+        }
+        out.push_str("\r\n");
+    }
+}
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_ascii_uppercase().to_string() + chars.as_str()
+    })
+}
+
+fn ordinary_subject(rng: &mut SplitMix64) -> String {
+    const TEMPLATES: &[&str] = &[
+        "Quarterly report for {}",
+        "Re: {} follow-up",
+        "Notes from the {} meeting",
+        "Fwd: {} schedule",
+        "Draft {} proposal",
+        "Question about the {} budget",
+    ];
+    const TOPICS: &[&str] = &[
+        "marketing",
+        "warehouse",
+        "support",
+        "release",
+        "migration",
+        "training",
+        "finance",
+        "design",
+    ];
+    let template = rng.pick(TEMPLATES);
+    let topic = rng.pick(TOPICS);
+    format!(
+        "{} [#{}]",
+        template.replace("{}", topic),
+        rng.below(100_000)
+    )
+}
+
+fn spam_subject(rng: &mut SplitMix64) -> String {
+    // Each one is ALL CAPS with "!!!" and a trigger phrase: 7 points alone.
+    const SUBJECTS: &[&str] = &[
+        "YOU ARE A WINNER!!!",
+        "CLAIM YOUR PRIZE TODAY!!!",
+        "FREE MONEY WAITING FOR YOU!!!",
+        "CRYPTO GIVEAWAY ENDS TONIGHT!!!",
+        "LOTTERY RESULTS: ACT NOW!!!",
+    ];
+    format!("{} REF {}", rng.pick(SUBJECTS), rng.below(100_000))
+}
+
+fn spam_body(rng: &mut SplitMix64, target: usize) -> String {
+    const LINES: &[&str] = &[
+        "Congratulations, you have been selected as the lottery winner!",
+        "Click here to claim your prize before it expires!",
+        "This is free money, 100% free and risk-free!",
+        "Join the crypto giveaway and double your coins!",
+        "Send a small wire transfer fee to release the unclaimed funds!",
+        "Cheap viagra shipped overnight, act now!",
+    ];
+    let mut out = String::new();
+    while out.len() < target.max(1) {
+        out.push_str(rng.pick(LINES));
+        out.push_str("\r\n");
+        if rng.below(4) == 0 {
+            out.push_str(rng.pick(DOT_LINES));
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+fn html_of(subject: &str, text: &str) -> String {
+    let mut out = format!(
+        "<!DOCTYPE html>\r\n<html>\r\n<head><title>{}</title></head>\r\n<body>\r\n",
+        escape_html(subject)
+    );
+    for paragraph in text.split("\r\n\r\n") {
+        out.push_str("<p>\r\n");
+        for line in paragraph.lines() {
+            out.push_str(&escape_html(line));
+            out.push_str("\r\n");
+        }
+        out.push_str("</p>\r\n");
+    }
+    out.push_str("</body>\r\n</html>\r\n");
+    out
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Strips CR and LF so caller-supplied fields cannot break the header block.
+fn one_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+/// Standard base64 (RFC 4648) wrapped at 76 columns with CRLF, as RFC 2045
+/// requires for MIME bodies. Every line, including the last, ends in CRLF.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut flat = Vec::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            flat.push(if i <= chunk.len() {
+                ALPHABET[(n >> (18 - 6 * i) & 0x3f) as usize]
+            } else {
+                b'='
+            });
+        }
+    }
+    let mut out = String::with_capacity(flat.len() + flat.len() / 38 + 2);
+    for line in flat.chunks(76) {
+        out.extend(line.iter().map(|&c| char::from(c)));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// splitmix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough to make
+/// varied text; kept local so no dependency upgrade can change the bytes.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Slightly biased for large `n`; irrelevant for picking words.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mail_parser::MessageParser;
+    use models::mime::verdict::{Verdict, scan};
+
+    const KINDS: [MessageKind; 6] = [
+        MessageKind::Plain,
+        MessageKind::MultipartAttachment,
+        MessageKind::Eicar,
+        MessageKind::EicarZipLike,
+        MessageKind::Spam,
+        MessageKind::Html,
+    ];
+
+    fn build(kind: MessageKind, subject_seed: u64, body_seed: u64, size: usize) -> Vec<u8> {
+        let to = vec![
+            "bob@rcpt.example".to_string(),
+            "carol@rcpt.example".to_string(),
+        ];
+        build_message(&MessageSpec {
+            message_id: "m17.s42@senders.example",
+            from: "alice@senders.example",
+            to: &to,
+            subject_seed,
+            body_seed,
+            kind,
+            body_bytes_approx: size,
+            date_rfc2822: "Mon, 01 Jan 2024 00:00:00 +0000",
+        })
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn the_same_spec_gives_the_same_bytes() {
+        for kind in KINDS {
+            assert_eq!(build(kind, 1, 2, 2000), build(kind, 1, 2, 2000), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn different_seeds_give_different_bytes() {
+        for kind in KINDS {
+            let base = build(kind, 1, 2, 2000);
+            assert_ne!(base, build(kind, 3, 2, 2000), "subject seed, {kind:?}");
+            assert_ne!(base, build(kind, 1, 4, 2000), "body seed, {kind:?}");
+        }
+    }
+
+    #[test]
+    fn every_kind_parses_with_the_expected_message_id_and_headers() {
+        for kind in KINDS {
+            for seed in 0..10 {
+                let raw = build(kind, seed, seed * 7 + 1, 1500);
+                let message = MessageParser::default()
+                    .parse(&raw)
+                    .unwrap_or_else(|| panic!("{kind:?} seed {seed} does not parse"));
+                assert_eq!(message.message_id(), Some("m17.s42@senders.example"));
+                assert!(message.subject().is_some_and(|s| !s.is_empty()));
+                assert!(message.date().is_some(), "{kind:?}: date");
+                let to = message.to().map(|a| a.iter().count());
+                assert_eq!(to, Some(2), "{kind:?}: recipients");
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_gets_its_expected_verdict_across_seeds_and_sizes() {
+        for kind in KINDS {
+            let expected = match kind {
+                MessageKind::Eicar | MessageKind::EicarZipLike => Verdict::Malware,
+                MessageKind::Spam => Verdict::Spam,
+                _ => Verdict::Clean,
+            };
+            for seed in 0..40 {
+                for size in [0, 100, 3000] {
+                    let raw = build(kind, seed, seed.wrapping_mul(31) ^ 5, size);
+                    let report = scan(&raw);
+                    assert_eq!(
+                        report.verdict, expected,
+                        "{kind:?} seed {seed} size {size}: {}",
+                        report.reason
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn malware_kinds_hide_eicar_from_a_raw_byte_search() {
+        for kind in [MessageKind::Eicar, MessageKind::EicarZipLike] {
+            assert!(!contains(&build(kind, 1, 2, 500), EICAR), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn some_plain_bodies_have_dot_leading_lines_including_a_lone_dot() {
+        let bodies: Vec<Vec<u8>> = (0..30)
+            .map(|seed| build(MessageKind::Plain, seed, seed, 2000))
+            .collect();
+        let with_dot = bodies.iter().filter(|b| contains(b, b"\r\n.")).count();
+        assert!(with_dot > 0, "no dot-leading line in 30 seeds");
+        assert!(bodies.iter().any(|b| contains(b, b"\r\n.\r\n")));
+    }
+
+    #[test]
+    fn every_line_ends_in_crlf_and_stays_under_998_octets() {
+        for kind in KINDS {
+            for seed in 0..10 {
+                let raw = build(kind, seed, seed + 100, 5000);
+                assert!(raw.ends_with(b"\r\n"), "{kind:?}");
+                for line in raw.split(|&b| b == b'\n') {
+                    assert!(
+                        line.is_empty() || line.ends_with(b"\r"),
+                        "{kind:?}: bare LF"
+                    );
+                    assert!(line.len() <= 999, "{kind:?}: {} octets", line.len());
+                    assert!(!line[..line.len().saturating_sub(1)].contains(&b'\r'));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn body_size_tracks_the_requested_approximation() {
+        for size in [1_000, 10_000, 100_000] {
+            for kind in [MessageKind::Plain, MessageKind::MultipartAttachment] {
+                let len = build(kind, 1, 2, size).len();
+                assert!(
+                    len >= size && len < size * 2 + 2_000,
+                    "{kind:?} {size}: {len}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn attachments_decode_back_to_the_bytes_that_were_encoded() {
+        let raw = build(MessageKind::Eicar, 1, 2, 500);
+        let message = MessageParser::default().parse(&raw).expect("parses");
+        let attachment = message.attachment(0).expect("one attachment");
+        assert_eq!(attachment.contents(), EICAR);
+    }
+
+    #[test]
+    fn the_zip_like_kind_nests_a_well_formed_message_holding_eicar() {
+        let raw = build(MessageKind::EicarZipLike, 1, 2, 500);
+        let message = MessageParser::default().parse(&raw).expect("parses");
+        let forwarded = message
+            .attachment(0)
+            .and_then(|part| part.message())
+            .expect("a nested message");
+        assert_eq!(forwarded.message_id(), Some("fwd.m17.s42@senders.example"));
+        let content_types = forwarded
+            .headers()
+            .iter()
+            .filter(|h| h.name().eq_ignore_ascii_case("content-type"))
+            .count();
+        assert_eq!(content_types, 1);
+        let payload = forwarded.attachment(0).expect("an attachment");
+        assert_eq!(payload.contents(), EICAR);
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors_and_wraps_at_76_columns() {
+        let vectors: [(&[u8], &str); 7] = [
+            (b"", ""),
+            (b"f", "Zg==\r\n"),
+            (b"fo", "Zm8=\r\n"),
+            (b"foo", "Zm9v\r\n"),
+            (b"foob", "Zm9vYg==\r\n"),
+            (b"fooba", "Zm9vYmE=\r\n"),
+            (b"foobar", "Zm9vYmFy\r\n"),
+        ];
+        for (input, expected) in vectors {
+            assert_eq!(base64(input), expected);
+        }
+        let long = base64(&[0xa5; 200]);
+        let lines: Vec<&str> = long.split_terminator("\r\n").collect();
+        assert!(lines[..lines.len() - 1].iter().all(|l| l.len() == 76));
+        assert!(lines[lines.len() - 1].len() <= 76);
+    }
+
+    #[test]
+    fn message_kind_serialises_in_snake_case() {
+        let json = serde_json::to_string(&MessageKind::EicarZipLike).expect("serialises");
+        assert_eq!(json, "\"eicar_zip_like\"");
+        let back: MessageKind = serde_json::from_str("\"multipart_attachment\"").expect("parses");
+        assert_eq!(back, MessageKind::MultipartAttachment);
+    }
+
+    #[test]
+    fn an_empty_recipient_list_still_gives_a_valid_to_header() {
+        let raw = build_message(&MessageSpec {
+            message_id: "x@y",
+            from: "a@b",
+            to: &[],
+            subject_seed: 0,
+            body_seed: 0,
+            kind: MessageKind::Plain,
+            body_bytes_approx: 10,
+            date_rfc2822: "Mon, 01 Jan 2024 00:00:00 +0000",
+        });
+        assert!(contains(&raw, b"To: undisclosed-recipients:;\r\n"));
+        assert_eq!(
+            MessageParser::default()
+                .parse(&raw)
+                .and_then(|m| m.message_id().map(str::to_string))
+                .as_deref(),
+            Some("x@y")
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The simulated world outside the gateway: senders, DNS, mailbox servers.
+
+pub mod dns;
+pub mod mailbox;
+pub mod mime;
+pub mod sender;

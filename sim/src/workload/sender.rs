@@ -1,0 +1,385 @@
+//! The internet's MTAs (`mta-<k>`): they send the workload to whatever the
+//! MX records say, and record what they were told.
+//!
+//! Their `send_*` events are ground truth for the properties: a 250 after the
+//! final dot is a promise the gateway must keep, a 5xx a refusal it must
+//! stand by, and an answer lost after the dot (RFC 1047) licenses exactly one
+//! kind of duplicate. So a sender behaves like a careful real MTA (RFC 5321
+//! §4.5.4, §5.1): it walks the MX list in preference order, keeps retrying
+//! recipients that got 4xx or no answer with doubling backoff until its
+//! lifetime runs out, trusts DNS answers for their TTL, and treats an
+//! indefinite answer as "not delivered" and tries again.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use models::config::SMTP_PORT;
+use models::env::{self, Env, SharedEnv};
+use models::retry;
+use models::smtp::client::{ClientError, Reply, Transaction, send_mail};
+use traces::{EventKind, Told};
+
+use crate::scenario::MessagePlan;
+use crate::workload::dns::{MxCache, resolve_shared};
+use crate::workload::mime::{MessageSpec, build_message};
+
+/// How every sender of a run behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SenderSettings {
+    /// The host serving MX answers.
+    pub dns_host: String,
+    /// How long after its first try a message is given up.
+    pub lifetime_ms: u64,
+    pub backoff_ms_min: u64,
+    pub backoff_ms_max: u64,
+    /// Bound on connecting, on each SMTP command, and on each DNS query.
+    pub smtp_timeout_ms: u64,
+}
+
+/// Sends `plans` (each on its own task, at its own time) and returns once
+/// every one is delivered, refused or given up.
+pub async fn run(env: SharedEnv, plans: Vec<MessagePlan>, settings: SenderSettings) {
+    // One resolver cache per MTA, as in real life: every message of this host
+    // sees the same (possibly stale) MX answer.
+    let cache = Rc::new(RefCell::new(MxCache::new()));
+    let settings = Rc::new(settings);
+    // Nothing is ever sent on this channel: each task owns a sender half, and
+    // `recv` returns None once all of them have been dropped. Waiting matters
+    // because turmoil stops running a host whose main future has returned.
+    let (running, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
+    for plan in plans {
+        let task = deliver(
+            env.clone(),
+            cache.clone(),
+            settings.clone(),
+            plan,
+            running.clone(),
+        );
+        env.spawn(Box::pin(task));
+    }
+    drop(running);
+    let _ = all_done.recv().await;
+}
+
+/// One message from its first try to its end.
+async fn deliver(
+    env: SharedEnv,
+    cache: Rc<RefCell<MxCache>>,
+    settings: Rc<SenderSettings>,
+    plan: MessagePlan,
+    _running: tokio::sync::mpsc::Sender<()>,
+) {
+    let env = &*env;
+    let start = now_ms(env);
+    if plan.at_ms > start {
+        env.sleep(Duration::from_millis(plan.at_ms - start)).await;
+    }
+    let date = date_for(plan.at_ms);
+    // Built once: every retry sends the very same bytes, as a real MTA's
+    // queue file would.
+    let message = build_message(&MessageSpec {
+        message_id: &plan.id,
+        from: &plan.mail_from,
+        to: &plan.rcpts,
+        subject_seed: plan.body_seed.rotate_left(17),
+        body_seed: plan.body_seed,
+        kind: plan.kind,
+        body_bytes_approx: plan.body_bytes_approx as usize,
+        date_rfc2822: &date,
+    });
+    let deadline = plan.at_ms.saturating_add(settings.lifetime_ms);
+    let mut delivery = Delivery::new(env, &plan, &settings);
+    let mut passes = 0u32;
+    loop {
+        for domain in delivery.pending_domains() {
+            let dns_host = &settings.dns_host;
+            let hosts = match resolve_shared(
+                &cache,
+                env,
+                dns_host,
+                &domain,
+                settings.smtp_timeout_ms,
+            )
+            .await
+            {
+                Ok(hosts) => hosts,
+                Err(error) => {
+                    delivery.last_error = format!("MX lookup for {domain}: {error}");
+                    continue;
+                }
+            };
+            // RFC 5321 §5.1: try the MX hosts in preference order, each only
+            // for the recipients still pending.
+            for mx in hosts {
+                let rcpts = delivery.pending_in(&domain);
+                if rcpts.is_empty() || now_ms(env) >= deadline {
+                    break;
+                }
+                delivery.attempt(&mx, &rcpts, &message).await;
+            }
+        }
+        if delivery.pending.is_empty() {
+            delivery.finish();
+            return;
+        }
+        if now_ms(env) >= deadline {
+            break;
+        }
+        passes += 1;
+        let min = settings.backoff_ms_min.max(1);
+        let backoff = retry::backoff_ms(passes, min, settings.backoff_ms_max.max(min));
+        let left = deadline.saturating_sub(now_ms(env));
+        env.sleep(Duration::from_millis(backoff.min(left))).await;
+        if now_ms(env) >= deadline {
+            break;
+        }
+    }
+    env.observe(EventKind::SenderGaveUp {
+        msg: plan.id.clone(),
+        reason: format!("lifetime over; last error: {}", delivery.last_error),
+    });
+}
+
+/// What one message's delivery knows so far.
+struct Delivery<'a> {
+    env: &'a dyn Env,
+    plan: &'a MessagePlan,
+    settings: &'a SenderSettings,
+    /// Recipients neither accepted nor refused yet, in plan order.
+    pending: Vec<String>,
+    /// Counts SMTP attempts across all MX hosts and passes, from 1.
+    attempts: u32,
+    accepted_ever: bool,
+    /// The code of the last permanent refusal, if any recipient got one.
+    rejected_code: Option<u16>,
+    /// Why the last attempt failed, for the give-up reason.
+    last_error: String,
+}
+
+impl<'a> Delivery<'a> {
+    fn new(env: &'a dyn Env, plan: &'a MessagePlan, settings: &'a SenderSettings) -> Self {
+        let mut pending: Vec<String> = Vec::new();
+        for rcpt in &plan.rcpts {
+            if !pending.contains(rcpt) {
+                pending.push(rcpt.clone());
+            }
+        }
+        Delivery {
+            env,
+            plan,
+            settings,
+            pending,
+            attempts: 0,
+            accepted_ever: false,
+            rejected_code: None,
+            last_error: "never tried".to_string(),
+        }
+    }
+
+    /// Distinct domains of the pending recipients, in first-seen order.
+    fn pending_domains(&self) -> Vec<String> {
+        let mut domains: Vec<String> = Vec::new();
+        for rcpt in &self.pending {
+            let domain = domain_of(rcpt);
+            if !domains.contains(&domain) {
+                domains.push(domain);
+            }
+        }
+        domains
+    }
+
+    fn pending_in(&self, domain: &str) -> Vec<String> {
+        self.pending
+            .iter()
+            .filter(|rcpt| domain_of(rcpt) == domain)
+            .cloned()
+            .collect()
+    }
+
+    fn settle(&mut self, rcpt: &str) {
+        self.pending.retain(|pending| pending != rcpt);
+    }
+
+    fn outcome(&self, told: Told, code: u16, rcpts: Vec<String>) {
+        self.env.observe(EventKind::SendOutcome {
+            msg: self.plan.id.clone(),
+            told,
+            code,
+            rcpts,
+        });
+    }
+
+    /// One connection to `mx` offering the message to `rcpts`.
+    async fn attempt(&mut self, mx: &str, rcpts: &[String], message: &[u8]) {
+        self.attempts += 1;
+        self.env.observe(EventKind::SendAttempt {
+            msg: self.plan.id.clone(),
+            attempt: self.attempts,
+            mx: mx.to_string(),
+        });
+        let limit = Duration::from_millis(self.settings.smtp_timeout_ms);
+        let mut conn = match env::timeout(self.env, limit, self.env.connect(mx, SMTP_PORT)).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(error)) => return self.no_answer(mx, &format!("connect: {error}")),
+            Err(_) => return self.no_answer(mx, "connect: timed out"),
+        };
+        let result = send_mail(
+            self.env,
+            &mut conn,
+            self.env.host_name(),
+            &self.plan.mail_from,
+            rcpts,
+            message,
+            self.settings.smtp_timeout_ms,
+        )
+        .await;
+        match result {
+            Ok(transaction) => self.judge(mx, rcpts, &transaction),
+            Err(ClientError::BeforeDot(why)) => self.no_answer(mx, &why),
+            Err(ClientError::AfterDot(why)) => {
+                // RFC 1047: the server may have taken the message. The error
+                // does not say which RCPTs were accepted, so every recipient
+                // offered is reported (a superset errs on the safe side for
+                // the duplicate accounting). They stay pending: RFC 5321
+                // §6.1 prefers a duplicate to a loss.
+                self.last_error = format!("{mx}: {why}");
+                self.outcome(Told::Indefinite, 0, rcpts.to_vec());
+            }
+        }
+    }
+
+    /// Nothing was said about the message (refused, dropped or timed out
+    /// before the final dot): definitely not accepted, try elsewhere.
+    fn no_answer(&mut self, mx: &str, why: &str) {
+        self.last_error = format!("{mx}: {why}");
+        self.outcome(Told::Deferred, 0, Vec::new());
+    }
+
+    /// Reads a completed transaction: who was accepted, refused or put off.
+    fn judge(&mut self, mx: &str, offered: &[String], transaction: &Transaction) {
+        let mail = &transaction.mail;
+        if !mail.is_positive() {
+            // No RCPT was sent. A permanent MAIL refusal refuses the message
+            // for everyone offered; anything else is worth another try.
+            self.last_error = format!("{mx}: MAIL {mail}");
+            if mail.is_permanent_failure() {
+                for rcpt in offered {
+                    self.settle(rcpt);
+                }
+                self.rejected_code = Some(mail.code);
+                self.outcome(Told::Rejected, mail.code, Vec::new());
+            } else {
+                self.outcome(Told::Deferred, mail.code, Vec::new());
+            }
+            return;
+        }
+        let mut accepted = Vec::new();
+        let mut transient: Option<&Reply> = None;
+        let mut permanent: Option<&Reply> = None;
+        for (rcpt, reply) in &transaction.rcpts {
+            self.env.observe(EventKind::RcptReply {
+                msg: self.plan.id.clone(),
+                rcpt: rcpt.clone(),
+                code: reply.code,
+            });
+            if reply.is_positive() {
+                accepted.push(rcpt.clone());
+            } else if reply.is_permanent_failure() {
+                self.settle(rcpt);
+                self.rejected_code = Some(reply.code);
+                permanent = Some(reply);
+            } else {
+                // 4xx (or a nonsensical 3xx): the recipient stays pending.
+                transient.get_or_insert(reply);
+            }
+        }
+        if let Some(reply) = transient.or(permanent) {
+            self.last_error = format!("{mx}: RCPT {reply}");
+        }
+        // The reply that decided the accepted recipients' fate: the one after
+        // the final dot, or a DATA command answered with anything but 354.
+        let verdict = transaction.data.as_ref().or(transaction
+            .data_start
+            .as_ref()
+            .filter(|reply| reply.code != 354));
+        match verdict {
+            Some(reply) if reply.is_positive() => {
+                for rcpt in &accepted {
+                    self.settle(rcpt);
+                }
+                self.accepted_ever = true;
+                self.outcome(Told::Accepted, reply.code, accepted);
+            }
+            Some(reply) if reply.is_permanent_failure() => {
+                self.last_error = format!("{mx}: DATA {reply}");
+                for rcpt in &accepted {
+                    self.settle(rcpt);
+                }
+                self.rejected_code = Some(reply.code);
+                self.outcome(Told::Rejected, reply.code, accepted);
+            }
+            Some(reply) => {
+                self.last_error = format!("{mx}: DATA {reply}");
+                self.outcome(Told::Deferred, reply.code, accepted);
+            }
+            // No DATA was sent, so no recipient was accepted.
+            None => match (transient, permanent) {
+                (Some(reply), _) => self.outcome(Told::Deferred, reply.code, Vec::new()),
+                (None, Some(reply)) => self.outcome(Told::Rejected, reply.code, Vec::new()),
+                // A server that answered nothing to our RCPTs: cannot happen
+                // with a non-empty offer, but is not worth a panic.
+                (None, None) => self.outcome(Told::Deferred, 0, Vec::new()),
+            },
+        }
+    }
+
+    /// Every recipient is settled: note a message nobody took.
+    fn finish(&self) {
+        if let (false, Some(code)) = (self.accepted_ever, self.rejected_code) {
+            self.env.observe(EventKind::SenderGaveUp {
+                msg: self.plan.id.clone(),
+                reason: format!("rejected: {code}"),
+            });
+        }
+    }
+}
+
+/// The domain of an address, lower-cased (DNS names are case-insensitive);
+/// empty if there is none.
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, domain)| domain.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn now_ms(env: &dyn Env) -> u64 {
+    u64::try_from(env.now().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A fixed, deterministic Date header for a message first sent at `at_ms`
+/// after the start of the run: the run "starts" at midnight UTC on
+/// Wednesday 25 November 2026, so replays carry identical bytes.
+fn date_for(at_ms: u64) -> String {
+    let seconds = at_ms / 1000;
+    let (hours, minutes, seconds) = ((seconds / 3600) % 24, (seconds / 60) % 60, seconds % 60);
+    format!("Wed, 25 Nov 2026 {hours:02}:{minutes:02}:{seconds:02} +0000")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_date_header_follows_the_send_time_within_the_day() {
+        assert_eq!(date_for(0), "Wed, 25 Nov 2026 00:00:00 +0000");
+        assert_eq!(date_for(3_723_999), "Wed, 25 Nov 2026 01:02:03 +0000");
+    }
+
+    #[test]
+    fn domains_are_lower_cased_and_missing_ones_are_empty() {
+        assert_eq!(domain_of("Bob@Acme.Example"), "acme.example");
+        assert_eq!(domain_of("nobody"), "");
+    }
+}

@@ -1,0 +1,220 @@
+//! The observation log's schema: one [`Event`] per line of JSONL.
+//!
+//! Three kinds of facts are recorded, and properties read only the first two:
+//! - ground truth from outside the gateway: what each sender was told, what
+//!   each mailbox server received, which region's disk or host held a
+//!   message's bytes (recorded by the engine's seam, not by the gateway);
+//! - the world's own actions: phases, faults, crashes and restarts;
+//! - the gateway's self-reports (`gw_*`), for traces and "sometimes" checks.
+//!
+//! Message bodies are never written: only ids, digests and sizes.
+//! Bump [`SCHEMA_VERSION`] on any change a reader of old logs would trip on.
+
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One observation, stamped with simulated time.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// Simulated microseconds since the run started.
+    pub t_us: u64,
+    /// The host that observed it; `world` for the simulator itself.
+    pub host: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// How a sender's SMTP transaction for one message ended.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Told {
+    /// 250 after end-of-DATA: the gateway took responsibility.
+    Accepted,
+    /// 4xx at some stage, or a refused / dropped connection before the final
+    /// dot: definitely not accepted; the sender keeps the message.
+    Deferred,
+    /// 5xx: definitely refused; the sender gives up.
+    Rejected,
+    /// The connection died after the final dot and before a reply (RFC 1047):
+    /// the gateway may or may not have taken the message.
+    Indefinite,
+}
+
+/// What a scanner decided about a message.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Clean,
+    Spam,
+    Malware,
+}
+
+/// Why a message's bytes were seen on a host.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// Written to the host's disk.
+    Stored,
+    /// Received over the network by the host.
+    Received,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "ev", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventKind {
+    // ---- the world ----
+    /// First event of every run.
+    RunStarted {
+        seed: u64,
+        schema: u32,
+        scenario_sha256: String,
+    },
+    /// The run entered a phase: `faults`, `heal`, `drain`, `done`.
+    Phase {
+        phase: String,
+    },
+    FaultStarted {
+        fault: u32,
+        kind: String,
+        target: String,
+    },
+    FaultEnded {
+        fault: u32,
+    },
+    HostCrashed {},
+    HostRestarted {},
+
+    // ---- senders: what they were told (ground truth) ----
+    /// A sender connected to an MX host for a message.
+    SendAttempt {
+        msg: String,
+        attempt: u32,
+        mx: String,
+    },
+    /// The reply to one RCPT TO in an attempt.
+    RcptReply {
+        msg: String,
+        rcpt: String,
+        code: u16,
+    },
+    /// How one attempt for a message ended; `rcpts` are the recipients the
+    /// outcome applies to (those whose RCPT got 250).
+    SendOutcome {
+        msg: String,
+        told: Told,
+        code: u16,
+        rcpts: Vec<String>,
+    },
+    /// A sender stopped trying a message (rejected, or out of attempts).
+    SenderGaveUp {
+        msg: String,
+        reason: String,
+    },
+
+    // ---- mailbox servers: what they received (ground truth) ----
+    MailboxReceived {
+        /// The Message-ID of what arrived (a DSN has its own).
+        msg: String,
+        rcpt: String,
+        mail_from: String,
+        size: u64,
+        body_sha256: String,
+        /// The gateway tagged it as spam (`X-Spam-Flag: YES`).
+        spam_tagged: bool,
+        /// For a DSN: the Message-ID it reports on, and for which recipients.
+        dsn_about: Option<String>,
+        dsn_rcpts: Vec<String>,
+    },
+
+    // ---- the seam: where a message's bytes were (ground truth) ----
+    BytesSeen {
+        msg: String,
+        region: String,
+        presence: Presence,
+        /// Disk path or peer host.
+        place: String,
+    },
+
+    // ---- scanners (their own hosts) ----
+    ScanVerdict {
+        msg: String,
+        verdict: Verdict,
+    },
+
+    // ---- the gateway's self-reports ----
+    GwAccepted {
+        msg: String,
+        spool_id: String,
+        rcpts: Vec<String>,
+        replicas: Vec<String>,
+    },
+    GwDeferred {
+        msg: String,
+        reason: String,
+    },
+    GwDelivered {
+        msg: String,
+        rcpt: String,
+    },
+    GwBounced {
+        msg: String,
+        rcpt: String,
+        reason: String,
+    },
+    GwQuarantined {
+        msg: String,
+        region: String,
+    },
+    GwNote {
+        what: String,
+        detail: String,
+    },
+}
+
+impl EventKind {
+    /// The message this event is about, if any.
+    pub fn msg(&self) -> Option<&str> {
+        match self {
+            EventKind::SendAttempt { msg, .. }
+            | EventKind::RcptReply { msg, .. }
+            | EventKind::SendOutcome { msg, .. }
+            | EventKind::SenderGaveUp { msg, .. }
+            | EventKind::MailboxReceived { msg, .. }
+            | EventKind::BytesSeen { msg, .. }
+            | EventKind::ScanVerdict { msg, .. }
+            | EventKind::GwAccepted { msg, .. }
+            | EventKind::GwDeferred { msg, .. }
+            | EventKind::GwDelivered { msg, .. }
+            | EventKind::GwBounced { msg, .. }
+            | EventKind::GwQuarantined { msg, .. } => Some(msg),
+            _ => None,
+        }
+    }
+
+    /// The event's tag as written in JSONL (`ev` field).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::RunStarted { .. } => "run_started",
+            EventKind::Phase { .. } => "phase",
+            EventKind::FaultStarted { .. } => "fault_started",
+            EventKind::FaultEnded { .. } => "fault_ended",
+            EventKind::HostCrashed {} => "host_crashed",
+            EventKind::HostRestarted {} => "host_restarted",
+            EventKind::SendAttempt { .. } => "send_attempt",
+            EventKind::RcptReply { .. } => "rcpt_reply",
+            EventKind::SendOutcome { .. } => "send_outcome",
+            EventKind::SenderGaveUp { .. } => "sender_gave_up",
+            EventKind::MailboxReceived { .. } => "mailbox_received",
+            EventKind::BytesSeen { .. } => "bytes_seen",
+            EventKind::ScanVerdict { .. } => "scan_verdict",
+            EventKind::GwAccepted { .. } => "gw_accepted",
+            EventKind::GwDeferred { .. } => "gw_deferred",
+            EventKind::GwDelivered { .. } => "gw_delivered",
+            EventKind::GwBounced { .. } => "gw_bounced",
+            EventKind::GwQuarantined { .. } => "gw_quarantined",
+            EventKind::GwNote { .. } => "gw_note",
+        }
+    }
+}
