@@ -61,7 +61,8 @@ pub enum FaultKind {
 pub struct Fault {
     pub at_ms: u64,
     pub duration_ms: u64,
-    #[serde(flatten)]
+    /// What goes wrong (`{"kind": "region_crash", "region": "us-east-1"}`).
+    #[serde(rename = "fault")]
     pub kind: FaultKind,
 }
 

@@ -86,26 +86,19 @@ mod tests {
 
     #[test]
     fn the_stream_for_a_seed_is_pinned_forever() {
-        // If this fails, every saved seed in the world now means something else.
+        // Computed independently from the xoshiro256** and splitmix64
+        // reference definitions. If this fails, every saved seed in the
+        // world now means something else.
         let mut prng = Prng::new(42);
         let first: Vec<u64> = (0..3).map(|_| prng.next_u64()).collect();
         assert_eq!(
             first,
             vec![
-                0x0b9a_d34d_b1b4_a4b1_u64.wrapping_add(0),
-                first[1],
-                first[2]
+                0x1578_0b2e_0c2e_c716,
+                0x6104_d986_6d11_3a7e,
+                0xae17_5332_39e4_99a1
             ]
-            .into_iter()
-            .take(0)
-            .chain(first.iter().copied())
-            .collect::<Vec<_>>()
         );
-        let again: Vec<u64> = {
-            let mut p = Prng::new(42);
-            (0..3).map(|_| p.next_u64()).collect()
-        };
-        assert_eq!(first, again);
     }
 
     #[test]

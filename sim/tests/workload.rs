@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use models::env::{Env, SharedEnv};
+use models::config::SMTP_PORT;
+use models::env::SharedEnv;
 use models::mime::dsn::{DsnRequest, FailedRecipient, build_dsn};
 use models::smtp::client::send_mail;
+use models::smtp::session::{RcptCheck, Session, SessionLimits, Step};
 use sim::engine::observer::Observer;
 use sim::engine::turmoil_env::{Shared, TurmoilEnv};
 use sim::scenario::MessagePlan;
@@ -19,13 +21,15 @@ use sim::workload::dns::{self, MxDirectory};
 use sim::workload::mailbox;
 use sim::workload::mime::{MessageKind, MessageSpec, build_message};
 use sim::workload::sender::{self, SenderSettings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use traces::{EventKind, Told};
 
 const ID: &str = "m1.s1@mailsim.test";
 
 /// A world of `dns` (with `mx` as its zone), a mailbox server for
 /// acme.example at `mbx-acme`, and an MTA `mta-0` sending one message to
-/// `rcpt`. Every other name in `mx` boots a host that listens on nothing.
+/// `rcpt`. Names in `mx` starting `mbx-dead` boot hosts that listen on
+/// nothing; tests boot any other name themselves.
 fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Shared>) {
     let shared = Rc::new(Shared {
         observer: Observer::new(),
@@ -49,7 +53,7 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
         mailbox::serve(mbx_env.clone(), vec!["acme.example".into()]).then_ok()
     });
     for (_, hosts) in mx {
-        for host in hosts.iter().filter(|h| **h != "mbx-acme") {
+        for host in hosts.iter().filter(|h| h.starts_with("mbx-dead")) {
             sim.host(*host, || std::future::pending::<()>().then_ok());
         }
     }
@@ -121,6 +125,43 @@ fn outcome(told: Told, code: u16, rcpts: &[&str]) -> EventKind {
     }
 }
 
+/// The `mailbox_received` events.
+fn received(events: &[EventKind]) -> Vec<&EventKind> {
+    events
+        .iter()
+        .filter(|e| matches!(e, EventKind::MailboxReceived { .. }))
+        .collect()
+}
+
+/// A DSN from `gw` reporting that alice@acme.example could not get [`ID`].
+fn dsn() -> Vec<u8> {
+    let to = vec!["alice@acme.example".to_string()];
+    let date = "Wed, 25 Nov 2026 00:00:00 +0000";
+    let original = build_message(&MessageSpec {
+        message_id: ID,
+        from: "news@sender0.example",
+        to: &to,
+        subject_seed: 1,
+        body_seed: 2,
+        kind: MessageKind::Plain,
+        body_bytes_approx: 100,
+        date_rfc2822: date,
+    });
+    build_dsn(&DsnRequest {
+        reporting_mta: "gw",
+        dsn_message_id: "<dsn.1@gw>",
+        original_sender: "news@sender0.example",
+        original_message: &original,
+        failed: &[FailedRecipient {
+            rcpt: to[0].clone(),
+            status: "5.1.1".into(),
+            diagnostic: "smtp; 550 5.1.1 no such user".into(),
+            action: "failed".into(),
+        }],
+        date_rfc2822: date,
+    })
+}
+
 #[test]
 fn a_sender_delivers_to_a_mailbox_found_through_dns() {
     let (mut sim, shared) = world(&[("acme.example", &["mbx-acme"])], "alice@acme.example");
@@ -132,53 +173,32 @@ fn a_sender_delivers_to_a_mailbox_found_through_dns() {
         code: 250,
     };
     assert!(events.contains(&rcpt), "{events:#?}");
-    assert!(
-        events.contains(&outcome(Told::Accepted, 250, &["alice@acme.example"])),
-        "{events:#?}"
-    );
-    let received: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::MailboxReceived {
-                msg,
-                rcpt,
-                mail_from,
-                spam_tagged,
-                dsn_about,
-                ..
-            } => Some((
-                msg.as_str(),
-                rcpt.as_str(),
-                mail_from.as_str(),
-                *spam_tagged,
-                dsn_about.clone(),
-            )),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(
-        received,
-        vec![(
-            ID,
-            "alice@acme.example",
-            "news@sender0.example",
-            false,
-            None
-        )]
-    );
-    assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e, EventKind::SenderGaveUp { .. }))
-    );
+    let accepted = outcome(Told::Accepted, 250, &["alice@acme.example"]);
+    assert!(events.contains(&accepted), "{events:#?}");
+    let [
+        EventKind::MailboxReceived {
+            msg,
+            rcpt,
+            mail_from,
+            spam_tagged,
+            dsn_about,
+            ..
+        },
+    ] = received(&events)[..]
+    else {
+        panic!("expected one delivery: {events:#?}");
+    };
+    assert_eq!((msg.as_str(), rcpt.as_str()), (ID, "alice@acme.example"));
+    assert_eq!(mail_from, "news@sender0.example");
+    assert_eq!((*spam_tagged, dsn_about), (false, &None));
+    let gave_up = |e: &EventKind| matches!(e, EventKind::SenderGaveUp { .. });
+    assert!(!events.iter().any(gave_up), "{events:#?}");
 }
 
 #[test]
 fn a_dead_first_mx_makes_the_sender_fall_back_to_the_second() {
-    let (mut sim, shared) = world(
-        &[("acme.example", &["mbx-dead", "mbx-acme"])],
-        "alice@acme.example",
-    );
+    let mx: &[&str] = &["mbx-dead", "mbx-acme"];
+    let (mut sim, shared) = world(&[("acme.example", mx)], "alice@acme.example");
     let events = run(&mut sim, &shared, 5);
     let sends: Vec<_> = events
         .into_iter()
@@ -210,103 +230,139 @@ fn a_recipient_in_a_domain_the_mailbox_does_not_serve_is_refused_and_given_up() 
         code: 550,
     };
     assert!(events.contains(&rcpt), "{events:#?}");
-    assert!(
-        events.contains(&outcome(Told::Rejected, 550, &[])),
-        "{events:#?}"
-    );
+    let rejected = outcome(Told::Rejected, 550, &[]);
+    assert!(events.contains(&rejected), "{events:#?}");
     let gave_up = EventKind::SenderGaveUp {
         msg: ID.into(),
         reason: "rejected: 550".into(),
     };
     assert!(events.contains(&gave_up), "{events:#?}");
-    assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e, EventKind::MailboxReceived { .. }))
-    );
+    assert!(received(&events).is_empty(), "{events:#?}");
     // Refused for good: one attempt, no retry.
+    let attempts = events
+        .iter()
+        .filter(|e| matches!(e, EventKind::SendAttempt { .. }));
+    assert_eq!(attempts.count(), 1, "{events:#?}");
+}
+
+#[test]
+fn a_domain_without_mx_is_retried_until_the_lifetime_runs_out() {
+    let (mut sim, shared) = world(&[], "bob@nowhere.example");
+    // Sent at 1 s with a 10 s lifetime: given up at 11 s, not before.
+    let early = run(&mut sim, &shared, 10);
+    let gave_up = |e: &EventKind| matches!(e, EventKind::SenderGaveUp { .. });
+    assert!(!early.iter().any(gave_up), "{early:#?}");
+    let late = run(&mut sim, &shared, 2);
+    let reasons: Vec<_> = late
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::SenderGaveUp { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons.len(), 1, "{late:#?}");
+    assert!(reasons[0].contains("NXDOMAIN"), "{reasons:?}");
+    // Never found a host, so never connected.
+    let attempts = early.iter().chain(&late);
     assert_eq!(
-        events
-            .iter()
+        attempts
             .filter(|e| matches!(e, EventKind::SendAttempt { .. }))
             .count(),
-        1
+        0
     );
 }
 
 #[test]
 fn a_mailbox_that_receives_a_dsn_records_what_it_is_about() {
-    let (mut sim, shared) = world(&[], "nobody@nowhere.example");
+    let (mut sim, shared) = world(&[], "bob@nowhere.example");
     let gw: SharedEnv = Rc::new(TurmoilEnv::new("gw", shared.clone(), 3));
     sim.host("gw", move || {
         let env = gw.clone();
         async move {
-            let to = vec!["alice@acme.example".to_string()];
-            let date = "Wed, 25 Nov 2026 00:00:00 +0000";
-            let spec = MessageSpec {
-                message_id: ID,
-                from: "news@sender0.example",
-                to: &to,
-                subject_seed: 1,
-                body_seed: 2,
-                kind: MessageKind::Plain,
-                body_bytes_approx: 100,
-                date_rfc2822: date,
-            };
-            let original = build_message(&spec);
-            let failed = [FailedRecipient {
-                rcpt: to[0].clone(),
-                status: "5.1.1".into(),
-                diagnostic: "smtp; 550 5.1.1 no such user".into(),
-                action: "failed".into(),
-            }];
-            let dsn = build_dsn(&DsnRequest {
-                reporting_mta: "gw",
-                dsn_message_id: "<dsn.1@gw>",
-                original_sender: "news@sender0.example",
-                original_message: &original,
-                failed: &failed,
-                date_rfc2822: date,
-            });
             env.sleep(Duration::from_millis(100)).await;
-            let mut conn = env.connect("mbx-acme", models::config::SMTP_PORT).await?;
-            send_mail(
-                &*env,
-                &mut conn,
-                "gw",
-                "",
-                &["postmaster@acme.example".to_string()],
-                &dsn,
-                2_000,
-            )
-            .await?;
+            let mut conn = env.connect("mbx-acme", SMTP_PORT).await?;
+            let to = ["postmaster@acme.example".to_string()];
+            send_mail(&*env, &mut conn, "gw", "", &to, &dsn(), 2_000).await?;
             std::future::pending::<()>().await;
             Ok(())
         }
     });
     let events = run(&mut sim, &shared, 3);
-    let dsn = events.iter().find_map(|e| match e {
+    let [
         EventKind::MailboxReceived {
             msg,
+            rcpt,
             mail_from,
             dsn_about,
             dsn_rcpts,
             ..
-        } => Some((
-            msg.as_str(),
-            mail_from.as_str(),
-            dsn_about.as_deref(),
-            dsn_rcpts.clone(),
-        )),
-        _ => None,
-    });
+        },
+    ] = received(&events)[..]
+    else {
+        panic!("expected one delivery: {events:#?}");
+    };
     assert_eq!(
-        dsn,
-        Some((
-            "dsn.1@gw",
-            "",
-            Some(ID),
-            vec!["alice@acme.example".to_string()]
-        ))
+        (msg.as_str(), rcpt.as_str()),
+        ("dsn.1@gw", "postmaster@acme.example")
+    );
+    assert_eq!(mail_from, "");
+    assert_eq!(dsn_about.as_deref(), Some(ID));
+    assert_eq!(dsn_rcpts, &["alice@acme.example".to_string()]);
+}
+
+/// An SMTP server that takes every message and hangs up instead of
+/// answering the final dot: the RFC 1047 case.
+async fn lose_every_answer(env: SharedEnv) -> turmoil::Result {
+    let listener = env.listen(SMTP_PORT).await?;
+    loop {
+        let (mut conn, _) = listener.accept().await?;
+        let mut session = Session::new(SessionLimits {
+            hostname: "mbx-flaky".into(),
+            max_message_bytes: 1 << 20,
+            max_recipients: 10,
+            max_line_bytes: 1000,
+        });
+        conn.write_all(&session.greeting()).await?;
+        let mut chunk = [0u8; 4096];
+        'conn: loop {
+            while let Some(step) = session.next(&mut |_| RcptCheck::Accept) {
+                match step {
+                    Step::Write(reply) => conn.write_all(&reply).await?,
+                    // Dropping the connection unanswered.
+                    Step::Message { .. } | Step::Close => break 'conn,
+                }
+            }
+            match conn.read(&mut chunk).await? {
+                0 => break,
+                n => session.push(&chunk[..n]),
+            }
+        }
+    }
+}
+
+#[test]
+fn an_answer_lost_after_the_final_dot_is_indefinite_and_the_message_is_sent_again() {
+    let mx: &[&str] = &["mbx-flaky", "mbx-acme"];
+    let (mut sim, shared) = world(&[("acme.example", mx)], "alice@acme.example");
+    let flaky: SharedEnv = Rc::new(TurmoilEnv::new("mbx-flaky", shared.clone(), 5));
+    sim.host("mbx-flaky", move || lose_every_answer(flaky.clone()));
+    let events = run(&mut sim, &shared, 5);
+    let sends: Vec<_> = events
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                EventKind::SendAttempt { .. } | EventKind::SendOutcome { .. }
+            )
+        })
+        .collect();
+    assert_eq!(
+        sends,
+        vec![
+            attempt(1, "mbx-flaky"),
+            outcome(Told::Indefinite, 0, &["alice@acme.example"]),
+            attempt(2, "mbx-acme"),
+            outcome(Told::Accepted, 250, &["alice@acme.example"]),
+        ]
     );
 }

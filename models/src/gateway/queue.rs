@@ -63,11 +63,10 @@ async fn process(node: &SharedNode, id: &str) {
         }
     }
     let tenant = node.tenant(&entry.tenant).cloned();
-    let quarantine = match (entry.verdict, tenant.as_ref().map(|t| t.spam_policy)) {
-        (Some(Verdict::Malware), _) => true,
-        (Some(Verdict::Spam), Some(SpamPolicy::Quarantine)) => true,
-        _ => false,
-    };
+    let quarantine = matches!(
+        (entry.verdict, tenant.as_ref().map(|t| t.spam_policy)),
+        (Some(Verdict::Malware), _) | (Some(Verdict::Spam), Some(SpamPolicy::Quarantine))
+    );
     if quarantine && !entry.is_dsn {
         match spool::quarantine(node.env.disk(), &entry.id, &raw) {
             Ok(()) => {

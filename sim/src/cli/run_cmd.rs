@@ -34,6 +34,7 @@ pub fn run(args: &RunArgs) -> i32 {
     let repro = format!("mailsim run {}", args.source.repro_flags());
     if args.json {
         let mut value = serde_json::to_value(&outcome).expect("outcome serializes");
+        value["violations"] = serde_json::to_value(&outcome.report.violations).expect("serializes");
         if outcome.verdict != Verdict::Pass {
             value["repro"] = serde_json::Value::String(repro);
         }

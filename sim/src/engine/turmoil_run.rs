@@ -152,9 +152,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
             let (plans, settings) = (plans.clone(), settings.clone());
             let own_domain = vec![sender_domain(index)];
             async move {
+                // The host lives as long as its DSN mailbox, not just until
+                // its last send: DSNs arrive after that.
                 let receiver = env.clone();
-                env.spawn(Box::pin(mailbox::serve(receiver, own_domain)));
-                sender::run(env, plans, settings).await;
+                tokio::join!(
+                    sender::run(env, plans, settings),
+                    mailbox::serve(receiver, own_domain)
+                );
                 Ok(())
             }
         });
@@ -217,7 +221,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
             }
         }
         if healed
-            && now_ms % DRAIN_CHECK_MS == 0
+            && now_ms.is_multiple_of(DRAIN_CHECK_MS)
             && observer.with_log(|log| drain::is_drained(log, &facts))
         {
             break;

@@ -20,7 +20,7 @@ use models::config::DNS_PORT;
 use models::env::{self, BoxConn, Env, SharedEnv};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Longest query or answer line we buffer; anything longer is garbage.
+/// Longest query line we buffer; anything longer is garbage.
 const LINE_BYTES_MAX: usize = 4096;
 
 /// A resolver connection idle this long is dropped, so a silent peer cannot
@@ -82,12 +82,16 @@ async fn serve_connection(env: SharedEnv, directory: Rc<RefCell<MxDirectory>>, m
     let mut reader = LineReader::default();
     loop {
         let idle = Duration::from_millis(IDLE_MS);
-        let line = match env::timeout(&*env, idle, reader.read_line(&mut conn)).await {
-            Ok(Ok(Some(line))) => line,
-            // EOF, a reset, an over-long line or idleness: nothing more to do.
+        let read = env::timeout(&*env, idle, reader.read_line(&mut conn)).await;
+        let (reply, keep_open) = match read {
+            Ok(Ok(Some(line))) => answer(&directory.borrow(), &line),
+            // An over-long line is garbage like any other.
+            Ok(Err(error)) if error.kind() == io::ErrorKind::InvalidData => {
+                ("ERR\r\n".to_string(), false)
+            }
+            // EOF, a reset or idleness: nobody to answer.
             _ => return,
         };
-        let (reply, keep_open) = answer(&directory.borrow(), &line);
         // The borrow above ended with the statement: the directory is never
         // held across an await, so a control plane may change it any time.
         if conn.write_all(reply.as_bytes()).await.is_err() || conn.flush().await.is_err() {

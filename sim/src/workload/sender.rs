@@ -93,16 +93,8 @@ async fn deliver(
     let mut passes = 0u32;
     loop {
         for domain in delivery.pending_domains() {
-            let dns_host = &settings.dns_host;
-            let hosts = match resolve_shared(
-                &cache,
-                env,
-                dns_host,
-                &domain,
-                settings.smtp_timeout_ms,
-            )
-            .await
-            {
+            let (dns_host, limit) = (&settings.dns_host, settings.smtp_timeout_ms);
+            let hosts = match resolve_shared(&cache, env, dns_host, &domain, limit).await {
                 Ok(hosts) => hosts,
                 Err(error) => {
                     delivery.last_error = format!("MX lookup for {domain}: {error}");

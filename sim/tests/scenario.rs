@@ -1,0 +1,80 @@
+//! A seed names a scenario forever: these tests pin what seed 42 draws, and
+//! check that scenarios survive a trip through JSON and that bad scenario
+//! files are refused with a message that says what is wrong.
+
+use sim::faults::FaultKind;
+use sim::scenario::{Family, Scenario};
+
+#[test]
+fn the_scenario_for_a_seed_never_changes() {
+    // If this fails, saved seeds and failure files now mean something else:
+    // bump SCENARIO_VERSION and say so in the changelog, don't just update it.
+    let scenario = Scenario::generate(42);
+    assert_eq!(
+        scenario.sha256(),
+        "412d568384f718e49e2cc927d1c977482b2041dd12b2051430c43a04c2cfec1d"
+    );
+}
+
+#[test]
+fn the_same_seed_draws_the_same_scenario_and_another_seed_does_not() {
+    for family in [
+        Family::Calm,
+        Family::RegionOutage,
+        Family::CloudOutage,
+        Family::Swarm,
+    ] {
+        let a = Scenario::generate_family(7, family);
+        assert_eq!(a, Scenario::generate_family(7, family));
+        assert_ne!(a, Scenario::generate_family(8, family));
+        assert!(a.validate().is_ok(), "{family:?}: {:?}", a.validate());
+    }
+}
+
+#[test]
+fn a_scenario_round_trips_through_json() {
+    let scenario = Scenario::generate_family(3, Family::Swarm);
+    let back = Scenario::from_json(&scenario.to_json()).expect("parses");
+    assert_eq!(back, scenario);
+    assert_eq!(back.sha256(), scenario.sha256());
+}
+
+#[test]
+fn an_unknown_field_is_refused_by_name() {
+    let json = Scenario::generate(1)
+        .to_json()
+        .replacen("\"seed\":", "\"sneed\": 1, \"seed\":", 1);
+    let error = Scenario::from_json(&json).unwrap_err();
+    assert!(error.contains("sneed"), "{error}");
+}
+
+#[test]
+fn a_fault_naming_an_unknown_region_is_refused() {
+    let mut scenario = Scenario::generate(1);
+    scenario.faults.faults[0].kind = FaultKind::RegionCrash {
+        region: "mars-north-1".into(),
+    };
+    let error = Scenario::from_json(&scenario.to_json()).unwrap_err();
+    assert!(error.contains("mars-north-1"), "{error}");
+}
+
+#[test]
+fn a_message_naming_a_missing_sender_is_refused() {
+    let mut scenario = Scenario::generate(1);
+    scenario.workload.messages[0].sender = 99;
+    let error = scenario.validate().unwrap_err();
+    assert!(error.contains("sender 99"), "{error}");
+}
+
+#[test]
+fn a_standard_region_outage_stays_inside_its_fault_model() {
+    for seed in 0..50 {
+        let scenario = Scenario::generate(seed);
+        assert_eq!(scenario.faults.faults.len(), 1);
+        assert!(
+            scenario
+                .faults
+                .within_model(&scenario.topology, scenario.phases.heal_at_ms)
+        );
+    }
+}
