@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// One observation, stamped with simulated time.
+/// One observation, stamped with simulated time. (Unknown fields are
+/// refused by [`EventKind`]; serde cannot refuse them here, beside `flatten`.)
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
 pub struct Event {
     /// Simulated microseconds since the run started.
     pub t_us: u64,

@@ -199,6 +199,14 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_field_is_an_error() {
+        let text =
+            "{\"t_us\":0,\"host\":\"world\",\"ev\":\"phase\",\"phase\":\"faults\",\"extra\":1}\n";
+        let err = Log::read_jsonl(text.as_bytes()).unwrap_err();
+        assert!(err.message.contains("extra"), "{err}");
+    }
+
+    #[test]
     fn an_unknown_event_kind_is_an_error() {
         let text = "{\"t_us\":0,\"host\":\"world\",\"ev\":\"teleported\"}\n";
         assert!(Log::read_jsonl(text.as_bytes()).is_err());
