@@ -2,6 +2,7 @@
 //! world outside the gateway (senders, DNS, mailbox servers), the fault
 //! schedule, the turmoil engine that runs it all, and the `mailsim` CLI.
 
+pub mod bench;
 pub mod cli;
 pub mod deploy;
 pub mod engine;

@@ -1,6 +1,7 @@
 //! The `mailsim` command line: the contract users and CI script against.
 //! Exit codes: 0 pass, 1 safety violation, 3 liveness violation, 2 bad input.
 
+pub mod bench_cmd;
 pub mod determinism;
 pub mod run_cmd;
 pub mod seeds;
@@ -37,6 +38,16 @@ pub enum Command {
     Scenario(ScenarioArgs),
     /// List the known bugs that can be switched on with --bug.
     Bugs,
+    /// Measure seeds/minute, simulated time per wall second and memory,
+    /// beside the bare engine.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Seeds per configuration.
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,6 +211,7 @@ pub fn dispatch(cli: Cli) -> i32 {
                 }
             }
         }
+        Command::Bench(args) => bench_cmd::run(&args),
         Command::Bugs => {
             for (name, what) in models::bugs::CATALOGUE {
                 println!("{name:32} {what}");

@@ -1,0 +1,209 @@
+//! `mailsim bench`: what one seed costs, beside what the bare engine costs
+//! for the same number of hosts and simulated time, so the harness's
+//! overhead is a ratio measured in one process, not a guess.
+//!
+//! Figures: simulated seconds per wall second, simulated messages per wall
+//! second, seeds per minute, and the process's peak resident memory (read
+//! from /proc after each stage; it only grows, so each stage shows the peak
+//! so far).
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::run;
+use crate::scenario::{Family, Scenario};
+
+/// One measured configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Figures {
+    pub label: String,
+    pub hosts: usize,
+    pub runs: u64,
+    pub sim_seconds: f64,
+    pub wall_seconds: f64,
+    pub messages: u64,
+    pub peak_rss_mib: Option<f64>,
+}
+
+impl Figures {
+    pub fn sim_per_wall(&self) -> f64 {
+        self.sim_seconds / self.wall_seconds.max(1e-9)
+    }
+
+    pub fn messages_per_wall_second(&self) -> f64 {
+        self.messages as f64 / self.wall_seconds.max(1e-9)
+    }
+
+    pub fn seeds_per_minute(&self) -> f64 {
+        self.runs as f64 * 60.0 / self.wall_seconds.max(1e-9)
+    }
+}
+
+/// The standard scenario, or one whose topology has `scale` times the hosts
+/// in every region and `scale` times the senders and messages.
+pub fn scaled_scenario(seed: u64, scale: u32) -> Scenario {
+    let mut scenario = Scenario::generate_family(seed, Family::RegionOutage);
+    if scale > 1 {
+        scenario.topology.gateways_per_region *= scale;
+        scenario.topology.scanners_per_region *= scale;
+        let base = scenario.workload.messages.clone();
+        let senders = scenario.workload.senders;
+        scenario.workload.senders = senders * scale;
+        for copy in 1..scale {
+            for message in &base {
+                let mut extra = message.clone();
+                extra.id = format!("x{copy}.{}", message.id);
+                extra.sender += senders * copy;
+                extra.mail_from = extra.mail_from.replace(
+                    &crate::scenario::sender_domain(message.sender),
+                    &crate::scenario::sender_domain(extra.sender),
+                );
+                scenario.workload.messages.push(extra);
+            }
+        }
+        scenario
+            .workload
+            .messages
+            .sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then(a.id.cmp(&b.id)));
+    }
+    scenario
+}
+
+/// Hosts a scenario boots: gateways, scanners, DNS, mailboxes, senders.
+pub fn host_count(scenario: &Scenario) -> usize {
+    let regions = scenario.topology.regions.len();
+    let per_region =
+        (scenario.topology.gateways_per_region + scenario.topology.scanners_per_region) as usize;
+    regions * per_region + 1 + scenario.tenants.len() + scenario.workload.senders as usize
+}
+
+/// Runs `seeds` seeds of the scaled scenario and sums them up.
+pub fn measure_harness(label: &str, scale: u32, seeds: std::ops::Range<u64>) -> Figures {
+    let mut figures = Figures {
+        label: label.to_string(),
+        hosts: 0,
+        runs: 0,
+        sim_seconds: 0.0,
+        wall_seconds: 0.0,
+        messages: 0,
+        peak_rss_mib: None,
+    };
+    for seed in seeds {
+        let scenario = scaled_scenario(seed, scale);
+        figures.hosts = host_count(&scenario);
+        let outcome = run::run(&scenario, seed);
+        figures.runs += 1;
+        figures.sim_seconds += outcome.sim_seconds;
+        figures.wall_seconds += outcome.wall_seconds;
+        figures.messages += scenario.workload.messages.len() as u64;
+    }
+    figures.peak_rss_mib = peak_rss_mib();
+    figures
+}
+
+/// The bare engine: `hosts` turmoil hosts, one echo server and clients
+/// that each send a line every 100 ms and read it back, for `sim_seconds`.
+pub fn measure_bare_turmoil(label: &str, hosts: usize, sim_seconds: f64, runs: u64) -> Figures {
+    let started = wall_clock_now();
+    for run_index in 0..runs {
+        let mut sim = turmoil::Builder::new()
+            .rng_seed(run_index)
+            .tick_duration(Duration::from_millis(1))
+            .simulation_duration(Duration::from_secs_f64(sim_seconds + 10.0))
+            .build();
+        sim.host("echo", || async {
+            let listener = turmoil::net::TcpListener::bind("0.0.0.0:7").await?;
+            loop {
+                let (mut stream, _) = listener.accept().await?;
+                tokio::task::spawn_local(async move {
+                    let mut buf = [0u8; 256];
+                    while let Ok(n) = stream.read(&mut buf).await {
+                        if n == 0 || stream.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let exchanged = Rc::new(Cell::new(0u64));
+        for client in 1..hosts.max(2) {
+            let exchanged = exchanged.clone();
+            sim.host(format!("client-{client}").as_str(), move || {
+                let exchanged = exchanged.clone();
+                async move {
+                    let mut stream = turmoil::net::TcpStream::connect("echo:7").await?;
+                    let mut buf = [0u8; 64];
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        stream.write_all(b"ping\n").await?;
+                        let _ = stream.read(&mut buf).await?;
+                        exchanged.set(exchanged.get() + 1);
+                    }
+                }
+            });
+        }
+        let end = Duration::from_secs_f64(sim_seconds);
+        while sim.elapsed() < end {
+            if sim.step().is_err() {
+                break;
+            }
+        }
+        assert!(exchanged.get() > 0, "the echo baseline exchanged nothing");
+    }
+    Figures {
+        label: label.to_string(),
+        hosts,
+        runs,
+        sim_seconds: sim_seconds * runs as f64,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        messages: 0,
+        peak_rss_mib: peak_rss_mib(),
+    }
+}
+
+/// Peak resident set size of this process so far, from /proc (Linux).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Benchmarks measure wall time by definition; nothing simulated reads it.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock_now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+/// The table `mailsim bench` prints.
+pub fn table(rows: &[Figures]) -> String {
+    let mut out = format!(
+        "{:<32} {:>6} {:>5} {:>10} {:>12} {:>12} {:>10} {:>9}\n",
+        "configuration",
+        "hosts",
+        "runs",
+        "sim s",
+        "sim s/wall s",
+        "msgs/wall s",
+        "seeds/min",
+        "peak MiB"
+    );
+    for row in rows {
+        out.push_str(&format!(
+            "{:<32} {:>6} {:>5} {:>10.1} {:>12.1} {:>12.1} {:>10.1} {:>9}\n",
+            row.label,
+            row.hosts,
+            row.runs,
+            row.sim_seconds,
+            row.sim_per_wall(),
+            row.messages_per_wall_second(),
+            row.seeds_per_minute(),
+            row.peak_rss_mib
+                .map_or("-".to_string(), |m| format!("{m:.0}"))
+        ));
+    }
+    out
+}
