@@ -4,6 +4,7 @@
 pub mod determinism;
 pub mod run_cmd;
 pub mod seeds;
+pub mod serve;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,11 @@ pub enum Command {
     Scenario(ScenarioArgs),
     /// List the known bugs that can be switched on with --bug.
     Bugs,
+    /// Run the gateway for real on 127.0.0.1 (one process per region) until Ctrl-C.
+    Serve(serve::ServeArgs),
+    /// One process of `serve`: the named hosts or regions (used by the launcher and tests).
+    #[command(hide = true)]
+    ServeNode(serve::ServeNodeArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,5 +212,7 @@ pub fn dispatch(cli: Cli) -> i32 {
             }
             0
         }
+        Command::Serve(args) => serve::serve(&args),
+        Command::ServeNode(args) => serve::serve_node(&args),
     }
 }
