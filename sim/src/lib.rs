@@ -10,5 +10,6 @@ pub mod faults;
 pub mod prng;
 pub mod run;
 pub mod scenario;
+pub mod serve;
 pub mod topology;
 pub mod workload;

@@ -5,6 +5,7 @@ pub mod bench_cmd;
 pub mod determinism;
 pub mod run_cmd;
 pub mod seeds;
+pub mod serve;
 
 use std::path::PathBuf;
 
@@ -38,6 +39,7 @@ pub enum Command {
     Scenario(ScenarioArgs),
     /// List the known bugs that can be switched on with --bug.
     Bugs,
+<<<<<<< HEAD
     /// Measure seeds/minute, simulated time per wall second and memory,
     /// beside the bare engine.
     Bench(BenchArgs),
@@ -48,6 +50,13 @@ pub struct BenchArgs {
     /// Seeds per configuration.
     #[arg(long, default_value_t = 3)]
     pub seeds: u64,
+=======
+    /// Run the gateway for real on 127.0.0.1 (one process per region) until Ctrl-C.
+    Serve(serve::ServeArgs),
+    /// One process of `serve`: the named hosts or regions (used by the launcher and tests).
+    #[command(hide = true)]
+    ServeNode(serve::ServeNodeArgs),
+>>>>>>> wt-serve
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,5 +227,7 @@ pub fn dispatch(cli: Cli) -> i32 {
             }
             0
         }
+        Command::Serve(args) => serve::serve(&args),
+        Command::ServeNode(args) => serve::serve_node(&args),
     }
 }

@@ -116,7 +116,7 @@ fn rcpt_check(accept_domains: &[String], rcpt: &str) -> RcptCheck {
 }
 
 /// Logs one `mailbox_received` per recipient of a delivered message.
-fn record(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
+pub fn record(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
     let msg = message_id(data).unwrap_or_else(|| "<none>".to_string());
     let body_sha256 = traces::sha256_hex(data);
     let spam_tagged = has_spam_flag(data);

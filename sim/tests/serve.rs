@@ -1,0 +1,543 @@
+//! `mailsim serve` for real, checked with SMTP clients nobody on this project
+//! wrote: Python's smtplib, raw Python sockets where smtplib will not go
+//! (pipelining, an undeclared oversized body), and swaks when installed.
+//!
+//! Each test starts its own deployment on its own free ports and data dir
+//! (see `serve_support`), so they run in parallel; every wait is a poll with
+//! a generous deadline, never a sleep standing in for a condition.
+
+mod serve_support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use serve_support::{
+    Cluster, DELIVERED_WITHIN, KillOnDrop, READY_WITHIN, TempDir, mailsim, mailsim_output,
+    python_json, python3, script, test_config, wait_for,
+};
+
+fn words(list: &[&str]) -> Vec<String> {
+    list.iter().map(|w| w.to_string()).collect()
+}
+
+/// smtplib sends one message through `port`; `extra` adds send.py flags.
+fn send(port: u16, message_id: &str, to: &[&str], extra: &[&str]) -> Value {
+    let mut args = words(&["--port", &port.to_string(), "--message-id", message_id]);
+    for rcpt in to {
+        args.extend(words(&["--to", rcpt]));
+    }
+    args.extend(words(extra));
+    python_json("send.py", &args)
+}
+
+#[test]
+fn smtplib_mail_is_accepted_and_lands_in_maildir_with_dotted_lines_intact() {
+    if !python3() {
+        return;
+    }
+    let cluster = Cluster::start("deliver");
+    let id = "<deliver-1@client.test>";
+    let body = "first\\n.hidden line\\n..two dots\\n.\\nlast\\n";
+    let reply = send(
+        cluster.smtp_port("gw-a"),
+        id,
+        &["alice@example.test", "Bob@Example.test"],
+        &["--body", body],
+    );
+    assert_eq!(reply["outcome"], "accepted", "{reply}");
+    let both = wait_for(DELIVERED_WITHIN, || {
+        cluster.delivered("alice@example.test", id) && cluster.delivered("bob@example.test", id)
+    });
+    assert!(both, "not in both Maildirs within {DELIVERED_WITHIN:?}");
+    let copy = cluster
+        .maildir("alice@example.test")
+        .into_iter()
+        .find(|m| m.contains(id))
+        .expect("delivered");
+    assert!(
+        copy.starts_with(
+            "Return-Path: <sender@client.test>\r\nDelivered-To: alice@example.test\r\n"
+        ),
+        "{copy}"
+    );
+    // smtplib stuffed every leading dot; the gateway and the mailbox must
+    // both have unstuffed exactly once.
+    assert!(
+        copy.contains("\r\n\r\nfirst\r\n.hidden line\r\n..two dots\r\n.\r\nlast\r\n"),
+        "{copy}"
+    );
+}
+
+#[test]
+fn unknown_recipients_get_550_and_known_ones_still_get_their_mail() {
+    if !python3() {
+        return;
+    }
+    let cluster = Cluster::start("unknown");
+    let port = cluster.smtp_port("gw-b");
+    let alone = send(
+        port,
+        "<unknown-1@client.test>",
+        &["nobody@example.test"],
+        &[],
+    );
+    assert_eq!(alone["outcome"], "refused", "{alone}");
+    assert_eq!(alone["refused"]["nobody@example.test"], 550, "{alone}");
+    let foreign = send(
+        port,
+        "<unknown-2@client.test>",
+        &["someone@elsewhere.test"],
+        &[],
+    );
+    assert_eq!(
+        foreign["refused"]["someone@elsewhere.test"], 550,
+        "{foreign}"
+    );
+    let id = "<unknown-3@client.test>";
+    let mixed = send(
+        port,
+        id,
+        &["nobody@example.test", "alice@example.test"],
+        &[],
+    );
+    assert_eq!(mixed["outcome"], "accepted", "{mixed}");
+    assert_eq!(mixed["refused"]["nobody@example.test"], 550, "{mixed}");
+    assert!(wait_for(DELIVERED_WITHIN, || cluster
+        .delivered("alice@example.test", id)));
+    assert!(cluster.maildir("nobody@example.test").is_empty());
+}
+
+#[test]
+fn size_is_advertised_and_an_oversized_message_gets_552() {
+    if !python3() {
+        return;
+    }
+    let cluster = Cluster::start("size");
+    let port = cluster.smtp_port("gw-a");
+    let limit = cluster.config.gateway.knobs.max_message_bytes;
+    let over = (limit + 40_000).to_string();
+    // smtplib declares SIZE= in MAIL FROM, so the refusal comes up front.
+    let declared = send(
+        port,
+        "<size-1@client.test>",
+        &["alice@example.test"],
+        &["--pad-bytes", &over],
+    );
+    assert!(
+        declared["features"]
+            .as_array()
+            .unwrap()
+            .contains(&"size".into()),
+        "{declared}"
+    );
+    assert_eq!(declared["size"], limit, "{declared}");
+    assert_eq!(declared["outcome"], "refused", "{declared}");
+    assert_eq!(declared["stage"], "mail", "{declared}");
+    assert_eq!(declared["code"], 552, "{declared}");
+    // A client that does not declare it learns after the final dot.
+    let args = words(&["--port", &port.to_string(), "--mode", "oversized"]);
+    let raw = python_json(
+        "raw_smtp.py",
+        &[
+            args,
+            words(&["--message-id", "<size-2@client.test>", "--pad-bytes", &over]),
+        ]
+        .concat(),
+    );
+    assert_eq!(raw["replies"], serde_json::json!([250, 250, 354]), "{raw}");
+    assert_eq!(raw["data_reply"], 552, "{raw}");
+    assert_eq!(raw["quit_reply"], 221, "{raw}");
+    // Just under the limit is fine.
+    let id = "<size-3@client.test>";
+    let under = (limit - 20_000).to_string();
+    let fits = send(port, id, &["alice@example.test"], &["--pad-bytes", &under]);
+    assert_eq!(fits["outcome"], "accepted", "{fits}");
+    assert!(wait_for(DELIVERED_WITHIN, || cluster
+        .delivered("alice@example.test", id)));
+}
+
+#[test]
+fn pipelining_is_advertised_and_a_pipelined_transaction_works() {
+    if !python3() {
+        return;
+    }
+    let cluster = Cluster::start("pipeline");
+    let id = "<pipeline-1@client.test>";
+    let args = words(&[
+        "--port",
+        &cluster.smtp_port("gw-b").to_string(),
+        "--mode",
+        "pipeline",
+        "--message-id",
+        id,
+    ]);
+    let raw = python_json("raw_smtp.py", &args);
+    let ehlo: Vec<&str> = raw["ehlo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(ehlo.contains(&"PIPELINING"), "{raw}");
+    // MAIL, RCPT alice, RCPT nobody, RCPT bob, DATA — in order, from one write.
+    assert_eq!(
+        raw["replies"],
+        serde_json::json!([250, 250, 550, 250, 354]),
+        "{raw}"
+    );
+    assert_eq!(raw["data_reply"], 250, "{raw}");
+    assert_eq!(raw["quit_reply"], 221, "{raw}");
+    let both = wait_for(DELIVERED_WITHIN, || {
+        cluster.delivered("alice@example.test", id) && cluster.delivered("bob@example.test", id)
+    });
+    assert!(both, "pipelined message not delivered to both");
+    let copy = cluster.maildir("bob@example.test").concat();
+    assert!(
+        copy.contains("\r\npipelined body\r\n.stuffed by hand\r\n"),
+        "{copy}"
+    );
+}
+
+#[test]
+fn an_eicar_attachment_is_quarantined_and_never_delivered() {
+    if !python3() {
+        return;
+    }
+    let cluster = Cluster::start("eicar");
+    let port = cluster.smtp_port("gw-a");
+    let bad = "<eicar-1@client.test>";
+    let reply = send(port, bad, &["alice@example.test"], &["--eicar-attachment"]);
+    // Scanning is asynchronous: the gateway takes responsibility first.
+    assert_eq!(reply["outcome"], "accepted", "{reply}");
+    let held = wait_for(DELIVERED_WITHIN, || {
+        cluster.quarantined().iter().any(|m| m.contains(bad))
+    });
+    assert!(held, "EICAR message not in any gateway's quarantine/");
+    // A clean message sent after it is delivered, the EICAR one never.
+    let good = "<eicar-2@client.test>";
+    let reply = send(port, good, &["alice@example.test"], &[]);
+    assert_eq!(reply["outcome"], "accepted", "{reply}");
+    assert!(wait_for(DELIVERED_WITHIN, || cluster
+        .delivered("alice@example.test", good)));
+    assert!(
+        !cluster.delivered("alice@example.test", bad),
+        "malware delivered"
+    );
+    assert!(
+        cluster
+            .maildir("alice@example.test")
+            .iter()
+            .all(|m| !m.contains("EICAR")),
+        "EICAR bytes in a Maildir"
+    );
+}
+
+/// One line of flood.py's report.
+struct Attempt {
+    message_id: String,
+    result: String,
+}
+
+fn attempts(path: &Path) -> Vec<Attempt> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            (fields.len() == 4).then(|| Attempt {
+                message_id: fields[2].to_string(),
+                result: fields[3].to_string(),
+            })
+        })
+        .collect()
+}
+
+fn accepted(attempts: &[Attempt]) -> usize {
+    attempts.iter().filter(|a| a.result == "250").count()
+}
+
+#[test]
+fn a_region_killed_mid_flow_and_restarted_loses_nothing_acknowledged() {
+    if !python3() {
+        return;
+    }
+    let mut cluster = Cluster::start("kill");
+    let out = cluster.data.with_file_name("flood.tsv");
+    let ports = format!(
+        "{},{}",
+        cluster.smtp_port("gw-a"),
+        cluster.smtp_port("gw-b")
+    );
+    let flood = Command::new("python3")
+        .arg(script("flood.py"))
+        .args([
+            "--ports",
+            &ports,
+            "--count",
+            "150",
+            "--prefix",
+            "kill",
+            "--pause-ms",
+            "15",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    let mut flood = KillOnDrop::new(flood);
+
+    // Mail is flowing: kill region a (gateway and scanner) with SIGKILL.
+    assert!(
+        wait_for(READY_WITHIN, || accepted(&attempts(&out)) >= 20),
+        "the flow never got going"
+    );
+    cluster.kill_group("local-a");
+    let at_kill = attempts(&out).len();
+    // Senders keep knocking on the dead region (refused) and on the live
+    // one (451: no quorum without region a) for a while.
+    assert!(
+        wait_for(READY_WITHIN, || attempts(&out).len() >= at_kill + 12),
+        "the flow stalled after the kill"
+    );
+    cluster.start_group("local-a");
+    cluster.wait_ready();
+    let at_restart = attempts(&out).len();
+    let finished = flood.wait_exit(Duration::from_secs(60));
+    assert!(
+        finished.is_some_and(|s| s.success()),
+        "flood.py: {finished:?}"
+    );
+
+    let all = attempts(&out);
+    assert_eq!(all.len(), 150);
+    let during: Vec<&Attempt> = all[at_kill..at_restart].iter().collect();
+    assert!(
+        during.iter().any(|a| a.result != "250"),
+        "the outage was never noticed by a sender"
+    );
+    assert!(
+        accepted(&all[at_restart..]) > 0,
+        "nothing accepted after the restart"
+    );
+    let acked: Vec<&str> = all
+        .iter()
+        .filter(|a| a.result == "250")
+        .map(|a| a.message_id.as_str())
+        .collect();
+    let all_there = wait_for(DELIVERED_WITHIN, || {
+        let maildir = cluster
+            .maildir("alice@example.test")
+            .concat()
+            .to_ascii_lowercase();
+        acked
+            .iter()
+            .all(|id| maildir.contains(&format!("message-id: {id}\r\n").to_ascii_lowercase()))
+    });
+    if !all_there {
+        let missing: Vec<&&str> = acked
+            .iter()
+            .filter(|id| !cluster.delivered("alice@example.test", id))
+            .collect();
+        panic!(
+            "{} of {} acknowledged messages lost: {missing:?}",
+            missing.len(),
+            acked.len()
+        );
+    }
+    eprintln!(
+        "kill test: {} attempts, {} acknowledged, {} failed while region a was down",
+        all.len(),
+        acked.len(),
+        during.iter().filter(|a| a.result != "250").count()
+    );
+}
+
+/// swaks, if installed; skips with a note otherwise.
+fn swaks() -> bool {
+    let ok = Command::new("swaks")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIPPED: swaks is not installed (apt-get install -y swaks)");
+    }
+    ok
+}
+
+#[test]
+fn swaks_delivers_pipelines_and_is_refused_an_unknown_user() {
+    if !swaks() {
+        return;
+    }
+    let cluster = Cluster::start("swaks");
+    let server = format!("127.0.0.1:{}", cluster.smtp_port("gw-a"));
+    let run = |to: &str, id: &str, extra: &[&str]| {
+        Command::new("swaks")
+            .args([
+                "--server",
+                &server,
+                "--from",
+                "sender@client.test",
+                "--to",
+                to,
+            ])
+            .args(["--header", &format!("Message-Id: {id}")])
+            .args(["--body", "hello from swaks\n.a dotted line"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .expect("swaks runs")
+    };
+    let plain = run("alice@example.test", "<swaks-1@client.test>", &[]);
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stdout)
+    );
+    let piped = run("bob@example.test", "<swaks-2@client.test>", &["--pipeline"]);
+    let piped_text = String::from_utf8_lossy(&piped.stdout);
+    assert!(piped.status.success(), "{piped_text}");
+    // Pipelined: DATA went out before the reply to MAIL came back.
+    let data_sent = piped_text.find(" -> DATA").expect("DATA sent");
+    let mail_answered = piped_text.find("<-  250 2.1.0").expect("MAIL answered");
+    assert!(data_sent < mail_answered, "{piped_text}");
+    let unknown = run("nobody@example.test", "<swaks-3@client.test>", &[]);
+    let unknown_text = String::from_utf8_lossy(&unknown.stdout);
+    assert!(!unknown.status.success(), "{unknown_text}");
+    assert!(unknown_text.contains("<** 550"), "{unknown_text}");
+    let both = wait_for(DELIVERED_WITHIN, || {
+        cluster.delivered("alice@example.test", "<swaks-1@client.test>")
+            && cluster.delivered("bob@example.test", "<swaks-2@client.test>")
+    });
+    assert!(both, "swaks messages not delivered");
+    let copy = cluster.maildir("alice@example.test").concat();
+    assert!(copy.contains("\r\n.a dotted line\r\n"), "{copy}");
+}
+
+/// The pids in the launcher's "(pid N)" lines.
+fn child_pids(banner: &str) -> Vec<u32> {
+    banner
+        .split("(pid ")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn the_launcher_prints_where_to_connect_serves_and_stops_cleanly_on_sigterm() {
+    let dir = TempDir::new("launcher");
+    let config = test_config();
+    let config_path = dir.path.join("config.json");
+    std::fs::write(&config_path, config.to_json()).unwrap();
+    let data = dir.path.join("data");
+    let stdout_path = dir.path.join("serve.out");
+    let launcher = mailsim()
+        .arg("serve")
+        .arg("--config")
+        .arg(&config_path)
+        .arg("--data")
+        .arg(&data)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(std::fs::File::create(dir.path.join("serve.err")).unwrap())
+        .spawn()
+        .expect("mailsim serve starts");
+    let mut launcher = KillOnDrop::new(launcher);
+    let banner = || std::fs::read_to_string(&stdout_path).unwrap_or_default();
+    assert!(
+        wait_for(READY_WITHIN, || banner().contains("ready")),
+        "no ready line: {}",
+        banner()
+    );
+    let ports = sim::serve::ports::PortMap::new(&config).unwrap();
+    let (port_a, port_b) = (ports.smtp("gw-a").unwrap(), ports.smtp("gw-b").unwrap());
+    for port in [port_a, port_b] {
+        assert!(
+            banner().contains(&format!("SMTP 127.0.0.1:{port}")),
+            "{}",
+            banner()
+        );
+    }
+    let pids = child_pids(&banner());
+    assert_eq!(pids.len(), 3, "{}", banner());
+
+    if python3() {
+        let id = "<launcher-1@client.test>";
+        let reply = send(port_b, id, &["alice@example.test"], &[]);
+        assert_eq!(reply["outcome"], "accepted", "{reply}");
+        let maildir = data.join("mbx-example/Maildir/alice@example.test/new");
+        let landed = wait_for(DELIVERED_WITHIN, || {
+            std::fs::read_dir(&maildir).is_ok_and(|mut d| d.next().is_some())
+        });
+        assert!(landed, "nothing in {}", maildir.display());
+    }
+
+    // A region that dies is reported, not restarted.
+    let region_a = pids[0];
+    let killed = Command::new("kill")
+        .args(["-KILL", &region_a.to_string()])
+        .status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    assert!(
+        wait_for(READY_WITHIN, || banner().contains("region local-a exited")),
+        "{}",
+        banner()
+    );
+    assert!(banner().contains("not restarting"), "{}", banner());
+
+    let termed = Command::new("kill")
+        .args(["-TERM", &launcher.child.id().to_string()])
+        .status();
+    assert!(termed.is_ok_and(|s| s.success()));
+    let status = launcher.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", banner());
+    assert!(banner().contains("stopping"), "{}", banner());
+    for pid in pids {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "child {pid} outlived the launcher"
+        );
+    }
+}
+
+#[test]
+fn bad_serve_input_is_one_message_and_exit_2() {
+    let dir = TempDir::new("bad");
+    let check = |args: &[&str], mentions: &str| {
+        let output = mailsim_output(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(mentions),
+            "{args:?} should mention {mentions:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    };
+    let file = |name: &str, text: &str| {
+        let path = dir.path.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let typo = file("typo.json", r#"{"base_prot": 30000}"#);
+    check(&["serve", "--config", &typo], "unknown field");
+    let mut config = sim::serve::config::ServeConfig::default();
+    config.gateway.knobs.replica_quorum = 3;
+    let quorum = file("quorum.json", &config.to_json());
+    check(&["serve", "--config", &quorum], "quorum");
+    let garbage = file("garbage.json", "{not json");
+    check(&["serve", "--config", &garbage], "bad config");
+    check(
+        &["serve", "--config", "/nonexistent/mailsim.json"],
+        "cannot read",
+    );
+    let data = dir.path.join("data").display().to_string();
+    check(
+        &["serve-node", "--data", &data, "--host", "nobody"],
+        "not a host",
+    );
+    check(&["serve-node", "--data", &data, "--region", "mars"], "mars");
+    check(&["serve-node", "--data", &data], "--host or --region");
+}
