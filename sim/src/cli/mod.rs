@@ -39,10 +39,14 @@ pub enum Command {
     Scenario(ScenarioArgs),
     /// List the known bugs that can be switched on with --bug.
     Bugs,
-<<<<<<< HEAD
     /// Measure seeds/minute, simulated time per wall second and memory,
     /// beside the bare engine.
     Bench(BenchArgs),
+    /// Run the gateway for real on 127.0.0.1 (one process per region) until Ctrl-C.
+    Serve(serve::ServeArgs),
+    /// One process of `serve`: the named hosts or regions (used by the launcher and tests).
+    #[command(hide = true)]
+    ServeNode(serve::ServeNodeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -50,13 +54,6 @@ pub struct BenchArgs {
     /// Seeds per configuration.
     #[arg(long, default_value_t = 3)]
     pub seeds: u64,
-=======
-    /// Run the gateway for real on 127.0.0.1 (one process per region) until Ctrl-C.
-    Serve(serve::ServeArgs),
-    /// One process of `serve`: the named hosts or regions (used by the launcher and tests).
-    #[command(hide = true)]
-    ServeNode(serve::ServeNodeArgs),
->>>>>>> wt-serve
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
