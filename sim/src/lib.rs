@@ -9,5 +9,6 @@ pub mod faults;
 pub mod prng;
 pub mod run;
 pub mod scenario;
+pub mod sweep;
 pub mod topology;
 pub mod workload;
