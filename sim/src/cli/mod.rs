@@ -4,6 +4,8 @@
 pub mod determinism;
 pub mod run_cmd;
 pub mod seeds;
+pub mod sweep;
+pub mod sweep_worker;
 
 use std::path::PathBuf;
 
@@ -37,6 +39,11 @@ pub enum Command {
     Scenario(ScenarioArgs),
     /// List the known bugs that can be switched on with --bug.
     Bugs,
+    /// Run many seeds in worker processes: sharded, resumable, with JUnit.
+    Sweep(sweep::SweepArgs),
+    /// Internal: run one seed for a sweep and print a JSON report.
+    #[command(hide = true)]
+    SweepWorker(sweep_worker::SweepWorkerArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,5 +213,7 @@ pub fn dispatch(cli: Cli) -> i32 {
             }
             0
         }
+        Command::Sweep(args) => sweep::run(&args),
+        Command::SweepWorker(args) => sweep_worker::run(&args),
     }
 }
