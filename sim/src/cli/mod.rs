@@ -2,6 +2,7 @@
 //! Exit codes: 0 pass, 1 safety violation, 3 liveness violation, 2 bad input.
 
 pub mod determinism;
+pub mod merge_cmd;
 pub mod run_cmd;
 pub mod seeds;
 pub mod sweep;
@@ -41,6 +42,8 @@ pub enum Command {
     Bugs,
     /// Run many seeds in worker processes: sharded, resumable, with JUnit.
     Sweep(sweep::SweepArgs),
+    /// Combine the output directories of a sharded sweep into one.
+    Merge(merge_cmd::MergeArgs),
     /// Internal: run one seed for a sweep and print a JSON report.
     #[command(hide = true)]
     SweepWorker(sweep_worker::SweepWorkerArgs),
@@ -214,6 +217,7 @@ pub fn dispatch(cli: Cli) -> i32 {
             0
         }
         Command::Sweep(args) => sweep::run(&args),
+        Command::Merge(args) => merge_cmd::run(&args),
         Command::SweepWorker(args) => sweep_worker::run(&args),
     }
 }

@@ -13,6 +13,7 @@ pub mod failure_file;
 pub mod invoke;
 pub mod junit;
 pub mod layout;
+pub mod merge;
 pub mod pool;
 pub mod progress;
 pub mod recheck;
