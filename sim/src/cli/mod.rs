@@ -3,6 +3,7 @@
 
 pub mod determinism;
 pub mod merge_cmd;
+pub mod report_cmd;
 pub mod run_cmd;
 pub mod seeds;
 pub mod sweep;
@@ -44,6 +45,8 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Combine the output directories of a sharded sweep into one.
     Merge(merge_cmd::MergeArgs),
+    /// Write a sweep directory as one self-contained HTML page.
+    Report(report_cmd::ReportArgs),
     /// Internal: run one seed for a sweep and print a JSON report.
     #[command(hide = true)]
     SweepWorker(sweep_worker::SweepWorkerArgs),
@@ -218,6 +221,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         }
         Command::Sweep(args) => sweep::run(&args),
         Command::Merge(args) => merge_cmd::run(&args),
+        Command::Report(args) => report_cmd::run(&args),
         Command::SweepWorker(args) => sweep_worker::run(&args),
     }
 }

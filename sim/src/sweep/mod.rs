@@ -18,6 +18,7 @@ pub mod pool;
 pub mod progress;
 pub mod recheck;
 pub mod record;
+pub mod report;
 pub mod shard;
 pub mod shrink;
 pub mod summary;
