@@ -35,12 +35,13 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total);
             let style = ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} seeds  {per_sec}  {msg}  eta {eta}",
+                "{elapsed_precise} [{bar:30}] {pos}/{len} seeds  {msg}  eta {eta}",
             )
             .expect("the template is valid")
             .progress_chars("=> ");
             bar.set_style(style);
             bar.set_message("0 failed");
+            // indicatif's own {per_sec} prints rates below 1/s with four decimals.
             bar.enable_steady_tick(Duration::from_millis(250));
             bar
         });
@@ -76,7 +77,11 @@ impl Progress {
         match &self.bar {
             Some(bar) => {
                 bar.inc(1);
-                bar.set_message(format!("{} failed", state.failed));
+                bar.set_message(format!(
+                    "{:.2} seeds/s  {} failed",
+                    self.rate(&state),
+                    state.failed
+                ));
             }
             None => {
                 let now = clock::now();
@@ -88,9 +93,13 @@ impl Progress {
         }
     }
 
+    fn rate(&self, state: &State) -> f64 {
+        state.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9)
+    }
+
     fn line(&self, state: &State) -> String {
         let elapsed = self.started.elapsed();
-        let rate = state.done as f64 / elapsed.as_secs_f64().max(1e-9);
+        let rate = self.rate(state);
         format!(
             "progress: {}/{} seeds, {} failed, {:.2} seeds/s, {} elapsed",
             state.done,
