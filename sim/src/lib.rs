@@ -11,5 +11,6 @@ pub mod prng;
 pub mod run;
 pub mod scenario;
 pub mod serve;
+pub mod sweep;
 pub mod topology;
 pub mod workload;

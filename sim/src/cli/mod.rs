@@ -3,9 +3,13 @@
 
 pub mod bench_cmd;
 pub mod determinism;
+pub mod merge_cmd;
+pub mod report_cmd;
 pub mod run_cmd;
 pub mod seeds;
 pub mod serve;
+pub mod sweep;
+pub mod sweep_worker;
 
 use std::path::PathBuf;
 
@@ -47,6 +51,15 @@ pub enum Command {
     /// One process of `serve`: the named hosts or regions (used by the launcher and tests).
     #[command(hide = true)]
     ServeNode(serve::ServeNodeArgs),
+    /// Run many seeds in worker processes: sharded, resumable, with JUnit.
+    Sweep(sweep::SweepArgs),
+    /// Combine the output directories of a sharded sweep into one.
+    Merge(merge_cmd::MergeArgs),
+    /// Write a sweep directory as one self-contained HTML page.
+    Report(report_cmd::ReportArgs),
+    /// Internal: run one seed for a sweep and print a JSON report.
+    #[command(hide = true)]
+    SweepWorker(sweep_worker::SweepWorkerArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -226,5 +239,9 @@ pub fn dispatch(cli: Cli) -> i32 {
         }
         Command::Serve(args) => serve::serve(&args),
         Command::ServeNode(args) => serve::serve_node(&args),
+        Command::Sweep(args) => sweep::run(&args),
+        Command::Merge(args) => merge_cmd::run(&args),
+        Command::Report(args) => report_cmd::run(&args),
+        Command::SweepWorker(args) => sweep_worker::run(&args),
     }
 }

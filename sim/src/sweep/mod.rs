@@ -1,0 +1,40 @@
+//! Seed sweeps: many seeds, each run in its own child process so a seed that
+//! panics or hangs is recorded instead of taking the sweep down, sharded to
+//! fit the CI engines teams already run, resumable after a kill, and written
+//! out as per-seed records, a summary, failure files, JUnit and an HTML page.
+//!
+//! Threads exist only here, at the sweep level, and only to wait on child
+//! processes: every simulation stays single-threaded inside its own process.
+
+pub mod child;
+pub mod clock;
+pub mod duration;
+pub mod failure_file;
+pub mod invoke;
+pub mod junit;
+pub mod layout;
+pub mod merge;
+pub mod pool;
+pub mod progress;
+pub mod recheck;
+pub mod record;
+pub mod report;
+pub mod shard;
+pub mod shrink;
+pub mod summary;
+pub mod table;
+pub mod worker;
+pub mod xml;
+
+use clap::ValueEnum;
+
+use crate::cli::FamilyArg;
+
+/// A family as typed on the command line (`region-outage`), which is how
+/// records, repro lines and JUnit class names spell it.
+pub fn family_name(family: FamilyArg) -> String {
+    family
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,61 @@
+//! `--shrink`: minimise each violating seed's failure with `mailsim shrink
+//! FILE` — when this build has that subcommand. Until it lands, every
+//! failure's record says shrinking is pending; nothing pretends to shrink.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use clap::CommandFactory;
+
+use crate::cli::Cli;
+use crate::sweep::child;
+use crate::sweep::layout::{Layout, write_atomic};
+
+/// What a record says when this build cannot shrink.
+pub const PENDING: &str = "pending: this build of mailsim has no `shrink` subcommand yet; \
+                           run `mailsim shrink` on the failure file once it has";
+
+/// Whether this binary has a `shrink` subcommand.
+pub fn available() -> bool {
+    Cli::command().find_subcommand("shrink").is_some()
+}
+
+/// Runs `exe shrink FILE` for `seed`'s failure file, keeps its output in
+/// `shrink/seed-<N>.log`, and says how it went.
+pub fn shrink(exe: &Path, layout: &Layout, seed: u64, limit: Duration) -> String {
+    if !available() {
+        return PENDING.to_string();
+    }
+    let file = layout.path("failures", seed);
+    let log = Layout::relative("shrink", seed);
+    let mut command = Command::new(exe);
+    command.arg("shrink").arg(&file);
+    let capture = layout.tmp_dir().join(format!("seed-{seed}.shrink"));
+    let exit = match child::run(command, limit, &capture) {
+        Ok(exit) => exit,
+        Err(e) => return format!("failed: could not start `mailsim shrink`: {e}"),
+    };
+    let dir = layout.root.join("shrink");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return format!("failed: cannot create {}: {e}", dir.display());
+    }
+    let text = format!(
+        "{}\n--- stderr (excerpt) ---\n{}\n",
+        exit.stdout, exit.stderr_excerpt
+    );
+    if let Err(e) = write_atomic(&layout.root.join(&log), text.as_bytes()) {
+        return format!("failed: {e}");
+    }
+    match exit.status {
+        None => format!(
+            "timed out after {}; partial output in {log}",
+            crate::sweep::duration::human(limit)
+        ),
+        Some(status) if status.success() => format!("done: output in {log}"),
+        Some(status) => format!(
+            "failed: `mailsim shrink` {}; see {log}",
+            child::describe(status)
+        ),
+    }
+}
