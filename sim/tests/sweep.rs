@@ -115,6 +115,11 @@ fn a_sweep_over_three_seeds_writes_a_summary_and_junit_with_three_testcases() {
         assert!(record["sim_seconds"].as_f64().unwrap() > 0.0);
         assert!(record["wall_seconds"].as_f64().unwrap() > 0.0);
     }
+    // A seed in a parallel sweep is the same run as on its own.
+    let alone = mailsim(&["run", "--seed", "2", "--family", "calm", "--json"]);
+    let alone: Value = serde_json::from_slice(&alone.stdout).expect("run --json");
+    assert_eq!(summary["results"][2]["digest"], alone["digest"]);
+
     let xml = std::fs::read_to_string(&junit).expect("junit");
     assert!(xml.starts_with("<?xml"));
     assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");

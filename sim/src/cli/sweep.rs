@@ -86,12 +86,17 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
     if args.seed_timeout.is_zero() {
         return Err("--seed-timeout must be longer than 0".into());
     }
+    // Sorted and deduplicated, so `--bug a --bug b` and `--bug b --bug a`
+    // are the same sweep when resuming or merging.
+    let mut bugs = args.bugs.clone();
+    bugs.sort();
+    bugs.dedup();
     // Unknown bugs are bad input for the whole sweep, not a crash per seed.
     ScenarioSource {
         seed: args.seeds.start,
         scenario: None,
         family: args.family,
-        bugs: args.bugs.clone(),
+        bugs: bugs.clone(),
     }
     .load()?;
     let env: BTreeMap<String, String> = std::env::vars_os()
@@ -112,7 +117,7 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
     }
     if let Some(other) = records
         .values()
-        .find(|r| r.family != family || r.bugs != args.bugs)
+        .find(|r| r.family != family || r.bugs != bugs)
     {
         return Err(format!(
             "{} holds results of a different sweep (seed {} ran with --family {}{}); \
@@ -167,7 +172,7 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
         exe: &exe,
         layout: &layout,
         family: args.family,
-        bugs: &args.bugs,
+        bugs: &bugs,
         todo: &todo,
         jobs,
         budget: args.time_budget,
@@ -184,7 +189,7 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
     let meta = Meta {
         commands: vec![command_line()],
         family,
-        bugs: args.bugs.clone(),
+        bugs: bugs.clone(),
         shards: vec![ShardInfo {
             index: choice.shard.index,
             count: choice.shard.count,

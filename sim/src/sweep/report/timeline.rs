@@ -321,7 +321,9 @@ impl Timeline {
             ("#7f7f7f", "quarantined"),
             ("#d62728", "× accepted, never arrived"),
         ];
-        for (fill, text) in entries {
+        // Without a trace there are no dots to explain.
+        let entries = if self.has_trace { &entries[..] } else { &[] };
+        for &(fill, text) in entries {
             let _ = writeln!(
                 out,
                 r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{fill}"/><text x="{:.1}" y="{y:.1}">{text}</text>"#,
