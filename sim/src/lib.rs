@@ -6,6 +6,7 @@ pub mod cli;
 pub mod deploy;
 pub mod engine;
 pub mod faults;
+pub mod logging;
 pub mod prng;
 pub mod run;
 pub mod scenario;
