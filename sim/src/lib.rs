@@ -5,10 +5,15 @@
 pub mod cli;
 pub mod deploy;
 pub mod engine;
+pub mod failure_file;
 pub mod faults;
 pub mod logging;
 pub mod prng;
+pub mod report_text;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
 pub mod topology;
 pub mod workload;
+
+pub use failure_file::failure_file;

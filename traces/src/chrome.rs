@@ -276,11 +276,10 @@ impl<'a> Spans<'a> {
                     Self::end(open, ts, json!({}), out);
                 }
             }
-            EventKind::HostCrashed {} => {
-                if !self.down.contains_key(host) {
-                    let open = self.begin("down", format!("{host} down"), host, ts, json!({}), out);
-                    self.down.insert(host.to_string(), open);
-                }
+            // A crash of a host already down (two faults on it) opens nothing.
+            EventKind::HostCrashed {} if !self.down.contains_key(host) => {
+                let open = self.begin("down", format!("{host} down"), host, ts, json!({}), out);
+                self.down.insert(host.to_string(), open);
             }
             EventKind::HostRestarted {} => {
                 if let Some(open) = self.down.remove(host) {
