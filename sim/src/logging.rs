@@ -6,9 +6,9 @@
 //! wall time and the interesting times are the simulated ones the
 //! observation log and the failure report use too. turmoil enters a span
 //! `node{name=...}` around every tick of a host, so a layer remembers the
-//! innermost such span per thread; the time comes from `turmoil::sim_elapsed`
-//! inside a host, or from the run loop's clock (see [`set_world_time_us`])
-//! for the simulator's own lines. RUST_LOG filters as usual; the default is
+//! innermost such span per thread; the time is the run loop's clock, the
+//! one that stamps the observation log (see [`set_run_clock_us`]), so a
+//! log line and the events it explains carry the same time. RUST_LOG filters as usual; the default is
 //! warnings only, so normal output is unchanged.
 //!
 //! Logs are never part of the digest: they are for reading, not judging.
@@ -37,19 +37,19 @@ thread_local! {
     static NODE_SPANS: RefCell<Vec<(u64, Rc<str>)>> = const { RefCell::new(Vec::new()) };
     /// Hosts whose span is entered on this thread, innermost last.
     static ENTERED: RefCell<Vec<Rc<str>>> = const { RefCell::new(Vec::new()) };
-    /// The run loop's simulated time, for lines written outside a host.
-    static WORLD_TIME_US: Cell<Option<u64>> = const { Cell::new(None) };
+    /// The observation log's clock for the run on this thread.
+    static RUN_CLOCK_US: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
-/// Sets the simulated time that stamps lines written outside any host on
-/// this thread (the run loop calls it before each step).
-pub fn set_world_time_us(now_us: u64) {
-    WORLD_TIME_US.with(|t| t.set(Some(now_us)));
+/// Sets the simulated time that stamps this thread's lines (the observer
+/// calls it whenever the run loop moves the log's clock).
+pub fn set_run_clock_us(now_us: u64) {
+    RUN_CLOCK_US.with(|t| t.set(Some(now_us)));
 }
 
 /// Forgets the world time, once a run is over.
-pub fn clear_world_time() {
-    WORLD_TIME_US.with(|t| t.set(None));
+pub fn clear_run_clock() {
+    RUN_CLOCK_US.with(|t| t.set(None));
 }
 
 /// Installs the stderr logger, filtered by RUST_LOG (default `warn`). An
@@ -161,12 +161,13 @@ pub fn current_host() -> String {
         .unwrap_or_else(|| WORLD.to_string())
 }
 
-/// Simulated time for this line: the host's clock inside a host, else the
-/// run loop's; None outside any run.
+/// Simulated time for this line: the run's clock as the observation log
+/// stamps it (so a log line and the events of the same step show the same
+/// time), else the host's own turmoil clock; None outside any run.
 fn current_time_us() -> Option<u64> {
-    turmoil::sim_elapsed()
-        .map(|elapsed| elapsed.as_micros() as u64)
-        .or_else(|| WORLD_TIME_US.with(Cell::get))
+    RUN_CLOCK_US
+        .with(Cell::get)
+        .or_else(|| turmoil::sim_elapsed().map(|elapsed| elapsed.as_micros() as u64))
 }
 
 /// `[  12.345s host]`: seconds with milliseconds, right-aligned so columns

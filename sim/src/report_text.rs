@@ -429,7 +429,7 @@ mod tests {
             t_us: 0,
             host: "mta-1".into(),
             kind: EventKind::SendAttempt {
-                msg: "<M7.s1@mailsim.test>".into(),
+                msg: "<m7.s1@mailsim.test>".into(),
                 attempt: 2,
                 mx: "gw".into(),
             },
@@ -453,7 +453,7 @@ mod tests {
                 size: 1,
                 body_sha256: "ab".into(),
                 spam_tagged: false,
-                dsn_about: Some("<M1@mailsim.test>".into()),
+                dsn_about: Some("<m1@mailsim.test>".into()),
                 dsn_rcpts: vec!["b@acme.example".into()],
             },
         );

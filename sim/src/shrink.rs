@@ -282,6 +282,16 @@ impl Shrinker<'_> {
             |s, ms| s.phases.heal_at_ms = ms,
             floor_ms,
         );
+        // The heal ends every fault; say so in the schedule, so the file
+        // does not claim a fault lasts longer than it can.
+        let heal_ms = self.best.phases.heal_at_ms;
+        let mut clamped = self.best.clone();
+        for fault in &mut clamped.faults.faults {
+            fault.duration_ms = fault.duration_ms.min(heal_ms.saturating_sub(fault.at_ms));
+        }
+        if clamped != self.best {
+            self.try_candidate(clamped, "end every fault at the heal");
+        }
     }
 }
 

@@ -31,7 +31,7 @@ impl Observer {
         assert!(now_us >= self.now_us.get(), "simulated time went backwards");
         self.now_us.set(now_us);
         // Log lines the run loop writes between host ticks carry this time.
-        crate::logging::set_world_time_us(now_us);
+        crate::logging::set_run_clock_us(now_us);
     }
 
     pub fn now_us(&self) -> u64 {
@@ -43,7 +43,7 @@ impl Observer {
     }
 
     pub fn take_log(&self) -> Log {
-        crate::logging::clear_world_time();
+        crate::logging::clear_run_clock();
         self.log.replace(Log::new())
     }
 
