@@ -44,6 +44,9 @@ pub async fn deliver_pending(node: &SharedNode, entry: &mut Entry, raw: &[u8], t
     }
     for host in targets {
         let outcomes = attempt(node, entry, &host, &pending, &body).await;
+        if outcomes.is_empty() {
+            tracing::debug!(msg = %entry.message_id, %host, "delivery attempt settled no recipient");
+        }
         let mut any_delivered = false;
         for (rcpt, state) in outcomes {
             if matches!(state, RcptState::Delivered) {
