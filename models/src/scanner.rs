@@ -67,6 +67,7 @@ async fn serve_one(
     } else {
         verdict::scan(&raw)
     };
+    tracing::debug!(msg = %request.message_id, verdict = ?report.verdict, reason = %report.reason, "scanned");
     env.observe(EventKind::ScanVerdict {
         msg: request.message_id.clone(),
         verdict: report.verdict,

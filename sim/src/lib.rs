@@ -6,11 +6,17 @@ pub mod bench;
 pub mod cli;
 pub mod deploy;
 pub mod engine;
+pub mod failure_file;
 pub mod faults;
+pub mod logging;
 pub mod prng;
+pub mod report_text;
 pub mod run;
 pub mod scenario;
 pub mod serve;
+pub mod shrink;
 pub mod sweep;
 pub mod topology;
 pub mod workload;
+
+pub use failure_file::failure_file;

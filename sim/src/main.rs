@@ -4,6 +4,7 @@
 use clap::Parser;
 
 fn main() {
+    sim::logging::init();
     let cli = match sim::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

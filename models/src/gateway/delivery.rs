@@ -44,16 +44,21 @@ pub async fn deliver_pending(node: &SharedNode, entry: &mut Entry, raw: &[u8], t
     }
     for host in targets {
         let outcomes = attempt(node, entry, &host, &pending, &body).await;
+        if outcomes.is_empty() {
+            tracing::debug!(msg = %entry.message_id, %host, "delivery attempt settled no recipient");
+        }
         let mut any_delivered = false;
         for (rcpt, state) in outcomes {
             if matches!(state, RcptState::Delivered) {
                 any_delivered = true;
+                tracing::info!(msg = %entry.message_id, %rcpt, %host, "delivered");
                 node.env.observe(EventKind::GwDelivered {
                     msg: entry.message_id.clone(),
                     rcpt: rcpt.clone(),
                 });
             }
             if let RcptState::Bounced { diagnostic, .. } = &state {
+                tracing::info!(msg = %entry.message_id, %rcpt, %host, %diagnostic, "bounced");
                 node.env.observe(EventKind::GwBounced {
                     msg: entry.message_id.clone(),
                     rcpt: rcpt.clone(),

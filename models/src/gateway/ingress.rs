@@ -43,7 +43,8 @@ struct Answer {
     text: String,
 }
 
-async fn session(node: SharedNode, mut conn: BoxConn, _peer: String) {
+async fn session(node: SharedNode, mut conn: BoxConn, peer: String) {
+    tracing::debug!(%peer, "smtp session opened");
     let knobs = &node.config.knobs;
     let mut session = Session::new(SessionLimits {
         hostname: node.me().to_string(),
@@ -69,6 +70,7 @@ async fn session(node: SharedNode, mut conn: BoxConn, _peer: String) {
                 }
             }
             Some(Step::Close) => {
+                tracing::debug!(%peer, "smtp session closed by QUIT");
                 let _ = conn.shutdown().await;
                 return;
             }
@@ -86,6 +88,7 @@ async fn session(node: SharedNode, mut conn: BoxConn, _peer: String) {
                     Ok(Ok(0)) | Ok(Err(_)) => return,
                     Ok(Ok(n)) => session.push(&buf[..n]),
                     Err(env::Elapsed) => {
+                        tracing::debug!(%peer, "smtp session idle too long, closing");
                         let _ = conn
                             .write_all(b"421 4.4.2 idle too long, closing\r\n")
                             .await;
@@ -183,6 +186,7 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
     };
     match replicated {
         Ok(acked) => {
+            tracing::info!(msg = %message_id, spool_id = %id, tenant = %tenant.name, rcpts = entry.rcpts.len(), replicas = ?acked, "accepted (250)");
             node.entries.borrow_mut().insert(id.clone(), entry.clone());
             node.env.observe(EventKind::GwAccepted {
                 msg: message_id,
@@ -212,6 +216,7 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
 }
 
 fn defer(node: &SharedNode, message_id: &str, id: &str, reason: String) -> Answer {
+    tracing::info!(msg = %message_id, spool_id = %id, %reason, "deferred (451)");
     node.env.observe(EventKind::GwDeferred {
         msg: message_id.to_string(),
         reason: format!("{id}: {reason}"),
@@ -261,8 +266,13 @@ async fn replicate(node: &SharedNode, entry: &Entry, data: &[u8]) -> Result<Vec<
     let wait_for_quorum = async {
         while !quorum_holds(&node.config, node.me(), &acked) {
             match done_rx.recv().await {
-                Some((target, true)) => acked.push(target),
-                Some((_, false)) => {}
+                Some((target, true)) => {
+                    tracing::debug!(spool_id = %entry.id, %target, "replica stored");
+                    acked.push(target);
+                }
+                Some((target, false)) => {
+                    tracing::debug!(spool_id = %entry.id, %target, "replica failed");
+                }
                 None => return false,
             }
         }

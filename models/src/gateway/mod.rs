@@ -77,6 +77,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         entries: RefCell::new(entries),
         in_flight: RefCell::new(BTreeSet::new()),
     });
+    tracing::info!(region = %node.region, spool_entries = node.entries.borrow().len(), "gateway booted");
     node.note(
         "boot",
         format!("{} spool entries", node.entries.borrow().len()),

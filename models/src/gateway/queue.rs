@@ -56,6 +56,7 @@ async fn process(node: &SharedNode, id: &str) {
         entry.verdict = scan(node, &entry, &raw).await;
         if entry.verdict.is_none() {
             // Fail-closed: the message waits for a scanner.
+            tracing::debug!(msg = %entry.message_id, spool_id = %entry.id, "no verdict yet, waiting");
             entry.attempts += 1;
             reschedule(node, &mut entry);
             persist(node, &entry).await;
@@ -75,6 +76,7 @@ async fn process(node: &SharedNode, id: &str) {
                         *state = RcptState::Quarantined;
                     }
                 }
+                tracing::info!(msg = %entry.message_id, region = %node.region, "quarantined");
                 node.env.observe(EventKind::GwQuarantined {
                     msg: entry.message_id.clone(),
                     region: node.region.clone(),
@@ -93,6 +95,7 @@ async fn process(node: &SharedNode, id: &str) {
             node.config.knobs.queue_lifetime_ms,
         );
         if expired && !node.config.bug("retry-forever") {
+            tracing::info!(msg = %entry.message_id, spool_id = %entry.id, "expired in queue, bouncing what is pending");
             for state in entry.rcpts.values_mut() {
                 if !state.is_final() {
                     *state = RcptState::Bounced {
@@ -143,8 +146,14 @@ async fn scan(node: &SharedNode, entry: &Entry, raw: &[u8]) -> Option<Verdict> {
     };
     for host in &scanners {
         match scanner::ask(&node.env, &node.config, host, &request, raw).await {
-            Ok(reply) => return Some(reply.verdict),
-            Err(_) => continue,
+            Ok(reply) => {
+                tracing::debug!(msg = %entry.message_id, scanner = %host, verdict = ?reply.verdict, "verdict received");
+                return Some(reply.verdict);
+            }
+            Err(error) => {
+                tracing::debug!(msg = %entry.message_id, scanner = %host, %error, "scanner did not answer");
+                continue;
+            }
         }
     }
     node.note(
@@ -234,6 +243,7 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
     for target in &dsn_entry.replicas {
         let _ = peer::replicate(node, target, &dsn_entry, &bytes).await;
     }
+    tracing::info!(msg = %entry.message_id, dsn = %dsn_entry.message_id, rcpts = ?bounced, "DSN queued");
     node.entries.borrow_mut().insert(dsn_id, dsn_entry);
     entry.dsn_reported.extend(bounced);
 }

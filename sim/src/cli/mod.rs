@@ -2,12 +2,16 @@
 //! Exit codes: 0 pass, 1 safety violation, 3 liveness violation, 2 bad input.
 
 pub mod bench_cmd;
+pub mod chrome_cmd;
 pub mod determinism;
 pub mod merge_cmd;
+pub mod outputs;
+pub mod replay_cmd;
 pub mod report_cmd;
 pub mod run_cmd;
 pub mod seeds;
 pub mod serve;
+pub mod shrink_cmd;
 pub mod sweep;
 pub mod sweep_worker;
 
@@ -60,6 +64,14 @@ pub enum Command {
     /// Internal: run one seed for a sweep and print a JSON report.
     #[command(hide = true)]
     SweepWorker(sweep_worker::SweepWorkerArgs),
+    /// Rerun a saved failure file; exit 0 if it ends the same way (verdict,
+    /// violated properties, digest), 1 if anything changed.
+    Replay(ReplayArgs),
+    /// Minimise a failure file's faults and workload while the same property
+    /// still fails; writes the smaller failure file.
+    Shrink(ShrinkArgs),
+    /// Convert a saved trace (JSONL) to Chrome trace-event JSON for Perfetto.
+    Chrome(ChromeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -177,6 +189,54 @@ pub struct RunArgs {
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     pub json: bool,
+    /// Write the run as Chrome trace-event JSON (open in ui.perfetto.dev).
+    #[arg(long, value_name = "FILE")]
+    pub chrome: Option<PathBuf>,
+    /// If the run fails, write a failure file here (for `mailsim replay`).
+    #[arg(long, value_name = "FILE")]
+    pub save_failure: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// The failure file (JSON) to rerun.
+    pub file: PathBuf,
+    /// Write the replay's observation log (JSONL) here.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Write the replay as Chrome trace-event JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub chrome: Option<PathBuf>,
+    /// When the run still fails but differently (e.g. after an intended
+    /// change to the gateway), rewrite the file's expected outcome.
+    #[arg(long)]
+    pub update: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ShrinkArgs {
+    /// The failure file (JSON) to minimise.
+    pub file: PathBuf,
+    /// Where to write the smaller failure file [default: FILE with .min.json].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The property that must keep failing [default: the file's most
+    /// important, in `mailsim run`'s order].
+    #[arg(long, value_name = "NAME")]
+    pub property: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ChromeArgs {
+    /// The observation log (JSONL), as written by `mailsim run --trace`.
+    pub trace: PathBuf,
+    /// Where to write the Chrome trace-event JSON.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The run's scenario, to place hosts in regions exactly (otherwise
+    /// regions are read from the trace's `bytes_seen` events).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -243,5 +303,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Merge(args) => merge_cmd::run(&args),
         Command::Report(args) => report_cmd::run(&args),
         Command::SweepWorker(args) => sweep_worker::run(&args),
+        Command::Replay(args) => replay_cmd::run(&args),
+        Command::Shrink(args) => shrink_cmd::run(&args),
+        Command::Chrome(args) => chrome_cmd::run(&args),
     }
 }

@@ -30,6 +30,8 @@ impl Observer {
     pub fn set_now_us(&self, now_us: u64) {
         assert!(now_us >= self.now_us.get(), "simulated time went backwards");
         self.now_us.set(now_us);
+        // Log lines the run loop writes between host ticks carry this time.
+        crate::logging::set_run_clock_us(now_us);
     }
 
     pub fn now_us(&self) -> u64 {
@@ -41,6 +43,7 @@ impl Observer {
     }
 
     pub fn take_log(&self) -> Log {
+        crate::logging::clear_run_clock();
         self.log.replace(Log::new())
     }
 
