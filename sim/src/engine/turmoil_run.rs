@@ -407,6 +407,26 @@ impl FaultState {
             // The restart is recorded by the host's own boot.
             sim.bounce(host.as_str());
         }
+        // A cut dominates a gray link's loss on the same pair: when turmoil
+        // drops a message on a link it marks both directions failed and
+        // heals both on the next message, which would lift a one-way cut.
+        // So a cut pair carries no loss, and a pair that was lossy until
+        // now is made healthy before it is cut (all its directions again).
+        let is_cut = |a: &String, b: &String| {
+            cut.contains(&(a.clone(), b.clone())) || cut.contains(&(b.clone(), a.clone()))
+        };
+        for ((a, b), (_, loss_percent)) in &self.gray {
+            if *loss_percent > 0 && is_cut(a, b) {
+                sim.repair(a.as_str(), b.as_str());
+                self.cut.remove(&(a.clone(), b.clone()));
+                self.cut.remove(&(b.clone(), a.clone()));
+            }
+        }
+        for ((a, b), (_, loss_percent)) in gray.iter_mut() {
+            if is_cut(a, b) {
+                *loss_percent = 0;
+            }
+        }
         for (a, b) in cut.difference(&self.cut) {
             sim.partition_oneway(a.as_str(), b.as_str());
         }
