@@ -4,9 +4,11 @@
 //!
 //! They never pass or fail a run. Across many seeds they show whether the
 //! fault schedule actually exercises the paths the properties guard: a suite
-//! where `failovers` is always zero proves nothing about failover. This is
-//! the one place the gateway's `gw_*` self-reports are read, since only the
-//! gateway knows it failed over or was fenced.
+//! where `failovers` is always zero proves nothing about failover, so the
+//! proptest suites sum them over their cases ([`Sometimes::add`]) and fail
+//! when their hard state was never reached. This is the one place the
+//! gateway's `gw_*` self-reports are read, since only the gateway knows it
+//! failed over, was fenced, or could not write its disk.
 
 use serde::{Deserialize, Serialize};
 use traces::{EventKind, Log, Told};
@@ -36,6 +38,45 @@ pub struct Sometimes {
     pub excused_duplicates: u64,
     /// Hosts the world crashed.
     pub host_crashes: u64,
+    /// Hosts that booted again after a crash.
+    pub host_restarts: u64,
+    /// `rcpt_reply`s with a 4xx code: a recipient refused for now, e.g. by
+    /// a region the tenant may not use that a stale MX record pointed at.
+    pub rcpt_deferred: u64,
+    /// `gw_deferred`: the gateway answered 4xx at the end of DATA because
+    /// it could not take responsibility (spool, replication quorum).
+    pub gateway_deferrals: u64,
+    /// Gateway disk operations that failed: a spool write that turned into
+    /// a 451, or a spool, DSN or quarantine update it had to note.
+    pub storage_errors: u64,
+}
+
+/// Gateway notes that say a disk operation failed.
+const STORAGE_NOTES: &[&str] = &[
+    "spool_update_failed",
+    "spool_remove_failed",
+    "dsn_spool_failed",
+    "quarantine_failed",
+];
+
+impl Sometimes {
+    /// Adds another run's counters to these, so a suite can ask whether any
+    /// of its cases reached a state.
+    pub fn add(&mut self, other: &Sometimes) {
+        self.failovers += other.failovers;
+        self.fenced_attempts += other.fenced_attempts;
+        self.outage_hit_open_session += other.outage_hit_open_session;
+        self.scans_waited += other.scans_waited;
+        self.indefinite_outcomes += other.indefinite_outcomes;
+        self.dsns_sent += other.dsns_sent;
+        self.quarantines += other.quarantines;
+        self.excused_duplicates += other.excused_duplicates;
+        self.host_crashes += other.host_crashes;
+        self.host_restarts += other.host_restarts;
+        self.rcpt_deferred += other.rcpt_deferred;
+        self.gateway_deferrals += other.gateway_deferrals;
+        self.storage_errors += other.storage_errors;
+    }
 }
 
 /// The counters of one run.
@@ -53,8 +94,20 @@ pub fn from_view(view: &Outcomes<'_>) -> Sometimes {
                 "failover" => s.failovers += 1,
                 "fenced" => s.fenced_attempts += 1,
                 "scan_waited" => s.scans_waited += 1,
+                what if STORAGE_NOTES.contains(&what) => s.storage_errors += 1,
                 _ => {}
             },
+            EventKind::GwDeferred { reason, .. } => {
+                s.gateway_deferrals += 1;
+                // Ingress's wording for a spool it could not write or sync.
+                if reason.contains("spool write failed") {
+                    s.storage_errors += 1;
+                }
+            }
+            EventKind::RcptReply { code, .. } if (400..500).contains(code) => {
+                s.rcpt_deferred += 1;
+            }
+            EventKind::HostRestarted {} => s.host_restarts += 1,
             EventKind::SendOutcome { told, .. } => {
                 if *told == Told::Indefinite {
                     s.indefinite_outcomes += 1;
@@ -111,5 +164,61 @@ mod tests {
         let s = sometimes(&run.log, &facts());
         assert_eq!((s.failovers, s.fenced_attempts, s.scans_waited), (1, 2, 1));
         assert_eq!(s.outage_hit_open_session, 1);
+    }
+
+    #[test]
+    fn restarts_refused_recipients_deferrals_and_disk_errors_are_counted() {
+        let mut run = Run::new();
+        run.push("gw-a", EventKind::HostCrashed {});
+        run.push("gw-a", EventKind::HostRestarted {});
+        let rcpt_reply = |code| EventKind::RcptReply {
+            msg: "m1".into(),
+            rcpt: "bob@acme.example".into(),
+            code,
+        };
+        run.push("mta-0", rcpt_reply(451));
+        run.push("mta-0", rcpt_reply(250));
+        run.push("mta-0", rcpt_reply(550));
+        let deferred = |reason: &str| EventKind::GwDeferred {
+            msg: "m1".into(),
+            reason: reason.into(),
+        };
+        run.push(
+            "gw-a",
+            deferred("0a: spool write failed: no space left on device"),
+        );
+        run.push(
+            "gw-a",
+            deferred("0b: replication quorum not reached in 2000 ms"),
+        );
+        run.note("spool_update_failed");
+        run.note("boot");
+        let s = sometimes(&run.log, &facts());
+        assert_eq!((s.host_crashes, s.host_restarts), (1, 1));
+        assert_eq!(s.rcpt_deferred, 1);
+        assert_eq!(s.gateway_deferrals, 2);
+        assert_eq!(s.storage_errors, 2);
+    }
+
+    #[test]
+    fn adding_counters_sums_every_field() {
+        // Every field set to a different number through JSON, so a field
+        // added later and forgotten in `add` fails here.
+        let mut fields = serde_json::to_value(Sometimes::default()).unwrap();
+        let map = fields.as_object_mut().unwrap();
+        for (n, value) in map.values_mut().enumerate() {
+            *value = serde_json::json!(n + 1);
+        }
+        let one: Sometimes = serde_json::from_value(fields.clone()).unwrap();
+        let mut total = one.clone();
+        total.add(&one);
+        let summed = serde_json::to_value(&total).unwrap();
+        for (name, value) in fields.as_object().unwrap() {
+            assert_eq!(
+                summed[name],
+                serde_json::json!(2 * value.as_u64().unwrap()),
+                "{name}"
+            );
+        }
     }
 }

@@ -85,6 +85,7 @@ pub fn mx_directory(scenario: &Scenario, config: &GatewayConfig) -> MxDirectory 
     MxDirectory {
         domains,
         ttl_ms: scenario.workload.dns_ttl_ms,
+        ..MxDirectory::default()
     }
 }
 

@@ -4,14 +4,17 @@
 //! engine applies it at its start and undoes it at its end (or at heal time,
 //! whichever comes first). The fault model is the gateway's promise: inside
 //! it every property must hold; beyond it only "nothing acknowledged is lost"
-//! and "drains after heal" must.
+//! and "drains after heal" must. Families draw schedules in [`draw`]; the
+//! model check lives in [`model`].
+
+mod draw;
+mod model;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::prng::Prng;
-use crate::scenario::{Family, TenantSpec};
+use crate::scenario::TenantSpec;
 use crate::topology::Topology;
 
 /// What the gateway promises to survive at one time.
@@ -33,6 +36,26 @@ impl fmt::Display for FaultModel {
     }
 }
 
+/// How a faulty disk fails.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskMode {
+    /// Every fsync (of a file or a directory) fails with EIO; the data stays
+    /// unsynced, so a later crash loses it, as on Linux after a failed fsync.
+    FsyncError,
+    /// Every write fails with ENOSPC; reads, renames and removals still work.
+    Full,
+}
+
+impl DiskMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            DiskMode::FsyncError => "fsync_error",
+            DiskMode::Full => "full",
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultKind {
@@ -48,12 +71,38 @@ pub enum FaultKind {
         to: String,
         one_way: bool,
     },
+    /// A gray failure between two regions' hosts, both ways (turmoil keeps
+    /// one link per host pair, not per direction): each message takes from
+    /// the topology latency up to `latency_ms`, mostly near the low end
+    /// (turmoil's exponential latency curve), and with `loss_percent`
+    /// probability it is dropped with whatever else is in flight on that
+    /// link. Turmoil's TCP does not retransmit, so a loss stalls the
+    /// connection until its owner times out: a lossy link shows as hung and
+    /// slow exchanges, which is what a gray link looks like to a gateway.
+    GrayLink {
+        from: String,
+        to: String,
+        latency_ms: u64,
+        loss_percent: u8,
+    },
     /// One host crashes and restarts at the end.
     HostCrash { host: String },
+    /// A gateway host's disk fails in `mode` while the fault lasts.
+    Disk { host: String, mode: DiskMode },
     /// The region's scanners are down.
     ScannerOutage { region: String },
     /// A tenant's mailbox server is down.
     MailboxOutage { tenant: String },
+    /// Senders resolve the tenant's domain to a stale MX record: the one from
+    /// before its mail was bound to its jurisdiction (every other
+    /// jurisdiction's gateways first), followed by its own gateways as they
+    /// were listed when the fault began. The `dns` host serves that record
+    /// instead of the live one until the fault ends, so MX rewrites made
+    /// meanwhile (a control plane steering around a dead region) reach no
+    /// sender; resolvers then keep the stale answer for its TTL. The gateway
+    /// must refuse (4xx) in regions the tenant may not use, and senders must
+    /// fall back along the list (RFC 5321 §5.1).
+    StaleDns { tenant: String },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -98,9 +147,19 @@ impl fmt::Display for Fault {
                 let arrow = if *one_way { "->" } else { "<->" };
                 format!("partition {from} {arrow} {to}")
             }
+            FaultKind::GrayLink {
+                from,
+                to,
+                latency_ms,
+                loss_percent,
+            } => format!(
+                "gray link {from} <-> {to} (latency up to {latency_ms} ms, {loss_percent}% loss)"
+            ),
             FaultKind::HostCrash { host } => format!("host crash {host}"),
+            FaultKind::Disk { host, mode } => format!("disk {} on {host}", mode.name()),
             FaultKind::ScannerOutage { region } => format!("scanner outage {region}"),
             FaultKind::MailboxOutage { tenant } => format!("mailbox outage {tenant}"),
+            FaultKind::StaleDns { tenant } => format!("stale dns for {tenant}"),
         };
         write!(f, "{what} at {} ms for {} ms", self.at_ms, self.duration_ms)
     }
@@ -114,9 +173,12 @@ impl FaultKind {
             FaultKind::RegionIsolation { .. } => "region_isolation",
             FaultKind::CloudOutage { .. } => "cloud_outage",
             FaultKind::Partition { .. } => "partition",
+            FaultKind::GrayLink { .. } => "gray_link",
             FaultKind::HostCrash { .. } => "host_crash",
+            FaultKind::Disk { .. } => "disk",
             FaultKind::ScannerOutage { .. } => "scanner_outage",
             FaultKind::MailboxOutage { .. } => "mailbox_outage",
+            FaultKind::StaleDns { .. } => "stale_dns",
         }
     }
 
@@ -127,9 +189,12 @@ impl FaultKind {
             | FaultKind::RegionIsolation { region }
             | FaultKind::ScannerOutage { region } => region.clone(),
             FaultKind::CloudOutage { cloud } => cloud.clone(),
-            FaultKind::Partition { from, to, .. } => format!("{from},{to}"),
+            FaultKind::Partition { from, to, .. } | FaultKind::GrayLink { from, to, .. } => {
+                format!("{from},{to}")
+            }
             FaultKind::HostCrash { host } => host.clone(),
-            FaultKind::MailboxOutage { tenant } => tenant.clone(),
+            FaultKind::Disk { host, mode } => format!("{host},{}", mode.name()),
+            FaultKind::MailboxOutage { tenant } | FaultKind::StaleDns { tenant } => tenant.clone(),
         }
     }
 }
@@ -139,94 +204,16 @@ impl FaultKind {
 pub struct FaultSchedule {
     pub model: FaultModel,
     pub faults: Vec<Fault>,
+    /// Disk block size for torn writes: when set, a crash applies a random
+    /// whole-block prefix of each unsynced write to a file whose name was
+    /// already durable, as a real disk may (turmoil's `FsConfig::block_size`).
+    /// None keeps unsynced writes all-or-nothing. Omitted from the JSON when
+    /// None, so scenarios saved before it existed keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub torn_write_block_bytes: Option<u64>,
 }
 
 impl FaultSchedule {
-    /// Draws a schedule of the given family, ending before `heal_at_ms`.
-    pub fn draw(
-        prng: &mut Prng,
-        family: Family,
-        topology: &Topology,
-        tenants: &[TenantSpec],
-        heal_at_ms: u64,
-    ) -> FaultSchedule {
-        let mut faults = Vec::new();
-        let window = |prng: &mut Prng| {
-            let at_ms = prng.range(2_000, heal_at_ms / 2);
-            let duration_ms = prng.range(3_000, heal_at_ms - at_ms);
-            (at_ms, duration_ms)
-        };
-        let model = match family {
-            Family::Calm => FaultModel::OneRegion,
-            Family::RegionOutage => {
-                let region = prng.pick(&topology.regions).name.clone();
-                let (at_ms, duration_ms) = window(prng);
-                let kind = if prng.percent(60) {
-                    FaultKind::RegionCrash { region }
-                } else {
-                    FaultKind::RegionIsolation { region }
-                };
-                faults.push(Fault {
-                    at_ms,
-                    duration_ms,
-                    kind,
-                });
-                FaultModel::OneRegion
-            }
-            Family::CloudOutage => {
-                let clouds = topology.clouds();
-                let cloud = prng.pick(&clouds).clone();
-                let (at_ms, duration_ms) = window(prng);
-                faults.push(Fault {
-                    at_ms,
-                    duration_ms,
-                    kind: FaultKind::CloudOutage { cloud },
-                });
-                FaultModel::OneCloud
-            }
-            Family::Swarm => {
-                let count = prng.range(1, 5);
-                for _ in 0..count {
-                    let (at_ms, duration_ms) = window(prng);
-                    let region = prng.pick(&topology.regions).clone();
-                    let kind = match prng.range(0, 6) {
-                        0 => FaultKind::RegionCrash {
-                            region: region.name,
-                        },
-                        1 => FaultKind::RegionIsolation {
-                            region: region.name,
-                        },
-                        2 => {
-                            let other = prng.pick(&topology.regions).name.clone();
-                            FaultKind::Partition {
-                                from: region.name,
-                                to: other,
-                                one_way: prng.percent(50),
-                            }
-                        }
-                        3 => FaultKind::HostCrash {
-                            host: prng.pick(&topology.gateway_hosts(&region)).clone(),
-                        },
-                        4 => FaultKind::ScannerOutage {
-                            region: region.name,
-                        },
-                        _ => FaultKind::MailboxOutage {
-                            tenant: prng.pick(tenants).name.clone(),
-                        },
-                    };
-                    faults.push(Fault {
-                        at_ms,
-                        duration_ms,
-                        kind,
-                    });
-                }
-                faults.sort_by_key(|f| f.at_ms);
-                FaultModel::OneRegion
-            }
-        };
-        FaultSchedule { model, faults }
-    }
-
     pub fn validate(
         &self,
         topology: &Topology,
@@ -239,6 +226,16 @@ impl FaultSchedule {
                 .map(|_| ())
                 .ok_or_else(|| format!("fault names unknown region {name:?}"))
         };
+        let tenant = |name: &str| {
+            if tenants.iter().any(|t| t.name == name) {
+                Ok(())
+            } else {
+                Err(format!("fault names unknown tenant {name:?}"))
+            }
+        };
+        if self.torn_write_block_bytes == Some(0) {
+            return Err("faults.torn_write_block_bytes must be positive".into());
+        }
         for fault in &self.faults {
             if fault.at_ms >= heal_at_ms {
                 return Err(format!(
@@ -253,6 +250,21 @@ impl FaultSchedule {
                     region(from)?;
                     region(to)?;
                 }
+                FaultKind::GrayLink {
+                    from,
+                    to,
+                    loss_percent,
+                    ..
+                } => {
+                    region(from)?;
+                    region(to)?;
+                    if from == to {
+                        return Err(format!("fault '{fault}' needs two different regions"));
+                    }
+                    if *loss_percent > 100 {
+                        return Err(format!("fault '{fault}': loss_percent is at most 100"));
+                    }
+                }
                 FaultKind::CloudOutage { cloud } => {
                     if !topology.clouds().contains(cloud) {
                         return Err(format!("fault names unknown cloud {cloud:?}"));
@@ -263,41 +275,22 @@ impl FaultSchedule {
                         return Err(format!("fault names unknown gateway host {host:?}"));
                     }
                 }
-                FaultKind::MailboxOutage { tenant } => {
-                    if !tenants.iter().any(|t| &t.name == tenant) {
-                        return Err(format!("fault names unknown tenant {tenant:?}"));
+                FaultKind::Disk { host, .. } => {
+                    let is_gateway = topology
+                        .regions
+                        .iter()
+                        .any(|r| topology.gateway_hosts(r).contains(host));
+                    // Only gateways keep a disk; a disk fault elsewhere would
+                    // silently do nothing.
+                    if !is_gateway {
+                        return Err(format!("disk fault names unknown gateway host {host:?}"));
                     }
+                }
+                FaultKind::MailboxOutage { tenant: t } | FaultKind::StaleDns { tenant: t } => {
+                    tenant(t)?
                 }
             }
         }
         Ok(())
-    }
-
-    /// Whether the schedule stays inside its declared model: at no instant
-    /// are more regions (or clouds) down than the model allows.
-    pub fn within_model(&self, topology: &Topology, heal_at_ms: u64) -> bool {
-        let mut instants: Vec<u64> = self.faults.iter().map(|f| f.at_ms).collect();
-        instants.sort();
-        instants.into_iter().all(|t| {
-            let mut down: Vec<String> = self
-                .faults
-                .iter()
-                .filter(|f| f.at_ms <= t && t < f.end_ms().min(heal_at_ms))
-                .flat_map(|f| f.regions_down(topology))
-                .collect();
-            down.sort();
-            down.dedup();
-            match self.model {
-                FaultModel::OneRegion => down.len() <= 1,
-                FaultModel::OneCloud => {
-                    let mut clouds: Vec<&str> = down
-                        .iter()
-                        .filter_map(|r| topology.region(r).map(|r| r.cloud.as_str()))
-                        .collect();
-                    clouds.dedup();
-                    clouds.len() <= 1
-                }
-            }
-        })
     }
 }

@@ -11,6 +11,7 @@ use traces::{EventKind, Log, Told};
 
 use crate::deploy;
 use crate::engine::turmoil_run;
+use crate::faults::FaultModel;
 use crate::scenario::Scenario;
 
 /// How a run ended, worst first wins.
@@ -66,6 +67,8 @@ pub struct RunOutcome {
     pub scenario_sha256: String,
     pub digest: String,
     pub verdict: Verdict,
+    /// The model the schedule declared (`one_region`, `one_cloud`).
+    pub fault_model: FaultModel,
     pub within_fault_model: bool,
     pub counts: Counts,
     pub report: Report,
@@ -116,6 +119,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
         scenario_sha256: scenario.sha256(),
         digest: artifacts.log.digest(),
         verdict,
+        fault_model: scenario.faults.model,
         within_fault_model,
         counts,
         report,
@@ -201,7 +205,8 @@ impl RunOutcome {
         );
         let _ = writeln!(
             out,
-            "fault model: {}",
+            "fault model: {}; {}",
+            self.fault_model,
             if self.within_fault_model {
                 "schedule stayed inside it"
             } else {
@@ -230,6 +235,11 @@ impl RunOutcome {
             s.indefinite_outcomes,
             s.dsns_sent,
             s.quarantines
+        );
+        let _ = writeln!(
+            out,
+            "reached: {} host restarts, {} recipients deferred at RCPT, {} messages deferred by the gateway, {} gateway disk errors",
+            s.host_restarts, s.rcpt_deferred, s.gateway_deferrals, s.storage_errors
         );
         if let Some(failure) = &self.host_failure {
             let _ = writeln!(out, "host failure: {failure}");

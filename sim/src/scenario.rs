@@ -380,6 +380,12 @@ impl fmt::Display for Scenario {
         for fault in &self.faults.faults {
             writeln!(f, "fault: {fault}")?;
         }
+        if let Some(bytes) = self.faults.torn_write_block_bytes {
+            writeln!(
+                f,
+                "torn writes: unsynced writes survive a crash in {bytes}-byte blocks"
+            )?;
+        }
         writeln!(
             f,
             "phases: heal at {} ms, drain bound {} ms",

@@ -44,6 +44,7 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
     let directory = Rc::new(RefCell::new(MxDirectory {
         domains: domains.collect(),
         ttl_ms: 60_000,
+        ..MxDirectory::default()
     }));
     let (dns_env, mbx_env, mta_env) = (env("dns"), env("mbx-acme"), env("mta-0"));
     sim.host("dns", move || {

@@ -20,10 +20,11 @@ use traces::{EventKind, Log};
 use crate::deploy::{self, DNS_HOST, mailbox_host, sender_host};
 use crate::engine::drain;
 use crate::engine::observer::Observer;
-use crate::engine::turmoil_env::{Shared, TurmoilEnv};
-use crate::faults::{Fault, FaultKind};
+use crate::engine::turmoil_env::{DiskFault, Shared, TurmoilEnv};
+use crate::faults::{DiskMode, Fault, FaultKind};
 use crate::prng::derive_seed;
 use crate::scenario::{Scenario, sender_domain};
+use crate::workload::dns::MxDirectory;
 use crate::workload::{dns, mailbox, sender};
 
 const TICK: Duration = Duration::from_millis(1);
@@ -57,14 +58,19 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         disk_faults: RefCell::new(BTreeMap::new()),
     });
 
-    let mut sim = turmoil::Builder::new()
+    let mut builder = turmoil::Builder::new();
+    builder
         .rng_seed(seed)
         .tick_duration(TICK)
         .simulation_duration(Duration::from_millis(scenario.end_ms() + 60_000))
         .min_message_latency(Duration::from_millis(topology.latency_ms_intra))
         .max_message_latency(Duration::from_millis(topology.latency_ms_intra))
-        .tcp_capacity(1 << 16)
-        .build();
+        .tcp_capacity(1 << 16);
+    if let Some(bytes) = scenario.faults.torn_write_block_bytes {
+        // Torn writes on crash; off by default so other runs draw nothing.
+        builder.fs().block_size(bytes);
+    }
+    let mut sim = builder.build();
 
     let boot_env = {
         let shared = shared.clone();
@@ -203,7 +209,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
             }
             if now_ms >= scenario.phases.heal_at_ms && !healed {
                 healed = true;
-                world.apply(&mut sim, observer, scenario, &[], &config);
+                world.apply(&mut sim, &shared, &directory, scenario, &[], &config);
                 observer.record(
                     "world",
                     EventKind::Phase {
@@ -217,7 +223,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
                     .filter(|(_, f)| f.at_ms <= now_ms && now_ms < f.end_ms())
                     .map(|(i, f)| (i as u32, f))
                     .collect();
-                world.apply(&mut sim, observer, scenario, &active, &config);
+                world.apply(&mut sim, &shared, &directory, scenario, &active, &config);
             }
         }
         if healed
@@ -270,12 +276,18 @@ fn all_hosts(scenario: &Scenario, config: &GatewayConfig) -> Vec<String> {
     hosts
 }
 
-/// Which hosts are down and which directed links are cut, right now.
+/// Which hosts are down, which directed links are cut or gray, which disks
+/// fail and which domains resolve stale, right now.
 #[derive(Default)]
 struct FaultState {
     active: BTreeSet<u32>,
     down: BTreeSet<String>,
     cut: BTreeSet<(String, String)>,
+    /// Host pair (in name order) → (latency ceiling ms, loss percent).
+    gray: BTreeMap<(String, String), (u64, u8)>,
+    disks: BTreeMap<String, DiskMode>,
+    /// Domain → the stale MX record served for it, fixed when it went stale.
+    stale: BTreeMap<String, Vec<String>>,
 }
 
 impl FaultState {
@@ -283,15 +295,20 @@ impl FaultState {
     fn apply(
         &mut self,
         sim: &mut turmoil::Sim<'_>,
-        observer: &Observer,
+        shared: &Shared,
+        directory: &RefCell<MxDirectory>,
         scenario: &Scenario,
         active: &[(u32, &Fault)],
         config: &GatewayConfig,
     ) {
+        let observer = &shared.observer;
         let topology = &scenario.topology;
         let all = all_hosts(scenario, config);
         let mut down = BTreeSet::new();
         let mut cut = BTreeSet::new();
+        let mut gray: BTreeMap<(String, String), (u64, u8)> = BTreeMap::new();
+        let mut disks: BTreeMap<String, DiskMode> = BTreeMap::new();
+        let mut stale_tenants: BTreeSet<&str> = BTreeSet::new();
         for (_, fault) in active {
             let region_hosts = |name: &str| {
                 topology
@@ -336,6 +353,34 @@ impl FaultState {
                         }
                     }
                 }
+                FaultKind::GrayLink {
+                    from,
+                    to,
+                    latency_ms,
+                    loss_percent,
+                } => {
+                    for a in region_hosts(from) {
+                        for b in region_hosts(to) {
+                            // Overlapping gray links on one pair: the worst of each.
+                            let pair = if a < b {
+                                (a.clone(), b)
+                            } else {
+                                (b, a.clone())
+                            };
+                            let entry = gray.entry(pair).or_insert((0, 0));
+                            entry.0 = entry.0.max(*latency_ms);
+                            entry.1 = entry.1.max(*loss_percent);
+                        }
+                    }
+                }
+                FaultKind::Disk { host, mode } => {
+                    // A full disk fails writes and syncs alike: it wins.
+                    let entry = disks.entry(host.clone()).or_insert(*mode);
+                    *entry = (*entry).max(*mode);
+                }
+                FaultKind::StaleDns { tenant } => {
+                    stale_tenants.insert(tenant);
+                }
             }
         }
         let now_active: BTreeSet<u32> = active.iter().map(|(i, _)| *i).collect();
@@ -362,14 +407,141 @@ impl FaultState {
             // The restart is recorded by the host's own boot.
             sim.bounce(host.as_str());
         }
+        // A cut dominates a gray link's loss on the same pair: when turmoil
+        // drops a message on a link it marks both directions failed and
+        // heals both on the next message, which would lift a one-way cut.
+        // So a cut pair carries no loss, and a pair that was lossy until
+        // now is made healthy before it is cut (all its directions again).
+        let is_cut = |a: &String, b: &String| {
+            cut.contains(&(a.clone(), b.clone())) || cut.contains(&(b.clone(), a.clone()))
+        };
+        for ((a, b), (_, loss_percent)) in &self.gray {
+            if *loss_percent > 0 && is_cut(a, b) {
+                sim.repair(a.as_str(), b.as_str());
+                self.cut.remove(&(a.clone(), b.clone()));
+                self.cut.remove(&(b.clone(), a.clone()));
+            }
+        }
+        for ((a, b), (_, loss_percent)) in gray.iter_mut() {
+            if is_cut(a, b) {
+                *loss_percent = 0;
+            }
+        }
         for (a, b) in cut.difference(&self.cut) {
             sim.partition_oneway(a.as_str(), b.as_str());
         }
         for (a, b) in self.cut.difference(&cut) {
             sim.repair_oneway(a.as_str(), b.as_str());
         }
+        self.apply_gray(sim, topology, gray);
+        *shared.disk_faults.borrow_mut() = disks
+            .iter()
+            .map(|(host, mode)| {
+                let fault = match mode {
+                    DiskMode::FsyncError => DiskFault::FsyncError,
+                    DiskMode::Full => DiskFault::Full,
+                };
+                (host.clone(), fault)
+            })
+            .collect();
+        self.apply_stale_dns(directory, scenario, config, &stale_tenants);
         self.active = now_active;
         self.down = down;
         self.cut = cut;
+        self.disks = disks;
     }
+
+    /// Sets spiky latency and loss on the links that turned gray and gives
+    /// the links that healed their topology latency back, loss-free.
+    fn apply_gray(
+        &mut self,
+        sim: &mut turmoil::Sim<'_>,
+        topology: &crate::topology::Topology,
+        gray: BTreeMap<(String, String), (u64, u8)>,
+    ) {
+        for ((a, b), (latency_ms, loss_percent)) in &gray {
+            if self.gray.get(&(a.clone(), b.clone())) == Some(&(*latency_ms, *loss_percent)) {
+                continue;
+            }
+            let base = topology.latency_ms(topology.region_of_host(a), topology.region_of_host(b));
+            // The floor stays at the topology latency; the ceiling rises, so
+            // most messages are on time and a few are very late.
+            sim.set_link_latency(a.as_str(), b.as_str(), Duration::from_millis(base));
+            let ceiling = Duration::from_millis((*latency_ms).max(base));
+            sim.set_link_max_message_latency(a.as_str(), b.as_str(), ceiling);
+            sim.set_link_fail_rate(a.as_str(), b.as_str(), f64::from(*loss_percent) / 100.0);
+        }
+        for (a, b) in self.gray.keys().filter(|pair| !gray.contains_key(*pair)) {
+            let base = topology.latency_ms(topology.region_of_host(a), topology.region_of_host(b));
+            sim.set_link_latency(a.as_str(), b.as_str(), Duration::from_millis(base));
+            sim.set_link_fail_rate(a.as_str(), b.as_str(), 0.0);
+        }
+        self.gray = gray;
+    }
+
+    /// Makes the `dns` host serve a stale record for each newly stale
+    /// tenant's domain (fixed now, from the live record), and the live one
+    /// again for domains no longer stale.
+    fn apply_stale_dns(
+        &mut self,
+        directory: &RefCell<MxDirectory>,
+        scenario: &Scenario,
+        config: &GatewayConfig,
+        stale_tenants: &BTreeSet<&str>,
+    ) {
+        let mut stale = BTreeMap::new();
+        for tenant in config
+            .tenants
+            .iter()
+            .filter(|t| stale_tenants.contains(t.name.as_str()))
+        {
+            let record = match self.stale.remove(&tenant.domain) {
+                Some(record) => record,
+                None => stale_record(scenario, config, tenant, &directory.borrow()),
+            };
+            stale.insert(tenant.domain.clone(), record);
+        }
+        let mut directory = directory.borrow_mut();
+        for domain in self.stale.keys() {
+            directory.stale.remove(domain);
+        }
+        for (domain, record) in &stale {
+            directory.stale.insert(domain.clone(), record.clone());
+        }
+        self.stale = stale;
+    }
+}
+
+/// The record from before `tenant` was bound to its jurisdiction: every
+/// gateway outside it first (in topology order), then the tenant's gateways
+/// as the live record lists them now.
+fn stale_record(
+    scenario: &Scenario,
+    config: &GatewayConfig,
+    tenant: &models::config::Tenant,
+    directory: &MxDirectory,
+) -> Vec<String> {
+    let jurisdiction = scenario
+        .tenants
+        .iter()
+        .find(|t| t.name == tenant.name)
+        .map(|t| t.jurisdiction.clone())
+        .unwrap_or_default();
+    let mut record: Vec<String> = config
+        .gateways
+        .iter()
+        .filter(|n| {
+            config
+                .region(&n.region)
+                .is_some_and(|r| r.jurisdiction != jurisdiction)
+        })
+        .map(|n| n.host.clone())
+        .collect();
+    record.extend(
+        directory
+            .hosts(&tenant.domain)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default(),
+    );
+    record
 }

@@ -162,5 +162,6 @@ pub fn mx_directory(config: &ServeConfig) -> MxDirectory {
     MxDirectory {
         domains,
         ttl_ms: config.dns_ttl_ms,
+        ..MxDirectory::default()
     }
 }

@@ -34,6 +34,10 @@ pub struct MxDirectory {
     pub domains: BTreeMap<String, Vec<String>>,
     /// TTL handed out with every answer.
     pub ttl_ms: u64,
+    /// Stale records served instead of `domains` (the stale-DNS fault sets
+    /// and clears them): domain → MX hosts. Rewrites of `domains` meanwhile
+    /// are kept, and served again once the stale record is gone.
+    pub stale: BTreeMap<String, Vec<String>>,
 }
 
 impl MxDirectory {
@@ -50,6 +54,20 @@ impl MxDirectory {
             }
         };
         (!hosts.is_empty()).then_some(hosts.as_slice())
+    }
+
+    /// What the `dns` host answers for `domain`: a stale record if one is
+    /// set, else the live one.
+    pub fn served_hosts(&self, domain: &str) -> Option<&[String]> {
+        let stale = self
+            .stale
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(domain))
+            .map(|(_, hosts)| hosts.as_slice());
+        match stale {
+            Some(hosts) if !hosts.is_empty() => Some(hosts),
+            _ => self.hosts(domain),
+        }
     }
 }
 
@@ -117,7 +135,7 @@ fn answer(directory: &MxDirectory, line: &[u8]) -> (String, bool) {
     if !verb.eq_ignore_ascii_case("MX") {
         return ("ERR\r\n".into(), false);
     }
-    match directory.hosts(domain) {
+    match directory.served_hosts(domain) {
         Some(hosts) => (
             format!("MX {} {}\r\n", directory.ttl_ms, hosts.join(" ")),
             true,
@@ -246,6 +264,7 @@ mod tests {
         MxDirectory {
             domains,
             ttl_ms: 5_000,
+            ..MxDirectory::default()
         }
     }
 
@@ -274,6 +293,23 @@ mod tests {
             assert_eq!(answer(&directory(), garbage), ("ERR\r\n".into(), false));
         }
         assert!(models::mx::parse_answer("ERR").is_err());
+    }
+
+    #[test]
+    fn a_stale_record_is_served_instead_of_the_live_one_until_it_is_cleared() {
+        let mut directory = directory();
+        directory
+            .stale
+            .insert("acme.example".into(), vec!["gw-old".into(), "gw-a".into()]);
+        // A rewrite of the live record while stale: kept, but not served.
+        directory
+            .domains
+            .insert("acme.example".into(), vec!["gw-b".into()]);
+        let (reply, _) = answer(&directory, b"MX acme.EXAMPLE");
+        assert_eq!(reply, "MX 5000 gw-old gw-a\r\n");
+        directory.stale.clear();
+        let (reply, _) = answer(&directory, b"MX acme.example");
+        assert_eq!(reply, "MX 5000 gw-b\r\n");
     }
 
     #[test]

@@ -100,19 +100,19 @@ impl Timeline {
                 FaultKind::CloudOutage { cloud } => (0..regions.len())
                     .filter(|&i| &regions[i].cloud == cloud)
                     .collect(),
-                FaultKind::Partition { from, to, .. } => {
+                FaultKind::Partition { from, to, .. } | FaultKind::GrayLink { from, to, .. } => {
                     row_of(from).into_iter().chain(row_of(to)).collect()
                 }
-                FaultKind::HostCrash { host } => (0..regions.len())
+                FaultKind::HostCrash { host } | FaultKind::Disk { host, .. } => (0..regions.len())
                     .filter(|&i| {
                         let r = &regions[i];
                         host.contains(&format!("-{}-{}-", r.cloud, r.name))
                     })
                     .take(1)
                     .collect(),
-                FaultKind::MailboxOutage { .. } => {
+                FaultKind::MailboxOutage { .. } | FaultKind::StaleDns { .. } => {
                     let row = *mailbox_row.get_or_insert_with(|| {
-                        rows.push("mailbox servers".to_string());
+                        rows.push("mailboxes and DNS".to_string());
                         rows.len() - 1
                     });
                     vec![row]

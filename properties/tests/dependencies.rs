@@ -1,0 +1,87 @@
+//! Dependencies outside the gateway's own nodes: scanners down (in one
+//! region, or in every region of a jurisdiction at once, so scans must
+//! wait), a tenant's mailbox server down (deliveries retry), and stale DNS
+//! (senders sent to regions the tenant may not use, which must refuse, and
+//! then falling back along the MX list). None of these is a gateway
+//! failure, so they never leave the fault model: mail may wait, but every
+//! property must hold — in particular nothing is delivered without a
+//! verdict. The suite fails unless some case made a scan wait for a scanner
+//! and some case had a recipient refused for now at RCPT.
+
+mod common;
+
+use common::{Case, Suite, messages, region, run_suite, seed, tenant, timed, topology};
+use proptest::prelude::*;
+use sim::faults::{Fault, FaultKind, FaultModel};
+
+const SUITE: Suite = Suite {
+    name: "dependencies",
+    regressions: concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/proptest-regressions/dependencies.txt"
+    ),
+    rng_seed: 0x4445_5053,
+};
+
+/// Scanners down in one region, or in all regions of its jurisdiction.
+fn scanner_outage() -> impl Strategy<Value = Vec<Fault>> {
+    // Mostly the whole jurisdiction: only then must a scan wait.
+    let whole = prop_oneof![1 => Just(false), 3 => Just(true)];
+    (
+        timed(region().prop_map(|region| FaultKind::ScannerOutage { region })),
+        whole,
+    )
+        .prop_map(|(fault, whole_jurisdiction)| {
+            let FaultKind::ScannerOutage { region } = &fault.kind else {
+                unreachable!("a scanner outage")
+            };
+            if !whole_jurisdiction {
+                return vec![fault];
+            }
+            let topology = topology();
+            let jurisdiction = &topology.region(region).expect("a region").jurisdiction;
+            (topology.regions_in(jurisdiction).iter())
+                .map(|r| Fault {
+                    kind: FaultKind::ScannerOutage {
+                        region: r.name.clone(),
+                    },
+                    ..fault.clone()
+                })
+                .collect()
+        })
+}
+
+fn dependency_fault() -> impl Strategy<Value = Vec<Fault>> {
+    prop_oneof![
+        scanner_outage(),
+        timed(tenant().prop_map(|tenant| FaultKind::MailboxOutage { tenant }))
+            .prop_map(|f| vec![f]),
+        timed(tenant().prop_map(|tenant| FaultKind::StaleDns { tenant })).prop_map(|f| vec![f]),
+    ]
+}
+
+fn cases() -> impl Strategy<Value = Case> {
+    // Senders trust an MX answer for 1 to 10 s: the shorter, the sooner a
+    // stale record reaches them (shrinks toward the shortest).
+    let ttl_ms = 1_000u64..10_000;
+    let faults = prop::collection::vec(dependency_fault(), 1..4);
+    (seed(), messages(), faults, ttl_ms).prop_map(|(seed, messages, faults, ttl_ms)| {
+        let faults = faults.into_iter().flatten().collect();
+        let mut case = Case::calm(seed, messages, FaultModel::OneRegion, faults);
+        case.dns_ttl_ms = Some(ttl_ms);
+        case
+    })
+}
+
+#[test]
+fn dependency_outages_and_stale_dns_delay_mail_but_keep_every_promise() {
+    run_suite(&SUITE, cases(), |reached| {
+        if reached.scans_waited == 0 {
+            Err("no scan ever waited for a scanner".into())
+        } else if reached.rcpt_deferred == 0 {
+            Err("no stale MX record ever sent a sender to a region that refused".into())
+        } else {
+            Ok(())
+        }
+    });
+}
