@@ -16,6 +16,7 @@ use traces::Log;
 
 pub mod facts;
 pub mod figures;
+pub mod hop_windows;
 pub mod sometimes;
 pub mod view;
 
