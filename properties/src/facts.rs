@@ -68,16 +68,6 @@ pub struct Facts {
     /// How long after the heal every acknowledged pair must be settled.
     pub drain_bound_us: u64,
     pub outage_windows: Vec<OutageWindow>,
-    /// Gateway-side hosts and the region each lives in.
-    #[serde(default)]
-    pub host_regions: BTreeMap<String, String>,
-    /// Each region's cloud.
-    #[serde(default)]
-    pub region_clouds: BTreeMap<String, String>,
-    /// How long after a copy reaches a mailbox its deliverer may still be
-    /// waiting to hear (and record) the 250: the gateway's delivery timeout.
-    #[serde(default)]
-    pub delivery_window_us: u64,
 }
 
 impl Facts {

@@ -16,7 +16,6 @@ use traces::Log;
 
 pub mod facts;
 pub mod figures;
-pub mod hop_windows;
 pub mod sometimes;
 pub mod view;
 

@@ -88,15 +88,6 @@ pub fn facts() -> Facts {
             end_us: 20_000_000,
             regions_down: vec!["eu-west-1".into()],
         }],
-        host_regions: BTreeMap::from([
-            ("gw-eu-a".into(), "eu-west-1".into()),
-            ("gw-eu-b".into(), "eu-central-1".into()),
-        ]),
-        region_clouds: BTreeMap::from([
-            ("eu-west-1".into(), "aws".into()),
-            ("eu-central-1".into(), "gcp".into()),
-        ]),
-        delivery_window_us: 5_000_000,
     }
 }
 
@@ -109,8 +100,6 @@ pub struct Arrive<'a> {
     pub spam_tagged: bool,
     pub dsn_about: Option<&'a str>,
     pub dsn_rcpts: &'a [&'a str],
-    /// The gateway host that handed it over.
-    pub peer: &'a str,
 }
 
 impl Default for Arrive<'_> {
@@ -123,7 +112,6 @@ impl Default for Arrive<'_> {
             spam_tagged: false,
             dsn_about: None,
             dsn_rcpts: &[],
-            peer: "gw-eu-a",
         }
     }
 }
@@ -198,7 +186,6 @@ impl Run {
             a.host,
             EventKind::MailboxReceived {
                 msg: a.msg.into(),
-                peer: a.peer.into(),
                 rcpt: a.rcpt.into(),
                 mail_from: a.mail_from.into(),
                 size: 1_000,

@@ -58,8 +58,6 @@ pub struct Arrival<'a> {
     pub host: &'a str,
     pub msg: String,
     pub rcpt: String,
-    /// The host that handed it to the mailbox server.
-    pub peer: &'a str,
     /// As written by the mailbox server (not normalised: a DSN's null
     /// return path must be judged as it arrived).
     pub mail_from: &'a str,
@@ -201,7 +199,6 @@ impl<'a> Outcomes<'a> {
             }
             EventKind::MailboxReceived {
                 msg,
-                peer,
                 rcpt,
                 mail_from,
                 spam_tagged,
@@ -215,7 +212,6 @@ impl<'a> Outcomes<'a> {
                     host,
                     msg: msg_key(msg),
                     rcpt: addr_key(rcpt),
-                    peer: peer.as_str(),
                     mail_from: mail_from.as_str(),
                     spam_tagged: *spam_tagged,
                     dsn_about: dsn_about.as_deref().map(msg_key),

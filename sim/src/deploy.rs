@@ -147,17 +147,5 @@ pub fn facts(scenario: &Scenario, config: &GatewayConfig) -> Facts {
         heal_at_us: heal_at_ms * 1_000,
         drain_bound_us: scenario.phases.drain_bound_ms * 1_000,
         outage_windows,
-        host_regions: config
-            .gateways
-            .iter()
-            .chain(&config.scanners)
-            .map(|n| (n.host.clone(), n.region.clone()))
-            .collect(),
-        region_clouds: config
-            .regions
-            .iter()
-            .map(|r| (r.name.clone(), r.cloud.clone()))
-            .collect(),
-        delivery_window_us: scenario.knobs.delivery_timeout_ms * 1_000,
     }
 }

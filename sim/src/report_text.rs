@@ -448,7 +448,6 @@ mod tests {
             "mta-0",
             EventKind::MailboxReceived {
                 msg: "dsn.x-dsn0@gw".into(),
-                peer: "gw".into(),
                 rcpt: "a@sender0.example".into(),
                 mail_from: String::new(),
                 size: 1,

@@ -511,7 +511,6 @@ mod tests {
             "mbx-acme",
             EventKind::MailboxReceived {
                 msg: "m1".into(),
-                peer: "gw-aws-us-east-1-0".into(),
                 rcpt: "bob@acme.example".into(),
                 mail_from: "a@b".into(),
                 size: 10,

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// One observation, stamped with simulated time. (Unknown fields are
 /// refused by [`EventKind`]; serde cannot refuse them here, beside `flatten`.)
@@ -117,8 +117,6 @@ pub enum EventKind {
     MailboxReceived {
         /// The Message-ID of what arrived (a DSN has its own).
         msg: String,
-        /// The host that handed it over (the SMTP client's host).
-        peer: String,
         rcpt: String,
         mail_from: String,
         size: u64,

@@ -47,7 +47,6 @@ fn one_of_each() -> Vec<EventKind> {
         },
         EventKind::MailboxReceived {
             msg: s(),
-            peer: s(),
             rcpt: s(),
             mail_from: s(),
             size: 0,

@@ -37,8 +37,8 @@ pub async fn serve(env: SharedEnv, domains: Vec<String>) {
     let domains = Rc::new(domains);
     loop {
         match listener.accept().await {
-            Ok((conn, peer)) => {
-                let task = serve_connection(env.clone(), domains.clone(), conn, peer);
+            Ok((conn, _peer)) => {
+                let task = serve_connection(env.clone(), domains.clone(), conn);
                 env.spawn(Box::pin(task));
             }
             Err(_) => env.sleep(ACCEPT_ERROR_PAUSE).await,
@@ -46,12 +46,7 @@ pub async fn serve(env: SharedEnv, domains: Vec<String>) {
     }
 }
 
-async fn serve_connection(
-    env: SharedEnv,
-    domains: Rc<Vec<String>>,
-    mut conn: BoxConn,
-    peer: String,
-) {
+async fn serve_connection(env: SharedEnv, domains: Rc<Vec<String>>, mut conn: BoxConn) {
     let mut session = Session::new(SessionLimits {
         hostname: env.host_name().to_string(),
         max_message_bytes: MAX_MESSAGE_BYTES,
@@ -69,7 +64,7 @@ async fn serve_connection(
                 Step::Write(bytes) => bytes,
                 Step::Message { envelope, data } => match deliver(&*env, &envelope, &data) {
                     Ok(()) => {
-                        mailbox::record(&*env, &peer, &envelope.mail_from, &envelope.rcpts, &data);
+                        mailbox::record(&*env, &envelope.mail_from, &envelope.rcpts, &data);
                         session.answer_message(250, "2.0.0", "delivered to Maildir")
                     }
                     Err(e) => {

@@ -34,8 +34,8 @@ pub async fn serve(env: SharedEnv, accept_domains: Vec<String>) {
     let accept_domains = std::rc::Rc::new(accept_domains);
     loop {
         match listener.accept().await {
-            Ok((conn, peer)) => {
-                let task = serve_connection(env.clone(), accept_domains.clone(), conn, peer);
+            Ok((conn, _peer)) => {
+                let task = serve_connection(env.clone(), accept_domains.clone(), conn);
                 env.spawn(Box::pin(task));
             }
             // An accept error does not advance simulated time; pause so a
@@ -50,7 +50,6 @@ async fn serve_connection(
     env: SharedEnv,
     accept_domains: std::rc::Rc<Vec<String>>,
     mut conn: BoxConn,
-    peer: String,
 ) {
     let limits = SessionLimits {
         hostname: env.host_name().to_string(),
@@ -73,7 +72,7 @@ async fn serve_connection(
             let reply = match step {
                 Step::Write(bytes) => bytes,
                 Step::Message { envelope, data } => {
-                    record(&*env, &peer, &envelope.mail_from, &envelope.rcpts, &data);
+                    record(&*env, &envelope.mail_from, &envelope.rcpts, &data);
                     session.answer_message(250, "2.0.0", "delivered to mailbox")
                 }
                 Step::Close => {
@@ -117,7 +116,7 @@ fn rcpt_check(accept_domains: &[String], rcpt: &str) -> RcptCheck {
 }
 
 /// Logs one `mailbox_received` per recipient of a delivered message.
-pub fn record(env: &dyn Env, peer: &str, mail_from: &str, rcpts: &[String], data: &[u8]) {
+pub fn record(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
     let msg = message_id(data).unwrap_or_else(|| "<none>".to_string());
     let body_sha256 = traces::sha256_hex(data);
     let spam_tagged = has_spam_flag(data);
@@ -128,7 +127,6 @@ pub fn record(env: &dyn Env, peer: &str, mail_from: &str, rcpts: &[String], data
     for rcpt in rcpts {
         env.observe(EventKind::MailboxReceived {
             msg: msg.clone(),
-            peer: peer.to_string(),
             rcpt: rcpt.clone(),
             mail_from: mail_from.to_string(),
             size: data.len() as u64,
