@@ -389,7 +389,7 @@ fn a_crash_during_acceptance_loses_nothing_acknowledged() {
 fn ack_before_fsync_is_caught_when_a_crash_follows_the_ack() {
     // Both bugs: with only ack-before-fsync the replicas' copies, taken
     // before the 250, would still save the message.
-    let bugs = ["ack-before-fsync"];
+    let bugs = ["ack-before-fsync", "ack-before-replication-quorum"];
     let scenario = one_message_scenario(&bugs);
     let host = first_mx(&scenario);
     let runs = crash_sweep(&scenario);
