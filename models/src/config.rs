@@ -131,6 +131,10 @@ pub struct GatewayConfig {
     pub regions: Vec<Region>,
     pub gateways: Vec<Node>,
     pub scanners: Vec<Node>,
+    /// Control-plane hosts (health checks and MX steering), spread over
+    /// several clouds so no single outage takes steering down.
+    #[serde(default)]
+    pub controllers: Vec<Node>,
     pub tenants: Vec<Tenant>,
     /// The MX directory, used to send DSNs to senders' domains.
     pub dns_host: String,

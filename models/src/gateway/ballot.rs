@@ -172,6 +172,7 @@ mod tests {
             ],
             gateways: vec![node("gw-a", "r1"), node("gw-b", "r2"), node("gw-c", "r3")],
             scanners: Vec::new(),
+            controllers: Vec::new(),
             tenants: Vec::new(),
             dns_host: "dns".into(),
             knobs: Knobs::simulation_defaults(),

@@ -90,6 +90,18 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
             }
         });
     }
+    for controller in &config.controllers {
+        let (config, boot_env, name) = (config.clone(), boot_env.clone(), controller.host.clone());
+        let boots = Cell::new(0);
+        sim.host(controller.host.as_str(), move || {
+            let env = boot_env(&name, &boots);
+            let config = config.clone();
+            async move {
+                models::control::run(env, config).await;
+                Ok(())
+            }
+        });
+    }
     for scanner in &config.scanners {
         let (config, boot_env, name) = (config.clone(), boot_env.clone(), scanner.host.clone());
         let boots = Cell::new(0);
@@ -104,12 +116,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
     }
     {
         let (boot_env, directory) = (boot_env.clone(), directory.clone());
+        let controllers: Vec<String> = config.controllers.iter().map(|n| n.host.clone()).collect();
         let boots = Cell::new(0);
         sim.host(DNS_HOST, move || {
             let env = boot_env(DNS_HOST, &boots);
-            let directory = directory.clone();
+            let (directory, controllers) = (directory.clone(), controllers.clone());
             async move {
-                dns::serve(env, directory).await;
+                dns::serve_steered(env, directory, controllers).await;
                 Ok(())
             }
         });
@@ -264,6 +277,7 @@ fn set_latencies(sim: &turmoil::Sim<'_>, scenario: &Scenario, config: &GatewayCo
 fn all_hosts(scenario: &Scenario, config: &GatewayConfig) -> Vec<String> {
     let mut hosts: Vec<String> = config.gateways.iter().map(|n| n.host.clone()).collect();
     hosts.extend(config.scanners.iter().map(|n| n.host.clone()));
+    hosts.extend(config.controllers.iter().map(|n| n.host.clone()));
     hosts.push(DNS_HOST.to_string());
     hosts.extend(config.tenants.iter().map(|t| mailbox_host(&t.name)));
     hosts.extend((0..scenario.workload.senders).map(sender_host));
