@@ -3,5 +3,6 @@
 
 pub mod drain;
 pub mod observer;
+pub mod spool_check;
 pub mod turmoil_env;
 pub mod turmoil_run;

@@ -20,6 +20,7 @@ use traces::{EventKind, Log};
 use crate::deploy::{self, DNS_HOST, mailbox_host, sender_host};
 use crate::engine::drain;
 use crate::engine::observer::Observer;
+use crate::engine::spool_check::{Residue, SpoolDisks};
 use crate::engine::turmoil_env::{Shared, TurmoilEnv};
 use crate::faults::{Fault, FaultKind};
 use crate::prng::derive_seed;
@@ -37,6 +38,9 @@ pub struct RunArtifacts {
     pub sim_ms: u64,
     /// A host's software failed (panicked or returned an error): the message.
     pub host_failure: Option<String>,
+    /// Message files still on a gateway's spool once the drain was over and
+    /// the retention allowance had passed (empty if the run never drained).
+    pub spool_residue: Vec<Residue>,
 }
 
 pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
@@ -78,13 +82,16 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         }
     };
 
+    let spool_disks = SpoolDisks::default();
     for gateway in &config.gateways {
         let (config, boot_env, name) = (config.clone(), boot_env.clone(), gateway.host.clone());
         let boots = Cell::new(0);
+        let disks = spool_disks.clone();
         sim.host(gateway.host.as_str(), move || {
             let env = boot_env(&name, &boots);
-            let config = config.clone();
+            let (config, disks, name) = (config.clone(), disks.clone(), name.clone());
             async move {
+                disks.capture(&name);
                 models::gateway::run(env, config).await;
                 Ok(())
             }
@@ -197,6 +204,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
 
     let mut world = FaultState::default();
     let mut healed = false;
+    // Once drained, the world keeps running until every spool is empty or
+    // the retention allowance is over (see `spool_check`).
+    let mut drained_at_ms: Option<u64> = None;
+    let retention_ms = scenario.knobs.spool_retention_ms();
     let mut host_failure = None;
     let end_ms = scenario.end_ms();
     let faults = &scenario.faults.faults;
@@ -233,13 +244,17 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
                 world.apply(&mut sim, observer, scenario, &active, &config);
             }
         }
-        if healed
-            && now_ms.is_multiple_of(DRAIN_CHECK_MS)
-            && observer.with_log(|log| drain::is_drained(log, &facts))
-        {
-            break;
+        if healed && now_ms.is_multiple_of(DRAIN_CHECK_MS) {
+            if drained_at_ms.is_none() && observer.with_log(|log| drain::is_drained(log, &facts)) {
+                drained_at_ms = Some(now_ms);
+            }
+            if drained_at_ms
+                .is_some_and(|at| spool_disks.all_empty() || now_ms >= at + retention_ms)
+            {
+                break;
+            }
         }
-        if now_ms >= end_ms {
+        if now_ms >= end_ms && drained_at_ms.is_none() {
             break;
         }
         observer.set_now_us((sim.elapsed() + TICK).as_micros() as u64);
@@ -254,10 +269,16 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
             phase: "done".into(),
         },
     );
+    let log = observer.take_log();
+    let spool_residue = match drained_at_ms {
+        Some(_) => spool_disks.residue(&log),
+        None => Vec::new(),
+    };
     RunArtifacts {
-        log: observer.take_log(),
+        log,
         sim_ms: sim.elapsed().as_millis() as u64,
         host_failure,
+        spool_residue,
     }
 }
 
