@@ -98,6 +98,30 @@ impl Knobs {
             owner_lease_ms: 5_000,
         }
     }
+
+    /// How often a node syncs ballots with its peers: several times per
+    /// lease, so one lost round never looks like a dead owner.
+    pub fn sync_interval_ms(&self) -> u64 {
+        (self.owner_lease_ms / 4).max(1)
+    }
+
+    /// How often the control plane health-checks every gateway.
+    pub fn health_interval_ms(&self) -> u64 {
+        (self.owner_lease_ms / 5).max(1)
+    }
+
+    /// How long a new owner holds a message its predecessor was delivering
+    /// when it went quiet, waiting to hear whether it got through, before
+    /// delivering anyway (a possible duplicate beats a certain delay).
+    pub fn in_doubt_give_up_ms(&self) -> u64 {
+        self.queue_lifetime_ms / 2
+    }
+
+    /// How long a finished message's copy may linger on a node that missed
+    /// the news (it was down or cut off): a few leases of reconciliation.
+    pub fn spool_retention_ms(&self) -> u64 {
+        self.owner_lease_ms.saturating_mul(3)
+    }
 }
 
 /// The whole deployment as one node sees it.
@@ -107,6 +131,10 @@ pub struct GatewayConfig {
     pub regions: Vec<Region>,
     pub gateways: Vec<Node>,
     pub scanners: Vec<Node>,
+    /// Control-plane hosts (health checks and MX steering), spread over
+    /// several clouds so no single outage takes steering down.
+    #[serde(default)]
+    pub controllers: Vec<Node>,
     pub tenants: Vec<Tenant>,
     /// The MX directory, used to send DSNs to senders' domains.
     pub dns_host: String,
@@ -163,6 +191,24 @@ impl GatewayConfig {
             .collect();
         scanners.sort_by_key(|n| n.region != prefer_region);
         scanners
+    }
+
+    /// Other gateways that can share a message with `me`: every gateway in
+    /// the allowed regions of a tenant whose mail `me` may hold, in config
+    /// order. They are the ones `me` keeps in touch with.
+    pub fn jurisdiction_peers(&self, me: &str) -> Vec<&Node> {
+        let Some(mine) = self.node(me) else {
+            return Vec::new();
+        };
+        let shared = |node: &Node| {
+            self.tenants.iter().any(|t| {
+                t.allowed_regions.contains(&mine.region) && t.allowed_regions.contains(&node.region)
+            })
+        };
+        self.gateways
+            .iter()
+            .filter(|n| n.host != me && shared(n))
+            .collect()
     }
 
     pub fn bug(&self, name: &str) -> bool {

@@ -7,6 +7,7 @@
 
 pub mod bugs;
 pub mod config;
+pub mod control;
 pub mod env;
 pub mod frame;
 pub mod gateway;

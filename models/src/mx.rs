@@ -1,6 +1,7 @@
 //! Client side of the MX directory protocol, so the gateway can find where to
 //! send DSNs: one line `MX <domain>` answered by `MX <ttl_ms> <host>...` or
-//! `NXDOMAIN`.
+//! `NXDOMAIN`; and so the control plane can steer senders: `SET <domain>
+//! <host>...` (the hosts it found healthy, possibly none) answered by `OK`.
 
 use std::io;
 use std::time::Duration;
@@ -66,6 +67,52 @@ pub async fn lookup(
         parse_answer(&text)
     };
     env::timeout(env, Duration::from_millis(timeout_ms), query).await?
+}
+
+/// Reads one CRLF-terminated line (without the CRLF).
+async fn read_line(conn: &mut crate::env::BoxConn) -> io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        if conn.read(&mut byte).await? == 0 || line.len() > 4096 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "short directory answer",
+            ));
+        }
+        line.push(byte[0]);
+    }
+    Ok(String::from_utf8_lossy(&line[..line.len() - 2]).into_owned())
+}
+
+/// Tells `dns_host` which of each domain's hosts are healthy, one `SET`
+/// per (domain, hosts) on one connection; the number of updates it took.
+pub async fn publish(
+    env: &dyn Env,
+    dns_host: &str,
+    views: &[(String, Vec<String>)],
+    timeout_ms: u64,
+) -> io::Result<usize> {
+    let exchange = async {
+        let mut conn = env.connect(dns_host, DNS_PORT).await?;
+        let mut taken = 0;
+        for (domain, hosts) in views {
+            let mut line = format!("SET {domain}");
+            for host in hosts {
+                line.push(' ');
+                line.push_str(host);
+            }
+            line.push_str("\r\n");
+            conn.write_all(line.as_bytes()).await?;
+            conn.flush().await?;
+            if read_line(&mut conn).await? == "OK" {
+                taken += 1;
+            }
+        }
+        let _ = conn.shutdown().await;
+        Ok(taken)
+    };
+    env::timeout(env, Duration::from_millis(timeout_ms), exchange).await?
 }
 
 #[cfg(test)]

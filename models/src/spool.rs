@@ -62,6 +62,20 @@ pub struct Entry {
     pub next_attempt_ms: u64,
     /// Bounced recipients already reported in a DSN.
     pub dsn_reported: Vec<String>,
+    /// Set on a replica when the owner confirmed its ballot in order to
+    /// deliver, cleared by the owner's next update. A new owner that finds
+    /// it set holds the message until it has heard what that owner did: it
+    /// may have delivered and been cut off before saying so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_doubt: Option<InDoubt>,
+}
+
+/// Who was about to deliver a message, and since when.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InDoubt {
+    pub by: String,
+    pub since_ms: u64,
 }
 
 impl Entry {
@@ -134,6 +148,13 @@ pub fn store_entry(disk: &dyn Disk, entry: &Entry, durability: Durability) -> io
         disk.sync_dir(SPOOL_DIR)?;
     }
     Ok(())
+}
+
+/// One entry as it stands on disk (it may be there before it is in memory:
+/// ingress writes it before the replicas confirm their copies).
+pub fn load_entry(disk: &dyn Disk, id: &str) -> io::Result<Entry> {
+    let bytes = disk.read(&entry_path(id))?;
+    serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 pub fn load_message(disk: &dyn Disk, id: &str) -> io::Result<Vec<u8>> {

@@ -9,7 +9,9 @@
 //! after a failover must not send it twice); and a DSN only reports on a
 //! pair the gateway acknowledged. "Acknowledged" here includes pairs told
 //! indefinite: if the 250 was lost on the wire the gateway did take the
-//! message, and bouncing it is exactly right.
+//! message, and bouncing it is exactly right. A second DSN is excused only
+//! as a delivery duplicate is: by a `mailbox_reply_lost` for the first (the
+//! gateway crashed before hearing the sender's mailbox take it).
 
 use std::collections::BTreeSet;
 
@@ -29,13 +31,25 @@ pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
     judge(&Outcomes::build(log, facts))
 }
 
+/// How many of these DSN arrivals the gateway may not have heard accepted.
+fn lost_dsn_replies(view: &Outcomes<'_>, dsns: &[usize]) -> usize {
+    let arrived: BTreeSet<Pair> = dsns
+        .iter()
+        .filter_map(|&i| match &view.events[i].kind {
+            traces::EventKind::MailboxReceived { msg, rcpt, .. } => Some(Pair::new(msg, rcpt)),
+            _ => None,
+        })
+        .collect();
+    arrived.iter().map(|p| view.lost_replies(p)).sum()
+}
+
 pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
     let mut out = Vec::new();
     for dsn in &view.dsns {
         out.extend(judge_one(view, dsn));
     }
     for (pair, dsns) in &view.bounces {
-        if dsns.len() < 2 {
+        if dsns.len() < 2 + lost_dsn_replies(view, dsns) {
             continue;
         }
         let copies: Vec<String> = dsns

@@ -8,6 +8,13 @@
 //! indefinite outcome. Anything more is the gateway duplicating mail itself
 //! (say, two nodes both delivering after a failover). A single delivery with
 //! no cover at all is `no_unacked_delivery`'s finding, not a duplicate.
+//!
+//! The same window exists on the gateway's own delivery leg: a gateway that
+//! crashes between its final dot and the mailbox's 250 cannot know the mail
+//! got through, and must deliver again rather than risk a loss. The mailbox
+//! server sees that window from its side (`mailbox_reply_lost`: its 250 was
+//! never followed by the client's next command), and each one excuses one
+//! more copy of the pair — and nothing else does.
 
 use traces::{Log, Told};
 
@@ -24,11 +31,12 @@ pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
 }
 
 /// How many deliveries of a pair its send outcomes explain: no more than
-/// the outcomes themselves, and one plus the indefinite ones.
+/// the outcomes themselves, and one plus the indefinite ones; plus one per
+/// delivery whose 250 the mailbox saw go unheard.
 pub fn allowed_deliveries(view: &Outcomes<'_>, pair: &crate::Pair) -> usize {
     let covers = view.covers.get(pair).map_or(&[][..], Vec::as_slice);
     let indefinite = covers.iter().filter(|s| s.told == Told::Indefinite).count();
-    covers.len().min(1 + indefinite)
+    covers.len().min(1 + indefinite) + view.lost_replies(pair)
 }
 
 pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
@@ -55,10 +63,11 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
             KIND,
             format!(
                 "{pair} was delivered {} times ({}) but the sender saw {accepted} accepted and \
-                 {indefinite} indefinite outcome(s), which explain at most {allowed}: the \
-                 gateway added {} copy(ies) of its own",
+                 {indefinite} indefinite outcome(s) and the mailbox {} lost reply(ies), which \
+                 explain at most {allowed}: the gateway added {} copy(ies) of its own",
                 arrivals.len(),
                 copies.join(", "),
+                view.lost_replies(pair),
                 arrivals.len() - allowed
             ),
             events,
@@ -97,6 +106,27 @@ mod tests {
         run.deliver("m1", "bob@acme.example", "mbx-acme");
         run.deliver("m1", "bob@acme.example", "mbx-acme");
         assert_reported(&check(&run.log, &facts()), NAME, "message m1");
+    }
+
+    #[test]
+    fn a_delivery_whose_250_the_mailbox_saw_go_unheard_excuses_one_more_copy() {
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        run.push(
+            "mbx-acme",
+            traces::EventKind::MailboxReplyLost {
+                msg: "<m1>".into(),
+                rcpts: vec!["Bob@acme.example".into()],
+            },
+        );
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        assert_eq!(check(&run.log, &facts()), vec![]);
+        // One lost reply excuses one copy, not two.
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "message m1 to bob@acme.example");
+        assert!(found[0].reason.contains("1 lost reply(ies)"));
     }
 
     #[test]

@@ -133,6 +133,9 @@ pub struct Outcomes<'a> {
     pub verdicts: BTreeMap<String, Vec<Scan<'a>>>,
     /// Every `bytes_seen`, in log order.
     pub bytes: Vec<Bytes<'a>>,
+    /// `mailbox_reply_lost` per pair (a DSN's under its own Message-ID):
+    /// deliveries whose 250 the delivering side may never have heard.
+    pub lost_replies: BTreeMap<Pair, usize>,
 }
 
 impl<'a> Outcomes<'a> {
@@ -155,6 +158,7 @@ impl<'a> Outcomes<'a> {
             quarantined: BTreeMap::new(),
             verdicts: BTreeMap::new(),
             bytes: Vec::new(),
+            lost_replies: BTreeMap::new(),
         };
         for (index, event) in log.events().iter().enumerate() {
             view.index(index, event);
@@ -241,6 +245,12 @@ impl<'a> Outcomes<'a> {
                     }
                 }
             }
+            EventKind::MailboxReplyLost { msg, rcpts } => {
+                let pairs: BTreeSet<Pair> = rcpts.iter().map(|r| Pair::new(msg, r)).collect();
+                for pair in pairs {
+                    *self.lost_replies.entry(pair).or_default() += 1;
+                }
+            }
             EventKind::BytesSeen {
                 msg,
                 region,
@@ -291,6 +301,12 @@ impl<'a> Outcomes<'a> {
             .get(pair)
             .map(|s| s.iter().filter(|s| s.told == Told::Accepted).collect())
             .unwrap_or_default()
+    }
+
+    /// How many deliveries of the pair the delivering side may not have
+    /// heard acknowledged (RFC 1047 on the delivery leg).
+    pub fn lost_replies(&self, pair: &Pair) -> usize {
+        self.lost_replies.get(pair).copied().unwrap_or(0)
     }
 
     /// Whether some `send_outcome` accepted or left indefinite this pair, i.e.

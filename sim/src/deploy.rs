@@ -40,6 +40,7 @@ pub fn gateway_config(scenario: &Scenario) -> GatewayConfig {
         regions: topology.regions.clone(),
         gateways: nodes(crate::topology::Topology::gateway_hosts),
         scanners: nodes(crate::topology::Topology::scanner_hosts),
+        controllers: nodes(crate::topology::Topology::control_hosts),
         tenants: scenario
             .tenants
             .iter()

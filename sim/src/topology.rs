@@ -3,6 +3,8 @@
 //!
 //! Host names carry role, cloud and region (`gw-aws-us-east-1-0`), so one
 //! regular expression selects a whole region or a whole cloud for a fault.
+//! The control plane lives in regions too (`ctl-gcp-europe-west3-0`), so
+//! region and cloud outages hit it like anything else.
 
 use serde::{Deserialize, Serialize};
 
@@ -109,10 +111,52 @@ impl Topology {
             .collect()
     }
 
+    /// Regions that run a control-plane host: one per jurisdiction, each on
+    /// a cloud not used yet, and at least two clouds if the topology has
+    /// them, so neither one region nor one cloud can take steering down.
+    pub fn control_regions(&self) -> Vec<&Region> {
+        let mut chosen: Vec<&Region> = Vec::new();
+        let unused_cloud =
+            |chosen: &[&Region], r: &Region| chosen.iter().all(|c| c.cloud != r.cloud);
+        let mut jurisdictions: Vec<&str> = Vec::new();
+        for region in &self.regions {
+            if !jurisdictions.contains(&region.jurisdiction.as_str()) {
+                jurisdictions.push(&region.jurisdiction);
+            }
+        }
+        for jurisdiction in jurisdictions {
+            if let Some(region) = self
+                .regions
+                .iter()
+                .find(|r| r.jurisdiction == jurisdiction && unused_cloud(&chosen, r))
+            {
+                chosen.push(region);
+            }
+        }
+        if chosen.len() < 2
+            && let Some(region) = self.regions.iter().find(|r| unused_cloud(&chosen, r))
+        {
+            chosen.push(region);
+        }
+        if chosen.is_empty() {
+            chosen.extend(self.regions.first());
+        }
+        chosen
+    }
+
+    pub fn control_hosts(&self, region: &Region) -> Vec<String> {
+        if self.control_regions().iter().any(|r| r.name == region.name) {
+            vec![region_host("ctl", region, 0)]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Every host that lives in `region`.
     pub fn hosts_in_region(&self, region: &Region) -> Vec<String> {
         let mut hosts = self.gateway_hosts(region);
         hosts.extend(self.scanner_hosts(region));
+        hosts.extend(self.control_hosts(region));
         hosts
     }
 
@@ -170,6 +214,19 @@ mod tests {
             clouds.dedup();
             assert_eq!(clouds.len(), 3, "{jurisdiction}");
         }
+    }
+
+    #[test]
+    fn the_control_plane_spans_two_clouds_and_both_jurisdictions() {
+        let topology = Topology::standard();
+        let hosts: Vec<String> = topology
+            .regions
+            .iter()
+            .flat_map(|r| topology.control_hosts(r))
+            .collect();
+        assert_eq!(hosts, vec!["ctl-aws-us-east-1-0", "ctl-gcp-europe-west3-0"]);
+        let eu = topology.region("europe-west3").unwrap();
+        assert!(topology.hosts_in_region(eu).contains(&hosts[1]));
     }
 
     #[test]

@@ -360,8 +360,8 @@ fn loss(outcome: &RunOutcome) -> Option<&properties::Violation> {
 
 #[test]
 fn ack_before_fsync_is_caught_when_a_crash_follows_the_ack() {
-    // The 250 goes out before the message is durable anywhere: not fsynced
-    // here, and no replica waited for.
+    // Both bugs: with only ack-before-fsync the replicas' copies, taken
+    // before the 250, would still save the message.
     let bugs = ["ack-before-fsync", "ack-before-replication-quorum"];
     let scenario = one_message_scenario(&bugs);
     let host = first_mx(&scenario);

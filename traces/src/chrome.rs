@@ -158,7 +158,7 @@ fn category(kind: &EventKind) -> &'static str {
         | EventKind::RcptReply { .. }
         | EventKind::SendOutcome { .. }
         | EventKind::SenderGaveUp { .. } => "sender",
-        EventKind::MailboxReceived { .. } => "mailbox",
+        EventKind::MailboxReceived { .. } | EventKind::MailboxReplyLost { .. } => "mailbox",
         EventKind::BytesSeen { .. } => "bytes",
         EventKind::ScanVerdict { .. } => "scanner",
         EventKind::GwAccepted { .. }

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One observation, stamped with simulated time. (Unknown fields are
 /// refused by [`EventKind`]; serde cannot refuse them here, beside `flatten`.)
@@ -127,6 +127,14 @@ pub enum EventKind {
         dsn_about: Option<String>,
         dsn_rcpts: Vec<String>,
     },
+    /// The mailbox server answered 250 to a message, and the session died
+    /// before the client said anything more (it sends QUIT at once when it
+    /// hears the 250): the client may never have heard it. RFC 1047 on the
+    /// delivery leg, seen from the receiving end.
+    MailboxReplyLost {
+        msg: String,
+        rcpts: Vec<String>,
+    },
 
     // ---- the seam: where a message's bytes were (ground truth) ----
     BytesSeen {
@@ -182,6 +190,7 @@ impl EventKind {
             | EventKind::SendOutcome { msg, .. }
             | EventKind::SenderGaveUp { msg, .. }
             | EventKind::MailboxReceived { msg, .. }
+            | EventKind::MailboxReplyLost { msg, .. }
             | EventKind::BytesSeen { msg, .. }
             | EventKind::ScanVerdict { msg, .. }
             | EventKind::GwAccepted { msg, .. }
@@ -207,6 +216,7 @@ impl EventKind {
             EventKind::SendOutcome { .. } => "send_outcome",
             EventKind::SenderGaveUp { .. } => "sender_gave_up",
             EventKind::MailboxReceived { .. } => "mailbox_received",
+            EventKind::MailboxReplyLost { .. } => "mailbox_reply_lost",
             EventKind::BytesSeen { .. } => "bytes_seen",
             EventKind::ScanVerdict { .. } => "scan_verdict",
             EventKind::GwAccepted { .. } => "gw_accepted",

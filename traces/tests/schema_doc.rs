@@ -55,6 +55,10 @@ fn one_of_each() -> Vec<EventKind> {
             dsn_about: None,
             dsn_rcpts: vec![],
         },
+        EventKind::MailboxReplyLost {
+            msg: s(),
+            rcpts: vec![],
+        },
         EventKind::BytesSeen {
             msg: s(),
             region: s(),
@@ -110,6 +114,7 @@ fn listed(kind: &EventKind) {
         | EventKind::SendOutcome { .. }
         | EventKind::SenderGaveUp { .. }
         | EventKind::MailboxReceived { .. }
+        | EventKind::MailboxReplyLost { .. }
         | EventKind::BytesSeen { .. }
         | EventKind::ScanVerdict { .. }
         | EventKind::GwAccepted { .. }

@@ -2,6 +2,11 @@
 //! tenant's mailbox server, or, for a DSN, to the original sender's domain
 //! found through the MX directory. 2xx settles a recipient as delivered,
 //! 5xx as bounced; anything else leaves it pending for the next retry.
+//!
+//! Right before each final dot the owner confirms its ballot once more, and
+//! that confirmation marks the message in doubt on the majority (see
+//! `sync`): from then until the outcome is replicated, a successor would
+//! know to wait for this node's word rather than deliver again.
 
 use std::time::Duration;
 
@@ -9,6 +14,7 @@ use traces::EventKind;
 
 use crate::config::SMTP_PORT;
 use crate::env;
+use crate::gateway::sync::{self, Intent, Standing};
 use crate::gateway::{SharedNode, peer};
 use crate::mx;
 use crate::smtp::client::{self, ClientError};
@@ -127,7 +133,23 @@ async fn attempt(
         Ok(Ok(conn)) => conn,
         _ => return Vec::new(),
     };
-    let transaction = client::send_mail(
+    let still_ours = async {
+        if node.config.bug("no-fencing-on-rejoin") {
+            return true;
+        }
+        if sync::confirm(node, &entry.id, Intent::Deliver).await != Standing::Confirmed {
+            return false;
+        }
+        // The confirmation may have taught us that someone settled one of
+        // these recipients meanwhile: then this transaction is stale.
+        let current = node.entries.borrow().get(&entry.id).cloned();
+        current.is_some_and(|current| {
+            pending
+                .iter()
+                .all(|r| current.rcpts.get(r).is_some_and(|s| !s.is_final()))
+        })
+    };
+    let transaction = client::send_mail_guarded(
         node.env.as_ref(),
         &mut conn,
         node.me(),
@@ -135,6 +157,7 @@ async fn attempt(
         pending,
         body,
         timeout_ms,
+        still_ours,
     )
     .await;
     let transaction = match transaction {

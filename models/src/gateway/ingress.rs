@@ -12,6 +12,7 @@ use traces::EventKind;
 
 use crate::config::{GatewayConfig, SMTP_PORT, Tenant};
 use crate::env::{self, BoxConn};
+use crate::gateway::ballot::Ballot;
 use crate::gateway::{SharedNode, peer};
 use crate::mime::dsn;
 use crate::smtp::session::{Envelope, RcptCheck, Session, SessionLimits, Step};
@@ -164,6 +165,7 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
         attempts: 0,
         next_attempt_ms: now_ms,
         dsn_reported: Vec::new(),
+        in_doubt: None,
     };
     let durability = if node.config.bug("ack-before-fsync") {
         Durability::Unsynced
@@ -205,9 +207,10 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
             // Copies that did land must not outlive the refusal.
             let forgetter = node.clone();
             let forget_id = id.clone();
+            let ours = Ballot::of(&entry);
             node.env.spawn(Box::pin(async move {
                 for target in &targets {
-                    let _ = peer::forget(&forgetter, target, &forget_id).await;
+                    let _ = peer::forget(&forgetter, target, &forget_id, &ours).await;
                 }
             }));
             defer(node, &message_id, &id, reason)
@@ -244,7 +247,11 @@ pub fn replica_targets(config: &GatewayConfig, me: &str, tenant: &Tenant) -> Vec
 
 /// Copies the message to replicas until the quorum holds — enough copies,
 /// on enough clouds — or the replication timeout passes.
-async fn replicate(node: &SharedNode, entry: &Entry, data: &[u8]) -> Result<Vec<String>, String> {
+pub(crate) async fn replicate(
+    node: &SharedNode,
+    entry: &Entry,
+    data: &[u8],
+) -> Result<Vec<String>, String> {
     let knobs = &node.config.knobs;
     let deadline = Duration::from_millis(knobs.replication_timeout_ms);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();

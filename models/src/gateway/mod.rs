@@ -1,11 +1,16 @@
-//! A gateway node: SMTP ingress, a spool replica, and the queue that scans
-//! and delivers the messages it owns. One per host; a crash drops all of it
-//! but the disk, and a restart rebuilds it from the spool.
+//! A gateway node: SMTP ingress, a spool replica, the queue that scans and
+//! delivers the messages it owns, and the sync that keeps ownership
+//! straight across failures. One per host; a crash drops all of it but the
+//! disk, and a restart rebuilds it from the spool.
 
+pub mod ballot;
 pub mod delivery;
+pub mod heard;
 pub mod ingress;
 pub mod peer;
 pub mod queue;
+pub mod sync;
+pub mod voter;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +31,8 @@ pub struct Node {
     pub entries: RefCell<BTreeMap<String, Entry>>,
     /// Ids the queue is working on right now.
     pub in_flight: RefCell<BTreeSet<String>>,
+    /// Who spoke to us when: the clock of every owner lease.
+    pub heard: RefCell<heard::Heard>,
 }
 
 pub type SharedNode = Rc<Node>;
@@ -76,6 +83,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         region,
         entries: RefCell::new(entries),
         in_flight: RefCell::new(BTreeSet::new()),
+        heard: RefCell::new(heard::Heard::new(env.now().as_millis() as u64)),
     });
     tracing::info!(region = %node.region, spool_entries = node.entries.borrow().len(), "gateway booted");
     node.note(
@@ -83,6 +91,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         format!("{} spool entries", node.entries.borrow().len()),
     );
     env.spawn(Box::pin(peer::serve(node.clone())));
+    env.spawn(Box::pin(sync::run(node.clone())));
     env.spawn(Box::pin(queue::run(node.clone())));
     ingress::serve(node).await;
 }

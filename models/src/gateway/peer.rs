@@ -1,16 +1,20 @@
-//! Node-to-node replication: copies of new messages, updates of their
-//! per-recipient progress, and forgetting finished ones. One framed request
-//! and one framed reply per connection.
+//! Node-to-node protocol: copies of new messages, updates of their
+//! per-recipient progress, forgetting finished ones, and the ownership
+//! exchanges — syncing ballots, claiming a message whose owner went quiet,
+//! and the health question the control plane asks. One framed request and
+//! one framed reply per connection; what a request does to the receiver
+//! lives in `voter.rs`.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::PEER_PORT;
-use crate::env::{self, BoxConn};
+use crate::env::{self, BoxConn, Env};
 use crate::frame::{read_frame, write_frame};
-use crate::gateway::SharedNode;
-use crate::spool::{self, Durability, Entry};
+use crate::gateway::ballot::{Ballot, Progress};
+use crate::gateway::{SharedNode, voter};
+use crate::spool::Entry;
 
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -19,8 +23,43 @@ pub enum PeerRequest {
     Replicate { entry: Entry },
     /// The owner's newer view of a message's progress.
     Update { entry: Entry },
-    /// The message is finished (or was refused); drop the copy.
-    Forget { id: String },
+    /// The message is finished (or was refused); drop the copy. Refused by
+    /// a node that knows a newer ballot, so a stale owner cannot erase the
+    /// current owner's work.
+    Forget { id: String, ballot: Ballot },
+    /// The ballots the sender holds for messages both hold copies of; an
+    /// owner's sync is its heartbeat. The reply is the receiver's stance
+    /// on each.
+    Sync { ballots: Vec<Held> },
+    /// The sender asks to become the owner under `ballot` (failover).
+    Claim { id: String, ballot: Ballot },
+    /// Can this node take mail now? (asked by the control plane)
+    Health,
+}
+
+/// One ballot the sender holds.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    pub id: String,
+    pub ballot: Ballot,
+    /// The sender owns it and is about to deliver it: mark the copy in
+    /// doubt until the sender's next update says how it went.
+    #[serde(default)]
+    pub delivering: bool,
+}
+
+/// What the receiver holds for one message: nothing, or its ballot and
+/// progress.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Stance {
+    pub id: String,
+    pub held: Option<Holding>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Holding {
+    pub ballot: Ballot,
+    pub progress: Progress,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -28,6 +67,9 @@ pub enum PeerRequest {
 pub enum PeerReply {
     Ok,
     Failed { reason: String },
+    Stances { stances: Vec<Stance> },
+    Claim { granted: bool, stance: Stance },
+    Health { healthy: bool },
 }
 
 pub async fn serve(node: SharedNode) {
@@ -39,17 +81,17 @@ pub async fn serve(node: SharedNode) {
         }
     };
     loop {
-        let Ok((conn, _peer)) = listener.accept().await else {
+        let Ok((conn, peer)) = listener.accept().await else {
             continue;
         };
         let handler = node.clone();
         node.env.spawn(Box::pin(async move {
-            let _ = handle(&handler, conn).await;
+            let _ = handle(&handler, conn, &peer).await;
         }));
     }
 }
 
-async fn handle(node: &SharedNode, mut conn: BoxConn) -> std::io::Result<()> {
+async fn handle(node: &SharedNode, mut conn: BoxConn, peer: &str) -> std::io::Result<()> {
     let knobs = &node.config.knobs;
     let deadline = Duration::from_millis(knobs.replication_timeout_ms);
     let (request, payload): (PeerRequest, Vec<u8>) = env::timeout(
@@ -58,39 +100,25 @@ async fn handle(node: &SharedNode, mut conn: BoxConn) -> std::io::Result<()> {
         read_frame(&mut conn, knobs.max_message_bytes + 64 * 1024),
     )
     .await??;
-    let reply = match apply(node, request, &payload) {
-        Ok(()) => PeerReply::Ok,
-        Err(e) => PeerReply::Failed {
-            reason: e.to_string(),
-        },
-    };
+    let reply = voter::answer(node, peer, request, &payload);
     write_frame(&mut conn, &reply, &[]).await
 }
 
-fn apply(node: &SharedNode, request: PeerRequest, payload: &[u8]) -> std::io::Result<()> {
-    let disk = node.env.disk();
-    match request {
-        PeerRequest::Replicate { entry } => {
-            spool::store_new(disk, &entry, payload, Durability::Synced)?;
-            node.entries.borrow_mut().insert(entry.id.clone(), entry);
-        }
-        PeerRequest::Update { entry } => {
-            let newer = match node.entries.borrow().get(&entry.id) {
-                Some(known) => entry.epoch >= known.epoch,
-                // A copy we never had (or already forgot): nothing to update.
-                None => false,
-            };
-            if newer {
-                spool::store_entry(disk, &entry, Durability::Synced)?;
-                node.entries.borrow_mut().insert(entry.id.clone(), entry);
-            }
-        }
-        PeerRequest::Forget { id } => {
-            spool::remove(disk, &id)?;
-            node.entries.borrow_mut().remove(&id);
-        }
-    }
-    Ok(())
+/// One request, one reply, within the replication timeout.
+async fn exchange(
+    env: &dyn Env,
+    target: &str,
+    request: &PeerRequest,
+    payload: &[u8],
+    timeout_ms: u64,
+) -> std::io::Result<PeerReply> {
+    let exchange = async {
+        let mut conn = env.connect(target, PEER_PORT).await?;
+        write_frame(&mut conn, request, payload).await?;
+        let (reply, _): (PeerReply, Vec<u8>) = read_frame(&mut conn, 0).await?;
+        Ok(reply)
+    };
+    env::timeout(env, Duration::from_millis(timeout_ms), exchange).await?
 }
 
 async fn call(
@@ -98,18 +126,22 @@ async fn call(
     target: &str,
     request: &PeerRequest,
     payload: &[u8],
-) -> std::io::Result<()> {
-    let exchange = async {
-        let mut conn = node.env.connect(target, PEER_PORT).await?;
-        write_frame(&mut conn, request, payload).await?;
-        let (reply, _): (PeerReply, Vec<u8>) = read_frame(&mut conn, 0).await?;
-        match reply {
-            PeerReply::Ok => Ok(()),
-            PeerReply::Failed { reason } => Err(std::io::Error::other(reason)),
-        }
-    };
-    let deadline = Duration::from_millis(node.config.knobs.replication_timeout_ms);
-    env::timeout(node.env.as_ref(), deadline, exchange).await?
+) -> std::io::Result<PeerReply> {
+    let timeout_ms = node.config.knobs.replication_timeout_ms;
+    let reply = exchange(node.env.as_ref(), target, request, payload, timeout_ms).await?;
+    // Any answer at all means the peer is alive and reachable.
+    node.heard.borrow_mut().peer_spoke(target, node.now_ms());
+    match reply {
+        PeerReply::Failed { reason } => Err(std::io::Error::other(reason)),
+        reply => Ok(reply),
+    }
+}
+
+fn unexpected(reply: PeerReply) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("unexpected peer reply {reply:?}"),
+    )
 }
 
 pub async fn replicate(
@@ -121,17 +153,62 @@ pub async fn replicate(
     let request = PeerRequest::Replicate {
         entry: entry.clone(),
     };
-    call(node, target, &request, raw).await
+    call(node, target, &request, raw).await.map(|_| ())
 }
 
 pub async fn update(node: &SharedNode, target: &str, entry: &Entry) -> std::io::Result<()> {
     let request = PeerRequest::Update {
         entry: entry.clone(),
     };
-    call(node, target, &request, &[]).await
+    call(node, target, &request, &[]).await.map(|_| ())
 }
 
-pub async fn forget(node: &SharedNode, target: &str, id: &str) -> std::io::Result<()> {
-    let request = PeerRequest::Forget { id: id.to_string() };
-    call(node, target, &request, &[]).await
+pub async fn forget(
+    node: &SharedNode,
+    target: &str,
+    id: &str,
+    ballot: &Ballot,
+) -> std::io::Result<()> {
+    let request = PeerRequest::Forget {
+        id: id.to_string(),
+        ballot: ballot.clone(),
+    };
+    call(node, target, &request, &[]).await.map(|_| ())
+}
+
+pub async fn sync(
+    node: &SharedNode,
+    target: &str,
+    ballots: Vec<Held>,
+) -> std::io::Result<Vec<Stance>> {
+    match call(node, target, &PeerRequest::Sync { ballots }, &[]).await? {
+        PeerReply::Stances { stances } => Ok(stances),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Asks `target` to accept `ballot` for `id`: (granted, its stance after).
+pub async fn claim(
+    node: &SharedNode,
+    target: &str,
+    id: &str,
+    ballot: &Ballot,
+) -> std::io::Result<(bool, Stance)> {
+    let request = PeerRequest::Claim {
+        id: id.to_string(),
+        ballot: ballot.clone(),
+    };
+    match call(node, target, &request, &[]).await? {
+        PeerReply::Claim { granted, stance } => Ok((granted, stance)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// The control plane's health check: true only if `target` answered that
+/// it can take mail now. Silence, refusal and garbage all mean unhealthy.
+pub async fn health(env: &dyn Env, target: &str, timeout_ms: u64) -> bool {
+    matches!(
+        exchange(env, target, &PeerRequest::Health, &[], timeout_ms).await,
+        Ok(PeerReply::Health { healthy: true })
+    )
 }

@@ -3,33 +3,62 @@
 //! recipient, retrying with backoff until the queue lifetime ends. Progress
 //! is fsynced and copied to the replicas before anything else happens, so a
 //! new owner never redoes finished recipients.
+//!
+//! Before it acts on a message the owner confirms with a majority of the
+//! copy set that its ballot is still current (`sync::confirm`), so a node
+//! back from a crash or a partition never delivers what it no longer owns.
+//! Due messages go oldest first, at most a few at a time per destination, so
+//! a mailbox server that comes back after an outage drains in arrival order.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use traces::{EventKind, Verdict};
 
 use crate::config::SpamPolicy;
-use crate::gateway::{SharedNode, delivery, peer};
+use crate::gateway::ballot::{self, Ballot, Progress};
+use crate::gateway::sync::{self, Intent, Standing};
+use crate::gateway::{SharedNode, delivery, ingress, peer};
 use crate::mime::dsn::{self, DsnRequest, FailedRecipient};
 use crate::retry;
 use crate::scanner::{self, ScanRequest};
 use crate::spool::{self, Durability, Entry, RcptState};
 
+/// Concurrent passes per destination: enough to drain quickly, few enough
+/// that a recovering mailbox server sees the oldest mail first.
+const PASSES_PER_DESTINATION_MAX: usize = 4;
+
 /// Looks for due work every queue tick, forever.
 pub async fn run(node: SharedNode) {
+    // A node back from a crash asks before it acts: one sync round first
+    // learns every takeover and finished message it missed while down.
+    if !node.config.bug("no-fencing-on-rejoin") {
+        sync::round(&node).await;
+    }
     let tick = Duration::from_millis(node.config.knobs.queue_tick_ms);
     loop {
         node.env.sleep(tick).await;
         let now_ms = node.now_ms();
-        let due: Vec<String> = node
-            .entries
-            .borrow()
-            .values()
-            .filter(|e| e.owner == node.me() && e.next_attempt_ms <= now_ms)
-            .filter(|e| !node.in_flight.borrow().contains(&e.id))
-            .map(|e| e.id.clone())
-            .collect();
-        for id in due {
+        let mut busy: BTreeMap<String, usize> = BTreeMap::new();
+        let mut due: Vec<(u64, String, String)> = Vec::new();
+        {
+            let entries = node.entries.borrow();
+            let in_flight = node.in_flight.borrow();
+            for entry in entries.values().filter(|e| e.owner == node.me()) {
+                if in_flight.contains(&entry.id) {
+                    *busy.entry(destination(entry)).or_default() += 1;
+                } else if entry.next_attempt_ms <= now_ms {
+                    due.push((entry.received_ms, entry.id.clone(), destination(entry)));
+                }
+            }
+        }
+        due.sort();
+        for (_, id, destination) in due {
+            let passes = busy.entry(destination).or_default();
+            if *passes >= PASSES_PER_DESTINATION_MAX {
+                continue;
+            }
+            *passes += 1;
             node.in_flight.borrow_mut().insert(id.clone());
             let worker = node.clone();
             node.env.spawn(Box::pin(async move {
@@ -40,11 +69,102 @@ pub async fn run(node: SharedNode) {
     }
 }
 
+/// Where a message goes: its tenant's mailbox server, or for a DSN the
+/// original sender's domain.
+fn destination(entry: &Entry) -> String {
+    if entry.is_dsn {
+        let rcpt = entry.rcpts.keys().next().map(String::as_str).unwrap_or("");
+        let domain = rcpt.rsplit_once('@').map(|(_, d)| d).unwrap_or(rcpt);
+        format!("domain:{}", domain.to_ascii_lowercase())
+    } else {
+        format!("tenant:{}", entry.tenant)
+    }
+}
+
+/// Whether we may act on `id` now. A node without a majority behind its
+/// ballot waits a sync interval and asks again; a fenced one stops for good.
+async fn may_act(node: &SharedNode, id: &str) -> bool {
+    if node.config.bug("no-fencing-on-rejoin") {
+        // The bug: trust the local copy's ballot, whoever owns it by now.
+        return true;
+    }
+    match sync::confirm(node, id, Intent::Look).await {
+        Standing::Confirmed => true,
+        Standing::Fenced => false,
+        Standing::Unconfirmed => {
+            retry_after_sync(node, id);
+            node.note(
+                "owner_unconfirmed",
+                format!("{id}: no majority of the copy set confirmed our ballot; waiting"),
+            );
+            false
+        }
+    }
+}
+
+/// Looks at `id` again once the next sync round may have changed things.
+fn retry_after_sync(node: &SharedNode, id: &str) {
+    let retry_ms = node.now_ms() + node.config.knobs.sync_interval_ms();
+    if let Some(entry) = node.entries.borrow_mut().get_mut(id) {
+        entry.next_attempt_ms = retry_ms;
+    }
+}
+
+/// Whether a delivery by a previous owner is still unaccounted for (see
+/// `sync`): then we must not deliver yet, unless we have waited too long.
+fn waiting_on_doubt(node: &SharedNode, id: &str) -> bool {
+    let doubt = node
+        .entries
+        .borrow()
+        .get(id)
+        .and_then(|e| e.in_doubt.clone());
+    let Some(doubt) = doubt.filter(|d| d.by != node.me()) else {
+        return false;
+    };
+    let waited_ms = node.now_ms().saturating_sub(doubt.since_ms);
+    if waited_ms >= node.config.knobs.in_doubt_give_up_ms() {
+        if let Some(entry) = node.entries.borrow_mut().get_mut(id) {
+            entry.in_doubt = None;
+        }
+        node.note(
+            "in_doubt_given_up",
+            format!(
+                "{id}: {} never said whether its delivery got through; delivering anyway",
+                doubt.by
+            ),
+        );
+        return false;
+    }
+    retry_after_sync(node, id);
+    node.note(
+        "in_doubt_wait",
+        format!(
+            "{id}: {} was delivering it when it went quiet; waiting to hear how it went",
+            doubt.by
+        ),
+    );
+    true
+}
+
+/// Our copy of `id`, if we still own it.
+fn owned(node: &SharedNode, id: &str) -> Option<Entry> {
+    node.entries
+        .borrow()
+        .get(id)
+        .filter(|e| e.owner == node.me())
+        .cloned()
+}
+
 /// One pass over one message.
 async fn process(node: &SharedNode, id: &str) {
-    let Some(mut entry) = node.entries.borrow().get(id).cloned() else {
+    let Some(first) = owned(node, id) else {
         return;
     };
+    if first.is_finished() {
+        // Settled, but a majority has not let go of it yet.
+        finish(node, &first).await;
+        return;
+    }
     let raw = match spool::load_message(node.env.disk(), id) {
         Ok(raw) => raw,
         Err(e) => {
@@ -52,9 +172,15 @@ async fn process(node: &SharedNode, id: &str) {
             return;
         }
     };
-    if entry.verdict.is_none() {
-        entry.verdict = scan(node, &entry, &raw).await;
-        if entry.verdict.is_none() {
+    let mut verdict = first.verdict;
+    if verdict.is_none() {
+        // Scanning acts on nothing outside the gateway, so it needs no
+        // confirmation; acting on the verdict does.
+        verdict = scan(node, &first, &raw).await;
+        if verdict.is_none() {
+            let Some(mut entry) = owned(node, id) else {
+                return;
+            };
             // Fail-closed: the message waits for a scanner.
             tracing::debug!(msg = %entry.message_id, spool_id = %entry.id, "no verdict yet, waiting");
             entry.attempts += 1;
@@ -62,13 +188,30 @@ async fn process(node: &SharedNode, id: &str) {
             persist(node, &entry).await;
             return;
         }
+        // Whatever happens next, this verdict need not be asked for again.
+        if let Some(entry) = node.entries.borrow_mut().get_mut(id) {
+            entry.verdict = entry.verdict.or(verdict);
+        }
     }
-    let tenant = node.tenant(&entry.tenant).cloned();
-    let quarantine = matches!(
-        (entry.verdict, tenant.as_ref().map(|t| t.spam_policy)),
-        (Some(Verdict::Malware), _) | (Some(Verdict::Spam), Some(SpamPolicy::Quarantine))
-    );
-    if quarantine && !entry.is_dsn {
+    let tenant = node.tenant(&first.tenant).cloned();
+    let quarantine = !first.is_dsn
+        && matches!(
+            (verdict, tenant.as_ref().map(|t| t.spam_policy)),
+            (Some(Verdict::Malware), _) | (Some(Verdict::Spam), Some(SpamPolicy::Quarantine))
+        );
+    if !quarantine && waiting_on_doubt(node, id) {
+        return;
+    }
+    // Confirmed right before acting, whatever scanning cost in time (and
+    // once more before each final dot, in `delivery`).
+    if !may_act(node, id).await {
+        return;
+    }
+    let Some(mut entry) = owned(node, id) else {
+        return;
+    };
+    entry.verdict = entry.verdict.or(verdict);
+    if quarantine {
         match spool::quarantine(node.env.disk(), &entry.id, &raw) {
             Ok(()) => {
                 for state in entry.rcpts.values_mut() {
@@ -86,7 +229,12 @@ async fn process(node: &SharedNode, id: &str) {
         }
     } else {
         let tag_spam = entry.verdict == Some(Verdict::Spam);
+        let was_retry = entry.attempts > 0;
+        let pending_before = entry.pending_rcpts().len();
         delivery::deliver_pending(node, &mut entry, &raw, tag_spam).await;
+        if was_retry && entry.pending_rcpts().len() < pending_before {
+            destination_is_back(node, &entry);
+        }
     }
     if !entry.pending_rcpts().is_empty() {
         let expired = retry::expired(
@@ -235,40 +383,107 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
         attempts: 0,
         next_attempt_ms: node.now_ms(),
         dsn_reported: Vec::new(),
+        in_doubt: None,
     };
     if let Err(e) = spool::store_new(node.env.disk(), &dsn_entry, &bytes, Durability::Synced) {
         node.note("dsn_spool_failed", format!("{}: {e}", entry.id));
         return;
     }
-    for target in &dsn_entry.replicas {
-        let _ = peer::replicate(node, target, &dsn_entry, &bytes).await;
+    // The DSN is a promise like a 250: it needs the replication quorum, or
+    // a failover could lose it. Without it, try again on the next pass.
+    if let Err(reason) = ingress::replicate(node, &dsn_entry, &bytes).await {
+        node.note("dsn_replication_failed", format!("{dsn_id}: {reason}"));
+        let _ = spool::remove(node.env.disk(), &dsn_id);
+        let ours = Ballot::of(&dsn_entry);
+        for target in &dsn_entry.replicas {
+            let _ = peer::forget(node, target, &dsn_id, &ours).await;
+        }
+        return;
     }
     tracing::info!(msg = %entry.message_id, dsn = %dsn_entry.message_id, rcpts = ?bounced, "DSN queued");
     node.entries.borrow_mut().insert(dsn_id, dsn_entry);
     entry.dsn_reported.extend(bounced);
 }
 
-/// Stores the entry here and sends it to the replicas.
+/// A retry to `entry`'s destination just got through: the destination is
+/// back, so its other waiting messages are due now rather than at the end
+/// of their backoff, and the oldest go first.
+fn destination_is_back(node: &SharedNode, entry: &Entry) {
+    let now_ms = node.now_ms();
+    let back = destination(entry);
+    for other in node.entries.borrow_mut().values_mut() {
+        if other.owner == node.me()
+            && other.verdict.is_some()
+            && other.next_attempt_ms > now_ms
+            && destination(other) == back
+        {
+            other.next_attempt_ms = now_ms;
+        }
+    }
+}
+
+/// Stores the entry here and sends it to the replicas. If a newer ballot
+/// arrived while we worked (we were fenced mid-pass), the newer ballot
+/// stays and only what we settled is added, for its owner to see.
 async fn persist(node: &SharedNode, entry: &Entry) {
-    if let Err(e) = spool::store_entry(node.env.disk(), entry, Durability::Synced) {
-        node.note("spool_update_failed", format!("{}: {e}", entry.id));
+    let Some(current) = node.entries.borrow().get(&entry.id).cloned() else {
+        // Forgotten by a newer owner, or dropped as finished, while we
+        // worked: writing it back would resurrect it.
+        return;
+    };
+    let stored = if Ballot::of(&current) == Ballot::of(entry) {
+        let mut stored = entry.clone();
+        ballot::merge_progress(&mut stored, &Progress::of(&current));
+        stored
+    } else {
+        let mut stored = current;
+        ballot::merge_progress(&mut stored, &Progress::of(entry));
+        stored
+    };
+    if let Err(e) = spool::store_entry(node.env.disk(), &stored, Durability::Synced) {
+        node.note("spool_update_failed", format!("{}: {e}", stored.id));
     }
     node.entries
         .borrow_mut()
-        .insert(entry.id.clone(), entry.clone());
-    for target in &entry.replicas {
-        let _ = peer::update(node, target, entry).await;
+        .insert(stored.id.clone(), stored.clone());
+    for target in ballot::copy_set(&node.config, &stored) {
+        if target != node.me() {
+            let _ = peer::update(node, &target, &stored).await;
+        }
     }
 }
 
 /// Every recipient is settled: drop the copies, here and on the replicas.
 async fn finish(node: &SharedNode, entry: &Entry) {
-    for target in &entry.replicas {
-        let _ = peer::forget(node, target, &entry.id).await;
-    }
-    if let Err(e) = spool::remove(node.env.disk(), &entry.id) {
-        node.note("spool_remove_failed", format!("{}: {e}", entry.id));
+    let Some(current) = node.entries.borrow().get(&entry.id).cloned() else {
+        return;
+    };
+    if current.owner != node.me() {
+        // Fenced mid-pass: the new owner finishes it.
         return;
     }
-    node.entries.borrow_mut().remove(&entry.id);
+    let ours = Ballot::of(&current);
+    let mut let_go = 1;
+    for target in &current.replicas {
+        if peer::forget(node, target, &current.id, &ours).await.is_ok() {
+            let_go += 1;
+        }
+    }
+    let need = ballot::majority(ballot::copy_set(&node.config, &current).len());
+    if let_go < need {
+        // Cut off right after finishing: our copy is the only record of
+        // what was done, so it stays until a majority has let go too.
+        retry_after_sync(node, &current.id);
+        node.note(
+            "finish_pending",
+            format!("{}: {let_go} of {need} copies let go", current.id),
+        );
+        return;
+    }
+    if let Err(e) = spool::remove(node.env.disk(), &current.id) {
+        node.note("spool_remove_failed", format!("{}: {e}", current.id));
+        return;
+    }
+    node.entries.borrow_mut().remove(&current.id);
+    node.heard.borrow_mut().forget(&current.id);
 }

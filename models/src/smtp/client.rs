@@ -100,7 +100,7 @@ impl Transaction {
 
 /// Runs one mail transaction on `conn`, which must be freshly connected (the
 /// greeting is read first). Every read and write is bounded by `timeout_ms`
-/// on the engine's clock. QUIT is sent at the end and its fate ignored.
+/// on the engine's clock. QUIT is sent at the end and its reply not awaited.
 pub async fn send_mail(
     env: &dyn Env,
     conn: &mut BoxConn,
@@ -109,6 +109,25 @@ pub async fn send_mail(
     rcpts: &[String],
     message: &[u8],
     timeout_ms: u64,
+) -> Result<Transaction, ClientError> {
+    let go = async { true };
+    send_mail_guarded(env, conn, helo, mail_from, rcpts, message, timeout_ms, go).await
+}
+
+/// [`send_mail`], asking `guard` for permission right before the
+/// final dot — the last moment the transaction can still be abandoned with
+/// nothing delivered (the connection is dropped; RFC 5321 has no other way
+/// out of DATA). A gateway uses it to confirm it still owns the message.
+#[allow(clippy::too_many_arguments)]
+pub async fn send_mail_guarded(
+    env: &dyn Env,
+    conn: &mut BoxConn,
+    helo: &str,
+    mail_from: &str,
+    rcpts: &[String],
+    message: &[u8],
+    timeout_ms: u64,
+    guard: impl std::future::Future<Output = bool>,
 ) -> Result<Transaction, ClientError> {
     check_helo(helo).map_err(ClientError::BeforeDot)?;
     check_address(mail_from).map_err(ClientError::BeforeDot)?;
@@ -211,6 +230,11 @@ pub async fn send_mail(
     wire.write(&body)
         .await
         .map_err(|why| before_dot("body", why))?;
+    if !guard.await {
+        return Err(ClientError::BeforeDot(
+            "abandoned before the final dot".to_string(),
+        ));
+    }
     wire.write(b".\r\n")
         .await
         .map_err(|why| ClientError::AfterDot(format!("final dot: {why}")))?;
@@ -279,9 +303,12 @@ impl Wire<'_> {
         self.read_reply().await
     }
 
-    /// Politeness only: the outcome is already decided.
+    /// Politeness only: the outcome is already decided, so the 221 is not
+    /// awaited. Waiting would only delay the caller's record of it — for
+    /// the gateway, the window in which a delivered message is not yet
+    /// marked delivered on its replicas, and a failover would redeliver it.
     async fn quit(&mut self) {
-        let _ = self.command("QUIT").await;
+        let _ = self.write(b"QUIT\r\n").await;
     }
 }
 

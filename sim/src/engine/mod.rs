@@ -4,5 +4,6 @@
 pub mod drain;
 pub mod observer;
 pub mod real_env;
+pub mod spool_check;
 pub mod turmoil_env;
 pub mod turmoil_run;

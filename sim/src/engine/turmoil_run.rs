@@ -20,6 +20,7 @@ use traces::{EventKind, Log};
 use crate::deploy::{self, DNS_HOST, mailbox_host, sender_host};
 use crate::engine::drain;
 use crate::engine::observer::Observer;
+use crate::engine::spool_check::{Residue, SpoolDisks};
 use crate::engine::turmoil_env::{DiskFault, Shared, TurmoilEnv};
 use crate::faults::{DiskMode, Fault, FaultKind};
 use crate::prng::derive_seed;
@@ -38,6 +39,9 @@ pub struct RunArtifacts {
     pub sim_ms: u64,
     /// A host's software failed (panicked or returned an error): the message.
     pub host_failure: Option<String>,
+    /// Message files still on a gateway's spool once the drain was over and
+    /// the retention allowance had passed (empty if the run never drained).
+    pub spool_residue: Vec<Residue>,
 }
 
 pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
@@ -84,14 +88,29 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         }
     };
 
+    let spool_disks = SpoolDisks::default();
     for gateway in &config.gateways {
         let (config, boot_env, name) = (config.clone(), boot_env.clone(), gateway.host.clone());
         let boots = Cell::new(0);
+        let disks = spool_disks.clone();
         sim.host(gateway.host.as_str(), move || {
+            let env = boot_env(&name, &boots);
+            let (config, disks, name) = (config.clone(), disks.clone(), name.clone());
+            async move {
+                disks.capture(&name);
+                models::gateway::run(env, config).await;
+                Ok(())
+            }
+        });
+    }
+    for controller in &config.controllers {
+        let (config, boot_env, name) = (config.clone(), boot_env.clone(), controller.host.clone());
+        let boots = Cell::new(0);
+        sim.host(controller.host.as_str(), move || {
             let env = boot_env(&name, &boots);
             let config = config.clone();
             async move {
-                models::gateway::run(env, config).await;
+                models::control::run(env, config).await;
                 Ok(())
             }
         });
@@ -110,12 +129,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
     }
     {
         let (boot_env, directory) = (boot_env.clone(), directory.clone());
+        let controllers: Vec<String> = config.controllers.iter().map(|n| n.host.clone()).collect();
         let boots = Cell::new(0);
         sim.host(DNS_HOST, move || {
             let env = boot_env(DNS_HOST, &boots);
-            let directory = directory.clone();
+            let (directory, controllers) = (directory.clone(), controllers.clone());
             async move {
-                dns::serve(env, directory).await;
+                dns::serve_steered(env, directory, controllers).await;
                 Ok(())
             }
         });
@@ -190,6 +210,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
 
     let mut world = FaultState::default();
     let mut healed = false;
+    // Once drained, the world keeps running until every spool is empty or
+    // the retention allowance is over (see `spool_check`).
+    let mut drained_at_ms: Option<u64> = None;
+    let retention_ms = scenario.knobs.spool_retention_ms();
     let mut host_failure = None;
     let end_ms = scenario.end_ms();
     let faults = &scenario.faults.faults;
@@ -226,13 +250,17 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
                 world.apply(&mut sim, &shared, &directory, scenario, &active, &config);
             }
         }
-        if healed
-            && now_ms.is_multiple_of(DRAIN_CHECK_MS)
-            && observer.with_log(|log| drain::is_drained(log, &facts))
-        {
-            break;
+        if healed && now_ms.is_multiple_of(DRAIN_CHECK_MS) {
+            if drained_at_ms.is_none() && observer.with_log(|log| drain::is_drained(log, &facts)) {
+                drained_at_ms = Some(now_ms);
+            }
+            if drained_at_ms
+                .is_some_and(|at| spool_disks.all_empty() || now_ms >= at + retention_ms)
+            {
+                break;
+            }
         }
-        if now_ms >= end_ms {
+        if now_ms >= end_ms && drained_at_ms.is_none() {
             break;
         }
         observer.set_now_us((sim.elapsed() + TICK).as_micros() as u64);
@@ -247,10 +275,16 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
             phase: "done".into(),
         },
     );
+    let log = observer.take_log();
+    let spool_residue = match drained_at_ms {
+        Some(_) => spool_disks.residue(&log),
+        None => Vec::new(),
+    };
     RunArtifacts {
-        log: observer.take_log(),
+        log,
         sim_ms: sim.elapsed().as_millis() as u64,
         host_failure,
+        spool_residue,
     }
 }
 
@@ -270,6 +304,7 @@ fn set_latencies(sim: &turmoil::Sim<'_>, scenario: &Scenario, config: &GatewayCo
 fn all_hosts(scenario: &Scenario, config: &GatewayConfig) -> Vec<String> {
     let mut hosts: Vec<String> = config.gateways.iter().map(|n| n.host.clone()).collect();
     hosts.extend(config.scanners.iter().map(|n| n.host.clone()));
+    hosts.extend(config.controllers.iter().map(|n| n.host.clone()));
     hosts.push(DNS_HOST.to_string());
     hosts.extend(config.tenants.iter().map(|t| mailbox_host(&t.name)));
     hosts.extend((0..scenario.workload.senders).map(sender_host));

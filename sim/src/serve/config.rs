@@ -59,6 +59,8 @@ impl Default for ServeConfig {
                 regions: vec![region("local-a", "cloud-a"), region("local-b", "cloud-b")],
                 gateways: vec![node("gw-a", "local-a"), node("gw-b", "local-b")],
                 scanners: vec![node("scan-a", "local-a"), node("scan-b", "local-b")],
+                // No control plane in real mode yet: the MX answer is static.
+                controllers: Vec::new(),
                 tenants: vec![Tenant {
                     name: "example".into(),
                     domain: "example.test".into(),

@@ -9,6 +9,16 @@
 //! directory sits behind an `Rc<RefCell>` so a control plane can re-point a
 //! domain mid-run; senders keep using the old answer until its TTL runs out,
 //! which is exactly the staleness real MTAs live with.
+//!
+//! Steering: a control-plane host (and only one of those named at start)
+//! may send `SET <domain> <host>...` — the domain's hosts it found healthy,
+//! possibly none — answered `OK`, or `REFUSED` (then close) if it names a
+//! host outside the domain's configured list: steering can drop a region
+//! from an answer, never add one, so it cannot move a tenant out of its
+//! jurisdiction. Controllers work alone and may disagree (each sees its own
+//! side of a partition), so the answer keeps every configured host that any
+//! controller called healthy within the last [`VIEW_LIFETIME_MS`], in the
+//! configured order; when none did, it is the whole configured list.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -26,6 +36,11 @@ const LINE_BYTES_MAX: usize = 4096;
 /// A resolver connection idle this long is dropped, so a silent peer cannot
 /// pin a task forever.
 const IDLE_MS: u64 = 30_000;
+
+/// How long a controller's word counts: a controller that died or was cut
+/// off stops steering after this, and the others' views (or the whole
+/// configured list) take over.
+pub const VIEW_LIFETIME_MS: u64 = 5_000;
 
 /// The zone data: what the `dns` host answers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -75,17 +90,105 @@ impl MxDirectory {
 /// with the same client, so both ends share one parser.
 pub use models::mx::MxAnswer;
 
-/// Serves the directory on `DNS_PORT` until the host dies.
+/// What the control plane said, and the zone it may steer within.
+#[derive(Debug)]
+pub struct Steering {
+    /// Hosts allowed to send `SET`.
+    controllers: Vec<String>,
+    /// The zone as configured: each domain's full MX list, the only hosts a
+    /// `SET` may name and the order answers keep.
+    configured: BTreeMap<String, Vec<String>>,
+    /// Domain → controller → (hosts it called healthy, when it said so).
+    views: BTreeMap<String, BTreeMap<String, (Vec<String>, Duration)>>,
+}
+
+impl Steering {
+    pub fn new(configured: &MxDirectory, controllers: Vec<String>) -> Self {
+        Steering {
+            controllers,
+            configured: configured.domains.clone(),
+            views: BTreeMap::new(),
+        }
+    }
+
+    /// Applies `SET <domain> <host>...` from `controller` at `now`; the
+    /// reply and whether the connection stays open.
+    pub fn set(
+        &mut self,
+        directory: &mut MxDirectory,
+        controller: &str,
+        words: &[&str],
+        now: Duration,
+    ) -> (String, bool) {
+        let refused = || ("REFUSED\r\n".to_string(), false);
+        if !self.controllers.iter().any(|c| c == controller) {
+            return refused();
+        }
+        let Some((domain, hosts)) = words.split_first() else {
+            return refused();
+        };
+        let Some((name, configured)) = self
+            .configured
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(domain))
+        else {
+            return refused();
+        };
+        if !hosts.iter().all(|h| configured.iter().any(|c| c == h)) {
+            return refused();
+        }
+        let name = name.clone();
+        let healthy: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+        let views = self.views.entry(name.clone()).or_default();
+        views.insert(controller.to_string(), (healthy, now));
+        let lifetime = Duration::from_millis(VIEW_LIFETIME_MS);
+        let fresh: Vec<&String> = views
+            .values()
+            .filter(|(_, said)| now.saturating_sub(*said) < lifetime)
+            .flat_map(|(hosts, _)| hosts)
+            .collect();
+        let steered: Vec<String> = configured
+            .iter()
+            .filter(|host| fresh.contains(host))
+            .cloned()
+            .collect();
+        let answer = if steered.is_empty() {
+            configured.clone()
+        } else {
+            steered
+        };
+        directory.domains.insert(name, answer);
+        ("OK\r\n".to_string(), true)
+    }
+}
+
+/// Serves the directory on `DNS_PORT` until the host dies; nobody may
+/// steer it.
 pub async fn serve(env: SharedEnv, directory: Rc<RefCell<MxDirectory>>) {
+    serve_steered(env, directory, Vec::new()).await
+}
+
+/// Serves the directory on `DNS_PORT` until the host dies, taking `SET`s
+/// from the `controllers`.
+pub async fn serve_steered(
+    env: SharedEnv,
+    directory: Rc<RefCell<MxDirectory>>,
+    controllers: Vec<String>,
+) {
     let Ok(listener) = env.listen(DNS_PORT).await else {
         // Nothing to serve on; resolvers will see refused connections, which
         // is how a dead DNS server looks anyway.
         return;
     };
+    let steering = Rc::new(RefCell::new(Steering::new(
+        &directory.borrow(),
+        controllers,
+    )));
     loop {
         match listener.accept().await {
-            Ok((conn, _peer)) => {
-                let task = serve_connection(env.clone(), directory.clone(), conn);
+            Ok((conn, peer)) => {
+                let task =
+                    serve_connection(env.clone(), directory.clone(), steering.clone(), conn, peer);
                 env.spawn(Box::pin(task));
             }
             // An accept error does not advance simulated time; pause so a
@@ -96,13 +199,26 @@ pub async fn serve(env: SharedEnv, directory: Rc<RefCell<MxDirectory>>) {
 }
 
 /// Answers queries on one connection until EOF, idleness or garbage.
-async fn serve_connection(env: SharedEnv, directory: Rc<RefCell<MxDirectory>>, mut conn: BoxConn) {
+async fn serve_connection(
+    env: SharedEnv,
+    directory: Rc<RefCell<MxDirectory>>,
+    steering: Rc<RefCell<Steering>>,
+    mut conn: BoxConn,
+    peer: String,
+) {
     let mut reader = LineReader::default();
     loop {
         let idle = Duration::from_millis(IDLE_MS);
         let read = env::timeout(&*env, idle, reader.read_line(&mut conn)).await;
         let (reply, keep_open) = match read {
-            Ok(Ok(Some(line))) => answer(&directory.borrow(), &line),
+            Ok(Ok(Some(line))) => match set_words(&line) {
+                Some(words) => {
+                    steering
+                        .borrow_mut()
+                        .set(&mut directory.borrow_mut(), &peer, &words, env.now())
+                }
+                None => answer(&directory.borrow(), &line),
+            },
             // An over-long line is garbage like any other.
             Ok(Err(error)) if error.kind() == io::ErrorKind::InvalidData => {
                 ("ERR\r\n".to_string(), false)
@@ -120,6 +236,16 @@ async fn serve_connection(env: SharedEnv, directory: Rc<RefCell<MxDirectory>>, m
             return;
         }
     }
+}
+
+/// The words after `SET`, if the line is a steering update.
+fn set_words(line: &[u8]) -> Option<Vec<&str>> {
+    let text = std::str::from_utf8(line).ok()?;
+    let mut words = text.split_ascii_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("SET") {
+        return None;
+    }
+    Some(words.collect())
 }
 
 /// The reply to one query line (without CRLF), and whether the connection
@@ -310,6 +436,39 @@ mod tests {
         directory.stale.clear();
         let (reply, _) = answer(&directory, b"MX acme.example");
         assert_eq!(reply, "MX 5000 gw-b\r\n");
+    }
+
+    #[test]
+    fn controllers_steer_within_the_configured_hosts_and_the_union_of_fresh_views_wins() {
+        let mut zone = directory();
+        let mut steering = Steering::new(&zone, vec!["ctl-1".into(), "ctl-2".into()]);
+        let at = Duration::from_millis;
+        // Only a controller may steer, and only among the configured hosts.
+        assert_eq!(
+            steering.set(&mut zone, "mta-0", &["acme.example", "gw-b"], at(0)),
+            ("REFUSED\r\n".into(), false)
+        );
+        assert_eq!(
+            steering.set(&mut zone, "ctl-1", &["acme.example", "gw-us"], at(0)),
+            ("REFUSED\r\n".into(), false)
+        );
+        assert_eq!(zone.hosts("acme.example").unwrap(), ["gw-a", "gw-b"]);
+        // ctl-1 sees only gw-b healthy; ctl-2 agrees later: gw-a drops out.
+        let ok = ("OK\r\n".to_string(), true);
+        assert_eq!(
+            steering.set(&mut zone, "ctl-1", &["ACME.example", "gw-b"], at(0)),
+            ok
+        );
+        assert_eq!(zone.hosts("acme.example").unwrap(), ["gw-b"]);
+        // ctl-2 still sees gw-a: the union keeps it, in configured order.
+        steering.set(&mut zone, "ctl-2", &["acme.example", "gw-a"], at(1_000));
+        assert_eq!(zone.hosts("acme.example").unwrap(), ["gw-a", "gw-b"]);
+        // ctl-2 goes silent; once its view is stale only ctl-1's counts.
+        steering.set(&mut zone, "ctl-1", &["acme.example", "gw-b"], at(6_000));
+        assert_eq!(zone.hosts("acme.example").unwrap(), ["gw-b"]);
+        // Nothing healthy: the whole configured list, never an empty answer.
+        steering.set(&mut zone, "ctl-1", &["acme.example"], at(7_000));
+        assert_eq!(zone.hosts("acme.example").unwrap(), ["gw-a", "gw-b"]);
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! so it uses the same SMTP session state machine as the gateway and records
 //! only what a real server would have: the envelope and the exact bytes.
 //! It accepts every recipient in its domains and relays nothing else.
+//!
+//! It also says when a 250 it gave may not have been heard: a session that
+//! dies right after the reply to a message, before the client's next
+//! command, is an RFC 1047 window on the delivery leg (`mailbox_reply_lost`)
+//! — the one place a gateway that crashed mid-delivery may legitimately
+//! deliver again, since it cannot know the message got through.
 
 use std::time::Duration;
 
@@ -64,6 +70,13 @@ async fn serve_connection(
     }
     let mut check = |rcpt: &str| rcpt_check(&accept_domains, rcpt);
     let mut chunk = vec![0u8; 16 * 1024];
+    // The last message answered 250 with nothing heard from the client since.
+    let mut unheard: Option<(String, Vec<String>)> = None;
+    let reply_lost = |unheard: Option<(String, Vec<String>)>| {
+        if let Some((msg, rcpts)) = unheard {
+            env.observe(EventKind::MailboxReplyLost { msg, rcpts });
+        }
+    };
     loop {
         // Drain everything the session can do with what it has, before
         // reading more: the session wants no input while a message awaits
@@ -73,6 +86,8 @@ async fn serve_connection(
                 Step::Write(bytes) => bytes,
                 Step::Message { envelope, data } => {
                     record(&*env, &envelope.mail_from, &envelope.rcpts, &data);
+                    let msg = message_id(&data).unwrap_or_else(|| "<none>".to_string());
+                    unheard = Some((msg, envelope.rcpts.clone()));
                     session.answer_message(250, "2.0.0", "delivered to mailbox")
                 }
                 Step::Close => {
@@ -81,13 +96,21 @@ async fn serve_connection(
                 }
             };
             if !write(&*env, &mut conn, &reply, idle).await {
+                reply_lost(unheard);
                 return;
             }
         }
         match env::timeout(&*env, idle, conn.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => session.push(&chunk[..n]),
+            Ok(Ok(n)) if n > 0 => {
+                // The client spoke after our answer: it heard it.
+                unheard = None;
+                session.push(&chunk[..n]);
+            }
             // EOF, reset or idleness.
-            _ => return,
+            _ => {
+                reply_lost(unheard);
+                return;
+            }
         }
     }
 }

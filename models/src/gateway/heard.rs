@@ -1,0 +1,107 @@
+//! What a node has heard, and when: from each peer at all, and from the
+//! owner of each message it holds a copy of. In memory only, on purpose —
+//! a restarted node remembers nothing, so it grants no takeover for one
+//! lease after boot ([`Heard::in_boot_grace`]): it cannot know whether it
+//! heard from an owner just before the crash.
+//!
+//! The owner lease rests on these times: a replica that heard the owner
+//! at `t` refuses to let anyone else take the message over before `t +
+//! lease`, so an owner that got a majority to confirm its ballot at `t`
+//! can act until then without anyone else acting too.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default)]
+pub struct Heard {
+    boot_ms: u64,
+    /// Message id → when its owner (by our copy's ballot) last spoke to us.
+    owner_ms: BTreeMap<String, u64>,
+    /// Peer host → when it last answered or asked us anything.
+    peer_ms: BTreeMap<String, u64>,
+    /// Message id → the highest epoch any peer mentioned, so a new claim
+    /// outbids every ballot already in play.
+    epoch_seen: BTreeMap<String, u64>,
+}
+
+impl Heard {
+    pub fn new(boot_ms: u64) -> Self {
+        Heard {
+            boot_ms,
+            ..Heard::default()
+        }
+    }
+
+    /// Within one lease of boot: too soon to vote anyone's owner out.
+    pub fn in_boot_grace(&self, now_ms: u64, lease_ms: u64) -> bool {
+        now_ms < self.boot_ms.saturating_add(lease_ms)
+    }
+
+    pub fn owner_spoke(&mut self, id: &str, now_ms: u64) {
+        self.owner_ms.insert(id.to_string(), now_ms);
+    }
+
+    /// The owner of `id` has been silent for a whole lease (a copy whose
+    /// owner never spoke counts from boot).
+    pub fn owner_quiet(&self, id: &str, now_ms: u64, lease_ms: u64) -> bool {
+        let last = self.owner_ms.get(id).copied().unwrap_or(self.boot_ms);
+        now_ms.saturating_sub(last) >= lease_ms
+    }
+
+    pub fn peer_spoke(&mut self, host: &str, now_ms: u64) {
+        self.peer_ms.insert(host.to_string(), now_ms);
+    }
+
+    /// `host` spoke to us within the last lease.
+    pub fn peer_recent(&self, host: &str, now_ms: u64, lease_ms: u64) -> bool {
+        self.peer_ms
+            .get(host)
+            .is_some_and(|&t| now_ms.saturating_sub(t) < lease_ms)
+    }
+
+    pub fn saw_epoch(&mut self, id: &str, epoch: u64) {
+        let seen = self.epoch_seen.entry(id.to_string()).or_insert(0);
+        *seen = (*seen).max(epoch);
+    }
+
+    pub fn max_epoch(&self, id: &str) -> u64 {
+        self.epoch_seen.get(id).copied().unwrap_or(0)
+    }
+
+    /// The message is gone from this node: drop what we knew about it.
+    pub fn forget(&mut self, id: &str) {
+        self.owner_ms.remove(id);
+        self.epoch_seen.remove(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_owner_is_quiet_only_after_a_whole_lease_of_silence() {
+        let mut heard = Heard::new(1_000);
+        assert!(heard.in_boot_grace(5_999, 5_000));
+        assert!(!heard.in_boot_grace(6_000, 5_000));
+        // Never heard: counted from boot.
+        assert!(!heard.owner_quiet("m", 5_999, 5_000));
+        assert!(heard.owner_quiet("m", 6_000, 5_000));
+        heard.owner_spoke("m", 7_000);
+        assert!(!heard.owner_quiet("m", 11_999, 5_000));
+        assert!(heard.owner_quiet("m", 12_000, 5_000));
+    }
+
+    #[test]
+    fn peers_are_recent_for_one_lease_and_epochs_only_grow() {
+        let mut heard = Heard::new(0);
+        assert!(!heard.peer_recent("gw-b", 0, 5_000));
+        heard.peer_spoke("gw-b", 100);
+        assert!(heard.peer_recent("gw-b", 5_099, 5_000));
+        assert!(!heard.peer_recent("gw-b", 5_100, 5_000));
+        heard.saw_epoch("m", 3);
+        heard.saw_epoch("m", 2);
+        assert_eq!(heard.max_epoch("m"), 3);
+        heard.forget("m");
+        assert_eq!(heard.max_epoch("m"), 0);
+    }
+}

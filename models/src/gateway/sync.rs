@@ -1,0 +1,490 @@
+//! Ownership upkeep, run by every node: a sync round every few hundred
+//! milliseconds with each peer, and the check an owner makes before it acts.
+//!
+//! A round sends each peer the ballots of the messages both hold. For an
+//! owner that is its heartbeat (the peer's lease clock for it restarts);
+//! the peer's answer, its own ballot and progress for each, lets this node
+//! reconcile its spool:
+//! - a copy a majority of its copy set no longer knows is finished (or was
+//!   refused): drop it — this is how a node that missed a `Forget` while it
+//!   was down or cut off cleans up after rejoining;
+//! - a newer ballot held by a majority means someone took over: become its
+//!   replica (and, if we thought we owned it, we were fenced);
+//! - an owner confirmed by a majority re-copies the message to members
+//!   that lack it, so a later failover has a majority to stand on;
+//! - a replica whose owner has been silent for a whole lease, and which is
+//!   the first live replica in config order, claims the message under a
+//!   higher epoch; with a majority of the copy set granting, it carries on
+//!   from the merged progress of everyone that answered (failover).
+//!
+//! Before it delivers, bounces or quarantines, an owner runs [`confirm`]: a
+//! majority must still hold its ballot. That both renews its lease and
+//! fences it — a node back from a crash or a partition learns the newer
+//! ballot (or that the message is finished) before it can act on it.
+//!
+//! One window stays: an owner cut off right after a delivery, before its
+//! update reached anyone. So an owner about to deliver says so in its
+//! confirmation, and the majority marks the message in doubt until its next
+//! update; a new owner that inherits the mark holds the message until it
+//! hears from that node (whose copy says what happened — an owner keeps a
+//! finished message until a majority has forgotten it), or until
+//! `Knobs::in_doubt_give_up_ms`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::gateway::ballot::{self, Ballot, Progress};
+use crate::gateway::peer::{self, Held, Stance};
+use crate::gateway::{SharedNode, ingress};
+use crate::spool::{self, Durability, Entry};
+
+/// Why an owner confirms its ballot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Intent {
+    /// To scan, quarantine or bounce: acts only inside the gateway.
+    Look,
+    /// To deliver over SMTP: the one act that cannot be taken back.
+    Deliver,
+}
+
+/// Runs sync rounds until the node dies.
+pub async fn run(node: SharedNode) {
+    let interval = Duration::from_millis(node.config.knobs.sync_interval_ms());
+    loop {
+        node.env.sleep(interval).await;
+        round(&node).await;
+    }
+}
+
+/// Whether the node can take mail now: it has heard, within a lease, from
+/// enough peers to reach the replication quorum.
+pub fn healthy(node: &SharedNode) -> bool {
+    let now_ms = node.now_ms();
+    let lease_ms = node.config.knobs.owner_lease_ms;
+    let heard = node.heard.borrow();
+    let reachable: Vec<String> = node
+        .config
+        .jurisdiction_peers(node.me())
+        .into_iter()
+        .filter(|peer| heard.peer_recent(&peer.host, now_ms, lease_ms))
+        .map(|peer| peer.host.clone())
+        .collect();
+    ingress::quorum_holds(&node.config, node.me(), &reachable)
+}
+
+/// One round with every peer, then reconciliation of every copy.
+pub async fn round(node: &SharedNode) {
+    let entries: Vec<Entry> = node.entries.borrow().values().cloned().collect();
+    let mut requests: BTreeMap<String, Vec<Held>> = node
+        .config
+        .jurisdiction_peers(node.me())
+        .into_iter()
+        .map(|peer| (peer.host.clone(), Vec::new()))
+        .collect();
+    for entry in &entries {
+        for member in ballot::copy_set(&node.config, entry) {
+            if member != node.me() {
+                requests.entry(member).or_default().push(Held {
+                    id: entry.id.clone(),
+                    ballot: Ballot::of(entry),
+                    delivering: false,
+                });
+            }
+        }
+    }
+    let replies = ask(node, requests).await;
+    for entry in &entries {
+        reconcile(node, entry, &replies).await;
+    }
+}
+
+/// Sends each peer its ballots at once; the stances of those that answered.
+async fn ask(
+    node: &SharedNode,
+    requests: BTreeMap<String, Vec<Held>>,
+) -> BTreeMap<String, Vec<Stance>> {
+    let (done_tx, mut done_rx) =
+        tokio::sync::mpsc::unbounded_channel::<(String, std::io::Result<Vec<Stance>>)>();
+    for (peer, ballots) in requests {
+        let (asker, done) = (node.clone(), done_tx.clone());
+        node.env.spawn(Box::pin(async move {
+            let answer = peer::sync(&asker, &peer, ballots).await;
+            let _ = done.send((peer, answer));
+        }));
+    }
+    drop(done_tx);
+    let mut replies = BTreeMap::new();
+    while let Some((peer, answer)) = done_rx.recv().await {
+        if let Ok(stances) = answer {
+            replies.insert(peer, stances);
+        }
+    }
+    replies
+}
+
+/// What the copy set said about one message, against our ballot.
+struct Tally {
+    members: Vec<String>,
+    /// Copies needed for a majority of the copy set.
+    need: usize,
+    /// Progress of the members holding exactly our ballot.
+    same: Vec<Progress>,
+    /// Members that answered and hold no copy.
+    unknown: usize,
+    /// A newer ballot held by a majority, with those members' progress.
+    newer: Option<(Ballot, Vec<Progress>)>,
+    /// Members that answered without a copy, by name (to repair).
+    lacking: Vec<String>,
+    /// Members that answered at all.
+    answered: Vec<String>,
+    /// Everyone's progress, whatever their ballot: settled is settled.
+    progress: Vec<Progress>,
+    highest_epoch: u64,
+}
+
+/// Counts the copy set's answers about `entry`. When `intent` is to deliver,
+/// a copy counts for our ballot only if it marked the message in doubt for
+/// us (so a successor would know to wait).
+fn tally(
+    node: &SharedNode,
+    entry: &Entry,
+    replies: &BTreeMap<String, Vec<Stance>>,
+    intent: Intent,
+) -> Tally {
+    let members = ballot::copy_set(&node.config, entry);
+    let need = ballot::majority(members.len());
+    let ours = Ballot::of(entry);
+    let mut tally = Tally {
+        members: members.clone(),
+        need,
+        same: Vec::new(),
+        unknown: 0,
+        newer: None,
+        lacking: Vec::new(),
+        answered: Vec::new(),
+        progress: Vec::new(),
+        highest_epoch: entry.epoch,
+    };
+    let mut newer: BTreeMap<Ballot, Vec<Progress>> = BTreeMap::new();
+    for member in members.iter().filter(|m| *m != node.me()) {
+        let Some(stance) = replies
+            .get(member)
+            .and_then(|stances| stances.iter().find(|s| s.id == entry.id))
+        else {
+            continue;
+        };
+        tally.answered.push(member.clone());
+        match &stance.held {
+            None => {
+                tally.unknown += 1;
+                tally.lacking.push(member.clone());
+            }
+            Some(holding) => {
+                tally.highest_epoch = tally.highest_epoch.max(holding.ballot.epoch);
+                tally.progress.push(holding.progress.clone());
+                let vouches = intent == Intent::Look
+                    || holding
+                        .progress
+                        .in_doubt
+                        .as_ref()
+                        .is_some_and(|d| d.by == node.me());
+                if holding.ballot == ours && vouches {
+                    tally.same.push(holding.progress.clone());
+                } else if holding.ballot > ours {
+                    newer
+                        .entry(holding.ballot.clone())
+                        .or_default()
+                        .push(holding.progress.clone());
+                }
+            }
+        }
+    }
+    tally.newer = newer.into_iter().rev().find(|(_, held)| held.len() >= need);
+    tally
+}
+
+/// Acts on one copy after a round, unless the queue is busy with it (its
+/// own [`confirm`] covers it) or it changed while we were asking.
+async fn reconcile(node: &SharedNode, asked: &Entry, replies: &BTreeMap<String, Vec<Stance>>) {
+    if node.in_flight.borrow().contains(&asked.id) {
+        return;
+    }
+    let Some(entry) = node.entries.borrow().get(&asked.id).cloned() else {
+        return;
+    };
+    if Ballot::of(&entry) != Ballot::of(asked) {
+        return;
+    }
+    let tally = tally(node, &entry, replies, Intent::Look);
+    node.heard
+        .borrow_mut()
+        .saw_epoch(&entry.id, tally.highest_epoch);
+    if tally.unknown >= tally.need {
+        drop_copy(node, &entry, "unknown to a majority of its copy set");
+        return;
+    }
+    if let Some((newer, progress)) = &tally.newer {
+        take_newer(node, &entry, newer, progress);
+        return;
+    }
+    if entry.owner == node.me() {
+        let mut entry = entry;
+        if learn(node, &mut entry, &tally) {
+            store(node, &entry);
+        }
+        if 1 + tally.same.len() >= tally.need {
+            repair(node, &entry, &tally.lacking).await;
+        }
+    } else {
+        claim_if_owner_is_gone(node, &entry, &tally).await;
+    }
+}
+
+/// Folds what the copy set knows into our owned `entry`: any settled
+/// recipient, and the answer to a doubt — once the node that was delivering
+/// has answered, its progress is in `tally.progress` and the doubt is over.
+/// Returns whether `entry` changed.
+fn learn(node: &SharedNode, entry: &mut Entry, tally: &Tally) -> bool {
+    let mut changed = false;
+    for progress in &tally.progress {
+        changed |= ballot::merge_progress(entry, progress);
+    }
+    if let Some(doubt) = &entry.in_doubt
+        && tally.answered.contains(&doubt.by)
+    {
+        node.note(
+            "in_doubt_resolved",
+            format!(
+                "{}: {} answered; its delivery since t={} ms is accounted for",
+                entry.id, doubt.by, doubt.since_ms
+            ),
+        );
+        entry.in_doubt = None;
+        changed = true;
+    }
+    changed
+}
+
+fn store(node: &SharedNode, entry: &Entry) {
+    if let Err(e) = spool::store_entry(node.env.disk(), entry, Durability::Synced) {
+        node.note("spool_update_failed", format!("{}: {e}", entry.id));
+        return;
+    }
+    node.entries
+        .borrow_mut()
+        .insert(entry.id.clone(), entry.clone());
+}
+
+/// The message is finished (or was refused) elsewhere: drop our copy.
+fn drop_copy(node: &SharedNode, entry: &Entry, why: &str) {
+    if let Err(e) = spool::remove(node.env.disk(), &entry.id) {
+        node.note("spool_remove_failed", format!("{}: {e}", entry.id));
+        return;
+    }
+    node.entries.borrow_mut().remove(&entry.id);
+    node.heard.borrow_mut().forget(&entry.id);
+    let what = if entry.owner == node.me() {
+        // We thought we owned it: stopped before acting on a finished message.
+        "fenced"
+    } else {
+        "reconciled"
+    };
+    node.note(
+        what,
+        format!(
+            "{} ({}): dropped, {why} ({})",
+            entry.id,
+            entry.message_id,
+            Ballot::of(entry)
+        ),
+    );
+}
+
+/// A majority holds a newer ballot: become its replica (or its owner, if
+/// a claim of ours was granted by a majority before we heard the votes).
+fn take_newer(node: &SharedNode, entry: &Entry, newer: &Ballot, progress: &[Progress]) {
+    let mut updated = entry.clone();
+    ballot::adopt(&node.config, &mut updated, newer);
+    for held in progress {
+        ballot::merge_progress(&mut updated, held);
+    }
+    if newer.owner == node.me() {
+        updated.next_attempt_ms = node.now_ms();
+        // Inherit any delivery the old regime was in the middle of.
+        let doubts = std::iter::once(&entry.in_doubt).chain(progress.iter().map(|p| &p.in_doubt));
+        updated.in_doubt = ballot::doubt_for(node.me(), doubts);
+    } else {
+        // The new owner carries the doubt; a replica has nothing to wait for.
+        updated.in_doubt = None;
+    }
+    if let Err(e) = spool::store_entry(node.env.disk(), &updated, Durability::Synced) {
+        node.note("spool_update_failed", format!("{}: {e}", entry.id));
+        return;
+    }
+    node.entries
+        .borrow_mut()
+        .insert(updated.id.clone(), updated.clone());
+    let detail = format!(
+        "{} ({}): {} replaced by {newer}",
+        entry.id,
+        entry.message_id,
+        Ballot::of(entry)
+    );
+    if newer.owner == node.me() {
+        node.note("failover", detail);
+    } else if entry.owner == node.me() {
+        node.note("fenced", detail);
+    }
+}
+
+/// Copies the message to members of its copy set that lack it.
+async fn repair(node: &SharedNode, entry: &Entry, lacking: &[String]) {
+    if lacking.is_empty() {
+        return;
+    }
+    let Ok(raw) = spool::load_message(node.env.disk(), &entry.id) else {
+        return;
+    };
+    for member in lacking {
+        if peer::replicate(node, member, entry, &raw).await.is_ok() {
+            node.note(
+                "repaired",
+                format!("{}: copied to {member}, which lacked it", entry.id),
+            );
+        }
+    }
+}
+
+/// Failover: the owner has been silent for a lease and we are its first
+/// live replica, so ask the copy set to accept us under a higher epoch.
+async fn claim_if_owner_is_gone(node: &SharedNode, entry: &Entry, tally: &Tally) {
+    let now_ms = node.now_ms();
+    let lease_ms = node.config.knobs.owner_lease_ms;
+    {
+        let heard = node.heard.borrow();
+        if heard.in_boot_grace(now_ms, lease_ms) || !heard.owner_quiet(&entry.id, now_ms, lease_ms)
+        {
+            return;
+        }
+        // The deterministic successor: replicas before us in config order
+        // must all be silent too, so live replicas do not race each other.
+        for member in tally.members.iter().filter(|m| **m != entry.owner) {
+            if member == node.me() {
+                break;
+            }
+            if heard.peer_recent(member, now_ms, lease_ms) {
+                return;
+            }
+        }
+        // A node cut off from the copy set could not win a vote anyway.
+        let reachable = tally
+            .members
+            .iter()
+            .filter(|m| *m != node.me() && heard.peer_recent(m, now_ms, lease_ms))
+            .count();
+        if 1 + reachable < tally.need {
+            return;
+        }
+    }
+    let epoch = tally
+        .highest_epoch
+        .max(node.heard.borrow().max_epoch(&entry.id))
+        + 1;
+    let ours = Ballot {
+        epoch,
+        owner: node.me().to_string(),
+    };
+    let mut granted = 1;
+    let mut progress = Vec::new();
+    for member in tally.members.iter().filter(|m| *m != node.me()) {
+        let Ok((yes, stance)) = peer::claim(node, member, &entry.id, &ours).await else {
+            continue;
+        };
+        if let Some(holding) = stance.held {
+            node.heard
+                .borrow_mut()
+                .saw_epoch(&entry.id, holding.ballot.epoch);
+            progress.push(holding.progress);
+        }
+        granted += usize::from(yes);
+    }
+    if granted < tally.need {
+        node.note(
+            "claim_failed",
+            format!("{}: {ours} got {granted} of {} votes", entry.id, tally.need),
+        );
+        return;
+    }
+    let Some(current) = node.entries.borrow().get(&entry.id).cloned() else {
+        return;
+    };
+    if Ballot::of(&current) >= ours {
+        return;
+    }
+    take_newer(node, &current, &ours, &progress);
+    let Some(won) = node.entries.borrow().get(&entry.id).cloned() else {
+        return;
+    };
+    for replica in &won.replicas {
+        let _ = peer::update(node, replica, &won).await;
+    }
+}
+
+/// The owner's check before it acts on a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// A majority holds our ballot: act now (our lease runs a while).
+    Confirmed,
+    /// Someone else owns it now, or it is finished: never act on it.
+    Fenced,
+    /// Not enough of the copy set answered: wait and ask again.
+    Unconfirmed,
+}
+
+/// Asks the copy set whether our ballot for `id` is still current, and
+/// folds any progress they know into ours.
+pub async fn confirm(node: &SharedNode, id: &str, intent: Intent) -> Standing {
+    let Some(entry) = node.entries.borrow().get(id).cloned() else {
+        return Standing::Fenced;
+    };
+    if entry.owner != node.me() {
+        return Standing::Fenced;
+    }
+    let requests = ballot::copy_set(&node.config, &entry)
+        .into_iter()
+        .filter(|m| m != node.me())
+        .map(|m| {
+            let held = Held {
+                id: entry.id.clone(),
+                ballot: Ballot::of(&entry),
+                delivering: intent == Intent::Deliver,
+            };
+            (m, vec![held])
+        })
+        .collect();
+    let replies = ask(node, requests).await;
+    // The entry may have moved while we asked (a peer told us of a newer
+    // ballot through an update): judge what is here now.
+    let Some(mut entry) = node.entries.borrow().get(id).cloned() else {
+        return Standing::Fenced;
+    };
+    if entry.owner != node.me() {
+        return Standing::Fenced;
+    }
+    let tally = tally(node, &entry, &replies, intent);
+    if 1 + tally.same.len() >= tally.need {
+        if learn(node, &mut entry, &tally) {
+            store(node, &entry);
+        }
+        return Standing::Confirmed;
+    }
+    if let Some((newer, progress)) = &tally.newer {
+        take_newer(node, &entry, newer, progress);
+        return Standing::Fenced;
+    }
+    if tally.unknown >= tally.need {
+        drop_copy(node, &entry, "unknown to a majority of its copy set");
+        return Standing::Fenced;
+    }
+    Standing::Unconfirmed
+}

@@ -1,0 +1,217 @@
+//! What a node does when a peer asks something of it: store a copy, take
+//! the owner's progress, forget a finished message, report its ballots, vote
+//! on a takeover, say whether it is healthy.
+//!
+//! The voting rules are the fencing: a copy moves to a new ballot only
+//! through a granted claim, and a claim is granted only if it outbids the
+//! copy's ballot and the current owner has been silent for a whole lease
+//! (and this node has been up for one). An owner that got a majority to
+//! confirm its ballot at `t` therefore cannot be replaced before `t +
+//! lease`. Updates and forgets from a ballot older than the copy's are
+//! refused, though the progress they carry (a recipient settled is a fact)
+//! is still kept.
+
+use traces::EventKind;
+
+use crate::gateway::ballot::{self, Ballot, Progress};
+use crate::gateway::peer::{Held, Holding, PeerReply, PeerRequest, Stance};
+use crate::gateway::{SharedNode, sync};
+use crate::spool::{self, Durability, Entry, InDoubt};
+
+/// Handles one request from `from`.
+pub fn answer(node: &SharedNode, from: &str, request: PeerRequest, payload: &[u8]) -> PeerReply {
+    node.heard.borrow_mut().peer_spoke(from, node.now_ms());
+    let done = |result: std::io::Result<()>| match result {
+        Ok(()) => PeerReply::Ok,
+        Err(e) => PeerReply::Failed {
+            reason: e.to_string(),
+        },
+    };
+    match request {
+        PeerRequest::Replicate { entry } => done(replicate(node, entry, payload)),
+        PeerRequest::Update { entry } => done(update(node, from, entry)),
+        PeerRequest::Forget { id, ballot } => done(forget(node, &id, &ballot)),
+        PeerRequest::Sync { ballots } => PeerReply::Stances {
+            stances: ballots
+                .iter()
+                .map(|held| stance(node, from, held))
+                .collect(),
+        },
+        PeerRequest::Claim { id, ballot } => claim(node, from, &id, &ballot),
+        PeerRequest::Health => PeerReply::Health {
+            healthy: sync::healthy(node),
+        },
+    }
+}
+
+fn replicate(node: &SharedNode, entry: Entry, payload: &[u8]) -> std::io::Result<()> {
+    let known = node.entries.borrow().get(&entry.id).map(Ballot::of);
+    if known.is_some_and(|known| known >= Ballot::of(&entry)) {
+        // A repeated copy (a repair racing the original): already held.
+        return Ok(());
+    }
+    spool::store_new(node.env.disk(), &entry, payload, Durability::Synced)?;
+    // The owner just spoke: its lease starts now, not at our boot.
+    node.heard
+        .borrow_mut()
+        .owner_spoke(&entry.id, node.now_ms());
+    node.entries.borrow_mut().insert(entry.id.clone(), entry);
+    Ok(())
+}
+
+fn update(node: &SharedNode, from: &str, incoming: Entry) -> std::io::Result<()> {
+    let Some(mine) = node.entries.borrow().get(&incoming.id).cloned() else {
+        // A copy we never had (or already forgot): nothing to update.
+        return Err(std::io::Error::other("no copy of that message"));
+    };
+    let (theirs, ours) = (Ballot::of(&incoming), Ballot::of(&mine));
+    if theirs < ours {
+        // A stale owner: refuse its view, but keep what it settled.
+        let mut kept = mine.clone();
+        if ballot::merge_progress(&mut kept, &Progress::of(&incoming)) {
+            store(node, &kept)?;
+        }
+        return Err(std::io::Error::other(format!(
+            "stale ballot: {theirs} is older than {ours}"
+        )));
+    }
+    let mut newer = incoming;
+    ballot::merge_progress(&mut newer, &Progress::of(&mine));
+    if theirs > ours && mine.owner == node.me() {
+        node.note(
+            "fenced",
+            format!("{}: learned {theirs} from {from} (held {ours})", newer.id),
+        );
+    }
+    if theirs.owner == from {
+        node.heard
+            .borrow_mut()
+            .owner_spoke(&newer.id, node.now_ms());
+    }
+    store(node, &newer)
+}
+
+fn forget(node: &SharedNode, id: &str, sender: &Ballot) -> std::io::Result<()> {
+    let known = node.entries.borrow().get(id).map(Ballot::of);
+    if let Some(known) = known
+        && known > *sender
+    {
+        return Err(std::io::Error::other(format!(
+            "stale ballot: {sender} is older than {known}"
+        )));
+    }
+    spool::remove(node.env.disk(), id)?;
+    node.entries.borrow_mut().remove(id);
+    node.heard.borrow_mut().forget(id);
+    Ok(())
+}
+
+/// This node's stance on one message, as the sender of `held` asked.
+fn stance(node: &SharedNode, from: &str, held: &Held) -> Stance {
+    let now_ms = node.now_ms();
+    node.heard
+        .borrow_mut()
+        .saw_epoch(&held.id, held.ballot.epoch);
+    let Some(mine) = lookup(node, &held.id) else {
+        return Stance {
+            id: held.id.clone(),
+            held: None,
+        };
+    };
+    let ours = Ballot::of(&mine);
+    if ours == held.ballot && ours.owner == from {
+        // The owner's heartbeat: its lease is renewed here.
+        node.heard.borrow_mut().owner_spoke(&held.id, now_ms);
+        if held.delivering {
+            let mut marked = mine.clone();
+            marked.in_doubt = Some(InDoubt {
+                by: from.to_string(),
+                since_ms: now_ms,
+            });
+            // Unmarked (the write failed), the answer does not count toward
+            // the owner's confirmation to deliver.
+            if store(node, &marked).is_ok() {
+                return stance_of(&marked);
+            }
+        }
+    }
+    stance_of(&mine)
+}
+
+pub fn stance_of(entry: &Entry) -> Stance {
+    Stance {
+        id: entry.id.clone(),
+        held: Some(Holding {
+            ballot: Ballot::of(entry),
+            progress: Progress::of(entry),
+        }),
+    }
+}
+
+/// The copy in memory, or else on disk: ingress writes a new message
+/// before its replicas confirm, and a copy there must not look unknown.
+fn lookup(node: &SharedNode, id: &str) -> Option<Entry> {
+    if let Some(entry) = node.entries.borrow().get(id) {
+        return Some(entry.clone());
+    }
+    spool::load_entry(node.env.disk(), id).ok()
+}
+
+fn claim(node: &SharedNode, from: &str, id: &str, ballot: &Ballot) -> PeerReply {
+    let Some(mine) = node.entries.borrow().get(id).cloned() else {
+        // No copy, no vote: a takeover needs a majority of nodes that hold
+        // the message, or it could not carry the message on.
+        return PeerReply::Claim {
+            granted: false,
+            stance: Stance {
+                id: id.to_string(),
+                held: lookup(node, id).map(|e| stance_of(&e).held).unwrap_or(None),
+            },
+        };
+    };
+    let refuse = |mine: &Entry| PeerReply::Claim {
+        granted: false,
+        stance: stance_of(mine),
+    };
+    let ours = Ballot::of(&mine);
+    let now_ms = node.now_ms();
+    let lease_ms = node.config.knobs.owner_lease_ms;
+    if *ballot <= ours || ballot.owner != from || mine.owner == node.me() {
+        // Outbid, someone claiming for another, or we are the owner and alive.
+        return refuse(&mine);
+    }
+    // The same owner raising its own epoch needs no silence; anyone else
+    // must wait until the owner has been quiet here for a whole lease.
+    let replacing = ballot.owner != ours.owner;
+    let heard = node.heard.borrow();
+    if replacing
+        && (heard.in_boot_grace(now_ms, lease_ms) || !heard.owner_quiet(id, now_ms, lease_ms))
+    {
+        drop(heard);
+        return refuse(&mine);
+    }
+    drop(heard);
+    let mut granted = mine.clone();
+    ballot::adopt(&node.config, &mut granted, ballot);
+    if store(node, &granted).is_err() {
+        return refuse(&mine);
+    }
+    node.heard.borrow_mut().owner_spoke(id, now_ms);
+    node.env.observe(EventKind::GwNote {
+        what: "vote".into(),
+        detail: format!("{id}: granted {ballot} (was {ours})"),
+    });
+    PeerReply::Claim {
+        granted: true,
+        stance: stance_of(&granted),
+    }
+}
+
+/// Stores the entry durably and in memory.
+fn store(node: &SharedNode, entry: &Entry) -> std::io::Result<()> {
+    spool::store_entry(node.env.disk(), entry, Durability::Synced)?;
+    node.entries
+        .borrow_mut()
+        .insert(entry.id.clone(), entry.clone());
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! The outside look at every gateway's spool after the drain: which
+//! messages' files are still on which node's disk.
+//!
+//! A finished message must not linger anywhere (its bytes are a residency
+//! and retention liability), yet a node that was down or cut off when the
+//! owner said "forget it" can only learn later, by reconciling with its
+//! copy set. So the run loop keeps the healed world running after the
+//! drain until every spool is empty or the gateway's retention allowance
+//! (`Knobs::spool_retention_ms`) has passed, and whatever is left is
+//! residue. The disks are read through turmoil's filesystem handles, taken
+//! on each gateway's first boot — the judge looks at the disks, not at
+//! what the gateway says it did.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use models::spool::SPOOL_DIR;
+use traces::{EventKind, Log};
+use turmoil::fs::FsHandle;
+use turmoil::fs::shim::std::fs as simfs;
+
+/// Each gateway host's filesystem, shared with the run loop.
+#[derive(Clone, Default)]
+pub struct SpoolDisks {
+    handles: Rc<RefCell<BTreeMap<String, FsHandle>>>,
+}
+
+/// One message file left on a gateway's spool after the drain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Residue {
+    pub host: String,
+    pub spool_id: String,
+    /// The Message-ID it was accepted under, when the log says.
+    pub message_id: Option<String>,
+}
+
+impl std::fmt::Display for Residue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let msg = self
+            .message_id
+            .as_deref()
+            .unwrap_or("a message not accepted as such");
+        write!(
+            f,
+            "{} still holds spool/{} ({msg})",
+            self.host, self.spool_id
+        )
+    }
+}
+
+impl SpoolDisks {
+    /// Remembers the current host's filesystem; call from inside the host.
+    pub fn capture(&self, host: &str) {
+        self.handles
+            .borrow_mut()
+            .entry(host.to_string())
+            .or_insert_with(FsHandle::current);
+    }
+
+    /// Spool ids with a message file, per host, in host order.
+    fn spool_ids(&self) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for (host, handle) in self.handles.borrow().iter() {
+            let _inside = handle.enter();
+            let Ok(dir) = simfs::read_dir(format!("/{SPOOL_DIR}")) else {
+                continue;
+            };
+            let mut names: Vec<String> = dir
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            for name in names {
+                if let Some(id) = name.strip_suffix(".msg") {
+                    found.push((host.clone(), id.to_string()));
+                }
+            }
+        }
+        found
+    }
+
+    pub fn all_empty(&self) -> bool {
+        self.spool_ids().is_empty()
+    }
+
+    /// What is left, named by Message-ID where a `gw_accepted` says which.
+    pub fn residue(&self, log: &Log) -> Vec<Residue> {
+        let mut accepted: BTreeMap<&str, &str> = BTreeMap::new();
+        for event in log.events() {
+            if let EventKind::GwAccepted { msg, spool_id, .. } = &event.kind {
+                accepted.insert(spool_id, msg);
+            }
+        }
+        self.spool_ids()
+            .into_iter()
+            .map(|(host, spool_id)| Residue {
+                message_id: accepted.get(spool_id.as_str()).map(|m| m.to_string()),
+                host,
+                spool_id,
+            })
+            .collect()
+    }
+}
