@@ -173,6 +173,8 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
         Durability::Synced
     };
     if let Err(e) = spool::store_new(node.env.disk(), &entry, data, durability) {
+        // Whatever part of it reached the disk must not stay there.
+        super::discard(node, &id);
         return defer(node, &message_id, &id, format!("spool write failed: {e}"));
     }
     let replicated = if node.config.bug("ack-before-replication-quorum") {
@@ -203,7 +205,7 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
             }
         }
         Err(reason) => {
-            let _ = spool::remove(node.env.disk(), &id);
+            super::discard(node, &id);
             // Copies that did land must not outlive the refusal.
             let forgetter = node.clone();
             let forget_id = id.clone();

@@ -95,3 +95,22 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
     env.spawn(Box::pin(queue::run(node.clone())));
     ingress::serve(node).await;
 }
+
+/// Removes a refused message's files; if the disk refuses that too (say,
+/// fsync is failing), keeps trying in the background, so a 451 never leaves
+/// bytes behind once the disk recovers.
+pub fn discard(node: &SharedNode, id: &str) {
+    if spool::remove(node.env.disk(), id).is_ok() {
+        return;
+    }
+    let (node, id) = (node.clone(), id.to_string());
+    let retry = std::time::Duration::from_millis(node.config.knobs.queue_tick_ms.max(1) * 5);
+    node.env.clone().spawn(Box::pin(async move {
+        loop {
+            node.env.sleep(retry).await;
+            if spool::remove(node.env.disk(), &id).is_ok() {
+                return;
+            }
+        }
+    }));
+}

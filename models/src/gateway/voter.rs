@@ -46,11 +46,21 @@ pub fn answer(node: &SharedNode, from: &str, request: PeerRequest, payload: &[u8
 
 fn replicate(node: &SharedNode, entry: Entry, payload: &[u8]) -> std::io::Result<()> {
     let known = node.entries.borrow().get(&entry.id).map(Ballot::of);
-    if known.is_some_and(|known| known >= Ballot::of(&entry)) {
+    if known
+        .as_ref()
+        .is_some_and(|known| *known >= Ballot::of(&entry))
+    {
         // A repeated copy (a repair racing the original): already held.
         return Ok(());
     }
-    spool::store_new(node.env.disk(), &entry, payload, Durability::Synced)?;
+    if let Err(e) = spool::store_new(node.env.disk(), &entry, payload, Durability::Synced) {
+        // A refused new copy must not linger on disk once the disk recovers
+        // (an older copy we already held stays: it is still ours to keep).
+        if known.is_none() {
+            super::discard(node, &entry.id);
+        }
+        return Err(e);
+    }
     // The owner just spoke: its lease starts now, not at our boot.
     node.heard
         .borrow_mut()
