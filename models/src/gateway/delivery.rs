@@ -137,8 +137,19 @@ async fn attempt(
         if node.config.bug("no-fencing-on-rejoin") {
             return true;
         }
-        if sync::confirm(node, &entry.id, Intent::Deliver).await != Standing::Confirmed {
-            return false;
+        match sync::confirm(node, &entry.id, Intent::Deliver).await {
+            Standing::Confirmed => {}
+            Standing::Fenced => return false,
+            Standing::Unconfirmed => {
+                node.note(
+                    "owner_unconfirmed",
+                    format!(
+                        "{}: no majority of the copy set confirmed our ballot; not delivering",
+                        entry.id
+                    ),
+                );
+                return false;
+            }
         }
         // The confirmation may have taught us that someone settled one of
         // these recipients meanwhile: then this transaction is stale.

@@ -16,7 +16,7 @@ use crate::gateway::ballot::{Ballot, Progress};
 use crate::gateway::{SharedNode, voter};
 use crate::spool::Entry;
 
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum PeerRequest {
     /// Store a copy of a new message (payload: its raw bytes).
@@ -174,6 +174,46 @@ pub async fn forget(
         ballot: ballot.clone(),
     };
     call(node, target, &request, &[]).await.map(|_| ())
+}
+
+/// Sends `request` to every target at once; how many took it. A dead
+/// target costs one timeout in parallel, not one each.
+async fn call_all(node: &SharedNode, targets: &[String], request: PeerRequest) -> usize {
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+    for target in targets {
+        let (caller, done, target, request) = (
+            node.clone(),
+            done_tx.clone(),
+            target.clone(),
+            request.clone(),
+        );
+        node.env.spawn(Box::pin(async move {
+            let _ = done.send(call(&caller, &target, &request, &[]).await.is_ok());
+        }));
+    }
+    drop(done_tx);
+    let mut took = 0;
+    while let Some(ok) = done_rx.recv().await {
+        took += usize::from(ok);
+    }
+    took
+}
+
+/// [`update`] to every target at once; how many took it.
+pub async fn update_all(node: &SharedNode, targets: &[String], entry: &Entry) -> usize {
+    let request = PeerRequest::Update {
+        entry: entry.clone(),
+    };
+    call_all(node, targets, request).await
+}
+
+/// [`forget`] to every target at once; how many let go.
+pub async fn forget_all(node: &SharedNode, targets: &[String], id: &str, ballot: &Ballot) -> usize {
+    let request = PeerRequest::Forget {
+        id: id.to_string(),
+        ballot: ballot.clone(),
+    };
+    call_all(node, targets, request).await
 }
 
 pub async fn sync(

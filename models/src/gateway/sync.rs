@@ -92,16 +92,18 @@ pub async fn round(node: &SharedNode) {
             }
         }
     }
-    let replies = ask(node, requests).await;
+    let replies = ask(node, requests, |_| false).await;
     for entry in &entries {
         reconcile(node, entry, &replies).await;
     }
 }
 
-/// Sends each peer its ballots at once; the stances of those that answered.
+/// Sends each peer its ballots at once; the stances of those that answered,
+/// once all have (or timed out) or `enough` says the answers so far do.
 async fn ask(
     node: &SharedNode,
     requests: BTreeMap<String, Vec<Held>>,
+    enough: impl Fn(&BTreeMap<String, Vec<Stance>>) -> bool,
 ) -> BTreeMap<String, Vec<Stance>> {
     let (done_tx, mut done_rx) =
         tokio::sync::mpsc::unbounded_channel::<(String, std::io::Result<Vec<Stance>>)>();
@@ -117,6 +119,11 @@ async fn ask(
     while let Some((peer, answer)) = done_rx.recv().await {
         if let Ok(stances) = answer {
             replies.insert(peer, stances);
+            if enough(&replies) {
+                // Stragglers (a dead peer's connect hangs until the
+                // timeout) still finish; nobody waits for them.
+                break;
+            }
         }
     }
     replies
@@ -394,10 +401,20 @@ async fn claim_if_owner_is_gone(node: &SharedNode, entry: &Entry, tally: &Tally)
         epoch,
         owner: node.me().to_string(),
     };
+    let (done_tx, mut done_rx) =
+        tokio::sync::mpsc::unbounded_channel::<std::io::Result<(bool, Stance)>>();
+    for member in tally.members.iter().filter(|m| *m != node.me()) {
+        let (asker, done, member) = (node.clone(), done_tx.clone(), member.clone());
+        let (id, ours) = (entry.id.clone(), ours.clone());
+        node.env.spawn(Box::pin(async move {
+            let _ = done.send(peer::claim(&asker, &member, &id, &ours).await);
+        }));
+    }
+    drop(done_tx);
     let mut granted = 1;
     let mut progress = Vec::new();
-    for member in tally.members.iter().filter(|m| *m != node.me()) {
-        let Ok((yes, stance)) = peer::claim(node, member, &entry.id, &ours).await else {
+    while let Some(answer) = done_rx.recv().await {
+        let Ok((yes, stance)) = answer else {
             continue;
         };
         if let Some(holding) = stance.held {
@@ -425,9 +442,7 @@ async fn claim_if_owner_is_gone(node: &SharedNode, entry: &Entry, tally: &Tally)
     let Some(won) = node.entries.borrow().get(&entry.id).cloned() else {
         return;
     };
-    for replica in &won.replicas {
-        let _ = peer::update(node, replica, &won).await;
-    }
+    peer::update_all(node, &won.replicas, &won).await;
 }
 
 /// The owner's check before it acts on a message.
@@ -462,7 +477,29 @@ pub async fn confirm(node: &SharedNode, id: &str, intent: Intent) -> Standing {
             (m, vec![held])
         })
         .collect();
-    let replies = ask(node, requests).await;
+    // Stop asking once a majority vouches for our ballot: a dead member of
+    // the copy set must not hold up a delivery by a whole timeout.
+    let need = ballot::majority(ballot::copy_set(&node.config, &entry).len());
+    let ours = Ballot::of(&entry);
+    let vouching = |replies: &BTreeMap<String, Vec<Stance>>| {
+        let vouches = |stance: &Stance| {
+            stance.held.as_ref().is_some_and(|held| {
+                held.ballot == ours
+                    && (intent == Intent::Look
+                        || held
+                            .progress
+                            .in_doubt
+                            .as_ref()
+                            .is_some_and(|d| d.by == node.me()))
+            })
+        };
+        let count = replies
+            .values()
+            .filter(|stances| stances.iter().any(|s| s.id == id && vouches(s)))
+            .count();
+        1 + count >= need
+    };
+    let replies = ask(node, requests, vouching).await;
     // The entry may have moved while we asked (a peer told us of a newer
     // ballot through an update): judge what is here now.
     let Some(mut entry) = node.entries.borrow().get(id).cloned() else {
