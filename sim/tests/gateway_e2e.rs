@@ -383,9 +383,11 @@ fn ack_before_fsync_is_caught_when_a_crash_follows_the_ack() {
 
 #[test]
 fn a_region_outage_delays_mail_but_loses_none() {
-    // Seeds 1 and 3 crash a region, seed 2 isolates one.
+    // Seeds 1 and 5 crash a region, seed 2 isolates one. Since MX steering
+    // and failover landed, most outages no longer catch a session in flight;
+    // seed 5's does (one sender deferred), which the last assertion needs.
     let mut sessions_hit = 0;
-    for seed in [1, 2, 3] {
+    for seed in [1, 2, 5] {
         let scenario = Scenario::generate_family(seed, Family::RegionOutage);
         let outcome = sim::run::run(&scenario, seed);
         assert_pass(&outcome, "a single-region outage");
