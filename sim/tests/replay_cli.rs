@@ -272,7 +272,11 @@ fn chrome_converts_a_saved_trace_and_refuses_bad_ones_naming_file_and_line() {
     );
     let newer = write(
         "newer.jsonl",
-        &text.replacen("\"schema\":1", "\"schema\":2", 1),
+        &text.replacen(
+            &format!("\"schema\":{}", traces::SCHEMA_VERSION),
+            &format!("\"schema\":{}", traces::SCHEMA_VERSION + 1),
+            1,
+        ),
     );
     assert_bad_input(
         &mailsim(&["chrome", path_str(&newer), "--out", path_str(&out)]),
