@@ -10,8 +10,8 @@
 //! scanner outage is always one region, and the node asks the others), so
 //! their tests edit a calm scenario by hand: a short queue lifetime under a
 //! mailbox outage, or every scanner down. The catalogue bugs no check sees
-//! yet are listed at the end, ignored with the reason, so the gap is visible
-//! in `cargo test` rather than hidden.
+//! yet are listed in the `not_yet_caught` module, ignored with the reason,
+//! so the gap shows in `cargo test` rather than hiding.
 
 use sim::faults::{Fault, FaultKind, FaultModel};
 use sim::run::{RunOutcome, Verdict};
@@ -147,4 +147,65 @@ fn dsn_to_wrong_sender_is_caught_as_loss() {
     // The bounce never reaches the sender, so the acknowledged pair ends
     // neither delivered nor bounced-with-DSN.
     caught(expiry_scenario(), "dsn-to-wrong-sender", "no_acked_loss");
+}
+
+#[test]
+fn ack_before_fsync_is_caught_as_loss_when_every_copy_loses_power() {
+    // Mail parked (two mailboxes down) on the spool of all three US regions,
+    // which then crash together: beyond the one-region model, where only
+    // "nothing acknowledged is lost" is still promised. Fsynced copies come
+    // back after the restart; unsynced ones are gone.
+    let mut faults: Vec<Fault> = ["us-east-1", "us-central1", "eastus"]
+        .iter()
+        .map(|region| Fault {
+            at_ms: 10_000,
+            duration_ms: 5_000,
+            kind: FaultKind::RegionCrash {
+                region: region.to_string(),
+            },
+        })
+        .collect();
+    for tenant in ["acme", "initech"] {
+        faults.push(Fault {
+            at_ms: 0,
+            duration_ms: 20_000,
+            kind: FaultKind::MailboxOutage {
+                tenant: tenant.into(),
+            },
+        });
+    }
+    caught(
+        calm_edited(120_000, faults),
+        "ack-before-fsync",
+        "no_acked_loss",
+    );
+}
+
+#[test]
+fn no_fencing_on_rejoin_is_caught_as_unexcused_duplicates() {
+    // The schedule of the failover suite: acme's owner in us-east-1 is cut
+    // off from its replicas while acme's mailbox is down, a replica takes
+    // over, and after the heal the old owner delivers what it lost.
+    let mut scenario = Scenario::generate_family(13, Family::Calm);
+    scenario.faults.model = FaultModel::OneRegion;
+    scenario.faults.faults = vec![Fault {
+        at_ms: 2_000,
+        duration_ms: 12_000,
+        kind: FaultKind::MailboxOutage {
+            tenant: "acme".into(),
+        },
+    }];
+    for to in ["us-central1", "eastus"] {
+        scenario.faults.faults.push(Fault {
+            at_ms: 6_000,
+            duration_ms: 19_000,
+            kind: FaultKind::Partition {
+                from: "us-east-1".into(),
+                to: to.into(),
+                one_way: false,
+            },
+        });
+    }
+    scenario.validate().expect("the edited scenario is valid");
+    caught(scenario, "no-fencing-on-rejoin", "duplicates_bounded");
 }

@@ -50,7 +50,15 @@ fn replicate(node: &SharedNode, entry: Entry, payload: &[u8]) -> std::io::Result
         // A repeated copy (a repair racing the original): already held.
         return Ok(());
     }
-    spool::store_new(node.env.disk(), &entry, payload, Durability::Synced)?;
+    // A replica's copy goes through the same write path as the acceptor's,
+    // so the `ack-before-fsync` mistake skips its fsync too: otherwise the
+    // fsynced replicas would hide the bug from every check.
+    let durability = if node.config.bug("ack-before-fsync") {
+        Durability::Unsynced
+    } else {
+        Durability::Synced
+    };
+    spool::store_new(node.env.disk(), &entry, payload, durability)?;
     // The owner just spoke: its lease starts now, not at our boot.
     node.heard
         .borrow_mut()
