@@ -23,6 +23,7 @@ pub fn run(args: &BenchBugsArgs) -> i32 {
     let seeds_per_range = args.seeds_per_range.max(1);
     let ranges = args.ranges.max(1);
     let mut hunts = Vec::new();
+    let mut correct_runs = bug_hunt::CorrectRuns::new();
     for (i, bug) in bugs.iter().enumerate() {
         eprintln!(
             "bench bugs: [{}/{}] {bug} ({} ranges of {seeds_per_range} seeds, {})",
@@ -31,9 +32,14 @@ pub fn run(args: &BenchBugsArgs) -> i32 {
             ranges,
             bug_hunt::family_word(bug_hunt::family_for(bug))
         );
-        let hunt = bug_hunt::hunt(bug, seeds_per_range, ranges, !args.no_shrink, &mut |line| {
-            eprintln!("  {line}")
-        });
+        let hunt = bug_hunt::hunt(
+            bug,
+            seeds_per_range,
+            ranges,
+            !args.no_shrink,
+            &mut correct_runs,
+            &mut |line| eprintln!("  {line}"),
+        );
         hunts.push(hunt);
     }
     print!("{}", bug_hunt::table(&hunts, seeds_per_range));
