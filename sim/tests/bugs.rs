@@ -52,12 +52,15 @@ fn drawn(seed: u64, family: Family) -> Scenario {
     Scenario::generate_family(seed, family)
 }
 
-/// Calm seed 1 cut to the mail sent in the first 9 s, healed at 25 s, with
-/// exactly `faults`: small enough to run in a few seconds.
+/// Calm seed 1 cut to the mail sent in the first 9 s, healed at 25 s with
+/// 30 s to drain, with exactly `faults`: small enough to run in seconds.
 fn calm_edited(queue_lifetime_ms: u64, faults: Vec<Fault>) -> Scenario {
     let mut scenario = Scenario::generate_family(1, Family::Calm);
     scenario.workload.messages.retain(|m| m.at_ms < 9_000);
     scenario.phases.heal_at_ms = 25_000;
+    // A buggy run that loses mail waits out the whole drain bound; 30 s is
+    // ample for the correct gateway (backoff tops out at 8 s) and halves it.
+    scenario.phases.drain_bound_ms = 30_000;
     scenario.knobs.queue_lifetime_ms = queue_lifetime_ms;
     scenario.faults.model = FaultModel::OneRegion;
     scenario.faults.faults = faults;
