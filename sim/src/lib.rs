@@ -3,6 +3,7 @@
 //! schedule, the turmoil engine that runs it all, and the `mailsim` CLI.
 
 pub mod bench;
+pub mod bug_hunt;
 pub mod cli;
 pub mod deploy;
 pub mod engine;

@@ -53,7 +53,15 @@ fn replicate(node: &SharedNode, entry: Entry, payload: &[u8]) -> std::io::Result
         // A repeated copy (a repair racing the original): already held.
         return Ok(());
     }
-    if let Err(e) = spool::store_new(node.env.disk(), &entry, payload, Durability::Synced) {
+    // A replica's copy goes through the same write path as the acceptor's,
+    // so the `ack-before-fsync` mistake skips its fsync too: otherwise the
+    // fsynced replicas would hide the bug from every check.
+    let durability = if node.config.bug("ack-before-fsync") {
+        Durability::Unsynced
+    } else {
+        Durability::Synced
+    };
+    if let Err(e) = spool::store_new(node.env.disk(), &entry, payload, durability) {
         // A refused new copy must not linger on disk once the disk recovers
         // (an older copy we already held stays: it is still ours to keep).
         if known.is_none() {

@@ -1,0 +1,358 @@
+//! Hunting the known bugs: for each bug in the catalogue, how many seeds a
+//! search needs before some property catches it, which property that is, and
+//! how small the shrinker makes the first failing run. This is the evidence
+//! behind "every check catches the bug it exists for" (`mailsim bench bugs`).
+//!
+//! A hunt runs seeds of the family the bug shows up in (see [`family_for`]),
+//! over `ranges` disjoint ranges of `seeds_per_range` seeds, so the figure is
+//! a median over independent searches rather than one lucky seed. The correct
+//! gateway is run over the same seeds: a property that fails there would
+//! make every "caught" figure meaningless.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::run::{self, Verdict};
+use crate::scenario::{Family, Scenario};
+use crate::shrink;
+
+/// The family each bug is hunted in: the cheapest one whose schedules reach
+/// the state the bug needs (a crash for lost unsynced writes, a region
+/// outage for failover and fencing, bounces for the DSN bugs), found by the
+/// survey of seeds 1..=6 in every family (see `sim/tests/bugs.rs`).
+pub const HUNT_FAMILIES: &[(&str, Family)] = &[
+    ("ack-before-fsync", Family::Swarm),
+    ("ack-before-replication-quorum", Family::CloudOutage),
+    ("delete-before-downstream-ack", Family::Swarm),
+    ("fail-open-scanner", Family::Swarm),
+    ("scanner-skips-encoded-attachments", Family::Calm),
+    ("failover-ignores-residency", Family::RegionOutage),
+    ("no-fencing-on-rejoin", Family::RegionOutage),
+    // No family lets mail expire (every fault heals long before the queue
+    // lifetime), so the DSN and expiry bugs are hunted where bounces are
+    // likeliest to appear if a family ever grows them.
+    ("dsn-about-dsn", Family::Swarm),
+    ("dsn-to-wrong-sender", Family::Swarm),
+    ("expiry-without-dsn", Family::Swarm),
+    ("retry-forever", Family::Swarm),
+    ("cross-tenant-routing", Family::Calm),
+];
+
+/// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so
+/// a bug added to the catalogue without a survey is still searched for.
+pub fn family_for(bug: &str) -> Family {
+    HUNT_FAMILIES
+        .iter()
+        .find(|(name, _)| *name == bug)
+        .map(|(_, family)| *family)
+        .unwrap_or(Family::Swarm)
+}
+
+/// The scenario `seed` draws in `family`, with `bugs` switched on.
+pub fn scenario_with(seed: u64, family: Family, bugs: &[&str]) -> Scenario {
+    let mut scenario = Scenario::generate_family(seed, family);
+    scenario.bugs = bugs.iter().map(|b| b.to_string()).collect();
+    scenario
+}
+
+/// One judged run, reduced to what a hunt needs.
+#[derive(Clone, Debug)]
+pub struct Judged {
+    pub seed: u64,
+    pub verdict: Verdict,
+    /// Violated property names, sorted and deduplicated.
+    pub properties: Vec<String>,
+}
+
+impl Judged {
+    pub fn failed(&self) -> bool {
+        self.verdict != Verdict::Pass
+    }
+}
+
+/// Runs `seed` of `family` with `bugs` switched on (none: the correct gateway).
+pub fn judge(seed: u64, family: Family, bugs: &[&str]) -> Judged {
+    let outcome = run::run(&scenario_with(seed, family, bugs), seed);
+    let properties: BTreeSet<String> = outcome
+        .report
+        .violations
+        .iter()
+        .map(|v| v.property.clone())
+        .collect();
+    Judged {
+        seed,
+        verdict: outcome.verdict,
+        properties: properties.into_iter().collect(),
+    }
+}
+
+/// The search over one seed range.
+#[derive(Clone, Debug)]
+pub struct RangeHunt {
+    pub first_seed: u64,
+    /// Every seed run, in order (the last one is the detection, if any).
+    pub seeds_run: Vec<u64>,
+    pub detection: Option<Judged>,
+}
+
+impl RangeHunt {
+    /// Seeds run until the first detection (1 = the first seed caught it).
+    pub fn seeds_until_detection(&self) -> Option<u64> {
+        self.detection.as_ref().map(|_| self.seeds_run.len() as u64)
+    }
+}
+
+/// Runs seeds `first_seed..first_seed + count` with `bug` on until one fails.
+pub fn hunt_range(
+    bug: &str,
+    family: Family,
+    first_seed: u64,
+    count: u64,
+    progress: &mut dyn FnMut(&str),
+) -> RangeHunt {
+    let mut seeds_run = Vec::new();
+    for seed in first_seed..first_seed + count {
+        seeds_run.push(seed);
+        let judged = judge(seed, family, &[bug]);
+        progress(&format!(
+            "{bug}: seed {seed}: {}{}",
+            judged.verdict.word(),
+            if judged.properties.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", judged.properties.join(","))
+            }
+        ));
+        if judged.failed() {
+            return RangeHunt {
+                first_seed,
+                seeds_run,
+                detection: Some(judged),
+            };
+        }
+    }
+    RangeHunt {
+        first_seed,
+        seeds_run,
+        detection: None,
+    }
+}
+
+/// The shrunk first failure: how much schedule and workload the bug needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Minimised {
+    pub seed: u64,
+    pub property: String,
+    pub faults_before: usize,
+    pub messages_before: usize,
+    pub faults: usize,
+    pub messages: usize,
+    pub runs: u32,
+}
+
+/// Shrinks `seed` of `family` with `bug` on while it still violates `property`.
+pub fn minimise(
+    bug: &str,
+    family: Family,
+    seed: u64,
+    property: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Option<Minimised> {
+    let scenario = scenario_with(seed, family, &[bug]);
+    let shrunk = shrink::shrink(&scenario, seed, property, progress).ok()?;
+    Some(Minimised {
+        seed,
+        property: property.to_string(),
+        faults_before: scenario.faults.faults.len(),
+        messages_before: scenario.workload.messages.len(),
+        faults: shrunk.scenario.faults.faults.len(),
+        messages: shrunk.scenario.workload.messages.len(),
+        runs: shrunk.runs,
+    })
+}
+
+/// Everything `mailsim bench bugs` reports about one bug.
+#[derive(Clone, Debug)]
+pub struct BugHunt {
+    pub bug: String,
+    pub family: Family,
+    pub ranges: Vec<RangeHunt>,
+    /// How often each property was violated across the detections.
+    pub property_counts: BTreeMap<String, u64>,
+    pub minimised: Option<Minimised>,
+    /// Seeds (of `family`) on which the correct gateway failed, with what.
+    pub correct_failures: Vec<Judged>,
+    pub correct_runs: u64,
+}
+
+impl BugHunt {
+    /// The property violated most often. On a tie a safety property wins
+    /// over `drained_after_heal` (lost mail also never drains, and the loss
+    /// is the finding), then the name first in order, so the table is
+    /// deterministic.
+    pub fn main_property(&self) -> Option<&str> {
+        let rank = |name: &str, count: u64| (count, name != "drained_after_heal");
+        let mut best: Option<(&str, u64)> = None;
+        for (name, count) in &self.property_counts {
+            if best.is_none_or(|(b, c)| rank(name, *count) > rank(b, c)) {
+                best = Some((name, *count));
+            }
+        }
+        best.map(|(name, _)| name)
+    }
+
+    /// Median seeds-until-detection over the ranges that found it, and how
+    /// many ranges did.
+    pub fn median_seeds(&self) -> Option<u64> {
+        let mut found: Vec<u64> = self
+            .ranges
+            .iter()
+            .filter_map(RangeHunt::seeds_until_detection)
+            .collect();
+        if found.len() * 2 <= self.ranges.len() && found.len() < self.ranges.len() {
+            // Most ranges never found it: a median over the lucky ones would
+            // flatter the checks.
+            return None;
+        }
+        found.sort_unstable();
+        found.get(found.len() / 2).copied()
+    }
+
+    pub fn ranges_found(&self) -> usize {
+        self.ranges.iter().filter(|r| r.detection.is_some()).count()
+    }
+}
+
+/// Correct-gateway runs already made, by (family, seed): bugs hunted in the
+/// same family share seeds, and the correct gateway's run of a seed does not
+/// change with the bug being hunted.
+pub type CorrectRuns = BTreeMap<(&'static str, u64), Judged>;
+
+/// Hunts `bug`: `ranges` disjoint ranges of `seeds_per_range` seeds (range
+/// k starts at seed k * seeds_per_range + 1), shrinks the first failure
+/// found, and runs the correct gateway over every seed the hunt ran.
+pub fn hunt(
+    bug: &str,
+    seeds_per_range: u64,
+    ranges: u64,
+    shrink_first: bool,
+    correct_runs: &mut CorrectRuns,
+    progress: &mut dyn FnMut(&str),
+) -> BugHunt {
+    let family = family_for(bug);
+    let mut hunts = Vec::new();
+    let mut property_counts = BTreeMap::new();
+    for k in 0..ranges {
+        let range = hunt_range(
+            bug,
+            family,
+            k * seeds_per_range + 1,
+            seeds_per_range,
+            progress,
+        );
+        if let Some(judged) = &range.detection {
+            for property in &judged.properties {
+                *property_counts.entry(property.clone()).or_insert(0) += 1;
+            }
+        }
+        hunts.push(range);
+    }
+    let mut result = BugHunt {
+        bug: bug.to_string(),
+        family,
+        ranges: hunts,
+        property_counts,
+        minimised: None,
+        correct_failures: Vec::new(),
+        correct_runs: 0,
+    };
+    if shrink_first {
+        let first = result.ranges.iter().find_map(|r| r.detection.clone());
+        let property = result.main_property().map(str::to_string);
+        if let (Some(first), Some(property)) = (first, property) {
+            // The most common property may not be among the first failure's;
+            // shrink towards one it does violate, preferring the common one.
+            let target = if first.properties.contains(&property) {
+                property
+            } else {
+                first.properties.first().cloned().unwrap_or(property)
+            };
+            progress(&format!(
+                "{bug}: shrinking seed {} for {target}",
+                first.seed
+            ));
+            result.minimised = minimise(bug, family, first.seed, &target, progress);
+        }
+    }
+    let seeds: BTreeSet<u64> = result
+        .ranges
+        .iter()
+        .flat_map(|r| r.seeds_run.iter().copied())
+        .collect();
+    for seed in seeds {
+        let key = (family_word(family), seed);
+        let judged = match correct_runs.get(&key) {
+            Some(judged) => judged.clone(),
+            None => {
+                let judged = judge(seed, family, &[]);
+                progress(&format!(
+                    "{bug}: correct gateway, seed {seed}: {}",
+                    judged.verdict.word()
+                ));
+                correct_runs.insert(key, judged.clone());
+                judged
+            }
+        };
+        result.correct_runs += 1;
+        if judged.failed() {
+            result.correct_failures.push(judged);
+        }
+    }
+    result
+}
+
+/// The family's name as the command line spells it.
+pub fn family_word(family: Family) -> &'static str {
+    match family {
+        Family::Calm => "calm",
+        Family::RegionOutage => "region-outage",
+        Family::CloudOutage => "cloud-outage",
+        Family::Swarm => "swarm",
+    }
+}
+
+/// The table `mailsim bench bugs` prints.
+pub fn table(hunts: &[BugHunt], seeds_per_range: u64) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<34} {:<14} {:<24} {:>14} {:>7} {:>17} {:>9}",
+        "bug", "family", "property", "seeds to find", "ranges", "shrunk f/m", "correct"
+    );
+    for hunt in hunts {
+        let seeds = match hunt.median_seeds() {
+            Some(n) => format!("{n}"),
+            None => format!("not found in {seeds_per_range}"),
+        };
+        let shrunk = match &hunt.minimised {
+            Some(m) => format!(
+                "{}/{} (from {}/{})",
+                m.faults, m.messages, m.faults_before, m.messages_before
+            ),
+            None => "-".to_string(),
+        };
+        let correct = format!("{}/{} fail", hunt.correct_failures.len(), hunt.correct_runs);
+        let _ = writeln!(
+            out,
+            "{:<34} {:<14} {:<24} {:>14} {:>7} {:>17} {:>9}",
+            hunt.bug,
+            family_word(hunt.family),
+            hunt.main_property().unwrap_or("(none)"),
+            seeds,
+            format!("{}/{}", hunt.ranges_found(), hunt.ranges.len()),
+            shrunk,
+            correct
+        );
+    }
+    out
+}
