@@ -91,16 +91,37 @@ pub async fn serve(node: SharedNode) {
     }
 }
 
+/// A request as it travels: who sends it, and what it asks.
+#[derive(Deserialize)]
+struct Framed {
+    #[serde(default)]
+    from: String,
+    request: PeerRequest,
+}
+
+#[derive(Serialize)]
+struct FramedRef<'a> {
+    from: &'a str,
+    request: &'a PeerRequest,
+}
+
 async fn handle(node: &SharedNode, mut conn: BoxConn, peer: &str) -> std::io::Result<()> {
     let knobs = &node.config.knobs;
     let deadline = Duration::from_millis(knobs.replication_timeout_ms);
-    let (request, payload): (PeerRequest, Vec<u8>) = env::timeout(
+    let (framed, payload): (Framed, Vec<u8>) = env::timeout(
         node.env.as_ref(),
         deadline,
         read_frame(&mut conn, knobs.max_message_bytes + 64 * 1024),
     )
     .await??;
-    let reply = voter::answer(node, peer, request, &payload);
+    // The sender names itself: a transport's peer address (a loopback port
+    // in real mode) is not a host name. In the simulation both agree.
+    let from = if framed.from.is_empty() {
+        peer
+    } else {
+        framed.from.as_str()
+    };
+    let reply = voter::answer(node, from, framed.request, &payload);
     write_frame(&mut conn, &reply, &[]).await
 }
 
@@ -114,7 +135,11 @@ async fn exchange(
 ) -> std::io::Result<PeerReply> {
     let exchange = async {
         let mut conn = env.connect(target, PEER_PORT).await?;
-        write_frame(&mut conn, request, payload).await?;
+        let framed = FramedRef {
+            from: env.host_name(),
+            request,
+        };
+        write_frame(&mut conn, &framed, payload).await?;
         let (reply, _): (PeerReply, Vec<u8>) = read_frame(&mut conn, 0).await?;
         Ok(reply)
     };
