@@ -20,7 +20,7 @@ pub fn build(scenario: &Scenario, record: &SeedRecord) -> FailureFile {
     FailureFile {
         version: FAILURE_FILE_VERSION,
         seed: record.seed,
-        engine: "turmoil".into(),
+        engine: crate::failure_file::ENGINE.into(),
         build_id: traces::failure::build_id(),
         scenario: serde_json::to_value(scenario).expect("scenarios serialize"),
         expected: Expected {
