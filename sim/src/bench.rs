@@ -1,6 +1,7 @@
 //! `mailsim bench`: what one seed costs, beside what the bare engine costs
 //! for the same number of hosts and simulated time, so the harness's
-//! overhead is a ratio measured in one process, not a guess.
+//! overhead is a ratio measured in one process, not a guess — on turmoil,
+//! and on madsim too in builds with `--cfg madsim`.
 //!
 //! Figures: simulated seconds per wall second, simulated messages per wall
 //! second, seeds per minute, and the process's peak resident memory (read
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::engine::Engine;
 use crate::run;
 use crate::scenario::{Family, Scenario};
 
@@ -80,8 +82,13 @@ pub fn host_count(scenario: &Scenario) -> usize {
     regions * per_region + 1 + scenario.tenants.len() + scenario.workload.senders as usize
 }
 
-/// Runs `seeds` seeds of the scaled scenario and sums them up.
-pub fn measure_harness(label: &str, scale: u32, seeds: std::ops::Range<u64>) -> Figures {
+/// Runs `seeds` seeds of the scaled scenario on `engine` and sums them up.
+pub fn measure_harness(
+    engine: Engine,
+    label: &str,
+    scale: u32,
+    seeds: std::ops::Range<u64>,
+) -> Figures {
     let mut figures = Figures {
         label: label.to_string(),
         hosts: 0,
@@ -94,7 +101,7 @@ pub fn measure_harness(label: &str, scale: u32, seeds: std::ops::Range<u64>) -> 
     for seed in seeds {
         let scenario = scaled_scenario(seed, scale);
         figures.hosts = host_count(&scenario);
-        let outcome = run::run(&scenario, seed);
+        let outcome = run::run_on(engine, &scenario, seed);
         figures.runs += 1;
         figures.sim_seconds += outcome.sim_seconds;
         figures.wall_seconds += outcome.wall_seconds;
@@ -152,6 +159,97 @@ pub fn measure_bare_turmoil(label: &str, hosts: usize, sim_seconds: f64, runs: u
             }
         }
         assert!(exchanged.get() > 0, "the echo baseline exchanged nothing");
+    }
+    Figures {
+        label: label.to_string(),
+        hosts,
+        runs,
+        sim_seconds: sim_seconds * runs as f64,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        messages: 0,
+        peak_rss_mib: peak_rss_mib(),
+    }
+}
+
+/// The bare madsim engine: the same echo as [`measure_bare_turmoil`], on
+/// madsim nodes and madsim's TCP (each write flushed, as the harness does).
+#[cfg(madsim)]
+pub fn measure_bare_madsim(label: &str, hosts: usize, sim_seconds: f64, runs: u64) -> Figures {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use madsim::net::{TcpListener, TcpStream};
+
+    let started = wall_clock_now();
+    for run_index in 0..runs {
+        let runtime = madsim::runtime::Runtime::with_seed_and_config(
+            run_index,
+            crate::engine::madsim_run::config(),
+        );
+        let exchanged = Arc::new(AtomicU64::new(0));
+        let counted = exchanged.clone();
+        runtime.block_on(async move {
+            let handle = madsim::runtime::Handle::current();
+            let echo_ip: std::net::IpAddr = [10, 0, 0, 1].into();
+            handle
+                .create_node()
+                .name("echo")
+                .ip(echo_ip)
+                .init(|| async {
+                    let Ok(listener) = TcpListener::bind("0.0.0.0:7").await else {
+                        return;
+                    };
+                    while let Ok((mut stream, _)) = listener.accept().await {
+                        drop(madsim::task::spawn_local(async move {
+                            let mut buf = [0u8; 256];
+                            while let Ok(n) = stream.read(&mut buf).await {
+                                if n == 0
+                                    || stream.write_all(&buf[..n]).await.is_err()
+                                    || stream.flush().await.is_err()
+                                {
+                                    break;
+                                }
+                            }
+                        }));
+                    }
+                })
+                .build();
+            for client in 1..hosts.max(2) {
+                let exchanged = counted.clone();
+                let ip: std::net::IpAddr =
+                    [10, 0, (client / 250) as u8, (client % 250 + 1) as u8].into();
+                handle
+                    .create_node()
+                    .name(format!("client-{client}"))
+                    .ip(ip)
+                    .init(move || {
+                        let exchanged = exchanged.clone();
+                        async move {
+                            madsim::time::sleep(Duration::from_millis(10)).await;
+                            let Ok(mut stream) = TcpStream::connect("10.0.0.1:7").await else {
+                                return;
+                            };
+                            let mut buf = [0u8; 64];
+                            loop {
+                                madsim::time::sleep(Duration::from_millis(100)).await;
+                                if stream.write_all(b"ping\n").await.is_err()
+                                    || stream.flush().await.is_err()
+                                    || stream.read(&mut buf).await.is_err()
+                                {
+                                    return;
+                                }
+                                exchanged.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    })
+                    .build();
+            }
+            madsim::time::sleep(Duration::from_secs_f64(sim_seconds)).await;
+        });
+        assert!(
+            exchanged.load(Ordering::Relaxed) > 0,
+            "the madsim echo baseline exchanged nothing"
+        );
     }
     Figures {
         label: label.to_string(),

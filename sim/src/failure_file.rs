@@ -12,10 +12,12 @@ use serde::Deserialize;
 use traces::failure::build_id;
 use traces::{Expected, FAILURE_FILE_VERSION, FailureFile};
 
+use crate::engine::Engine;
 use crate::run::{self, RunOutcome};
 use crate::scenario::Scenario;
 
-/// The engine this build replays on.
+/// The default engine's name (failure files record the engine a run
+/// actually used: `RunOutcome::engine`).
 pub const ENGINE: &str = "turmoil";
 
 /// Listed among the violated properties when a host's software failed (a
@@ -83,13 +85,16 @@ pub fn load(path: &Path) -> Result<(FailureFile, Scenario), String> {
         ));
     }
     let file = FailureFile::parse(&text, path)?;
-    if file.engine != ENGINE {
-        return Err(format!(
-            "{}: engine {:?} is not in this build (it replays on {ENGINE})",
+    let engine = Engine::from_name(&file.engine).ok_or_else(|| {
+        format!(
+            "{}: unknown engine {:?} (turmoil or madsim)",
             path.display(),
             file.engine
-        ));
-    }
+        )
+    })?;
+    engine
+        .check_available()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let scenario = scenario_of(&file, path)?;
     Ok((file, scenario))
 }
@@ -101,9 +106,14 @@ pub struct Replay {
     pub outcome: RunOutcome,
 }
 
-/// Reruns the file's scenario with its seed.
+/// The engine a (loaded) failure file was found on.
+pub fn engine_of(file: &FailureFile) -> Engine {
+    Engine::from_name(&file.engine).unwrap_or_default()
+}
+
+/// Reruns the file's scenario with its seed, on the file's engine.
 pub fn replay(file: &FailureFile, scenario: &Scenario) -> Replay {
-    let outcome = run::run(scenario, file.seed);
+    let outcome = run::run_on(engine_of(file), scenario, file.seed);
     Replay {
         expected: file.expected.clone(),
         actual: expected(&outcome),

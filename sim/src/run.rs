@@ -10,7 +10,7 @@ use serde::Serialize;
 use traces::{EventKind, Log, Told};
 
 use crate::deploy;
-use crate::engine::turmoil_run;
+use crate::engine::Engine;
 use crate::faults::FaultModel;
 use crate::scenario::Scenario;
 
@@ -85,10 +85,15 @@ pub struct RunOutcome {
 /// Properties still promised when the schedule exceeds the fault model.
 const PROMISED_BEYOND_MODEL: &[&str] = &["no_acked_loss", "drained_after_heal"];
 
-/// Runs `scenario` with `seed` on turmoil and judges it.
+/// Runs `scenario` with `seed` on turmoil (the reference engine) and judges it.
 pub fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
+    run_on(Engine::Turmoil, scenario, seed)
+}
+
+/// Runs `scenario` with `seed` on `engine` and judges it.
+pub fn run_on(engine: Engine, scenario: &Scenario, seed: u64) -> RunOutcome {
     let started = wall_clock_now();
-    let artifacts = turmoil_run::run(scenario, seed);
+    let artifacts = engine.run(scenario, seed);
     let wall_seconds = started.elapsed().as_secs_f64();
     let config = deploy::gateway_config(scenario);
     let facts = deploy::facts(scenario, &config);
@@ -116,7 +121,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
     let counts = counts(&artifacts.log, &facts, &report);
     RunOutcome {
         seed,
-        engine: "turmoil",
+        engine: engine.name(),
         scenario_sha256: scenario.sha256(),
         digest: artifacts.log.digest(),
         verdict,

@@ -21,6 +21,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::engine::Engine;
 use crate::report_text::involved_messages;
 use crate::run::{self, RunOutcome, Verdict};
 use crate::scenario::Scenario;
@@ -59,6 +60,7 @@ fn fails(outcome: &RunOutcome, target: &str) -> bool {
 }
 
 struct Shrinker<'a> {
+    engine: Engine,
     seed: u64,
     target: &'a str,
     best: Scenario,
@@ -77,7 +79,7 @@ impl Shrinker<'_> {
             return false;
         }
         self.runs += 1;
-        let outcome = run::run(&candidate, self.seed);
+        let outcome = run::run_on(self.engine, &candidate, self.seed);
         let still = fails(&outcome, self.target);
         (self.progress)(&format!(
             "run {:>3}: {what}: {}",
@@ -303,7 +305,18 @@ pub fn shrink(
     target: &str,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Shrunk, ShrinkError> {
-    let original = run::run(scenario, seed);
+    shrink_on(Engine::Turmoil, scenario, seed, target, progress)
+}
+
+/// [`shrink`] with every run on `engine` (the one the failure was found on).
+pub fn shrink_on(
+    engine: Engine,
+    scenario: &Scenario,
+    seed: u64,
+    target: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Shrunk, ShrinkError> {
+    let original = run::run_on(engine, scenario, seed);
     let violated: Vec<String> = original
         .report
         .violations
@@ -326,6 +339,7 @@ pub fn shrink(
         return Err(ShrinkError::DoesNotFail { violated });
     }
     let mut shrinker = Shrinker {
+        engine,
         seed,
         target,
         best: scenario.clone(),

@@ -217,7 +217,9 @@ pub fn check(suite: &Suite, case: &Case) -> Result<Sometimes, TestCaseError> {
     if let Err(why) = scenario.validate() {
         return Err(TestCaseError::reject(why));
     }
-    let outcome = sim::run::run(&scenario, case.seed);
+    // MAILSIM_ENGINE=madsim runs the suites on madsim (in a --cfg madsim build).
+    let engine = sim::engine::Engine::from_env().map_err(TestCaseError::fail)?;
+    let outcome = sim::run::run_on(engine, &scenario, case.seed);
     if outcome.verdict == Verdict::Pass {
         return Ok(outcome.report.sometimes);
     }
@@ -232,7 +234,7 @@ pub fn check(suite: &Suite, case: &Case) -> Result<Sometimes, TestCaseError> {
         reasons.push(format!("host failure: {failure}"));
     }
     Err(TestCaseError::fail(format!(
-        "{} ({} the fault model {:?})\n{}\nreplay: mailsim run --seed {} --scenario {}",
+        "{} ({} the fault model {:?})\n{}\nreplay: mailsim run --seed {} --scenario {} --engine {}",
         outcome.verdict.word(),
         if outcome.within_fault_model {
             "inside"
@@ -243,6 +245,7 @@ pub fn check(suite: &Suite, case: &Case) -> Result<Sometimes, TestCaseError> {
         reasons.join("\n"),
         case.seed,
         saved,
+        engine,
     )))
 }
 

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cli::DeterminismArgs;
-use crate::engine::turmoil_run;
+use crate::engine::Engine;
 use crate::scenario::Scenario;
 use traces::Log;
 
@@ -18,10 +18,15 @@ pub struct SeedCheck {
     pub mismatch: Option<(usize, String, String)>,
 }
 
-/// Runs `scenario` twice with `seed` and compares the logs.
+/// Runs `scenario` twice with `seed` on turmoil and compares the logs.
 pub fn check_seed(scenario: &Scenario, seed: u64) -> SeedCheck {
-    let first = turmoil_run::run(scenario, seed).log;
-    let second = turmoil_run::run(scenario, seed).log;
+    check_seed_on(Engine::Turmoil, scenario, seed)
+}
+
+/// Runs `scenario` twice with `seed` on `engine` and compares the logs.
+pub fn check_seed_on(engine: Engine, scenario: &Scenario, seed: u64) -> SeedCheck {
+    let first = engine.run(scenario, seed).log;
+    let second = engine.run(scenario, seed).log;
     let mismatch = first.first_difference(&second).map(|index| {
         let line = |log: &Log| {
             log.events()
@@ -39,6 +44,10 @@ pub fn check_seed(scenario: &Scenario, seed: u64) -> SeedCheck {
 }
 
 pub fn run(args: &DeterminismArgs) -> i32 {
+    if let Err(e) = args.engine.check_available() {
+        eprintln!("error: {e}");
+        return crate::cli::EXIT_BAD_INPUT;
+    }
     let jobs = args.jobs.max(1);
     let next = AtomicU64::new(args.seeds.start);
     let results = Mutex::new(Vec::new());
@@ -51,7 +60,7 @@ pub fn run(args: &DeterminismArgs) -> i32 {
                         break;
                     }
                     let scenario = Scenario::generate_family(seed, args.family.into());
-                    let check = check_seed(&scenario, seed);
+                    let check = check_seed_on(args.engine, &scenario, seed);
                     results
                         .lock()
                         .expect("no thread panicked holding it")

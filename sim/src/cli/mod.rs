@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::engine::Engine;
 use crate::scenario::{Family, Scenario};
 
 pub const EXIT_BAD_INPUT: i32 = 2;
@@ -81,6 +82,9 @@ pub struct BenchArgs {
     /// Seeds per configuration.
     #[arg(long, default_value_t = 3)]
     pub seeds: u64,
+    /// Only this engine's figures [default: every engine in the build].
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
     /// A different benchmark; without one, `bench` measures speed.
     #[command(subcommand)]
     pub what: Option<BenchWhat>,
@@ -148,6 +152,10 @@ pub struct ScenarioSource {
     /// Switch on a known bug (repeatable; see `mailsim bugs`).
     #[arg(long = "bug", value_name = "NAME")]
     pub bugs: Vec<String>,
+    /// The engine: turmoil (reference) or madsim (fast; needs a build with
+    /// RUSTFLAGS="--cfg madsim").
+    #[arg(long, value_enum, default_value = "turmoil")]
+    pub engine: Engine,
 }
 
 impl ScenarioSource {
@@ -190,6 +198,9 @@ impl ScenarioSource {
         }
         for bug in &self.bugs {
             flags.push_str(&format!(" --bug {}", shell_word(bug)));
+        }
+        if self.engine != Engine::Turmoil {
+            flags.push_str(&format!(" --engine {}", self.engine));
         }
         flags
     }
@@ -278,6 +289,9 @@ pub struct DeterminismArgs {
     /// Seeds run at once (threads); each seed's two runs still compare.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// The engine (madsim needs a build with RUSTFLAGS="--cfg madsim").
+    #[arg(long, value_enum, default_value = "turmoil")]
+    pub engine: Engine,
 }
 
 #[derive(clap::Args, Debug)]

@@ -9,6 +9,10 @@ use crate::report_text::failure_report;
 use crate::run::{self, Verdict};
 
 pub fn run(args: &RunArgs) -> i32 {
+    if let Err(e) = args.source.engine.check_available() {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
+    }
     let scenario = match args.source.load() {
         Ok(scenario) => scenario,
         Err(e) => {
@@ -20,7 +24,7 @@ pub fn run(args: &RunArgs) -> i32 {
         println!("seed: {}", args.source.seed);
         println!("{scenario}");
     }
-    let outcome = run::run(&scenario, args.source.seed);
+    let outcome = run::run_on(args.source.engine, &scenario, args.source.seed);
     let repro = format!("mailsim run {}", args.source.repro_flags());
     let failed = outcome.verdict != Verdict::Pass;
     let mut written = Vec::new();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{EXIT_BAD_INPUT, ShrinkArgs, outputs, shell_word};
 use crate::failure_file::{self, failure_file};
-use crate::shrink::{ShrinkError, shrink};
+use crate::shrink::{ShrinkError, shrink_on};
 
 /// `x.json` → `x.min.json`; anything else gets `.min.json` appended.
 pub fn default_out(path: &Path) -> PathBuf {
@@ -56,7 +56,8 @@ pub fn run(args: &ShrinkArgs) -> i32 {
     };
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.file));
     eprintln!("shrink: {} while {target} still fails", args.file.display());
-    let shrunk = match shrink(&scenario, file.seed, &target, &mut |line| {
+    let engine = crate::failure_file::engine_of(&file);
+    let shrunk = match shrink_on(engine, &scenario, file.seed, &target, &mut |line| {
         eprintln!("shrink: {line}")
     }) {
         Ok(shrunk) => shrunk,

@@ -50,6 +50,10 @@ pub struct SweepArgs {
     /// Stop starting new seeds after this long (e.g. 10m, 1h30m); rerun to continue.
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub time_budget: Option<Duration>,
+    /// The engine every seed runs on (madsim needs a build with
+    /// RUSTFLAGS="--cfg madsim").
+    #[arg(long, value_enum, default_value = "turmoil")]
+    pub engine: crate::engine::Engine,
     /// Switch on a known bug in every seed (repeatable; see `mailsim bugs`).
     #[arg(long = "bug", value_name = "NAME")]
     pub bugs: Vec<String>,
@@ -97,8 +101,10 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
         scenario: None,
         family: args.family,
         bugs: bugs.clone(),
+        engine: args.engine,
     }
     .load()?;
+    args.engine.check_available()?;
     let env: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
@@ -172,6 +178,7 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
         exe: &exe,
         layout: &layout,
         family: args.family,
+        engine: args.engine,
         bugs: &bugs,
         todo: &todo,
         jobs,

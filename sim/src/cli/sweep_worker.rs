@@ -21,6 +21,10 @@ pub struct SweepWorkerArgs {
 }
 
 pub fn run(args: &SweepWorkerArgs) -> i32 {
+    if let Err(e) = args.source.engine.check_available() {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
+    }
     let scenario = match args.source.load() {
         Ok(scenario) => scenario,
         Err(e) => {
@@ -29,6 +33,7 @@ pub fn run(args: &SweepWorkerArgs) -> i32 {
         }
     };
     match worker::run_seed(
+        args.source.engine,
         &scenario,
         args.source.seed,
         args.trace.as_deref(),

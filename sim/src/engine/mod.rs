@@ -1,9 +1,25 @@
 //! Engines run a scenario. Each supplies `models::env::Env` to the hosts it
-//! boots and drives simulated time; turmoil is the first.
+//! boots and drives simulated time: turmoil (the default and reference) and
+//! madsim (the fast one, in builds with `--cfg madsim`). What does not
+//! depend on the engine — which hosts boot and what they run, the fault
+//! state, the run loop, the observed seam, the drain and spool checks — is
+//! shared by both.
 
+pub mod choice;
 pub mod drain;
+pub mod fault_state;
+pub mod hosts;
+#[cfg(madsim)]
+pub mod madsim_env;
+#[cfg(madsim)]
+pub mod madsim_run;
 pub mod observer;
+pub mod power_fail_disk;
 pub mod real_env;
+pub mod run_loop;
+pub mod seam;
 pub mod spool_check;
 pub mod turmoil_env;
 pub mod turmoil_run;
+
+pub use choice::Engine;

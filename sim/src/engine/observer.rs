@@ -17,6 +17,8 @@ pub struct Observer {
     /// Simulated time of the step being run, set by the driver before each
     /// step so every event of one step has one monotonic stamp.
     now_us: Cell<u64>,
+    /// An engine without steps (madsim) reads its clock at each record.
+    clock: Option<Box<dyn Fn() -> u64>>,
 }
 
 impl Observer {
@@ -24,6 +26,16 @@ impl Observer {
         Observer {
             log: RefCell::new(Log::new()),
             now_us: Cell::new(0),
+            clock: None,
+        }
+    }
+
+    /// An observer that stamps each event with `clock()` (simulated µs,
+    /// never going backwards) instead of a time set by the driver.
+    pub fn with_clock(clock: Box<dyn Fn() -> u64>) -> Self {
+        Observer {
+            clock: Some(clock),
+            ..Observer::new()
         }
     }
 
@@ -39,6 +51,10 @@ impl Observer {
     }
 
     pub fn record(&self, host: &str, kind: EventKind) {
+        if let Some(clock) = &self.clock {
+            let now_us = clock().max(self.now_us.get());
+            self.set_now_us(now_us);
+        }
         self.log.borrow_mut().push(self.now_us.get(), host, kind);
     }
 

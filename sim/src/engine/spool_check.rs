@@ -7,9 +7,10 @@
 //! copy set. So the run loop keeps the healed world running after the
 //! drain until every spool is empty or the gateway's retention allowance
 //! (`Knobs::spool_retention_ms`) has passed, and whatever is left is
-//! residue. The disks are read through turmoil's filesystem handles, taken
-//! on each gateway's first boot — the judge looks at the disks, not at
-//! what the gateway says it did.
+//! residue. On turmoil the disks are read through turmoil's filesystem
+//! handles, taken on each gateway's first boot; on madsim through our own
+//! power-fail disks ([`SpoolReader`] either way) — the judge looks at the
+//! disks, not at what the gateway says it did.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -57,35 +58,19 @@ impl SpoolDisks {
             .entry(host.to_string())
             .or_insert_with(FsHandle::current);
     }
+}
 
+/// Reads which message files are on which gateway's spool.
+pub trait SpoolReader {
     /// Spool ids with a message file, per host, in host order.
-    fn spool_ids(&self) -> Vec<(String, String)> {
-        let mut found = Vec::new();
-        for (host, handle) in self.handles.borrow().iter() {
-            let _inside = handle.enter();
-            let Ok(dir) = simfs::read_dir(format!("/{SPOOL_DIR}")) else {
-                continue;
-            };
-            let mut names: Vec<String> = dir
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            for name in names {
-                if let Some(id) = name.strip_suffix(".msg") {
-                    found.push((host.clone(), id.to_string()));
-                }
-            }
-        }
-        found
-    }
+    fn spool_ids(&self) -> Vec<(String, String)>;
 
-    pub fn all_empty(&self) -> bool {
+    fn all_empty(&self) -> bool {
         self.spool_ids().is_empty()
     }
 
     /// What is left, named by Message-ID where a `gw_accepted` says which.
-    pub fn residue(&self, log: &Log) -> Vec<Residue> {
+    fn residue(&self, log: &Log) -> Vec<Residue> {
         let mut accepted: BTreeMap<&str, &str> = BTreeMap::new();
         for event in log.events() {
             if let EventKind::GwAccepted { msg, spool_id, .. } = &event.kind {
@@ -100,5 +85,33 @@ impl SpoolDisks {
                 spool_id,
             })
             .collect()
+    }
+}
+
+/// The spool ids in a sorted list of file names from the spool directory.
+pub fn message_ids(host: &str, names: &[String]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter_map(|name| name.strip_suffix(".msg"))
+        .map(|id| (host.to_string(), id.to_string()))
+        .collect()
+}
+
+impl SpoolReader for SpoolDisks {
+    fn spool_ids(&self) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for (host, handle) in self.handles.borrow().iter() {
+            let _inside = handle.enter();
+            let Ok(dir) = simfs::read_dir(format!("/{SPOOL_DIR}")) else {
+                continue;
+            };
+            let mut names: Vec<String> = dir
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            found.extend(message_ids(host, &names));
+        }
+        found
     }
 }

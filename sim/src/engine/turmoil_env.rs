@@ -3,62 +3,37 @@
 //! lost on a crash), tokio's paused clock, and a per-host seeded generator.
 //!
 //! Every disk write and every byte received by a gateway-side host is scanned
-//! for workload Message-IDs, so where a message's bytes went is recorded by
-//! the engine, not by the gateway.
+//! for workload Message-IDs (`engine::seam`), so where a message's bytes went
+//! is recorded by the engine, not by the gateway.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use models::env::{BoxConn, BoxFut, Disk, Env, Listener};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use traces::{EventKind, Presence};
+use traces::EventKind;
 use turmoil::fs::shim::std::fs as simfs;
 
-use crate::engine::observer::Observer;
+pub use crate::engine::seam::{DiskFault, Shared};
+use crate::engine::seam::{ObservedDisk, observe_conn};
 use crate::prng::Prng;
-
-/// Disk faults a host can be put under while a fault is active.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DiskFault {
-    /// fsync returns an error.
-    FsyncError,
-    /// Writes fail with "no space left".
-    Full,
-}
-
-/// State shared by all hosts of one run.
-pub struct Shared {
-    pub observer: Observer,
-    /// Host name → region name, for hosts inside the gateway.
-    pub host_regions: BTreeMap<String, String>,
-    pub disk_faults: RefCell<BTreeMap<String, DiskFault>>,
-}
-
-impl Shared {
-    fn region_of(&self, host: &str) -> Option<&str> {
-        self.host_regions.get(host).map(String::as_str)
-    }
-}
 
 pub struct TurmoilEnv {
     host: String,
     shared: Rc<Shared>,
     prng: RefCell<Prng>,
-    disk: SimDisk,
+    disk: ObservedDisk<TurmoilDisk>,
 }
 
 impl TurmoilEnv {
     pub fn new(host: &str, shared: Rc<Shared>, seed: u64) -> Self {
         TurmoilEnv {
             host: host.to_string(),
-            disk: SimDisk {
+            disk: ObservedDisk {
                 host: host.to_string(),
                 shared: shared.clone(),
+                inner: TurmoilDisk,
             },
             shared,
             prng: RefCell::new(Prng::new(seed)),
@@ -120,28 +95,6 @@ impl Env for TurmoilEnv {
     }
 }
 
-fn observe_conn(
-    stream: turmoil::net::TcpStream,
-    me: &str,
-    peer: &str,
-    shared: Rc<Shared>,
-) -> BoxConn {
-    match shared.region_of(me).map(str::to_string) {
-        Some(region) => Box::new(ObservedConn {
-            inner: stream,
-            host: me.to_string(),
-            region,
-            peer: peer.to_string(),
-            shared,
-            tail: Vec::new(),
-            seen: BTreeSet::new(),
-        }),
-        // Hosts outside the gateway (senders, mailboxes) are not judged for
-        // residency; skip the scan.
-        None => Box::new(stream),
-    }
-}
-
 struct SimListener {
     listener: turmoil::net::TcpListener,
     host: String,
@@ -159,112 +112,20 @@ impl Listener for SimListener {
     }
 }
 
-/// A stream that reports which messages' bytes arrived on a gateway host.
-struct ObservedConn {
-    inner: turmoil::net::TcpStream,
-    host: String,
-    region: String,
-    peer: String,
-    shared: Rc<Shared>,
-    /// The last bytes of the previous read, so an id split across two reads
-    /// is still found.
-    tail: Vec<u8>,
-    seen: BTreeSet<String>,
-}
-
-const TAIL_BYTES: usize = 160;
-
-impl AsyncRead for ObservedConn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let this = &mut *self;
-        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &poll {
-            let fresh = &buf.filled()[before..];
-            if !fresh.is_empty() {
-                let mut window = std::mem::take(&mut this.tail);
-                window.extend_from_slice(fresh);
-                this.shared.observer.spot_messages(
-                    &this.host,
-                    &this.region,
-                    Presence::Received,
-                    &this.peer,
-                    &window,
-                    &mut this.seen,
-                );
-                let keep = window.len().saturating_sub(TAIL_BYTES);
-                this.tail = window.split_off(keep);
-            }
-        }
-        poll
-    }
-}
-
-impl AsyncWrite for ObservedConn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// A host's disk on turmoil's filesystem, with our disk faults on top and
-/// every write scanned for message bytes.
-struct SimDisk {
-    host: String,
-    shared: Rc<Shared>,
-}
+/// The current host's disk on turmoil's filesystem (turmoil knows which
+/// host is running; the handle itself carries nothing).
+struct TurmoilDisk;
 
 fn absolute(path: &str) -> String {
     format!("/{}", path.trim_start_matches('/'))
 }
 
-impl SimDisk {
-    fn fault(&self) -> Option<DiskFault> {
-        self.shared.disk_faults.borrow().get(&self.host).copied()
-    }
-}
-
-impl Disk for SimDisk {
+impl Disk for TurmoilDisk {
     fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
-        if self.fault() == Some(DiskFault::Full) {
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                "no space left on device",
-            ));
-        }
-        if let Some(region) = self.shared.region_of(&self.host) {
-            let mut seen = BTreeSet::new();
-            self.shared.observer.spot_messages(
-                &self.host,
-                region,
-                Presence::Stored,
-                path,
-                bytes,
-                &mut seen,
-            );
-        }
         simfs::write(absolute(path), bytes)
     }
 
     fn sync(&self, path: &str) -> io::Result<()> {
-        if self.fault() == Some(DiskFault::FsyncError) {
-            return Err(io::Error::other("fsync failed: input/output error"));
-        }
         simfs::OpenOptions::new()
             .write(true)
             .open(absolute(path))?
@@ -272,9 +133,6 @@ impl Disk for SimDisk {
     }
 
     fn sync_dir(&self, dir: &str) -> io::Result<()> {
-        if self.fault() == Some(DiskFault::FsyncError) {
-            return Err(io::Error::other("fsync failed: input/output error"));
-        }
         simfs::sync_dir(absolute(dir))
     }
 

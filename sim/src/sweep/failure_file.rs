@@ -12,7 +12,11 @@ use crate::scenario::Scenario;
 use crate::sweep::record::SeedRecord;
 
 /// The failure file for `record`, whose run drew `scenario`.
-pub fn build(scenario: &Scenario, record: &SeedRecord) -> FailureFile {
+pub fn build(
+    scenario: &Scenario,
+    record: &SeedRecord,
+    engine: crate::engine::Engine,
+) -> FailureFile {
     let verdict = record
         .verdict
         .clone()
@@ -20,7 +24,7 @@ pub fn build(scenario: &Scenario, record: &SeedRecord) -> FailureFile {
     FailureFile {
         version: FAILURE_FILE_VERSION,
         seed: record.seed,
-        engine: crate::failure_file::ENGINE.into(),
+        engine: engine.name().into(),
         build_id: traces::failure::build_id(),
         scenario: serde_json::to_value(scenario).expect("scenarios serialize"),
         expected: Expected {

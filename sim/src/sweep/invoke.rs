@@ -15,6 +15,7 @@ pub struct WorkerRun<'a> {
     pub exe: &'a Path,
     pub seed: u64,
     pub family: FamilyArg,
+    pub engine: crate::engine::Engine,
     pub bugs: &'a [String],
     /// Where to save the observation log if the run fails.
     pub trace: Option<&'a Path>,
@@ -44,6 +45,7 @@ impl WorkerRun<'_> {
         for bug in self.bugs {
             command.arg("--bug").arg(bug);
         }
+        command.arg("--engine").arg(self.engine.name());
         if let Some(trace) = self.trace {
             command.arg("--trace").arg(trace);
         }

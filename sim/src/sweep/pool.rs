@@ -26,6 +26,7 @@ pub struct Plan<'a> {
     pub exe: &'a Path,
     pub layout: &'a Layout,
     pub family: FamilyArg,
+    pub engine: crate::engine::Engine,
     pub bugs: &'a [String],
     /// Seeds still to run, in the order to take them.
     pub todo: &'a [u64],
@@ -105,6 +106,7 @@ fn run_one(plan: &Plan<'_>, seed: u64) -> Result<SeedRecord, String> {
         scenario: None,
         family: plan.family,
         bugs: plan.bugs.to_vec(),
+        engine: plan.engine,
     };
     let scenario = source.load()?;
     let layout = plan.layout;
@@ -115,6 +117,7 @@ fn run_one(plan: &Plan<'_>, seed: u64) -> Result<SeedRecord, String> {
         exe: plan.exe,
         seed,
         family: plan.family,
+        engine: plan.engine,
         bugs: plan.bugs,
         trace: (!second_run).then_some(trace.as_path()),
         second_run,
@@ -168,7 +171,7 @@ fn run_one(plan: &Plan<'_>, seed: u64) -> Result<SeedRecord, String> {
         }
     }
     if record.outcome.is_failure() {
-        let file = failure_file::build(&scenario, &record);
+        let file = failure_file::build(&scenario, &record, plan.engine);
         let path = layout.path("failures", seed);
         file.save(&path)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;

@@ -28,6 +28,7 @@ pub fn verdict_name(verdict: Verdict) -> &'static str {
 
 /// Runs `scenario` with `seed`; saves the log to `trace` if the run failed.
 pub fn run_seed(
+    engine: crate::engine::Engine,
     scenario: &Scenario,
     seed: u64,
     trace: Option<&Path>,
@@ -41,7 +42,7 @@ pub fn run_seed(
         },
         _ => {}
     }
-    let outcome = run::run(scenario, seed);
+    let outcome = run::run_on(engine, scenario, seed);
     let mut digest = outcome.digest.clone();
     if second_run && fault.as_deref() == Some("nondeterministic") {
         digest = traces::sha256_hex(format!("{digest} perturbed by {TEST_FAULT_VAR}").as_bytes());

@@ -1,0 +1,205 @@
+//! The engine-independent half of a simulated host's seam: state shared by
+//! every host of one run (the observer, which host is in which region, the
+//! disk faults in force), and the two wrappers every simulated engine puts
+//! around its own sockets and disks — one that scans the bytes a gateway
+//! host receives for workload Message-IDs (residency is judged from the
+//! outside), and one that applies our disk faults and scans every write.
+//!
+//! turmoil and madsim supply the raw socket and the raw disk; what is
+//! observed, and how a faulty disk fails, is the same on both.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use models::env::{BoxConn, Conn, Disk};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use traces::Presence;
+
+use crate::engine::observer::Observer;
+
+/// Disk faults a host can be put under while a fault is active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskFault {
+    /// fsync returns an error.
+    FsyncError,
+    /// Writes fail with "no space left".
+    Full,
+}
+
+/// State shared by all hosts of one run.
+pub struct Shared {
+    pub observer: Observer,
+    /// Host name → region name, for hosts inside the gateway.
+    pub host_regions: BTreeMap<String, String>,
+    pub disk_faults: RefCell<BTreeMap<String, DiskFault>>,
+}
+
+impl Shared {
+    pub fn region_of(&self, host: &str) -> Option<&str> {
+        self.host_regions.get(host).map(String::as_str)
+    }
+}
+
+/// Wraps a connection of host `me` with `peer` so that a gateway-side host
+/// reports which messages' bytes arrived on it. Hosts outside the gateway
+/// (senders, mailboxes) are not judged for residency: no scan.
+pub fn observe_conn<S: Conn + 'static>(
+    stream: S,
+    me: &str,
+    peer: &str,
+    shared: Rc<Shared>,
+) -> BoxConn {
+    match shared.region_of(me).map(str::to_string) {
+        Some(region) => Box::new(ObservedConn {
+            inner: stream,
+            host: me.to_string(),
+            region,
+            peer: peer.to_string(),
+            shared,
+            tail: Vec::new(),
+            seen: BTreeSet::new(),
+        }),
+        None => Box::new(stream),
+    }
+}
+
+/// A stream that reports which messages' bytes arrived on a gateway host.
+struct ObservedConn<S> {
+    inner: S,
+    host: String,
+    region: String,
+    peer: String,
+    shared: Rc<Shared>,
+    /// The last bytes of the previous read, so an id split across two reads
+    /// is still found.
+    tail: Vec<u8>,
+    seen: BTreeSet<String>,
+}
+
+const TAIL_BYTES: usize = 160;
+
+impl<S: Conn> AsyncRead for ObservedConn<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &poll {
+            let fresh = &buf.filled()[before..];
+            if !fresh.is_empty() {
+                let mut window = std::mem::take(&mut this.tail);
+                window.extend_from_slice(fresh);
+                this.shared.observer.spot_messages(
+                    &this.host,
+                    &this.region,
+                    Presence::Received,
+                    &this.peer,
+                    &window,
+                    &mut this.seen,
+                );
+                let keep = window.len().saturating_sub(TAIL_BYTES);
+                this.tail = window.split_off(keep);
+            }
+        }
+        poll
+    }
+}
+
+impl<S: Conn> AsyncWrite for ObservedConn<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A host's disk with our disk faults on top and every write scanned for
+/// message bytes; `inner` is the engine's own disk.
+pub struct ObservedDisk<D> {
+    pub host: String,
+    pub shared: Rc<Shared>,
+    pub inner: D,
+}
+
+impl<D> ObservedDisk<D> {
+    fn fault(&self) -> Option<DiskFault> {
+        self.shared.disk_faults.borrow().get(&self.host).copied()
+    }
+
+    fn check_fsync(&self) -> io::Result<()> {
+        if self.fault() == Some(DiskFault::FsyncError) {
+            return Err(io::Error::other("fsync failed: input/output error"));
+        }
+        Ok(())
+    }
+}
+
+impl<D: Disk> Disk for ObservedDisk<D> {
+    fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
+        if self.fault() == Some(DiskFault::Full) {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device",
+            ));
+        }
+        if let Some(region) = self.shared.region_of(&self.host) {
+            let mut seen = BTreeSet::new();
+            self.shared.observer.spot_messages(
+                &self.host,
+                region,
+                Presence::Stored,
+                path,
+                bytes,
+                &mut seen,
+            );
+        }
+        self.inner.write(path, bytes)
+    }
+
+    fn sync(&self, path: &str) -> io::Result<()> {
+        self.check_fsync()?;
+        self.inner.sync(path)
+    }
+
+    fn sync_dir(&self, dir: &str) -> io::Result<()> {
+        self.check_fsync()?;
+        self.inner.sync_dir(dir)
+    }
+
+    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        self.inner.read(path)
+    }
+
+    fn list(&self, dir: &str) -> io::Result<Vec<String>> {
+        self.inner.list(dir)
+    }
+
+    fn remove(&self, path: &str) -> io::Result<()> {
+        self.inner.remove(path)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        self.inner.rename(from, to)
+    }
+
+    fn create_dir_all(&self, dir: &str) -> io::Result<()> {
+        self.inner.create_dir_all(dir)
+    }
+}

@@ -1,0 +1,135 @@
+//! The madsim engine (builds with `RUSTFLAGS="--cfg madsim"`): the same
+//! gateway, hosts, faults and properties as on turmoil, on madsim's
+//! scheduler. Same seed, same engine ⇒ same digest (ours and madsim's own
+//! checker agree); the standard scenario passes every property; failure
+//! files say which engine found them. In other builds the command line says
+//! how to get this engine (see `engines.rs`).
+#![cfg(madsim)]
+
+use std::process::Command;
+
+use sim::engine::{Engine, madsim_run};
+use sim::scenario::{Family, Scenario};
+
+fn run(seed: u64, family: Family) -> sim::run::RunOutcome {
+    sim::run::run_on(
+        Engine::Madsim,
+        &Scenario::generate_family(seed, family),
+        seed,
+    )
+}
+
+#[test]
+fn the_same_seed_gives_the_same_digest_twice_on_madsim() {
+    let scenario = Scenario::generate_family(11, Family::Swarm);
+    let first = madsim_run::run(&scenario, 11).log;
+    let second = madsim_run::run(&scenario, 11).log;
+    assert!(first.len() > 100, "a run this short proves little");
+    assert_eq!(first.first_difference(&second), None);
+    assert_eq!(first.digest(), second.digest());
+}
+
+#[test]
+fn madsims_own_checker_finds_a_standard_run_deterministic() {
+    let scenario = Scenario::generate_family(1, Family::RegionOutage);
+    let digest = madsim_run::check_determinism(&scenario, 1).expect("deterministic");
+    assert_eq!(digest, madsim_run::run(&scenario, 1).log.digest());
+}
+
+#[test]
+fn the_standard_scenario_passes_every_property_on_madsim() {
+    for seed in 1..4 {
+        let outcome = run(seed, Family::RegionOutage);
+        assert_eq!(outcome.engine, "madsim");
+        assert!(
+            outcome.verdict == sim::run::Verdict::Pass,
+            "seed {seed}: {}",
+            outcome.summary()
+        );
+        assert!(
+            outcome.counts.delivered > 0,
+            "seed {seed} delivered nothing"
+        );
+        assert!(
+            outcome.report.sometimes.outage_hit_open_session + outcome.report.sometimes.failovers
+                > 0
+                || outcome.report.sometimes.host_crashes > 0,
+            "seed {seed}: the outage never bit"
+        );
+    }
+}
+
+#[test]
+fn a_cloud_outage_and_a_swarm_seed_pass_on_madsim() {
+    for (seed, family) in [(2, Family::CloudOutage), (5, Family::Swarm)] {
+        let outcome = run(seed, family);
+        assert!(
+            outcome.verdict == sim::run::Verdict::Pass,
+            "seed {seed} {family:?}: {}",
+            outcome.summary()
+        );
+    }
+}
+
+#[test]
+fn a_known_bug_is_caught_on_madsim_and_its_failure_file_names_madsim() {
+    let dir = std::env::temp_dir().join(format!("mailsim-madsim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("f.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_mailsim"))
+        .args([
+            "run",
+            "--seed",
+            "1",
+            "--family",
+            "swarm",
+            "--bug",
+            "scanner-skips-encoded-attachments",
+            "--engine",
+            "madsim",
+            "--save-failure",
+        ])
+        .arg(&file)
+        .output()
+        .expect("mailsim starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("--engine madsim"),
+        "the repro names the engine: {stdout}"
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("failure file")).expect("json");
+    assert_eq!(saved["engine"], "madsim");
+    let replay = Command::new(env!("CARGO_BIN_EXE_mailsim"))
+        .arg("replay")
+        .arg(&file)
+        .output()
+        .expect("mailsim starts");
+    assert_eq!(
+        replay.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&replay.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_determinism_on_madsim_reports_every_seed_ok() {
+    let output = Command::new(env!("CARGO_BIN_EXE_mailsim"))
+        .args([
+            "check-determinism",
+            "--seeds",
+            "0..2",
+            "--family",
+            "calm",
+            "--engine",
+            "madsim",
+        ])
+        .output()
+        .expect("mailsim starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+}
