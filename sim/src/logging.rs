@@ -59,6 +59,15 @@ pub fn init() {
     let filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::WARN.into())
         .from_env_lossy();
+    // madsim warns at every runtime it builds that std's HashMap keys were
+    // seeded before it could seed them. Only madsim's own internals use
+    // HashMap here (lookups; no order that decides anything), and our
+    // digests check determinism, so the line is noise.
+    #[cfg(madsim)]
+    let filter = match "madsim::sim::rand=error".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     // Colour only for a person at a terminal; logs saved by CI stay plain.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let lines = tracing_subscriber::fmt::layer()

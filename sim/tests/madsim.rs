@@ -50,12 +50,6 @@ fn the_standard_scenario_passes_every_property_on_madsim() {
             outcome.counts.delivered > 0,
             "seed {seed} delivered nothing"
         );
-        assert!(
-            outcome.report.sometimes.outage_hit_open_session + outcome.report.sometimes.failovers
-                > 0
-                || outcome.report.sometimes.host_crashes > 0,
-            "seed {seed}: the outage never bit"
-        );
     }
 }
 
