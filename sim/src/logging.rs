@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Metadata, Subscriber, span};
-use tracing_subscriber::filter::{EnvFilter, LevelFilter, filter_fn};
+use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -70,11 +70,17 @@ pub fn init() {
     };
     // Colour only for a person at a terminal; logs saved by CI stay plain.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // madsim opens a span per task and per node; formatting and storing
+    // them costs the madsim engine about 40% of its time, and our lines
+    // never show them. Kept unless RUST_LOG names madsim.
+    let wants_madsim = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("madsim"));
+    let no_madsim_spans =
+        filter_fn(move |m| wants_madsim || !(m.is_span() && m.target().starts_with("madsim")));
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colour)
         .event_format(SimTimeFormat)
-        .with_filter(filter);
+        .with_filter(filter.and(no_madsim_spans));
     let _ = tracing_subscriber::registry()
         .with(HostSpans.with_filter(filter_fn(is_turmoil_node_span)))
         .with(lines)

@@ -41,3 +41,42 @@ fn an_unknown_engine_is_bad_input() {
         .expect("mailsim starts");
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// The gateway and the workload run on every engine only because they
+/// reach time, tasks and sockets through `Env`: no tokio timer, spawn or
+/// socket outside their tests (tokio's sync, io traits and macros are
+/// executor-agnostic and fine).
+#[test]
+fn gateway_and_workload_code_never_call_tokios_runtime_directly() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("models/src"), root.join("sim/src/workload")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("source dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 10, "found the sources: {files:?}");
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for forbidden in [
+            "tokio::time",
+            "tokio::spawn",
+            "tokio::net",
+            "tokio::task",
+            "tokio::fs",
+        ] {
+            assert!(
+                !code.contains(forbidden),
+                "{} uses {forbidden}: go through Env so madsim runs it too",
+                path.display()
+            );
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! `mailsim check-determinism`: every seed runs twice and must give the same
 //! digest. On a mismatch it names the first event that differs, which is
 //! where to start looking for the unseeded randomness or wall-clock read.
+//! On madsim each seed also runs under madsim's own checker, which records
+//! every random draw of one run and fails another at the first that differs.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +18,8 @@ pub struct SeedCheck {
     pub digest: String,
     /// (index, first run's line, second run's line) of the first difference.
     pub mismatch: Option<(usize, String, String)>,
+    /// What madsim's own checker found wrong (madsim only).
+    pub checker: Option<String>,
 }
 
 /// Runs `scenario` twice with `seed` on turmoil and compares the logs.
@@ -36,11 +40,33 @@ pub fn check_seed_on(engine: Engine, scenario: &Scenario, seed: u64) -> SeedChec
         };
         (index, line(&first), line(&second))
     });
+    let checker = match engine {
+        Engine::Turmoil => None,
+        Engine::Madsim => madsim_checker(scenario, seed, &first.digest()),
+    };
     SeedCheck {
         seed,
         digest: first.digest(),
         mismatch,
+        checker,
     }
+}
+
+/// madsim's checker on a third and fourth run; its digest must match ours.
+#[cfg(madsim)]
+fn madsim_checker(scenario: &Scenario, seed: u64, digest: &str) -> Option<String> {
+    match crate::engine::madsim_run::check_determinism(scenario, seed) {
+        Ok(checked) if checked == digest => None,
+        Ok(checked) => Some(format!(
+            "digest {checked} under the checker, {digest} without"
+        )),
+        Err(why) => Some(why),
+    }
+}
+
+#[cfg(not(madsim))]
+fn madsim_checker(_scenario: &Scenario, _seed: u64, _digest: &str) -> Option<String> {
+    None
 }
 
 pub fn run(args: &DeterminismArgs) -> i32 {
@@ -73,6 +99,14 @@ pub fn run(args: &DeterminismArgs) -> i32 {
     results.sort_by_key(|c| c.seed);
     let mut failed = 0;
     for check in &results {
+        if let Some(why) = &check.checker {
+            failed += 1;
+            println!(
+                "seed {}: NONDETERMINISTIC according to madsim's checker: {why}",
+                check.seed
+            );
+            continue;
+        }
         match &check.mismatch {
             None => println!("seed {}: ok {}", check.seed, check.digest),
             Some((index, first, second)) => {

@@ -121,13 +121,16 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
     for problem in &unreadable {
         eprintln!("warning: unreadable seed record {problem}; that seed runs again");
     }
+    // A record's repro line names its engine when it is not turmoil.
+    let engine_flag = format!(" --engine {}", crate::engine::Engine::Madsim);
+    let madsim = args.engine == crate::engine::Engine::Madsim;
     if let Some(other) = records
         .values()
-        .find(|r| r.family != family || r.bugs != bugs)
+        .find(|r| r.family != family || r.bugs != bugs || r.repro.contains(&engine_flag) != madsim)
     {
         return Err(format!(
-            "{} holds results of a different sweep (seed {} ran with --family {}{}); \
-             use another --out, or remove it",
+            "{} holds results of a different sweep (seed {} ran with --family {}{}, \
+             another --engine perhaps); use another --out, or remove it",
             args.out.display(),
             other.seed,
             other.family,

@@ -33,6 +33,7 @@ use crate::engine::power_fail_disk::PowerFailDisk;
 use crate::engine::seam::{ObservedDisk, Shared, observe_conn};
 use crate::prng::Prng;
 use crate::topology::Topology;
+use models::config::Region;
 
 /// What madsim adds to every segment by itself: its sleeps last at least
 /// 1 ms.
@@ -47,6 +48,9 @@ pub struct Links {
     /// Address → host name, for the peer of an accepted connection.
     pub names: BTreeMap<IpAddr, String>,
     pub topology: Topology,
+    /// Host name → its region, for hosts inside one (looked up once: the
+    /// topology derives host names on every call).
+    regions: BTreeMap<String, Region>,
     /// Host pair (in name order) → (latency ceiling ms, loss percent).
     pub gray: RefCell<BTreeMap<(String, String), (u64, u8)>>,
 }
@@ -66,17 +70,24 @@ impl Links {
             addrs.insert(host.clone(), ip);
             names.insert(ip, host.clone());
         }
+        let mut regions = BTreeMap::new();
+        for region in &topology.regions {
+            for host in topology.hosts_in_region(region) {
+                regions.insert(host, region.clone());
+            }
+        }
         Links {
             addrs,
             names,
+            regions,
             topology,
             gray: RefCell::new(BTreeMap::new()),
         }
     }
 
     fn base_ms(&self, a: &str, b: &str) -> u64 {
-        let t = &self.topology;
-        t.latency_ms(t.region_of_host(a), t.region_of_host(b))
+        self.topology
+            .latency_ms(self.regions.get(a), self.regions.get(b))
     }
 }
 
@@ -265,9 +276,9 @@ impl LinkConn {
     /// Moves whatever madsim has delivered into `held`, stamped with when
     /// it may be read. Returns an error only if nothing is held before it.
     fn pull(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        let mut scratch = [0u8; 16 * 1024];
+        let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 16 * 1024];
         while !self.eof {
-            let mut buf = ReadBuf::new(&mut scratch);
+            let mut buf = ReadBuf::uninit(&mut scratch);
             match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
                 Poll::Pending => break,
                 Poll::Ready(Err(e)) if self.held.is_empty() => return Err(e),

@@ -129,8 +129,20 @@ pub fn message_ids_in(bytes: &[u8]) -> Vec<String> {
     ids
 }
 
+/// The first `needle` (which starts with `@`) in `haystack`: a scan for its
+/// first byte, then a comparison, so bytes without an `@` cost one pass
+/// (every socket read and disk write of a gateway host goes through here).
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let first = *needle.first()?;
+    let mut from = 0;
+    while let Some(offset) = haystack[from..].iter().position(|&b| b == first) {
+        let at = from + offset;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]

@@ -94,18 +94,27 @@ impl<S: Conn> AsyncRead for ObservedConn<S> {
         if let Poll::Ready(Ok(())) = &poll {
             let fresh = &buf.filled()[before..];
             if !fresh.is_empty() {
-                let mut window = std::mem::take(&mut this.tail);
-                window.extend_from_slice(fresh);
-                this.shared.observer.spot_messages(
-                    &this.host,
-                    &this.region,
-                    Presence::Received,
-                    &this.peer,
-                    &window,
-                    &mut this.seen,
-                );
-                let keep = window.len().saturating_sub(TAIL_BYTES);
-                this.tail = window.split_off(keep);
+                // Ids that straddle the previous read and this one, then the
+                // ids inside this read, in order (scanning the tail and the
+                // whole read as one window finds the same, with a copy).
+                let mut boundary = std::mem::take(&mut this.tail);
+                boundary.extend_from_slice(&fresh[..fresh.len().min(TAIL_BYTES)]);
+                for window in [&boundary[..], fresh] {
+                    this.shared.observer.spot_messages(
+                        &this.host,
+                        &this.region,
+                        Presence::Received,
+                        &this.peer,
+                        window,
+                        &mut this.seen,
+                    );
+                }
+                this.tail = if fresh.len() >= TAIL_BYTES {
+                    fresh[fresh.len() - TAIL_BYTES..].to_vec()
+                } else {
+                    let keep = boundary.len().saturating_sub(TAIL_BYTES);
+                    boundary.split_off(keep)
+                };
             }
         }
         poll
