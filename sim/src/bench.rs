@@ -6,7 +6,9 @@
 //! Figures: simulated seconds per wall second, simulated messages per wall
 //! second, seeds per minute, and the process's peak resident memory (read
 //! from /proc after each stage; it only grows, so each stage shows the peak
-//! so far).
+//! so far). Beside them, simulated seconds per second of this thread's CPU
+//! time (from /proc; for the harness it includes judging the run), which a
+//! busy machine does not skew.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -28,6 +30,8 @@ pub struct Figures {
     pub wall_seconds: f64,
     pub messages: u64,
     pub peak_rss_mib: Option<f64>,
+    /// CPU time of the measuring thread, when /proc says.
+    pub cpu_seconds: Option<f64>,
 }
 
 impl Figures {
@@ -37,6 +41,10 @@ impl Figures {
 
     pub fn messages_per_wall_second(&self) -> f64 {
         self.messages as f64 / self.wall_seconds.max(1e-9)
+    }
+
+    pub fn sim_per_cpu(&self) -> Option<f64> {
+        self.cpu_seconds.map(|cpu| self.sim_seconds / cpu.max(1e-9))
     }
 
     pub fn seeds_per_minute(&self) -> f64 {
@@ -97,7 +105,9 @@ pub fn measure_harness(
         wall_seconds: 0.0,
         messages: 0,
         peak_rss_mib: None,
+        cpu_seconds: None,
     };
+    let cpu_started = thread_cpu_seconds();
     for seed in seeds {
         let scenario = scaled_scenario(seed, scale);
         figures.hosts = host_count(&scenario);
@@ -108,6 +118,7 @@ pub fn measure_harness(
         figures.messages += scenario.workload.messages.len() as u64;
     }
     figures.peak_rss_mib = peak_rss_mib();
+    figures.cpu_seconds = cpu_since(cpu_started);
     figures
 }
 
@@ -115,6 +126,7 @@ pub fn measure_harness(
 /// that each send a line every 100 ms and read it back, for `sim_seconds`.
 pub fn measure_bare_turmoil(label: &str, hosts: usize, sim_seconds: f64, runs: u64) -> Figures {
     let started = wall_clock_now();
+    let cpu_started = thread_cpu_seconds();
     for run_index in 0..runs {
         let mut sim = turmoil::Builder::new()
             .rng_seed(run_index)
@@ -168,6 +180,7 @@ pub fn measure_bare_turmoil(label: &str, hosts: usize, sim_seconds: f64, runs: u
         wall_seconds: started.elapsed().as_secs_f64(),
         messages: 0,
         peak_rss_mib: peak_rss_mib(),
+        cpu_seconds: cpu_since(cpu_started),
     }
 }
 
@@ -181,6 +194,7 @@ pub fn measure_bare_madsim(label: &str, hosts: usize, sim_seconds: f64, runs: u6
     use madsim::net::{TcpListener, TcpStream};
 
     let started = wall_clock_now();
+    let cpu_started = thread_cpu_seconds();
     for run_index in 0..runs {
         let runtime = madsim::runtime::Runtime::with_seed_and_config(
             run_index,
@@ -259,7 +273,19 @@ pub fn measure_bare_madsim(label: &str, hosts: usize, sim_seconds: f64, runs: u6
         wall_seconds: started.elapsed().as_secs_f64(),
         messages: 0,
         peak_rss_mib: peak_rss_mib(),
+        cpu_seconds: cpu_since(cpu_started),
     }
+}
+
+/// CPU time this thread has used, from /proc (Linux; nanoseconds on CPU).
+pub fn thread_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
+fn cpu_since(started: Option<f64>) -> Option<f64> {
+    Some(thread_cpu_seconds()? - started?)
 }
 
 /// Peak resident set size of this process so far, from /proc (Linux).
@@ -279,24 +305,27 @@ fn wall_clock_now() -> std::time::Instant {
 /// The table `mailsim bench` prints.
 pub fn table(rows: &[Figures]) -> String {
     let mut out = format!(
-        "{:<32} {:>6} {:>5} {:>10} {:>12} {:>12} {:>10} {:>9}\n",
+        "{:<32} {:>6} {:>5} {:>10} {:>12} {:>12} {:>12} {:>10} {:>9}\n",
         "configuration",
         "hosts",
         "runs",
         "sim s",
         "sim s/wall s",
+        "sim s/cpu s",
         "msgs/wall s",
         "seeds/min",
         "peak MiB"
     );
     for row in rows {
         out.push_str(&format!(
-            "{:<32} {:>6} {:>5} {:>10.1} {:>12.1} {:>12.1} {:>10.1} {:>9}\n",
+            "{:<32} {:>6} {:>5} {:>10.1} {:>12.1} {:>12} {:>12.1} {:>10.1} {:>9}\n",
             row.label,
             row.hosts,
             row.runs,
             row.sim_seconds,
             row.sim_per_wall(),
+            row.sim_per_cpu()
+                .map_or("-".to_string(), |r| format!("{r:.1}")),
             row.messages_per_wall_second(),
             row.seeds_per_minute(),
             row.peak_rss_mib
