@@ -172,16 +172,7 @@ pub fn measure_bare_turmoil(label: &str, hosts: usize, sim_seconds: f64, runs: u
         }
         assert!(exchanged.get() > 0, "the echo baseline exchanged nothing");
     }
-    Figures {
-        label: label.to_string(),
-        hosts,
-        runs,
-        sim_seconds: sim_seconds * runs as f64,
-        wall_seconds: started.elapsed().as_secs_f64(),
-        messages: 0,
-        peak_rss_mib: peak_rss_mib(),
-        cpu_seconds: cpu_since(cpu_started),
-    }
+    bare_figures(label, hosts, runs, sim_seconds, started, cpu_started)
 }
 
 /// The bare madsim engine: the same echo as [`measure_bare_turmoil`], on
@@ -265,6 +256,25 @@ pub fn measure_bare_madsim(label: &str, hosts: usize, sim_seconds: f64, runs: u6
             "the madsim echo baseline exchanged nothing"
         );
     }
+    bare_figures(label, hosts, runs, sim_seconds, started, cpu_started)
+}
+
+/// CPU time this thread has used, from /proc (Linux; nanoseconds on CPU).
+pub fn thread_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
+/// The figures of `runs` bare-engine runs of `sim_seconds` each.
+fn bare_figures(
+    label: &str,
+    hosts: usize,
+    runs: u64,
+    sim_seconds: f64,
+    started: std::time::Instant,
+    cpu_started: Option<f64>,
+) -> Figures {
     Figures {
         label: label.to_string(),
         hosts,
@@ -275,13 +285,6 @@ pub fn measure_bare_madsim(label: &str, hosts: usize, sim_seconds: f64, runs: u6
         peak_rss_mib: peak_rss_mib(),
         cpu_seconds: cpu_since(cpu_started),
     }
-}
-
-/// CPU time this thread has used, from /proc (Linux; nanoseconds on CPU).
-pub fn thread_cpu_seconds() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: f64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(ns / 1e9)
 }
 
 fn cpu_since(started: Option<f64>) -> Option<f64> {

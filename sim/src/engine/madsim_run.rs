@@ -108,11 +108,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         Ok(artifacts) => artifacts,
         Err(panic) => {
             // A host panicked: the run is over, the log so far is the record.
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a host panicked".to_string());
+            let message = panic_text(panic.as_ref());
             let log = shared.observer.take_log();
             RunArtifacts {
                 sim_ms: log.events().last().map_or(0, |e| e.t_us / 1_000),
@@ -162,7 +158,9 @@ async fn simulate(scenario: &Scenario, seed: u64, shared: Rc<Shared>) -> RunArti
     let handle = Handle::current();
     let mut nodes = BTreeMap::new();
     for name in &names {
-        let ip = links.addrs[name];
+        let Some(ip) = links.addrs.get(name).copied() else {
+            continue;
+        };
         let host = name.clone();
         let node = handle
             .create_node()
@@ -334,11 +332,14 @@ pub fn check_determinism(scenario: &Scenario, seed: u64) -> Result<String, Strin
     if let Ok(mut slot) = CHECKED.lock() {
         *slot = None;
     }
-    result.map_err(|panic| {
-        panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "madsim's determinism check failed".to_string())
-    })
+    result.map_err(|panic| panic_text(panic.as_ref()))
+}
+
+/// What a panic said, when it said it as text.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }
