@@ -207,9 +207,18 @@ async fn simulate(scenario: &Scenario, seed: u64, shared: Rc<Shared>) -> RunArti
         true => spools.residue(&log),
         false => Vec::new(),
     };
+    let sim_ms = time.elapsed().as_millis() as u64;
+    // Tear the hosts down while the executor still runs: a pending task and
+    // the timer that will wake it hold each other, so a runtime dropped with
+    // live hosts keeps every host's memory (and our world) for good. Killed,
+    // their tasks are dropped at the executor's next turn.
+    for id in control.nodes.values() {
+        control.handle.kill(*id);
+    }
+    time.sleep(Duration::from_millis(1)).await;
     RunArtifacts {
         log,
-        sim_ms: time.elapsed().as_millis() as u64,
+        sim_ms,
         host_failure: None,
         spool_residue,
     }
