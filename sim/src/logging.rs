@@ -140,6 +140,24 @@ fn node_span_name(id: &span::Id) -> Option<Rc<str>> {
     })
 }
 
+/// For engines without a span per host (madsim): the host's interned name,
+/// to hand to [`enter_host`] around each poll of that host's tasks.
+pub fn host_name(name: &str) -> Rc<str> {
+    intern(name)
+}
+
+/// Names `host` as the one running on this thread until [`exit_host`].
+pub fn enter_host(host: &Rc<str>) {
+    ENTERED.with(|entered| entered.borrow_mut().push(host.clone()));
+}
+
+/// Ends the innermost [`enter_host`].
+pub fn exit_host() {
+    ENTERED.with(|entered| {
+        entered.borrow_mut().pop();
+    });
+}
+
 /// The same `Rc<str>` for the same name, every time.
 fn intern(name: &str) -> Rc<str> {
     INTERNED.with(|interned| {
@@ -176,10 +194,15 @@ pub fn current_host() -> String {
         .unwrap_or_else(|| WORLD.to_string())
 }
 
-/// Simulated time for this line: the run's clock as the observation log
-/// stamps it (so a log line and the events of the same step show the same
-/// time), else the host's own turmoil clock; None outside any run.
+/// Simulated time for this line: madsim's clock inside a madsim run (the
+/// one its observation log reads), else the run's clock as the observation
+/// log stamps it (so a log line and the events of the same step show the
+/// same time), else the host's own turmoil clock; None outside any run.
 fn current_time_us() -> Option<u64> {
+    #[cfg(madsim)]
+    if let Some(time) = madsim::time::TimeHandle::try_current() {
+        return Some(time.elapsed().as_micros() as u64);
+    }
     RUN_CLOCK_US
         .with(Cell::get)
         .or_else(|| turmoil::sim_elapsed().map(|elapsed| elapsed.as_micros() as u64))

@@ -15,6 +15,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
@@ -93,6 +94,8 @@ impl Links {
 
 pub struct MadsimEnv {
     host: String,
+    /// The host's name as log lines show it (see [`in_host`]).
+    log_name: Rc<str>,
     shared: Rc<Shared>,
     links: Rc<Links>,
     prng: RefCell<Prng>,
@@ -109,6 +112,7 @@ impl MadsimEnv {
     ) -> Self {
         MadsimEnv {
             host: host.to_string(),
+            log_name: crate::logging::host_name(host),
             disk: ObservedDisk {
                 host: host.to_string(),
                 shared: shared.clone(),
@@ -183,11 +187,36 @@ impl Env for MadsimEnv {
 
     fn spawn(&self, task: BoxFut<'static, ()>) {
         // Detached: the task lives until it ends or its node is killed.
-        drop(madsim::task::spawn_local(task));
+        drop(madsim::task::spawn_local(in_host(
+            self.log_name.clone(),
+            task,
+        )));
     }
 
     fn observe(&self, event: EventKind) {
         self.shared.observer.record(&self.host, event);
+    }
+}
+
+/// Runs `task` with `host` named as the running host for log lines (madsim
+/// has no span per host that the logger could read, as turmoil has).
+pub fn in_host(host: Rc<str>, task: BoxFut<'static, ()>) -> BoxFut<'static, ()> {
+    Box::pin(InHost { host, task })
+}
+
+struct InHost {
+    host: Rc<str>,
+    task: BoxFut<'static, ()>,
+}
+
+impl Future for InHost {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        crate::logging::enter_host(&self.host);
+        let poll = self.task.as_mut().poll(cx);
+        crate::logging::exit_host();
+        poll
     }
 }
 

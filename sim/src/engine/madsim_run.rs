@@ -85,7 +85,10 @@ fn boot(host: &str) -> BoxFut<'static, ()> {
         host_seed,
         disk.clone(),
     ));
-    plan.main(env, &world.deployment)
+    madsim_env::in_host(
+        crate::logging::host_name(host),
+        plan.main(env, &world.deployment),
+    )
 }
 
 /// madsim's configuration for our runs: no latency or loss of its own
