@@ -96,6 +96,8 @@ pub struct MadsimEnv {
     host: String,
     /// The host's name as log lines show it (see [`in_host`]).
     log_name: Rc<str>,
+    /// madsim's clock, held rather than looked up at every read.
+    time: TimeHandle,
     shared: Rc<Shared>,
     links: Rc<Links>,
     prng: RefCell<Prng>,
@@ -103,6 +105,7 @@ pub struct MadsimEnv {
 }
 
 impl MadsimEnv {
+    /// Call inside the madsim runtime (a node's init task does).
     pub fn new(
         host: &str,
         shared: Rc<Shared>,
@@ -113,6 +116,7 @@ impl MadsimEnv {
         MadsimEnv {
             host: host.to_string(),
             log_name: crate::logging::host_name(host),
+            time: TimeHandle::current(),
             disk: ObservedDisk {
                 host: host.to_string(),
                 shared: shared.clone(),
@@ -138,11 +142,11 @@ impl Env for MadsimEnv {
     }
 
     fn now(&self) -> Duration {
-        elapsed()
+        self.time.elapsed()
     }
 
     fn sleep(&self, duration: Duration) -> BoxFut<'static, ()> {
-        Box::pin(madsim::time::sleep(duration))
+        Box::pin(self.time.sleep(duration))
     }
 
     fn connect(&self, host: &str, port: u16) -> BoxFut<'static, io::Result<BoxConn>> {
