@@ -57,7 +57,7 @@ pub struct Links {
 }
 
 impl Links {
-    /// Gives every host an address (10.0.x.y, in the order given).
+    /// Gives every host an address (10.x.y.z, in the order given).
     pub fn new(hosts: &[String], topology: Topology) -> Self {
         let mut addrs = BTreeMap::new();
         let mut names = BTreeMap::new();
