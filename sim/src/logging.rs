@@ -68,6 +68,13 @@ pub fn init() {
         Ok(directive) => filter.add_directive(directive),
         Err(_) => filter,
     };
+    // turmoil creates and enters a `node` span per host per tick. Tracking
+    // them is what names the host on a line, and it costs about a tenth of a
+    // run's CPU (perf, seed 1), so only pay for it when lines below WARN may
+    // be written: our own code logs nothing at WARN or above.
+    let verbose = filter
+        .max_level_hint()
+        .is_none_or(|level| level > LevelFilter::WARN);
     // Colour only for a person at a terminal; logs saved by CI stay plain.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     // madsim opens a span per task and per node; formatting and storing
@@ -81,8 +88,9 @@ pub fn init() {
         .with_ansi(colour)
         .event_format(SimTimeFormat)
         .with_filter(filter.and(no_madsim_spans));
+    let hosts = verbose.then(|| HostSpans.with_filter(filter_fn(is_turmoil_node_span)));
     let _ = tracing_subscriber::registry()
-        .with(HostSpans.with_filter(filter_fn(is_turmoil_node_span)))
+        .with(hosts)
         .with(lines)
         .try_init();
 }
