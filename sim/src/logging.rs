@@ -75,6 +75,26 @@ pub fn init() {
     let verbose = filter
         .max_level_hint()
         .is_none_or(|level| level > LevelFilter::WARN);
+    // Two subscribers rather than an `Option` layer: a `None` layer answers
+    // "always" for every callsite, which makes the registry create and
+    // enter every engine span again.
+    let _ = if verbose {
+        tracing_subscriber::registry()
+            .with(HostSpans.with_filter(filter_fn(is_turmoil_node_span)))
+            .with(line_layer(filter))
+            .try_init()
+    } else {
+        tracing_subscriber::registry()
+            .with(line_layer(filter))
+            .try_init()
+    };
+}
+
+/// The layer that writes lines to stderr, stamped by [`SimTimeFormat`].
+fn line_layer<S>(filter: EnvFilter) -> impl Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
     // Colour only for a person at a terminal; logs saved by CI stay plain.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     // madsim opens a span per task and per node; formatting and storing
@@ -83,16 +103,11 @@ pub fn init() {
     let wants_madsim = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("madsim"));
     let no_madsim_spans =
         filter_fn(move |m| wants_madsim || !(m.is_span() && m.target().starts_with("madsim")));
-    let lines = tracing_subscriber::fmt::layer()
+    tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colour)
         .event_format(SimTimeFormat)
-        .with_filter(filter.and(no_madsim_spans));
-    let hosts = verbose.then(|| HostSpans.with_filter(filter_fn(is_turmoil_node_span)));
-    let _ = tracing_subscriber::registry()
-        .with(hosts)
-        .with(lines)
-        .try_init();
+        .with_filter(filter.and(no_madsim_spans))
 }
 
 /// turmoil's per-host span (`node{name=...}`, entered around each tick).
