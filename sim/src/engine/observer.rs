@@ -129,20 +129,11 @@ pub fn message_ids_in(bytes: &[u8]) -> Vec<String> {
     ids
 }
 
-/// The first `needle` (which starts with `@`) in `haystack`: a scan for its
-/// first byte, then a comparison, so bytes without an `@` cost one pass
-/// (every socket read and disk write of a gateway host goes through here).
+/// The first `needle` in `haystack`. Every socket read and disk write of a
+/// gateway host goes through here, so it is memchr's vectorised search, not
+/// a byte loop (about 2% of a madsim run before).
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = *needle.first()?;
-    let mut from = 0;
-    while let Some(offset) = haystack[from..].iter().position(|&b| b == first) {
-        let at = from + offset;
-        if haystack[at..].starts_with(needle) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
+    memchr::memmem::find(haystack, needle)
 }
 
 #[cfg(test)]
