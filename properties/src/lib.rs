@@ -22,6 +22,7 @@ pub mod view;
 pub mod drained_after_heal;
 pub mod dsn_correct;
 pub mod duplicates_bounded;
+pub mod expiry_honoured;
 pub mod no_acked_loss;
 pub mod no_malware_delivered;
 pub mod no_unacked_delivery;
@@ -99,7 +100,7 @@ macro_rules! property {
     };
 }
 
-static ALL: [Property; 10] = [
+static ALL: [Property; 11] = [
     property!(no_acked_loss),
     property!(no_unacked_delivery),
     property!(duplicates_bounded),
@@ -109,6 +110,7 @@ static ALL: [Property; 10] = [
     property!(no_malware_delivered),
     property!(residency),
     property!(dsn_correct),
+    property!(expiry_honoured),
     property!(drained_after_heal),
 ];
 

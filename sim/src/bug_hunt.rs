@@ -15,25 +15,24 @@ use crate::run::{self, Verdict};
 use crate::scenario::{Family, Scenario};
 use crate::shrink;
 
-/// The family each bug is hunted in: the cheapest one whose schedules reach
-/// the state the bug needs (a crash for lost unsynced writes, a region
-/// outage for failover and fencing, bounces for the DSN bugs), found by the
-/// survey of seeds 1..=6 in every family (see `sim/tests/bugs.rs`).
+/// The family each bug is hunted in: the one whose schedules reach the
+/// state the bug needs — lost unsynced writes need every copy to lose power
+/// (power-loss), a single-copy 250 needs the acceptor's disk lost before it
+/// could replicate (disk-loss), failover and fencing need a region outage,
+/// the DSN and expiry bugs need mail to expire or be refused (bounces), the
+/// fail-open scanner needs every scanner of a jurisdiction down.
 pub const HUNT_FAMILIES: &[(&str, Family)] = &[
-    ("ack-before-fsync", Family::Swarm),
-    ("ack-before-replication-quorum", Family::CloudOutage),
+    ("ack-before-fsync", Family::PowerLoss),
+    ("ack-before-replication-quorum", Family::DiskLoss),
     ("delete-before-downstream-ack", Family::Swarm),
-    ("fail-open-scanner", Family::Swarm),
+    ("fail-open-scanner", Family::ScannerOutage),
     ("scanner-skips-encoded-attachments", Family::Calm),
     ("failover-ignores-residency", Family::RegionOutage),
     ("no-fencing-on-rejoin", Family::RegionOutage),
-    // No family lets mail expire (every fault heals long before the queue
-    // lifetime), so the DSN and expiry bugs are hunted where bounces are
-    // likeliest to appear if a family ever grows them.
-    ("dsn-about-dsn", Family::Swarm),
-    ("dsn-to-wrong-sender", Family::Swarm),
-    ("expiry-without-dsn", Family::Swarm),
-    ("retry-forever", Family::Swarm),
+    ("dsn-about-dsn", Family::Bounces),
+    ("dsn-to-wrong-sender", Family::Bounces),
+    ("expiry-without-dsn", Family::Bounces),
+    ("retry-forever", Family::Bounces),
     ("cross-tenant-routing", Family::Calm),
 ];
 
@@ -317,6 +316,10 @@ pub fn family_word(family: Family) -> &'static str {
         Family::RegionOutage => "region-outage",
         Family::CloudOutage => "cloud-outage",
         Family::Swarm => "swarm",
+        Family::Bounces => "bounces",
+        Family::DiskLoss => "disk-loss",
+        Family::PowerLoss => "power-loss",
+        Family::ScannerOutage => "scanner-outage",
     }
 }
 

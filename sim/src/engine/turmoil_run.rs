@@ -60,6 +60,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         observer: Observer::new(),
         host_regions,
         disk_faults: RefCell::new(BTreeMap::new()),
+        lost_disks: Default::default(),
+        rejections: Default::default(),
     });
 
     let mut builder = turmoil::Builder::new();
@@ -93,11 +95,14 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         let (config, boot_env, name) = (config.clone(), boot_env.clone(), gateway.host.clone());
         let boots = Cell::new(0);
         let disks = spool_disks.clone();
+        let shared = shared.clone();
         sim.host(gateway.host.as_str(), move || {
             let env = boot_env(&name, &boots);
             let (config, disks, name) = (config.clone(), disks.clone(), name.clone());
+            let shared = shared.clone();
             async move {
                 disks.capture(&name);
+                shared.lost_disks.wipe_if_lost(&name);
                 models::gateway::run(env, config).await;
                 Ok(())
             }
@@ -147,11 +152,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
             tenant.domain.clone(),
         );
         let boots = Cell::new(0);
+        let rejections = shared.rejections.clone();
         sim.host(name.clone().as_str(), move || {
             let env = boot_env(&name, &boots);
             let domains = vec![domain.clone()];
+            let rejections = rejections.clone();
             async move {
-                mailbox::serve(env, domains).await;
+                mailbox::serve(env, domains, rejections).await;
                 Ok(())
             }
         });
@@ -173,9 +180,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         };
         let (boot_env, name) = (boot_env.clone(), sender_host(index));
         let boots = Cell::new(0);
+        let rejections = shared.rejections.clone();
         sim.host(name.clone().as_str(), move || {
             let env = boot_env(&name, &boots);
             let (plans, settings) = (plans.clone(), settings.clone());
+            let rejections = rejections.clone();
             let own_domain = vec![sender_domain(index)];
             async move {
                 // The host lives as long as its DSN mailbox, not just until
@@ -183,7 +192,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
                 let receiver = env.clone();
                 tokio::join!(
                     sender::run(env, plans, settings),
-                    mailbox::serve(receiver, own_domain)
+                    mailbox::serve(receiver, own_domain, rejections)
                 );
                 Ok(())
             }
@@ -344,6 +353,7 @@ impl FaultState {
         let mut gray: BTreeMap<(String, String), (u64, u8)> = BTreeMap::new();
         let mut disks: BTreeMap<String, DiskMode> = BTreeMap::new();
         let mut stale_tenants: BTreeSet<&str> = BTreeSet::new();
+        let mut rejecting: BTreeSet<String> = BTreeSet::new();
         for (_, fault) in active {
             let region_hosts = |name: &str| {
                 topology
@@ -360,6 +370,13 @@ impl FaultState {
                 }
                 FaultKind::HostCrash { host } => {
                     down.insert(host.clone());
+                }
+                FaultKind::DiskLost { host } => {
+                    down.insert(host.clone());
+                    shared.lost_disks.mark(host);
+                }
+                FaultKind::MailboxRejects { domain } => {
+                    rejecting.insert(domain.clone());
                 }
                 FaultKind::ScannerOutage { region } => {
                     if let Some(r) = topology.region(region) {
@@ -480,6 +497,7 @@ impl FaultState {
             })
             .collect();
         self.apply_stale_dns(directory, scenario, config, &stale_tenants);
+        shared.rejections.set(rejecting);
         self.active = now_active;
         self.down = down;
         self.cut = cut;

@@ -56,11 +56,12 @@ fn blame(fault: &Fault, model: FaultModel, topology: &Topology) -> Option<BTreeS
         FaultKind::Partition { from, to, .. } | FaultKind::GrayLink { from, to, .. } => {
             [from.clone(), to.clone()].into()
         }
-        FaultKind::HostCrash { host } | FaultKind::Disk { host, .. } => {
-            region_of_host(host).into_iter().collect()
-        }
+        FaultKind::HostCrash { host }
+        | FaultKind::Disk { host, .. }
+        | FaultKind::DiskLost { host } => region_of_host(host).into_iter().collect(),
         FaultKind::ScannerOutage { .. }
         | FaultKind::MailboxOutage { .. }
+        | FaultKind::MailboxRejects { .. }
         | FaultKind::StaleDns { .. } => return None,
     };
     let cloud_of = |region: &String| topology.region(region).map(|r| r.cloud.clone());
