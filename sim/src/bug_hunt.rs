@@ -18,13 +18,15 @@ use crate::shrink;
 /// The family each bug is hunted in: the one whose schedules reach the
 /// state the bug needs — lost unsynced writes need every copy to lose power
 /// (power-loss), a single-copy 250 needs the acceptor's disk lost before it
-/// could replicate (disk-loss), failover and fencing need a region outage,
+/// could replicate (disk-loss), a delete before the mailbox's 250 needs a
+/// delivery that fails (bounces: mailboxes down), failover and fencing need
+/// a region outage,
 /// the DSN and expiry bugs need mail to expire or be refused (bounces), the
 /// fail-open scanner needs every scanner of a jurisdiction down.
 pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("ack-before-fsync", Family::PowerLoss),
     ("ack-before-replication-quorum", Family::DiskLoss),
-    ("delete-before-downstream-ack", Family::Swarm),
+    ("delete-before-downstream-ack", Family::Bounces),
     ("fail-open-scanner", Family::ScannerOutage),
     ("scanner-skips-encoded-attachments", Family::Calm),
     ("failover-ignores-residency", Family::RegionOutage),
@@ -156,8 +158,21 @@ pub fn minimise(
     property: &str,
     progress: &mut dyn FnMut(&str),
 ) -> Option<Minimised> {
+    minimise_within(bug, family, seed, property, u32::MAX, progress)
+}
+
+/// [`minimise`] with at most `max_runs` shrinker runs (see
+/// [`shrink::shrink_within`]).
+pub fn minimise_within(
+    bug: &str,
+    family: Family,
+    seed: u64,
+    property: &str,
+    max_runs: u32,
+    progress: &mut dyn FnMut(&str),
+) -> Option<Minimised> {
     let scenario = scenario_with(seed, family, &[bug]);
-    let shrunk = shrink::shrink(&scenario, seed, property, progress).ok()?;
+    let shrunk = shrink::shrink_within(&scenario, seed, property, max_runs, progress).ok()?;
     Some(Minimised {
         seed,
         property: property.to_string(),
