@@ -180,3 +180,63 @@ pub fn scanner_outage(prng: &mut Prng, topology: &Topology, heal_at_ms: u64) -> 
         .collect();
     schedule(FaultModel::OneRegion, faults)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::faults::FaultKind;
+    use crate::scenario::{Family, Scenario};
+
+    #[test]
+    fn every_targeted_family_draws_valid_scenarios_inside_or_beyond_the_model_as_meant() {
+        for seed in 1..=30 {
+            for family in [
+                Family::Bounces,
+                Family::DiskLoss,
+                Family::PowerLoss,
+                Family::ScannerOutage,
+            ] {
+                let scenario = Scenario::generate_family(seed, family);
+                scenario.validate().expect("a drawn scenario is valid");
+                assert_eq!(scenario, Scenario::generate_family(seed, family));
+                let inside = scenario
+                    .faults
+                    .within_model(&scenario.topology, scenario.phases.heal_at_ms);
+                // Only power-loss takes a whole jurisdiction down.
+                assert_eq!(
+                    inside,
+                    family != Family::PowerLoss,
+                    "{family:?} seed {seed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bounces_keeps_one_mailbox_down_past_the_short_lifetime() {
+        for seed in 1..=30 {
+            let scenario = Scenario::generate_family(seed, Family::Bounces);
+            let lifetime_ms = scenario.knobs.queue_lifetime_ms;
+            assert!(lifetime_ms < 10_000);
+            let long_outage = scenario.faults.faults.iter().any(|f| {
+                matches!(f.kind, FaultKind::MailboxOutage { .. }) && f.duration_ms > 3 * lifetime_ms
+            });
+            assert!(long_outage, "seed {seed}: {:?}", scenario.faults.faults);
+        }
+    }
+
+    #[test]
+    fn a_rejecting_domain_must_be_a_tenants_or_a_senders() {
+        let mut scenario = Scenario::generate_family(1, Family::Bounces);
+        scenario.faults.faults.push(crate::faults::Fault {
+            at_ms: 1_000,
+            duration_ms: 1_000,
+            kind: FaultKind::MailboxRejects {
+                domain: "nowhere.example".into(),
+            },
+        });
+        let error = scenario
+            .validate()
+            .expect_err("an unknown domain is refused");
+        assert!(error.contains("nowhere.example"), "{error}");
+    }
+}

@@ -133,6 +133,41 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_disk_cut_off_from_its_jurisdiction_is_its_regions_failure_and_rejects_are_none() {
+        // The disk-loss family's shape: all of it blamed on us-east-1.
+        let faults = vec![
+            fault(1_000, 8_000, partition("us-east-1", "us-central1")),
+            fault(1_000, 8_000, partition("us-east-1", "eastus")),
+            fault(
+                3_000,
+                2_000,
+                FaultKind::DiskLost {
+                    host: "gw-aws-us-east-1-0".into(),
+                },
+            ),
+            fault(
+                0,
+                30_000,
+                FaultKind::MailboxRejects {
+                    domain: "acme.example".into(),
+                },
+            ),
+        ];
+        assert!(inside(FaultModel::OneRegion, faults));
+        let elsewhere = vec![
+            fault(1_000, 8_000, crash("eastus")),
+            fault(
+                3_000,
+                2_000,
+                FaultKind::DiskLost {
+                    host: "gw-aws-us-east-1-0".into(),
+                },
+            ),
+        ];
+        assert!(!inside(FaultModel::OneRegion, elsewhere));
+    }
+
+    #[test]
     fn a_single_host_crash_is_inside_one_region() {
         let host = FaultKind::HostCrash {
             host: "gw-gcp-europe-west3-0".into(),
