@@ -175,9 +175,10 @@ mod tests {
     use traces::Told;
 
     #[test]
-    fn the_registry_names_ten_distinct_properties_matching_their_modules() {
+    fn the_registry_names_eleven_distinct_properties_matching_their_modules() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), 10);
+        assert_eq!(names.len(), 11);
+        assert!(names.contains("expiry_honoured"));
         assert!(names.contains("no_acked_loss"));
         assert!(names.contains("drained_after_heal"));
         assert_eq!(
@@ -196,7 +197,7 @@ mod tests {
             "unexpected violations: {:#?}",
             report.violations
         );
-        assert_eq!(report.verdicts.len(), 10);
+        assert_eq!(report.verdicts.len(), 11);
         assert!(
             report
                 .verdicts
