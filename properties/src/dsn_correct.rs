@@ -12,6 +12,12 @@
 //! message, and bouncing it is exactly right. A second DSN is excused only
 //! as a delivery duplicate is: by a `mailbox_reply_lost` for the first (the
 //! gateway crashed before hearing the sender's mailbox take it).
+//!
+//! DSNs a server refused after DATA (`mailbox_refused`, e.g. a sender's
+//! domain that rejects bounces) are judged by the same rules: they were
+//! sent. That is how a DSN about a DSN shows: the first DSN is refused, and
+//! a gateway that bounces it sends a second one about it (the
+//! `dsn-about-dsn` bug, caught in `sim/tests/bugs.rs`).
 
 use std::collections::BTreeSet;
 
@@ -45,7 +51,8 @@ fn lost_dsn_replies(view: &Outcomes<'_>, dsns: &[usize]) -> usize {
 
 pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
     let mut out = Vec::new();
-    for dsn in &view.dsns {
+    // A DSN the receiving server refused was still sent: the same rules hold.
+    for dsn in view.dsns.iter().chain(&view.refused_dsns) {
         out.extend(judge_one(view, dsn));
     }
     for (pair, dsns) in &view.bounces {

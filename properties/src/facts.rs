@@ -68,6 +68,13 @@ pub struct Facts {
     /// How long after the heal every acknowledged pair must be settled.
     pub drain_bound_us: u64,
     pub outage_windows: Vec<OutageWindow>,
+    /// The gateway's queue lifetime (0: not known, not judged).
+    #[serde(default)]
+    pub queue_lifetime_us: u64,
+    /// How late after its lifetime a delivery may still come: one retry
+    /// interval plus the timeouts and handovers that can delay that retry.
+    #[serde(default)]
+    pub expiry_grace_us: u64,
 }
 
 impl Facts {

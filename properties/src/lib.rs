@@ -22,6 +22,7 @@ pub mod view;
 pub mod drained_after_heal;
 pub mod dsn_correct;
 pub mod duplicates_bounded;
+pub mod expiry_honoured;
 pub mod no_acked_loss;
 pub mod no_malware_delivered;
 pub mod no_unacked_delivery;
@@ -99,7 +100,7 @@ macro_rules! property {
     };
 }
 
-static ALL: [Property; 10] = [
+static ALL: [Property; 11] = [
     property!(no_acked_loss),
     property!(no_unacked_delivery),
     property!(duplicates_bounded),
@@ -109,6 +110,7 @@ static ALL: [Property; 10] = [
     property!(no_malware_delivered),
     property!(residency),
     property!(dsn_correct),
+    property!(expiry_honoured),
     property!(drained_after_heal),
 ];
 
@@ -173,9 +175,10 @@ mod tests {
     use traces::Told;
 
     #[test]
-    fn the_registry_names_ten_distinct_properties_matching_their_modules() {
+    fn the_registry_names_eleven_distinct_properties_matching_their_modules() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), 10);
+        assert_eq!(names.len(), 11);
+        assert!(names.contains("expiry_honoured"));
         assert!(names.contains("no_acked_loss"));
         assert!(names.contains("drained_after_heal"));
         assert_eq!(
@@ -194,7 +197,7 @@ mod tests {
             "unexpected violations: {:#?}",
             report.violations
         );
-        assert_eq!(report.verdicts.len(), 10);
+        assert_eq!(report.verdicts.len(), 11);
         assert!(
             report
                 .verdicts

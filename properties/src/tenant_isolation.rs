@@ -7,10 +7,18 @@
 //! original sender, whose server is an external mailbox (or a tenant's, if
 //! the sender is one). An address whose domain nobody owns has no legitimate
 //! server, so any arrival for it is reported.
+//!
+//! A server that refuses what it is offered (`mailbox_refused`) was still
+//! offered it: a recipient of tenant A named in RCPT TO at tenant B's server
+//! has already leaked A's envelope (who writes to whom) to B, and after DATA
+//! the message itself, whatever B answered. Real servers refuse a domain
+//! they do not host, so judging only what they accepted would let a
+//! misrouting gateway pass with a bounce; judging the offer catches the
+//! `cross-tenant-routing` bug (`sim/tests/bugs.rs`).
 
 use traces::Log;
 
-use crate::view::{Arrival, Outcomes, ms};
+use crate::view::{Arrival, Outcomes, Refusal, ms};
 use crate::{Facts, Kind, Violation};
 
 pub const NAME: &str = "tenant_isolation";
@@ -25,6 +33,7 @@ pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
 pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
     let arrivals = view.deliveries.values().flatten().chain(view.dsns.iter());
     let mut out: Vec<Violation> = arrivals.filter_map(|a| misrouted(view.facts, a)).collect();
+    out.extend(view.refusals.iter().flat_map(|r| misoffered(view.facts, r)));
     // Deliveries are grouped by pair; report in log order instead.
     out.sort_by_key(|v| v.events.first().copied());
     out
@@ -65,6 +74,42 @@ fn misrouted(facts: &Facts, arrival: &Arrival<'_>) -> Option<Violation> {
         ),
     };
     Some(Violation::new(NAME, KIND, reason, vec![arrival.index]))
+}
+
+/// Recipients of a refusal that were offered to a server not theirs.
+fn misoffered(facts: &Facts, refusal: &Refusal<'_>) -> Vec<Violation> {
+    refusal
+        .rcpts
+        .iter()
+        .filter_map(|rcpt| {
+            let (owner, host) = match facts.tenant_for_address(rcpt) {
+                Some(t) => (format!("tenant {}", t.name), t.mailbox_host.as_str()),
+                None => (
+                    "the sender's external domain".to_string(),
+                    facts.external_mailbox_for_address(rcpt)?,
+                ),
+            };
+            if host == refusal.host {
+                return None;
+            }
+            let what = match &refusal.msg {
+                None => format!("recipient {rcpt} was offered (RCPT TO)"),
+                Some(msg) => format!("message {msg} for {rcpt} was offered"),
+            };
+            Some(Violation::new(
+                NAME,
+                KIND,
+                format!(
+                    "{what} to {} at {}, which refused it ({}), but {owner}'s mailbox host is \
+                     {host}: the envelope crossed to another server all the same",
+                    refusal.host,
+                    ms(refusal.t_us),
+                    refusal.code
+                ),
+                vec![refusal.index],
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -108,6 +153,45 @@ mod tests {
         let found = check(&run.log, &facts());
         assert_reported(&found, NAME, "about m5");
         assert!(found[0].reason.contains("mbx-ext"));
+    }
+
+    #[test]
+    fn a_recipient_offered_to_another_tenants_server_is_reported_even_if_refused() {
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        let offered = run.push(
+            "mbx-globex",
+            traces::EventKind::MailboxRefused {
+                msg: None,
+                mail_from: None,
+                rcpts: vec!["bob@acme.example".into()],
+                code: 550,
+                dsn_about: None,
+                dsn_rcpts: vec![],
+            },
+        );
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "recipient bob@acme.example was offered");
+        assert!(found[0].reason.contains("mbx-globex"));
+        assert_eq!(found[0].events, vec![offered]);
+    }
+
+    #[test]
+    fn a_message_refused_by_its_own_server_is_no_breach() {
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.push(
+            "mbx-acme",
+            traces::EventKind::MailboxRefused {
+                msg: Some("m1".into()),
+                mail_from: Some("erin@sender.example".into()),
+                rcpts: vec!["bob@acme.example".into()],
+                code: 554,
+                dsn_about: None,
+                dsn_rcpts: vec![],
+            },
+        );
+        assert_eq!(check(&run.log, &facts()), vec![]);
     }
 
     #[test]

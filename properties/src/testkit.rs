@@ -88,6 +88,8 @@ pub fn facts() -> Facts {
             end_us: 20_000_000,
             regions_down: vec!["eu-west-1".into()],
         }],
+        queue_lifetime_us: 0,
+        expiry_grace_us: 0,
     }
 }
 

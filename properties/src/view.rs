@@ -67,6 +67,18 @@ pub struct Arrival<'a> {
     pub dsn_rcpts: Vec<String>,
 }
 
+/// A `mailbox_refused`: what a mailbox server was offered and refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal<'a> {
+    pub index: usize,
+    pub t_us: u64,
+    pub host: &'a str,
+    /// The refused message, normalised; None for a recipient refused at RCPT.
+    pub msg: Option<String>,
+    pub rcpts: Vec<String>,
+    pub code: u16,
+}
+
 /// A `scan_verdict` from a scanner host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scan<'a> {
@@ -127,6 +139,14 @@ pub struct Outcomes<'a> {
     pub dsn_ids: BTreeSet<String>,
     /// DSN arrivals (event indices) per (reported-on message, recipient).
     pub bounces: BTreeMap<Pair, Vec<usize>>,
+    /// Every `mailbox_refused`, in log order.
+    pub refusals: Vec<Refusal<'a>>,
+    /// DSNs a mailbox server refused after DATA, as arrivals (one per
+    /// recipient): offered to a server, so judged like delivered ones.
+    pub refused_dsns: Vec<Arrival<'a>>,
+    /// Refused DSNs (event indices) per (reported-on message, recipient):
+    /// the gateway did bounce the pair; the sender's server would not hear it.
+    pub refused_bounces: BTreeMap<Pair, Vec<usize>>,
     /// `bytes_seen` stored under `quarantine/`, by message: event indices.
     pub quarantined: BTreeMap<String, Vec<usize>>,
     /// Scanner verdicts by message, in log order.
@@ -155,6 +175,9 @@ impl<'a> Outcomes<'a> {
             dsns: Vec::new(),
             dsn_ids: BTreeSet::new(),
             bounces: BTreeMap::new(),
+            refusals: Vec::new(),
+            refused_dsns: Vec::new(),
+            refused_bounces: BTreeMap::new(),
             quarantined: BTreeMap::new(),
             verdicts: BTreeMap::new(),
             bytes: Vec::new(),
@@ -245,6 +268,51 @@ impl<'a> Outcomes<'a> {
                     }
                 }
             }
+            EventKind::MailboxRefused {
+                msg,
+                mail_from,
+                rcpts,
+                code,
+                dsn_about,
+                dsn_rcpts,
+            } => {
+                let rcpts: Vec<String> = rcpts.iter().map(|r| addr_key(r)).collect();
+                if let (Some(msg), Some(about)) = (msg, dsn_about) {
+                    let about = msg_key(about);
+                    let dsn_rcpts: Vec<String> = dsn_rcpts.iter().map(|r| addr_key(r)).collect();
+                    for rcpt in dsn_rcpts.iter().collect::<BTreeSet<_>>() {
+                        self.refused_bounces
+                            .entry(Pair {
+                                msg: about.clone(),
+                                rcpt: rcpt.clone(),
+                            })
+                            .or_default()
+                            .push(index);
+                    }
+                    for rcpt in &rcpts {
+                        self.refused_dsns.push(Arrival {
+                            index,
+                            t_us,
+                            host,
+                            msg: msg_key(msg),
+                            rcpt: rcpt.clone(),
+                            mail_from: mail_from.as_deref().unwrap_or(""),
+                            spam_tagged: false,
+                            dsn_about: Some(about.clone()),
+                            dsn_rcpts: dsn_rcpts.clone(),
+                        });
+                    }
+                    self.dsn_ids.insert(msg_key(msg));
+                }
+                self.refusals.push(Refusal {
+                    index,
+                    t_us,
+                    host,
+                    msg: msg.as_deref().map(msg_key),
+                    rcpts,
+                    code: *code,
+                });
+            }
             EventKind::MailboxReplyLost { msg, rcpts } => {
                 let pairs: BTreeSet<Pair> = rcpts.iter().map(|r| Pair::new(msg, r)).collect();
                 for pair in pairs {
@@ -332,6 +400,11 @@ impl<'a> Outcomes<'a> {
             out.extend(arrivals.iter().map(|a| (a.index, Settled::Delivered)));
         }
         if let Some(dsns) = self.bounces.get(pair) {
+            out.extend(dsns.iter().map(|&i| (i, Settled::Bounced)));
+        }
+        // A DSN the sender's own server refused still settles the pair: the
+        // gateway bounced it, and nobody can do more (a DSN is never bounced).
+        if let Some(dsns) = self.refused_bounces.get(pair) {
             out.extend(dsns.iter().map(|&i| (i, Settled::Bounced)));
         }
         if let Some(stored) = self.quarantined.get(&pair.msg) {

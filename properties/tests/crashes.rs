@@ -75,7 +75,6 @@ fn host_crashes_lose_nothing_acknowledged_and_keep_every_promise_inside_the_mode
 /// gateway's own delivery to a mailbox server is in flight (final dot sent,
 /// 250 not yet recorded), the RFC 1047 window of the delivery hop.
 #[test]
-#[ignore = "gateway bug (or property gap, for the lead): a gateway that crashes after sending the final dot to a mailbox delivers again after restart; no sender-side reply excuses it (see tests/proptest-regressions/crash_mid_delivery.txt)"]
 fn a_gateway_crash_during_its_own_delivery_does_not_deliver_twice() {
     let crash =
         (at_ms(), 300u64..1_500, gateway_host()).prop_map(|(at_ms, duration_ms, host)| Fault {

@@ -86,7 +86,6 @@ fn disk_faults_lose_nothing_acknowledged_and_keep_every_promise_inside_the_model
 }
 
 #[test]
-#[ignore = "gateway bug: a gateway whose disk failed a progress update redelivers after a crash (see tests/proptest-regressions/disk_then_crash.txt)"]
 fn a_crash_after_a_disk_fault_neither_loses_nor_duplicates_mail() {
     let troubles = prop::collection::vec(disk_fault_then_crash(), 1..3);
     let cases = (seed(), messages(), troubles).prop_map(|(seed, messages, troubles)| {

@@ -15,25 +15,26 @@ use crate::run::{self, Verdict};
 use crate::scenario::{Family, Scenario};
 use crate::shrink;
 
-/// The family each bug is hunted in: the cheapest one whose schedules reach
-/// the state the bug needs (a crash for lost unsynced writes, a region
-/// outage for failover and fencing, bounces for the DSN bugs), found by the
-/// survey of seeds 1..=6 in every family (see `sim/tests/bugs.rs`).
+/// The family each bug is hunted in: the one whose schedules reach the
+/// state the bug needs — lost unsynced writes need every copy to lose power
+/// (power-loss), a single-copy 250 needs the acceptor's disk lost before it
+/// could replicate (disk-loss), a delete before the mailbox's 250 needs a
+/// delivery that fails (bounces: mailboxes down), failover and fencing need
+/// a region outage,
+/// the DSN and expiry bugs need mail to expire or be refused (bounces), the
+/// fail-open scanner needs every scanner of a jurisdiction down.
 pub const HUNT_FAMILIES: &[(&str, Family)] = &[
-    ("ack-before-fsync", Family::Swarm),
-    ("ack-before-replication-quorum", Family::CloudOutage),
-    ("delete-before-downstream-ack", Family::Swarm),
-    ("fail-open-scanner", Family::Swarm),
+    ("ack-before-fsync", Family::PowerLoss),
+    ("ack-before-replication-quorum", Family::DiskLoss),
+    ("delete-before-downstream-ack", Family::Bounces),
+    ("fail-open-scanner", Family::ScannerOutage),
     ("scanner-skips-encoded-attachments", Family::Calm),
     ("failover-ignores-residency", Family::RegionOutage),
     ("no-fencing-on-rejoin", Family::RegionOutage),
-    // No family lets mail expire (every fault heals long before the queue
-    // lifetime), so the DSN and expiry bugs are hunted where bounces are
-    // likeliest to appear if a family ever grows them.
-    ("dsn-about-dsn", Family::Swarm),
-    ("dsn-to-wrong-sender", Family::Swarm),
-    ("expiry-without-dsn", Family::Swarm),
-    ("retry-forever", Family::Swarm),
+    ("dsn-about-dsn", Family::Bounces),
+    ("dsn-to-wrong-sender", Family::Bounces),
+    ("expiry-without-dsn", Family::Bounces),
+    ("retry-forever", Family::Bounces),
     ("cross-tenant-routing", Family::Calm),
 ];
 
@@ -157,8 +158,21 @@ pub fn minimise(
     property: &str,
     progress: &mut dyn FnMut(&str),
 ) -> Option<Minimised> {
+    minimise_within(bug, family, seed, property, u32::MAX, progress)
+}
+
+/// [`minimise`] with at most `max_runs` shrinker runs (see
+/// [`shrink::shrink_within`]).
+pub fn minimise_within(
+    bug: &str,
+    family: Family,
+    seed: u64,
+    property: &str,
+    max_runs: u32,
+    progress: &mut dyn FnMut(&str),
+) -> Option<Minimised> {
     let scenario = scenario_with(seed, family, &[bug]);
-    let shrunk = shrink::shrink(&scenario, seed, property, progress).ok()?;
+    let shrunk = shrink::shrink_within(&scenario, seed, property, max_runs, progress).ok()?;
     Some(Minimised {
         seed,
         property: property.to_string(),
@@ -317,6 +331,10 @@ pub fn family_word(family: Family) -> &'static str {
         Family::RegionOutage => "region-outage",
         Family::CloudOutage => "cloud-outage",
         Family::Swarm => "swarm",
+        Family::Bounces => "bounces",
+        Family::DiskLoss => "disk-loss",
+        Family::PowerLoss => "power-loss",
+        Family::ScannerOutage => "scanner-outage",
     }
 }
 

@@ -148,5 +148,21 @@ pub fn facts(scenario: &Scenario, config: &GatewayConfig) -> Facts {
         heal_at_us: heal_at_ms * 1_000,
         drain_bound_us: scenario.phases.drain_bound_ms * 1_000,
         outage_windows,
+        queue_lifetime_us: scenario.knobs.queue_lifetime_ms * 1_000,
+        expiry_grace_us: expiry_grace_ms(&scenario.knobs) * 1_000,
     }
+}
+
+/// How late past its queue lifetime a correct gateway may still deliver a
+/// recipient: the retry that finds it expired comes up to one maximal
+/// backoff after the lifetime, may itself be delayed by a scan, a
+/// replication and two delivery timeouts, by a failover (two leases), and by
+/// a new owner waiting out an in-doubt predecessor.
+pub fn expiry_grace_ms(knobs: &models::config::Knobs) -> u64 {
+    knobs.backoff_ms_max
+        + knobs.scan_timeout_ms
+        + knobs.replication_timeout_ms
+        + 2 * knobs.delivery_timeout_ms
+        + 2 * knobs.owner_lease_ms
+        + knobs.in_doubt_give_up_ms()
 }

@@ -8,13 +8,14 @@
 //! model check lives in [`model`].
 
 mod draw;
+mod families;
 mod model;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::TenantSpec;
+use crate::scenario::{TenantSpec, sender_domain};
 use crate::topology::Topology;
 
 /// What the gateway promises to survive at one time.
@@ -91,8 +92,18 @@ pub enum FaultKind {
     Disk { host: String, mode: DiskMode },
     /// The region's scanners are down.
     ScannerOutage { region: String },
+    /// One gateway host's disk is lost: the host goes down at the start and
+    /// comes back at the end with an empty disk, as when a cloud VM and its
+    /// local disk are replaced. Only the copies on other nodes survive.
+    DiskLost { host: String },
     /// A tenant's mailbox server is down.
     MailboxOutage { tenant: String },
+    /// The mail server of `domain` (a tenant's, or a sender's own domain
+    /// where DSNs land) rejects every message at the end of DATA with 554
+    /// 5.7.1, as a content or backscatter filter does: the gateway gets a
+    /// permanent failure, so it must bounce (and a DSN it cannot deliver is
+    /// dropped, never bounced in turn).
+    MailboxRejects { domain: String },
     /// Senders resolve the tenant's domain to a stale MX record: the one from
     /// before its mail was bound to its jurisdiction (every other
     /// jurisdiction's gateways first), followed by its own gateways as they
@@ -156,6 +167,8 @@ impl fmt::Display for Fault {
                 "gray link {from} <-> {to} (latency up to {latency_ms} ms, {loss_percent}% loss)"
             ),
             FaultKind::HostCrash { host } => format!("host crash {host}"),
+            FaultKind::DiskLost { host } => format!("disk lost on {host}"),
+            FaultKind::MailboxRejects { domain } => format!("mailbox for {domain} rejects"),
             FaultKind::Disk { host, mode } => format!("disk {} on {host}", mode.name()),
             FaultKind::ScannerOutage { region } => format!("scanner outage {region}"),
             FaultKind::MailboxOutage { tenant } => format!("mailbox outage {tenant}"),
@@ -175,6 +188,8 @@ impl FaultKind {
             FaultKind::Partition { .. } => "partition",
             FaultKind::GrayLink { .. } => "gray_link",
             FaultKind::HostCrash { .. } => "host_crash",
+            FaultKind::DiskLost { .. } => "disk_lost",
+            FaultKind::MailboxRejects { .. } => "mailbox_rejects",
             FaultKind::Disk { .. } => "disk",
             FaultKind::ScannerOutage { .. } => "scanner_outage",
             FaultKind::MailboxOutage { .. } => "mailbox_outage",
@@ -192,7 +207,8 @@ impl FaultKind {
             FaultKind::Partition { from, to, .. } | FaultKind::GrayLink { from, to, .. } => {
                 format!("{from},{to}")
             }
-            FaultKind::HostCrash { host } => host.clone(),
+            FaultKind::HostCrash { host } | FaultKind::DiskLost { host } => host.clone(),
+            FaultKind::MailboxRejects { domain } => domain.clone(),
             FaultKind::Disk { host, mode } => format!("{host},{}", mode.name()),
             FaultKind::MailboxOutage { tenant } | FaultKind::StaleDns { tenant } => tenant.clone(),
         }
@@ -218,6 +234,7 @@ impl FaultSchedule {
         &self,
         topology: &Topology,
         tenants: &[TenantSpec],
+        senders: u32,
         heal_at_ms: u64,
     ) -> Result<(), String> {
         let region = |name: &str| {
@@ -275,7 +292,16 @@ impl FaultSchedule {
                         return Err(format!("fault names unknown gateway host {host:?}"));
                     }
                 }
-                FaultKind::Disk { host, .. } => {
+                FaultKind::MailboxRejects { domain } => {
+                    let known = tenants.iter().any(|t| t.domain == *domain)
+                        || (0..senders).any(|s| sender_domain(s) == *domain);
+                    if !known {
+                        return Err(format!(
+                            "fault names unknown mail domain {domain:?} (a tenant's or a sender's)"
+                        ));
+                    }
+                }
+                FaultKind::Disk { host, .. } | FaultKind::DiskLost { host } => {
                     let is_gateway = topology
                         .regions
                         .iter()

@@ -164,6 +164,29 @@ pub fn involved_messages(found: &[&Violation], log: &Log) -> Vec<String> {
             }
         }
     }
+    // A DSN's id names the spool entry it bounced (`dsn.<spool-id>-dsn<k>`,
+    // a DSN about a DSN adds another `-dsn<k>`): follow it back to the
+    // workload message that started the chain, which is the one to keep.
+    let accepted: BTreeMap<&str, &str> = log
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::GwAccepted { msg, spool_id, .. } => Some((spool_id.as_str(), msg.as_str())),
+            _ => None,
+        })
+        .collect();
+    for key in ordered.clone() {
+        let Some(rest) = key.strip_prefix("dsn.") else {
+            continue;
+        };
+        let spool_id = rest.split("-dsn").next().unwrap_or(rest);
+        if let Some(msg) = accepted.get(spool_id) {
+            let origin = msg_key(msg);
+            if seen.insert(origin.clone()) {
+                ordered.push(origin);
+            }
+        }
+    }
     ordered
 }
 
@@ -171,6 +194,10 @@ pub fn involved_messages(found: &[&Violation], log: &Log) -> Vec<String> {
 fn messages_of(kind: &EventKind) -> Vec<&str> {
     let mut out: Vec<&str> = kind.msg().into_iter().collect();
     if let EventKind::MailboxReceived {
+        dsn_about: Some(about),
+        ..
+    }
+    | EventKind::MailboxRefused {
         dsn_about: Some(about),
         ..
     } = kind

@@ -3,6 +3,8 @@
 //! failure sees only what matters.
 //!
 //! Steps, each keeping a change only if the run still fails the target:
+//! 0. keep only the messages the violation is about (one run; when it
+//!    works, every later run is much faster);
 //! 1. drop faults: first all of them, then greedy delta debugging (remove
 //!    halves, then quarters, ... of the list);
 //! 2. drop workload messages: first all but the ones the violation is about,
@@ -66,6 +68,8 @@ struct Shrinker<'a> {
     best: Scenario,
     best_outcome: RunOutcome,
     runs: u32,
+    /// Runs allowed, the original's included; a candidate past it is not run.
+    max_runs: u32,
     /// Scenarios already run (by digest): delta debugging can propose the
     /// same candidate twice, and a rerun would say nothing new.
     tried: BTreeSet<String>,
@@ -75,6 +79,9 @@ struct Shrinker<'a> {
 impl Shrinker<'_> {
     /// Runs `candidate`; keeps it as the best if it still fails.
     fn try_candidate(&mut self, candidate: Scenario, what: &str) -> bool {
+        if self.runs >= self.max_runs {
+            return false;
+        }
         if candidate.validate().is_err() || !self.tried.insert(candidate.sha256()) {
             return false;
         }
@@ -164,6 +171,23 @@ impl Shrinker<'_> {
     }
 
     fn drop_messages(&mut self) {
+        self.keep_involved_messages();
+        self.delta_debug(
+            "message",
+            |s| s.workload.messages.len(),
+            |s, kept| {
+                let mut c = s.clone();
+                c.workload.messages = kept
+                    .iter()
+                    .map(|&i| s.workload.messages[i].clone())
+                    .collect();
+                c
+            },
+        );
+    }
+
+    /// Tries the workload cut to the messages the violation names.
+    fn keep_involved_messages(&mut self) {
         let involved = {
             let found: Vec<&properties::Violation> = self
                 .best_outcome
@@ -190,18 +214,6 @@ impl Shrinker<'_> {
                 &format!("keep only the {after} message(s) the violation is about"),
             );
         }
-        self.delta_debug(
-            "message",
-            |s| s.workload.messages.len(),
-            |s, kept| {
-                let mut c = s.clone();
-                c.workload.messages = kept
-                    .iter()
-                    .map(|&i| s.workload.messages[i].clone())
-                    .collect();
-                c
-            },
-        );
     }
 
     /// Lowers one number of the scenario toward `floor_ms` while the run
@@ -316,6 +328,33 @@ pub fn shrink_on(
     target: &str,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Shrunk, ShrinkError> {
+    shrink_within_on(engine, scenario, seed, target, u32::MAX, progress)
+}
+
+/// [`shrink`] with at most `max_runs` runs (the original's included): the
+/// steps run in the same order and stop trying candidates when the budget is
+/// spent, so a test can afford the first, largest reductions (faults, then
+/// the messages the violation is not about) and leave the polish to
+/// `mailsim shrink`.
+pub fn shrink_within(
+    scenario: &Scenario,
+    seed: u64,
+    target: &str,
+    max_runs: u32,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Shrunk, ShrinkError> {
+    shrink_within_on(Engine::Turmoil, scenario, seed, target, max_runs, progress)
+}
+
+/// [`shrink_within`] on `engine`.
+pub fn shrink_within_on(
+    engine: Engine,
+    scenario: &Scenario,
+    seed: u64,
+    target: &str,
+    max_runs: u32,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Shrunk, ShrinkError> {
     let original = run::run_on(engine, scenario, seed);
     let violated: Vec<String> = original
         .report
@@ -345,9 +384,13 @@ pub fn shrink_on(
         best: scenario.clone(),
         best_outcome: original,
         runs: 1,
+        max_runs,
         tried: BTreeSet::from([scenario.sha256()]),
         progress,
     };
+    // One cheap try first: with only the messages the violation is about,
+    // every later run is much faster.
+    shrinker.keep_involved_messages();
     shrinker.drop_faults();
     shrinker.drop_messages();
     shrinker.shorten_and_move_faults();

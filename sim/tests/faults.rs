@@ -422,3 +422,77 @@ fn a_one_way_partition_holds_even_over_a_lossy_gray_link_on_the_same_regions() {
     let leaked = crossed(at_ms + 500, end_ms);
     assert!(leaked.is_empty(), "bytes crossed the cut at {leaked:?} ms");
 }
+
+#[test]
+fn a_lost_disk_comes_back_empty_and_the_mail_it_held_survives_on_its_peers() {
+    // acme's mail parks on the spools behind its mailbox outage; then the
+    // first MX host is replaced. A plain crash of the same host keeps its
+    // fsynced spool, so the two runs must differ, and both keep every promise.
+    let scenario = small(1);
+    let host = first_mx(&scenario, "acme");
+    let outage = window(
+        0,
+        15_000,
+        FaultKind::MailboxOutage {
+            tenant: "acme".into(),
+        },
+    );
+    let lost = run(&with_faults(
+        &scenario,
+        vec![
+            outage.clone(),
+            window(8_000, 2_000, FaultKind::DiskLost { host: host.clone() }),
+        ],
+    ));
+    let crashed = run(&with_faults(
+        &scenario,
+        vec![
+            outage,
+            window(8_000, 2_000, FaultKind::HostCrash { host: host.clone() }),
+        ],
+    ));
+    assert_ne!(
+        lost.digest, crashed.digest,
+        "losing the disk changed nothing"
+    );
+    let restarted = lost
+        .log
+        .events()
+        .iter()
+        .any(|e| e.host == host && matches!(e.kind, EventKind::HostRestarted {}));
+    assert!(restarted, "{host} never came back");
+}
+
+#[test]
+fn a_rejecting_mailbox_refuses_after_data_and_the_gateway_bounces_with_a_dsn() {
+    let scenario = small(1);
+    let rejecting = with_faults(
+        &scenario,
+        vec![window(
+            0,
+            20_000,
+            FaultKind::MailboxRejects {
+                domain: "acme.example".into(),
+            },
+        )],
+    );
+    let outcome = run(&rejecting);
+    let refused: Vec<_> = outcome
+        .log
+        .events()
+        .iter()
+        .filter(|e| {
+            e.host == "mbx-acme" && matches!(e.kind, EventKind::MailboxRefused { code: 554, .. })
+        })
+        .collect();
+    assert!(!refused.is_empty(), "mbx-acme refused nothing");
+    let facts = deploy::facts(&rejecting, &deploy::gateway_config(&rejecting));
+    let view = Outcomes::build(&outcome.log, &facts);
+    let about_acme = view.dsns.iter().any(|d| {
+        d.dsn_about
+            .as_deref()
+            .and_then(|m| view.message(m))
+            .is_some_and(|m| m.tenant == "acme")
+    });
+    assert!(about_acme, "no DSN reported acme's refused mail");
+}

@@ -35,6 +35,8 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
         observer: Observer::new(),
         host_regions: BTreeMap::new(),
         disk_faults: RefCell::new(BTreeMap::new()),
+        lost_disks: Default::default(),
+        rejections: Default::default(),
     });
     let mut sim = turmoil::Builder::new().rng_seed(1).build();
     let env = |host: &str| -> SharedEnv { Rc::new(TurmoilEnv::new(host, shared.clone(), 7)) };
@@ -51,7 +53,12 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
         dns::serve(dns_env.clone(), directory.clone()).then_ok()
     });
     sim.host("mbx-acme", move || {
-        mailbox::serve(mbx_env.clone(), vec!["acme.example".into()]).then_ok()
+        mailbox::serve(
+            mbx_env.clone(),
+            vec!["acme.example".into()],
+            Default::default(),
+        )
+        .then_ok()
     });
     for (_, hosts) in mx {
         for host in hosts.iter().filter(|h| h.starts_with("mbx-dead")) {

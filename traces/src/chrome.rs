@@ -158,7 +158,9 @@ fn category(kind: &EventKind) -> &'static str {
         | EventKind::RcptReply { .. }
         | EventKind::SendOutcome { .. }
         | EventKind::SenderGaveUp { .. } => "sender",
-        EventKind::MailboxReceived { .. } | EventKind::MailboxReplyLost { .. } => "mailbox",
+        EventKind::MailboxReceived { .. }
+        | EventKind::MailboxReplyLost { .. }
+        | EventKind::MailboxRefused { .. } => "mailbox",
         EventKind::BytesSeen { .. } => "bytes",
         EventKind::ScanVerdict { .. } => "scanner",
         EventKind::GwAccepted { .. }

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One observation, stamped with simulated time. (Unknown fields are
 /// refused by [`EventKind`]; serde cannot refuse them here, beside `flatten`.)
@@ -135,6 +135,24 @@ pub enum EventKind {
         msg: String,
         rcpts: Vec<String>,
     },
+    /// The mailbox server refused what it was offered: a recipient at RCPT
+    /// (not one of its domains: relaying denied), or a whole message after
+    /// DATA (a `mailbox_rejects` fault: a content or backscatter filter).
+    /// Refused is not received, but it is seen: the envelope, and after
+    /// DATA the bytes, reached this server.
+    MailboxRefused {
+        /// The Message-ID, when the refusal came after DATA; None at RCPT.
+        msg: Option<String>,
+        /// The envelope sender, when the refusal came after DATA (None at
+        /// RCPT, where this record does not keep it).
+        mail_from: Option<String>,
+        rcpts: Vec<String>,
+        code: u16,
+        /// For a DSN refused after DATA: the Message-ID it reports on, and
+        /// for which recipients.
+        dsn_about: Option<String>,
+        dsn_rcpts: Vec<String>,
+    },
 
     // ---- the seam: where a message's bytes were (ground truth) ----
     BytesSeen {
@@ -191,6 +209,7 @@ impl EventKind {
             | EventKind::SenderGaveUp { msg, .. }
             | EventKind::MailboxReceived { msg, .. }
             | EventKind::MailboxReplyLost { msg, .. }
+            | EventKind::MailboxRefused { msg: Some(msg), .. }
             | EventKind::BytesSeen { msg, .. }
             | EventKind::ScanVerdict { msg, .. }
             | EventKind::GwAccepted { msg, .. }
@@ -217,6 +236,7 @@ impl EventKind {
             EventKind::SenderGaveUp { .. } => "sender_gave_up",
             EventKind::MailboxReceived { .. } => "mailbox_received",
             EventKind::MailboxReplyLost { .. } => "mailbox_reply_lost",
+            EventKind::MailboxRefused { .. } => "mailbox_refused",
             EventKind::BytesSeen { .. } => "bytes_seen",
             EventKind::ScanVerdict { .. } => "scan_verdict",
             EventKind::GwAccepted { .. } => "gw_accepted",

@@ -96,6 +96,14 @@ fn one_of_each() -> Vec<EventKind> {
             what: s(),
             detail: s(),
         },
+        EventKind::MailboxRefused {
+            msg: None,
+            mail_from: None,
+            rcpts: vec![],
+            code: 0,
+            dsn_about: None,
+            dsn_rcpts: vec![],
+        },
     ]
 }
 
@@ -115,6 +123,7 @@ fn listed(kind: &EventKind) {
         | EventKind::SenderGaveUp { .. }
         | EventKind::MailboxReceived { .. }
         | EventKind::MailboxReplyLost { .. }
+        | EventKind::MailboxRefused { .. }
         | EventKind::BytesSeen { .. }
         | EventKind::ScanVerdict { .. }
         | EventKind::GwAccepted { .. }

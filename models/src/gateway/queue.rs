@@ -257,7 +257,10 @@ async fn process(node: &SharedNode, id: &str) {
             reschedule(node, &mut entry);
         }
     }
-    if !entry.is_dsn && !entry.unreported_bounces().is_empty() {
+    // A DSN that bounces is dropped, never reported on (RFC 3461 §6.2); the
+    // dsn-about-dsn bug treats it like any other message here.
+    let reports = !entry.is_dsn || node.config.bug("dsn-about-dsn");
+    if reports && !entry.unreported_bounces().is_empty() {
         queue_dsn(node, &mut entry, &raw).await;
     }
     persist(node, &entry).await;
@@ -355,7 +358,9 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
     let dsn_id = format!("{}-dsn{}", entry.id, entry.dsn_reported.len());
     let dsn_message_id = format!("dsn.{dsn_id}@{}", node.me());
     let date = format!("Wed, 25 Nov 2026 00:00:00 +0000 (t+{} ms)", node.now_ms());
-    let to = if node.config.bug("dsn-to-wrong-sender") {
+    // A bounced DSN has no return path; reached here (dsn-about-dsn) it is
+    // reported to the address it failed to reach: a bounce loop.
+    let to = if node.config.bug("dsn-to-wrong-sender") || entry.mail_from.is_empty() {
         bounced.first().cloned().unwrap_or_default()
     } else {
         entry.mail_from.clone()

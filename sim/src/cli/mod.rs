@@ -120,6 +120,10 @@ pub enum FamilyArg {
     RegionOutage,
     CloudOutage,
     Swarm,
+    Bounces,
+    DiskLoss,
+    PowerLoss,
+    ScannerOutage,
 }
 
 impl From<FamilyArg> for Family {
@@ -129,6 +133,10 @@ impl From<FamilyArg> for Family {
             FamilyArg::RegionOutage => Family::RegionOutage,
             FamilyArg::CloudOutage => Family::CloudOutage,
             FamilyArg::Swarm => Family::Swarm,
+            FamilyArg::Bounces => Family::Bounces,
+            FamilyArg::DiskLoss => Family::DiskLoss,
+            FamilyArg::PowerLoss => Family::PowerLoss,
+            FamilyArg::ScannerOutage => Family::ScannerOutage,
         }
     }
 }

@@ -85,6 +85,7 @@ impl FaultState {
         let mut gray: BTreeMap<(String, String), (u64, u8)> = BTreeMap::new();
         let mut disks: BTreeMap<String, DiskMode> = BTreeMap::new();
         let mut stale_tenants: BTreeSet<&str> = BTreeSet::new();
+        let mut rejecting: BTreeSet<String> = BTreeSet::new();
         for (_, fault) in active {
             let region_hosts = |name: &str| {
                 topology
@@ -106,6 +107,13 @@ impl FaultState {
                     if let Some(r) = topology.region(region) {
                         down.extend(topology.scanner_hosts(r));
                     }
+                }
+                FaultKind::DiskLost { host } => {
+                    down.insert(host.clone());
+                    shared.lost_disks.mark(host);
+                }
+                FaultKind::MailboxRejects { domain } => {
+                    rejecting.insert(domain.clone());
                 }
                 FaultKind::MailboxOutage { tenant } => {
                     down.insert(mailbox_host(tenant));
@@ -221,6 +229,7 @@ impl FaultState {
             })
             .collect();
         self.apply_stale_dns(directory, scenario, config, &stale_tenants);
+        shared.rejections.set(rejecting);
         self.active = now_active;
         self.down = down;
         self.cut = cut;

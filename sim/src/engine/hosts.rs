@@ -53,6 +53,8 @@ pub struct HostPlan {
 pub struct Deployment {
     pub config: Rc<GatewayConfig>,
     pub directory: Rc<RefCell<MxDirectory>>,
+    /// The domains whose servers reject everything right now.
+    pub rejections: Rc<mailbox::Rejections>,
 }
 
 /// Every host of the scenario, in the order engines register them.
@@ -148,7 +150,11 @@ impl HostPlan {
                 deployment.directory.clone(),
                 controllers.clone(),
             )),
-            Role::Mailbox { domain } => Box::pin(mailbox::serve(env, vec![domain.clone()])),
+            Role::Mailbox { domain } => Box::pin(mailbox::serve(
+                env,
+                vec![domain.clone()],
+                deployment.rejections.clone(),
+            )),
             Role::Sender {
                 plans,
                 settings,
@@ -156,13 +162,14 @@ impl HostPlan {
             } => {
                 let (plans, settings) = (plans.clone(), settings.clone());
                 let own_domain = vec![own_domain.clone()];
+                let rejections = deployment.rejections.clone();
                 Box::pin(async move {
                     // The host lives as long as its DSN mailbox, not just
                     // until its last send: DSNs arrive after that.
                     let receiver = env.clone();
                     tokio::join!(
                         sender::run(env, plans, settings),
-                        mailbox::serve(receiver, own_domain)
+                        mailbox::serve(receiver, own_domain, rejections)
                     );
                 })
             }

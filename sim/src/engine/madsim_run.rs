@@ -78,6 +78,9 @@ fn boot(host: &str) -> BoxFut<'static, ()> {
         return Box::pin(async {});
     };
     let host_seed = hosts::boot(&world.shared, world.seed, host, boots);
+    if world.shared.lost_disks.take(host) {
+        disk.wipe();
+    }
     let env: SharedEnv = Rc::new(MadsimEnv::new(
         host,
         world.shared.clone(),
@@ -129,6 +132,8 @@ fn new_shared(scenario: &Scenario) -> Rc<Shared> {
         observer: Observer::with_clock(clock),
         host_regions: hosts::host_regions(scenario),
         disk_faults: RefCell::new(BTreeMap::new()),
+        lost_disks: Default::default(),
+        rejections: Default::default(),
     })
 }
 
@@ -147,6 +152,7 @@ async fn simulate(scenario: &Scenario, seed: u64, shared: Rc<Shared>) -> RunArti
         deployment: Deployment {
             config: config.clone(),
             directory: directory.clone(),
+            rejections: shared.rejections.clone(),
         },
         boots: names.iter().map(|n| (n.clone(), Cell::new(0))).collect(),
         disks: names

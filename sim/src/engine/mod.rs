@@ -6,6 +6,7 @@
 //! shared by both.
 
 pub mod choice;
+pub mod disk_loss;
 pub mod drain;
 pub mod fault_state;
 pub mod hosts;

@@ -99,6 +99,14 @@ impl PowerFailDisk {
         disk
     }
 
+    /// The disk is replaced (the `disk_lost` fault): empty, as when new.
+    pub fn wipe(&self) {
+        let torn_block_bytes = self.state.borrow().torn_block_bytes;
+        let fresh = PowerFailDisk::new(torn_block_bytes);
+        let fresh = std::mem::take(&mut *fresh.state.borrow_mut());
+        *self.state.borrow_mut() = fresh;
+    }
+
     /// Power fails: everything not made durable is lost (see the module
     /// doc); `rng` decides how much of each unsynced write tears through.
     pub fn crash(&self, rng: &mut Prng) {

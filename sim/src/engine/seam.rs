@@ -36,6 +36,10 @@ pub struct Shared {
     /// Host name → region name, for hosts inside the gateway.
     pub host_regions: BTreeMap<String, String>,
     pub disk_faults: RefCell<BTreeMap<String, DiskFault>>,
+    /// Gateway hosts whose disk a `disk_lost` fault took.
+    pub lost_disks: crate::engine::disk_loss::LostDisks,
+    /// Mail domains whose servers reject everything (`mailbox_rejects`).
+    pub rejections: Rc<crate::workload::mailbox::Rejections>,
 }
 
 impl Shared {

@@ -15,6 +15,7 @@ use models::config::GatewayConfig;
 use models::env::SharedEnv;
 
 use crate::deploy;
+use crate::engine::disk_loss;
 use crate::engine::fault_state::WorldControl;
 use crate::engine::hosts::{self, Deployment, Role};
 use crate::engine::observer::Observer;
@@ -34,6 +35,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         observer: Observer::new(),
         host_regions: hosts::host_regions(scenario),
         disk_faults: RefCell::new(BTreeMap::new()),
+        lost_disks: Default::default(),
+        rejections: Default::default(),
     });
 
     let mut builder = turmoil::Builder::new();
@@ -53,6 +56,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
     let deployment = Deployment {
         config: config.clone(),
         directory: directory.clone(),
+        rejections: shared.rejections.clone(),
     };
     let spool_disks = SpoolDisks::default();
     for plan in hosts::plan(scenario, &config) {
@@ -65,9 +69,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
             let main = plan.main(env, &deployment);
             let capture =
                 matches!(plan.role, Role::Gateway).then(|| (disks.clone(), plan.name.clone()));
+            let lost = shared.lost_disks.take(&plan.name);
             async move {
                 if let Some((disks, name)) = capture {
                     disks.capture(&name);
+                }
+                if lost {
+                    disk_loss::wipe_turmoil_disk();
                 }
                 main.await;
                 Ok(())

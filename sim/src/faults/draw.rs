@@ -5,7 +5,9 @@
 //! severity, so a sweep over swarm seeds covers rare mixes as well as the
 //! common ones.
 
-use crate::faults::{DiskMode, Fault, FaultKind, FaultModel, FaultSchedule};
+use models::config::Knobs;
+
+use crate::faults::{DiskMode, Fault, FaultKind, FaultModel, FaultSchedule, families};
 use crate::prng::Prng;
 use crate::scenario::{Family, TenantSpec};
 use crate::topology::Topology;
@@ -31,6 +33,8 @@ impl FaultSchedule {
         family: Family,
         topology: &Topology,
         tenants: &[TenantSpec],
+        senders: u32,
+        knobs: &Knobs,
         heal_at_ms: u64,
     ) -> FaultSchedule {
         let mut faults = Vec::new();
@@ -68,6 +72,18 @@ impl FaultSchedule {
                 FaultModel::OneCloud
             }
             Family::Swarm => return swarm(prng, topology, tenants, heal_at_ms),
+            Family::Bounces => {
+                return families::bounces(
+                    prng,
+                    tenants,
+                    senders,
+                    knobs.queue_lifetime_ms,
+                    heal_at_ms,
+                );
+            }
+            Family::DiskLoss => return families::disk_loss(prng, topology, heal_at_ms),
+            Family::PowerLoss => return families::power_loss(prng, topology, tenants, heal_at_ms),
+            Family::ScannerOutage => return families::scanner_outage(prng, topology, heal_at_ms),
         };
         FaultSchedule {
             model,

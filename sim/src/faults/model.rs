@@ -56,11 +56,12 @@ fn blame(fault: &Fault, model: FaultModel, topology: &Topology) -> Option<BTreeS
         FaultKind::Partition { from, to, .. } | FaultKind::GrayLink { from, to, .. } => {
             [from.clone(), to.clone()].into()
         }
-        FaultKind::HostCrash { host } | FaultKind::Disk { host, .. } => {
-            region_of_host(host).into_iter().collect()
-        }
+        FaultKind::HostCrash { host }
+        | FaultKind::Disk { host, .. }
+        | FaultKind::DiskLost { host } => region_of_host(host).into_iter().collect(),
         FaultKind::ScannerOutage { .. }
         | FaultKind::MailboxOutage { .. }
+        | FaultKind::MailboxRejects { .. }
         | FaultKind::StaleDns { .. } => return None,
     };
     let cloud_of = |region: &String| topology.region(region).map(|r| r.cloud.clone());
@@ -129,6 +130,41 @@ mod tests {
             fault(4_000, 1_000, partition("eastus", "us-east-1")),
         ];
         assert!(inside(FaultModel::OneRegion, faults));
+    }
+
+    #[test]
+    fn a_lost_disk_cut_off_from_its_jurisdiction_is_its_regions_failure_and_rejects_are_none() {
+        // The disk-loss family's shape: all of it blamed on us-east-1.
+        let faults = vec![
+            fault(1_000, 8_000, partition("us-east-1", "us-central1")),
+            fault(1_000, 8_000, partition("us-east-1", "eastus")),
+            fault(
+                3_000,
+                2_000,
+                FaultKind::DiskLost {
+                    host: "gw-aws-us-east-1-0".into(),
+                },
+            ),
+            fault(
+                0,
+                30_000,
+                FaultKind::MailboxRejects {
+                    domain: "acme.example".into(),
+                },
+            ),
+        ];
+        assert!(inside(FaultModel::OneRegion, faults));
+        let elsewhere = vec![
+            fault(1_000, 8_000, crash("eastus")),
+            fault(
+                3_000,
+                2_000,
+                FaultKind::DiskLost {
+                    host: "gw-aws-us-east-1-0".into(),
+                },
+            ),
+        ];
+        assert!(!inside(FaultModel::OneRegion, elsewhere));
     }
 
     #[test]

@@ -13,7 +13,16 @@
 //! command, is an RFC 1047 window on the delivery leg (`mailbox_reply_lost`)
 //! — the one place a gateway that crashed mid-delivery may legitimately
 //! deliver again, since it cannot know the message got through.
+//!
+//! What it refuses it records too (`mailbox_refused`): a recipient outside
+//! its domains at RCPT, and, while a `mailbox_rejects` fault holds its
+//! domain ([`Rejections`]), every message after DATA. A refused envelope or
+//! message still reached this server, which is what tenant isolation and
+//! the DSN rules judge.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
 use std::time::Duration;
 
 use models::config::SMTP_PORT;
@@ -31,8 +40,28 @@ const MAX_MESSAGE_BYTES: u64 = 10 * 1024 * 1024;
 const MAX_RECIPIENTS: u32 = 100;
 const MAX_LINE_BYTES: usize = 1000;
 
+/// Domains whose mail servers reject every message after DATA right now;
+/// the engine sets it from the active `mailbox_rejects` faults.
+#[derive(Default, Debug)]
+pub struct Rejections(RefCell<BTreeSet<String>>);
+
+impl Rejections {
+    pub fn set(&self, domains: BTreeSet<String>) {
+        *self.0.borrow_mut() = domains;
+    }
+
+    /// Whether a message to any of `rcpts` is rejected now.
+    fn rejects(&self, rcpts: &[String]) -> bool {
+        let domains = self.0.borrow();
+        rcpts.iter().any(|r| {
+            r.rsplit_once('@')
+                .is_some_and(|(_, d)| domains.iter().any(|x| x.eq_ignore_ascii_case(d)))
+        })
+    }
+}
+
 /// Serves SMTP on `SMTP_PORT` for `accept_domains` until the host dies.
-pub async fn serve(env: SharedEnv, accept_domains: Vec<String>) {
+pub async fn serve(env: SharedEnv, accept_domains: Vec<String>, rejections: Rc<Rejections>) {
     let Ok(listener) = env.listen(SMTP_PORT).await else {
         // Clients will see refused connections: a dead mailbox server.
         return;
@@ -41,7 +70,12 @@ pub async fn serve(env: SharedEnv, accept_domains: Vec<String>) {
     loop {
         match listener.accept().await {
             Ok((conn, _peer)) => {
-                let task = serve_connection(env.clone(), accept_domains.clone(), conn);
+                let task = serve_connection(
+                    env.clone(),
+                    accept_domains.clone(),
+                    rejections.clone(),
+                    conn,
+                );
                 env.spawn(Box::pin(task));
             }
             // An accept error does not advance simulated time; pause so a
@@ -55,6 +89,7 @@ pub async fn serve(env: SharedEnv, accept_domains: Vec<String>) {
 async fn serve_connection(
     env: SharedEnv,
     accept_domains: std::rc::Rc<Vec<String>>,
+    rejections: Rc<Rejections>,
     mut conn: BoxConn,
 ) {
     let limits = SessionLimits {
@@ -68,7 +103,20 @@ async fn serve_connection(
     if !write(&*env, &mut conn, &session.greeting(), idle).await {
         return;
     }
-    let mut check = |rcpt: &str| rcpt_check(&accept_domains, rcpt);
+    let mut check = |rcpt: &str| {
+        let answer = rcpt_check(&accept_domains, rcpt);
+        if answer != RcptCheck::Accept {
+            env.observe(EventKind::MailboxRefused {
+                msg: None,
+                mail_from: None,
+                rcpts: vec![rcpt.to_string()],
+                code: 550,
+                dsn_about: None,
+                dsn_rcpts: Vec::new(),
+            });
+        }
+        answer
+    };
     let mut chunk = vec![0u8; 16 * 1024];
     // The last message answered 250 with nothing heard from the client since.
     let mut unheard: Option<(String, Vec<String>)> = None;
@@ -84,6 +132,10 @@ async fn serve_connection(
         while let Some(step) = session.next(&mut check) {
             let reply = match step {
                 Step::Write(bytes) => bytes,
+                Step::Message { envelope, data } if rejections.rejects(&envelope.rcpts) => {
+                    refuse(&*env, &envelope.mail_from, &envelope.rcpts, &data);
+                    session.answer_message(554, "5.7.1", "message rejected by policy")
+                }
                 Step::Message { envelope, data } => {
                     record(&*env, &envelope.mail_from, &envelope.rcpts, &data);
                     let msg = message_id(&data).unwrap_or_else(|| "<none>".to_string());
@@ -159,6 +211,22 @@ pub fn record(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
             dsn_rcpts: dsn_rcpts.clone(),
         });
     }
+}
+
+/// Logs one `mailbox_refused` for a message rejected after DATA.
+fn refuse(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
+    let (dsn_about, dsn_rcpts) = match parse_dsn(data) {
+        Some(info) => (info.about_message_id, info.final_recipients),
+        None => (None, Vec::new()),
+    };
+    env.observe(EventKind::MailboxRefused {
+        msg: Some(message_id(data).unwrap_or_else(|| "<none>".to_string())),
+        mail_from: Some(mail_from.to_string()),
+        rcpts: rcpts.to_vec(),
+        code: 554,
+        dsn_about,
+        dsn_rcpts,
+    });
 }
 
 /// True if the header block (not the body, where a forwarded message or a

@@ -103,14 +103,18 @@ impl Timeline {
                 FaultKind::Partition { from, to, .. } | FaultKind::GrayLink { from, to, .. } => {
                     row_of(from).into_iter().chain(row_of(to)).collect()
                 }
-                FaultKind::HostCrash { host } | FaultKind::Disk { host, .. } => (0..regions.len())
+                FaultKind::HostCrash { host }
+                | FaultKind::Disk { host, .. }
+                | FaultKind::DiskLost { host } => (0..regions.len())
                     .filter(|&i| {
                         let r = &regions[i];
                         host.contains(&format!("-{}-{}-", r.cloud, r.name))
                     })
                     .take(1)
                     .collect(),
-                FaultKind::MailboxOutage { .. } | FaultKind::StaleDns { .. } => {
+                FaultKind::MailboxOutage { .. }
+                | FaultKind::MailboxRejects { .. }
+                | FaultKind::StaleDns { .. } => {
                     let row = *mailbox_row.get_or_insert_with(|| {
                         rows.push("mailboxes and DNS".to_string());
                         rows.len() - 1
