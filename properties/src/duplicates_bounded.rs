@@ -14,7 +14,15 @@
 //! got through, and must deliver again rather than risk a loss. The mailbox
 //! server sees that window from its side (`mailbox_reply_lost`: its 250 was
 //! never followed by the client's next command), and each one excuses one
-//! more copy of the pair — and nothing else does.
+//! more copy of the pair.
+//!
+//! And a gateway whose disk is lost after it delivered (the `disk_lost`
+//! fault: the VM replaced with its disk) may take the only record of that
+//! delivery with it; its peers, still holding the message, must deliver it
+//! again rather than risk a loss. Each such disk, lost between the pair's
+//! first and last delivery by a host that had stored the message, excuses
+//! one more copy — and nothing else does. (Found on madsim: disk-loss
+//! seeds 17 and 31 of the correct gateway.)
 
 use traces::{Log, Told};
 
@@ -36,7 +44,7 @@ pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
 pub fn allowed_deliveries(view: &Outcomes<'_>, pair: &crate::Pair) -> usize {
     let covers = view.covers.get(pair).map_or(&[][..], Vec::as_slice);
     let indefinite = covers.iter().filter(|s| s.told == Told::Indefinite).count();
-    covers.len().min(1 + indefinite) + view.lost_replies(pair)
+    covers.len().min(1 + indefinite) + view.lost_replies(pair) + view.delivery_records_lost(pair)
 }
 
 pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
@@ -63,11 +71,13 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
             KIND,
             format!(
                 "{pair} was delivered {} times ({}) but the sender saw {accepted} accepted and \
-                 {indefinite} indefinite outcome(s) and the mailbox {} lost reply(ies), which \
-                 explain at most {allowed}: the gateway added {} copy(ies) of its own",
+                 {indefinite} indefinite outcome(s), the mailbox {} lost reply(ies) and {} \
+                 lost disk(s) held it, which explain at most {allowed}: the gateway added {} \
+                 copy(ies) of its own",
                 arrivals.len(),
                 copies.join(", "),
                 view.lost_replies(pair),
+                view.delivery_records_lost(pair),
                 arrivals.len() - allowed
             ),
             events,
@@ -147,5 +157,40 @@ mod tests {
             run.deliver("m6", "dave@globex.example", "mbx-globex");
         }
         assert_eq!(check(&run.log, &facts()), vec![]);
+    }
+
+    #[test]
+    fn a_lost_disk_that_held_the_message_excuses_one_more_copy_and_only_then() {
+        let lose = |run: &mut Run, host: &str| {
+            run.push(
+                "world",
+                traces::EventKind::FaultStarted {
+                    fault: 0,
+                    kind: "disk_lost".into(),
+                    target: host.into(),
+                },
+            );
+        };
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.store("m1", "us-east-1", "spool/m1.msg");
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        lose(&mut run, "gw-us-east-1-0");
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        assert_eq!(check(&run.log, &facts()), vec![]);
+        // One lost disk excuses one copy, not two.
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "message m1 to bob@acme.example");
+        assert!(found[0].reason.contains("1 lost disk(s)"));
+
+        // A disk that never held the message excuses nothing.
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.store("m1", "us-east-1", "spool/m1.msg");
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        lose(&mut run, "gw-eu-west-1-0");
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        assert_reported(&check(&run.log, &facts()), NAME, "message m1");
     }
 }

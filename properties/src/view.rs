@@ -156,6 +156,9 @@ pub struct Outcomes<'a> {
     /// `mailbox_reply_lost` per pair (a DSN's under its own Message-ID):
     /// deliveries whose 250 the delivering side may never have heard.
     pub lost_replies: BTreeMap<Pair, usize>,
+    /// `disk_lost` faults as they started: (time, the gateway host whose
+    /// disk went).
+    pub lost_disks: Vec<(u64, &'a str)>,
 }
 
 impl<'a> Outcomes<'a> {
@@ -182,6 +185,7 @@ impl<'a> Outcomes<'a> {
             verdicts: BTreeMap::new(),
             bytes: Vec::new(),
             lost_replies: BTreeMap::new(),
+            lost_disks: Vec::new(),
         };
         for (index, event) in log.events().iter().enumerate() {
             view.index(index, event);
@@ -313,6 +317,9 @@ impl<'a> Outcomes<'a> {
                     code: *code,
                 });
             }
+            EventKind::FaultStarted { kind, target, .. } if kind == "disk_lost" => {
+                self.lost_disks.push((t_us, target.as_str()));
+            }
             EventKind::MailboxReplyLost { msg, rcpts } => {
                 let pairs: BTreeSet<Pair> = rcpts.iter().map(|r| Pair::new(msg, r)).collect();
                 for pair in pairs {
@@ -375,6 +382,31 @@ impl<'a> Outcomes<'a> {
     /// heard acknowledged (RFC 1047 on the delivery leg).
     pub fn lost_replies(&self, pair: &Pair) -> usize {
         self.lost_replies.get(pair).copied().unwrap_or(0)
+    }
+
+    /// Disks lost, between the pair's first and last delivery, by gateway
+    /// hosts that had stored the message by then: each may have taken the
+    /// only record that the pair was delivered.
+    pub fn delivery_records_lost(&self, pair: &Pair) -> usize {
+        let Some(arrivals) = self.deliveries.get(pair) else {
+            return 0;
+        };
+        let (Some(first), Some(last)) = (arrivals.first(), arrivals.last()) else {
+            return 0;
+        };
+        self.lost_disks
+            .iter()
+            .filter(|(t_us, host)| {
+                first.t_us <= *t_us
+                    && *t_us <= last.t_us
+                    && self.bytes.iter().any(|b| {
+                        b.host == *host
+                            && b.msg == pair.msg
+                            && b.presence == Presence::Stored
+                            && b.t_us <= *t_us
+                    })
+            })
+            .count()
     }
 
     /// Whether some `send_outcome` accepted or left indefinite this pair, i.e.
