@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::engine::Engine;
 use crate::run::{self, Verdict};
 use crate::scenario::{Family, Scenario};
 use crate::shrink;
@@ -71,8 +72,8 @@ impl Judged {
 }
 
 /// Runs `seed` of `family` with `bugs` switched on (none: the correct gateway).
-pub fn judge(seed: u64, family: Family, bugs: &[&str]) -> Judged {
-    let outcome = run::run(&scenario_with(seed, family, bugs), seed);
+pub fn judge(engine: Engine, seed: u64, family: Family, bugs: &[&str]) -> Judged {
+    let outcome = run::run_on(engine, &scenario_with(seed, family, bugs), seed);
     let properties: BTreeSet<String> = outcome
         .report
         .violations
@@ -104,6 +105,7 @@ impl RangeHunt {
 
 /// Runs seeds `first_seed..first_seed + count` with `bug` on until one fails.
 pub fn hunt_range(
+    engine: Engine,
     bug: &str,
     family: Family,
     first_seed: u64,
@@ -113,7 +115,7 @@ pub fn hunt_range(
     let mut seeds_run = Vec::new();
     for seed in first_seed..first_seed + count {
         seeds_run.push(seed);
-        let judged = judge(seed, family, &[bug]);
+        let judged = judge(engine, seed, family, &[bug]);
         progress(&format!(
             "{bug}: seed {seed}: {}{}",
             judged.verdict.word(),
@@ -152,18 +154,20 @@ pub struct Minimised {
 
 /// Shrinks `seed` of `family` with `bug` on while it still violates `property`.
 pub fn minimise(
+    engine: Engine,
     bug: &str,
     family: Family,
     seed: u64,
     property: &str,
     progress: &mut dyn FnMut(&str),
 ) -> Option<Minimised> {
-    minimise_within(bug, family, seed, property, u32::MAX, progress)
+    minimise_within(engine, bug, family, seed, property, u32::MAX, progress)
 }
 
 /// [`minimise`] with at most `max_runs` shrinker runs (see
 /// [`shrink::shrink_within`]).
 pub fn minimise_within(
+    engine: Engine,
     bug: &str,
     family: Family,
     seed: u64,
@@ -172,7 +176,8 @@ pub fn minimise_within(
     progress: &mut dyn FnMut(&str),
 ) -> Option<Minimised> {
     let scenario = scenario_with(seed, family, &[bug]);
-    let shrunk = shrink::shrink_within(&scenario, seed, property, max_runs, progress).ok()?;
+    let shrunk =
+        shrink::shrink_within_on(engine, &scenario, seed, property, max_runs, progress).ok()?;
     Some(Minimised {
         seed,
         property: property.to_string(),
@@ -245,6 +250,7 @@ pub type CorrectRuns = BTreeMap<(&'static str, u64), Judged>;
 /// k starts at seed k * seeds_per_range + 1), shrinks the first failure
 /// found, and runs the correct gateway over every seed the hunt ran.
 pub fn hunt(
+    engine: Engine,
     bug: &str,
     seeds_per_range: u64,
     ranges: u64,
@@ -257,6 +263,7 @@ pub fn hunt(
     let mut property_counts = BTreeMap::new();
     for k in 0..ranges {
         let range = hunt_range(
+            engine,
             bug,
             family,
             k * seeds_per_range + 1,
@@ -294,7 +301,7 @@ pub fn hunt(
                 "{bug}: shrinking seed {} for {target}",
                 first.seed
             ));
-            result.minimised = minimise(bug, family, first.seed, &target, progress);
+            result.minimised = minimise(engine, bug, family, first.seed, &target, progress);
         }
     }
     let seeds: BTreeSet<u64> = result
@@ -307,7 +314,7 @@ pub fn hunt(
         let judged = match correct_runs.get(&key) {
             Some(judged) => judged.clone(),
             None => {
-                let judged = judge(seed, family, &[]);
+                let judged = judge(engine, seed, family, &[]);
                 progress(&format!(
                     "{bug}: correct gateway, seed {seed}: {}",
                     judged.verdict.word()

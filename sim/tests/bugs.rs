@@ -14,6 +14,7 @@
 //! about); `mailsim bench bugs` shrinks all the way.
 
 use sim::bug_hunt::{self, Minimised};
+use sim::engine::Engine;
 
 /// Seeds a search may run at most.
 const SEARCH_CAP: u64 = 200;
@@ -32,7 +33,7 @@ const SMALL_MESSAGES: usize = 12;
 /// messages remain.
 fn hunted(bug: &str, property: &str, max_faults: usize) -> Minimised {
     let family = bug_hunt::family_for(bug);
-    let range = bug_hunt::hunt_range(bug, family, 1, SEARCH_CAP, &mut |_| {});
+    let range = bug_hunt::hunt_range(Engine::Turmoil, bug, family, 1, SEARCH_CAP, &mut |_| {});
     let found = range.detection.clone().unwrap_or_else(|| {
         panic!(
             "{bug} was not caught in {SEARCH_CAP} seeds of {}",
@@ -47,7 +48,7 @@ fn hunted(bug: &str, property: &str, max_faults: usize) -> Minimised {
         found.properties
     );
     for &seed in &range.seeds_run {
-        let correct = bug_hunt::judge(seed, family, &[]);
+        let correct = bug_hunt::judge(Engine::Turmoil, seed, family, &[]);
         assert!(
             !correct.failed(),
             "the correct gateway failed seed {seed} of {} ({:?}), which the {bug} search ran",
@@ -55,9 +56,16 @@ fn hunted(bug: &str, property: &str, max_faults: usize) -> Minimised {
             correct.properties
         );
     }
-    let shrunk =
-        bug_hunt::minimise_within(bug, family, found.seed, property, SHRINK_RUNS, &mut |_| {})
-            .unwrap_or_else(|| panic!("seed {} did not fail again when shrinking", found.seed));
+    let shrunk = bug_hunt::minimise_within(
+        Engine::Turmoil,
+        bug,
+        family,
+        found.seed,
+        property,
+        SHRINK_RUNS,
+        &mut |_| {},
+    )
+    .unwrap_or_else(|| panic!("seed {} did not fail again when shrinking", found.seed));
     eprintln!(
         "{bug}: seed {} of {} caught as {property}; shrunk to {} fault(s), {} message(s) \
          (from {}, {}) in {} runs",

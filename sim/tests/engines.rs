@@ -10,6 +10,7 @@ fn asking_for_madsim_in_a_build_without_it_says_how_to_build_it() {
     for args in [
         &["run", "--seed", "1", "--engine", "madsim"][..],
         &["check-determinism", "--seeds", "0..1", "--engine", "madsim"][..],
+        &["bench", "bugs", "--ranges", "1", "--engine", "madsim"][..],
         &[
             "sweep",
             "--seeds",

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use properties::facts::msg_key;
 use properties::{Outcomes, Sometimes};
 use sim::deploy;
+use sim::engine::Engine;
 use sim::faults::{DiskMode, Fault, FaultKind};
 use sim::run::{RunOutcome, Verdict};
 use sim::scenario::{Family, Scenario};
@@ -36,11 +37,15 @@ fn with_faults(scenario: &Scenario, faults: Vec<Fault>) -> Scenario {
 }
 
 fn run(scenario: &Scenario) -> RunOutcome {
-    let outcome = sim::run::run(scenario, scenario.seed);
+    run_on(Engine::Turmoil, scenario)
+}
+
+fn run_on(engine: Engine, scenario: &Scenario) -> RunOutcome {
+    let outcome = sim::run::run_on(engine, scenario, scenario.seed);
     assert_eq!(
         outcome.verdict,
         Verdict::Pass,
-        "seed {}:\n{}",
+        "{engine} seed {}:\n{}",
         scenario.seed,
         outcome.summary()
     );
@@ -425,42 +430,82 @@ fn a_one_way_partition_holds_even_over_a_lossy_gray_link_on_the_same_regions() {
 
 #[test]
 fn a_lost_disk_comes_back_empty_and_the_mail_it_held_survives_on_its_peers() {
-    // acme's mail parks on the spools behind its mailbox outage; then the
-    // first MX host is replaced. A plain crash of the same host keeps its
-    // fsynced spool, so the two runs must differ, and both keep every promise.
-    let scenario = small(1);
-    let host = first_mx(&scenario, "acme");
-    let outage = window(
-        0,
-        15_000,
-        FaultKind::MailboxOutage {
-            tenant: "acme".into(),
-        },
-    );
-    let lost = run(&with_faults(
-        &scenario,
-        vec![
-            outage.clone(),
-            window(8_000, 2_000, FaultKind::DiskLost { host: host.clone() }),
-        ],
-    ));
-    let crashed = run(&with_faults(
-        &scenario,
-        vec![
-            outage,
-            window(8_000, 2_000, FaultKind::HostCrash { host: host.clone() }),
-        ],
-    ));
-    assert_ne!(
-        lost.digest, crashed.digest,
-        "losing the disk changed nothing"
-    );
-    let restarted = lost
-        .log
-        .events()
-        .iter()
-        .any(|e| e.host == host && matches!(e.kind, EventKind::HostRestarted {}));
-    assert!(restarted, "{host} never came back");
+    // On every engine in this build: each wipes its own kind of disk.
+    for engine in [Engine::Turmoil, Engine::Madsim] {
+        if !engine.available() {
+            continue;
+        }
+        // acme's mail parks on the spools behind its mailbox outage; then the
+        // first MX host is replaced. A plain crash of the same host keeps its
+        // fsynced spool, so the two runs must differ, and both keep every promise.
+        let scenario = small(1);
+        let host = first_mx(&scenario, "acme");
+        let outage = window(
+            0,
+            15_000,
+            FaultKind::MailboxOutage {
+                tenant: "acme".into(),
+            },
+        );
+        let lost = run_on(
+            engine,
+            &with_faults(
+                &scenario,
+                vec![
+                    outage.clone(),
+                    window(8_000, 2_000, FaultKind::DiskLost { host: host.clone() }),
+                ],
+            ),
+        );
+        let crashed = run_on(
+            engine,
+            &with_faults(
+                &scenario,
+                vec![
+                    outage,
+                    window(8_000, 2_000, FaultKind::HostCrash { host: host.clone() }),
+                ],
+            ),
+        );
+        assert_ne!(
+            lost.digest, crashed.digest,
+            "{engine}: losing the disk changed nothing"
+        );
+        let restarted = lost
+            .log
+            .events()
+            .iter()
+            .any(|e| e.host == host && matches!(e.kind, EventKind::HostRestarted {}));
+        assert!(restarted, "{engine}: {host} never came back");
+        // What tells the two apart from outside: the replaced host's peers send
+        // it back the copies it held, which a crashed host still has.
+        let resent_after_restart = |outcome: &sim::run::RunOutcome| {
+            let events = outcome.log.events();
+            let Some(back) = events
+                .iter()
+                .position(|e| e.host == host && matches!(e.kind, EventKind::HostRestarted {}))
+            else {
+                return 0;
+            };
+            events[back..]
+                .iter()
+                .filter(|e| {
+                    e.host == host
+                        && matches!(
+                            &e.kind,
+                            EventKind::BytesSeen { presence: traces::Presence::Received, place, .. }
+                                if place.starts_with("gw-")
+                        )
+                })
+                .count()
+        };
+        assert!(
+            resent_after_restart(&lost) > resent_after_restart(&crashed),
+            "{engine}: peers resent {} copies to the replaced host, {} to the crashed one",
+            resent_after_restart(&lost),
+            resent_after_restart(&crashed)
+        );
+    }
 }
 
 #[test]

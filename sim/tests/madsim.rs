@@ -54,6 +54,28 @@ fn the_standard_scenario_passes_every_property_on_madsim() {
 }
 
 #[test]
+fn the_bug_hunt_runs_on_madsim_and_the_correct_gateway_passes_its_seeds() {
+    // (That a lost disk is really wiped on madsim is `faults.rs`'s
+    // `a_lost_disk_comes_back_empty...`, which runs on every engine built.)
+    use sim::bug_hunt;
+    let bug = "ack-before-replication-quorum";
+    let family = bug_hunt::family_for(bug);
+    let range = bug_hunt::hunt_range(Engine::Madsim, bug, family, 1, 20, &mut |_| {});
+    let found = range.detection.expect("the bug is found within 20 seeds");
+    assert!(
+        found.properties.iter().any(|p| p == "no_acked_loss"),
+        "{found:?}"
+    );
+    for seed in range.seeds_run {
+        let correct = bug_hunt::judge(Engine::Madsim, seed, family, &[]);
+        assert!(
+            !correct.failed(),
+            "correct gateway, seed {seed}: {correct:?}"
+        );
+    }
+}
+
+#[test]
 fn a_cloud_outage_and_a_swarm_seed_pass_on_madsim() {
     for (seed, family) in [(2, Family::CloudOutage), (5, Family::Swarm)] {
         let outcome = run(seed, family);

@@ -20,6 +20,10 @@ pub fn run(args: &BenchBugsArgs) -> i32 {
         eprintln!("error: unknown bug {unknown:?}; see `mailsim bugs`");
         return EXIT_BAD_INPUT;
     }
+    if let Err(e) = args.engine.check_available() {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
+    }
     let seeds_per_range = args.seeds_per_range.max(1);
     let ranges = args.ranges.max(1);
     let mut hunts = Vec::new();
@@ -33,6 +37,7 @@ pub fn run(args: &BenchBugsArgs) -> i32 {
             bug_hunt::family_word(bug_hunt::family_for(bug))
         );
         let hunt = bug_hunt::hunt(
+            args.engine,
             bug,
             seeds_per_range,
             ranges,
@@ -47,9 +52,13 @@ pub fn run(args: &BenchBugsArgs) -> i32 {
     for hunt in &hunts {
         for judged in &hunt.correct_failures {
             println!(
-                "correct gateway FAILED: mailsim run --seed {} --family {} ({})",
+                "correct gateway FAILED: mailsim run --seed {} --family {}{} ({})",
                 judged.seed,
                 bug_hunt::family_word(hunt.family),
+                match args.engine {
+                    crate::engine::Engine::Turmoil => String::new(),
+                    engine => format!(" --engine {engine}"),
+                },
                 judged.properties.join(",")
             );
         }

@@ -112,6 +112,10 @@ pub struct BenchBugsArgs {
     /// Skip shrinking the first failure (much faster).
     #[arg(long)]
     pub no_shrink: bool,
+    /// The engine every hunt runs on: madsim (with RUSTFLAGS="--cfg madsim")
+    /// makes the full 200-seed search a matter of minutes.
+    #[arg(long, value_enum, default_value_t = Engine::Turmoil)]
+    pub engine: Engine,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
