@@ -165,7 +165,7 @@ pub fn minimise(
 }
 
 /// [`minimise`] with at most `max_runs` shrinker runs (see
-/// [`shrink::shrink_within`]).
+/// [`shrink::shrink_within_on`]).
 pub fn minimise_within(
     engine: Engine,
     bug: &str,

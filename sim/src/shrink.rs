@@ -309,18 +309,9 @@ impl Shrinker<'_> {
     }
 }
 
-/// Shrinks `scenario` (run with `seed`) while it still violates `target`.
-/// `progress` gets one line per run.
-pub fn shrink(
-    scenario: &Scenario,
-    seed: u64,
-    target: &str,
-    progress: &mut dyn FnMut(&str),
-) -> Result<Shrunk, ShrinkError> {
-    shrink_on(Engine::Turmoil, scenario, seed, target, progress)
-}
-
-/// [`shrink`] with every run on `engine` (the one the failure was found on).
+/// Shrinks `scenario` (run with `seed` on `engine`, the one the failure was
+/// found on) while it still violates `target`. `progress` gets one line per
+/// run.
 pub fn shrink_on(
     engine: Engine,
     scenario: &Scenario,
@@ -331,22 +322,11 @@ pub fn shrink_on(
     shrink_within_on(engine, scenario, seed, target, u32::MAX, progress)
 }
 
-/// [`shrink`] with at most `max_runs` runs (the original's included): the
+/// [`shrink_on`] with at most `max_runs` runs (the original's included): the
 /// steps run in the same order and stop trying candidates when the budget is
 /// spent, so a test can afford the first, largest reductions (faults, then
 /// the messages the violation is not about) and leave the polish to
 /// `mailsim shrink`.
-pub fn shrink_within(
-    scenario: &Scenario,
-    seed: u64,
-    target: &str,
-    max_runs: u32,
-    progress: &mut dyn FnMut(&str),
-) -> Result<Shrunk, ShrinkError> {
-    shrink_within_on(Engine::Turmoil, scenario, seed, target, max_runs, progress)
-}
-
-/// [`shrink_within`] on `engine`.
 pub fn shrink_within_on(
     engine: Engine,
     scenario: &Scenario,
@@ -415,7 +395,7 @@ mod tests {
         scenario.phases.heal_at_ms = 1_000;
         scenario.phases.drain_bound_ms = 5_000;
         let mut lines = Vec::new();
-        let result = shrink(&scenario, 1, "no_acked_loss", &mut |l| {
+        let result = shrink_on(Engine::Turmoil, &scenario, 1, "no_acked_loss", &mut |l| {
             lines.push(l.to_string())
         });
         assert!(matches!(result, Err(ShrinkError::DoesNotFail { .. })));
