@@ -290,6 +290,8 @@ impl LinkConn {
         let gray = self.links.gray.borrow().get(&self.pair).copied();
         let mut ms = self.base_ms;
         if let Some((ceiling_ms, loss_percent)) = gray {
+            // madsim's generator, seeded from the run's seed by the runtime
+            // (not the OS): the draws are part of the deterministic run.
             let mut rng = madsim::rand::thread_rng();
             if ceiling_ms > self.base_ms {
                 ms = rng.gen_range(self.base_ms..=ceiling_ms);
