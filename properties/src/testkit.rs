@@ -192,6 +192,8 @@ impl Run {
                 mail_from: a.mail_from.into(),
                 size: 1_000,
                 body_sha256: "00".into(),
+                additions: Vec::new(),
+                original_sha256: "00".into(),
                 spam_tagged: a.spam_tagged,
                 dsn_about: a.dsn_about.map(str::to_string),
                 dsn_rcpts: a.dsn_rcpts.iter().map(|r| r.to_string()).collect(),

@@ -479,6 +479,8 @@ mod tests {
                 mail_from: String::new(),
                 size: 1,
                 body_sha256: "ab".into(),
+                additions: vec![],
+                original_sha256: "ab".into(),
                 spam_tagged: false,
                 dsn_about: Some("<m1@mailsim.test>".into()),
                 dsn_rcpts: vec!["b@acme.example".into()],

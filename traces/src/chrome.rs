@@ -154,7 +154,8 @@ fn category(kind: &EventKind) -> &'static str {
         | EventKind::FaultEnded { .. }
         | EventKind::HostCrashed {}
         | EventKind::HostRestarted {} => "world",
-        EventKind::SendAttempt { .. }
+        EventKind::MessageBuilt { .. }
+        | EventKind::SendAttempt { .. }
         | EventKind::RcptReply { .. }
         | EventKind::SendOutcome { .. }
         | EventKind::SenderGaveUp { .. } => "sender",
@@ -517,6 +518,8 @@ mod tests {
                 mail_from: "a@b".into(),
                 size: 10,
                 body_sha256: "cd".into(),
+                additions: vec![],
+                original_sha256: String::new(),
                 spam_tagged: false,
                 dsn_about: None,
                 dsn_rcpts: vec![],

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// One observation, stamped with simulated time. (Unknown fields are
 /// refused by [`EventKind`]; serde cannot refuse them here, beside `flatten`.)
@@ -46,6 +46,17 @@ pub enum Told {
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    Clean,
+    Spam,
+    Malware,
+}
+
+/// What the workload built a message to be. Ground truth: the sender knows
+/// because it put the content there (a canonical EICAR file makes it
+/// malware, a spam sample spam), never because a scanner said so.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
     Clean,
     Spam,
     Malware,
@@ -87,6 +98,17 @@ pub enum EventKind {
     HostRestarted {},
 
     // ---- senders: what they were told (ground truth) ----
+    /// A sender built a message, once, before its first attempt: every
+    /// retry sends exactly these bytes.
+    MessageBuilt {
+        msg: String,
+        class: Class,
+        /// SHA-256 of the exact bytes sent as DATA (before dot-stuffing).
+        body_sha256: String,
+        size: u64,
+        mail_from: String,
+        rcpts: Vec<String>,
+    },
     /// A sender connected to an MX host for a message.
     SendAttempt {
         msg: String,
@@ -121,6 +143,14 @@ pub enum EventKind {
         mail_from: String,
         size: u64,
         body_sha256: String,
+        /// Header fields the mailbox found added in transit and took off
+        /// to compare with what was sent, by name, in the order they stood
+        /// (`Received` prepended at the top, `X-Spam-Flag` anywhere in the
+        /// header block).
+        additions: Vec<String>,
+        /// SHA-256 of the bytes with those `additions` taken off: equal to
+        /// the sender's `message_built.body_sha256` when nothing else changed.
+        original_sha256: String,
         /// The gateway tagged it as spam (`X-Spam-Flag: YES`).
         spam_tagged: bool,
         /// For a DSN: the Message-ID it reports on, and for which recipients.
@@ -203,7 +233,8 @@ impl EventKind {
     /// The message this event is about, if any.
     pub fn msg(&self) -> Option<&str> {
         match self {
-            EventKind::SendAttempt { msg, .. }
+            EventKind::MessageBuilt { msg, .. }
+            | EventKind::SendAttempt { msg, .. }
             | EventKind::RcptReply { msg, .. }
             | EventKind::SendOutcome { msg, .. }
             | EventKind::SenderGaveUp { msg, .. }
@@ -230,6 +261,7 @@ impl EventKind {
             EventKind::FaultEnded { .. } => "fault_ended",
             EventKind::HostCrashed {} => "host_crashed",
             EventKind::HostRestarted {} => "host_restarted",
+            EventKind::MessageBuilt { .. } => "message_built",
             EventKind::SendAttempt { .. } => "send_attempt",
             EventKind::RcptReply { .. } => "rcpt_reply",
             EventKind::SendOutcome { .. } => "send_outcome",

@@ -3,7 +3,7 @@
 //! or a field without documenting it fails here (and adding a kind fails to
 //! compile until it is listed in `one_of_each`).
 
-use traces::{EventKind, Presence, SCHEMA_VERSION, Told, Verdict};
+use traces::{Class, EventKind, Presence, SCHEMA_VERSION, Told, Verdict};
 
 const SCHEMA_DOC: &str = include_str!("../SCHEMA.md");
 
@@ -25,6 +25,14 @@ fn one_of_each() -> Vec<EventKind> {
         EventKind::FaultEnded { fault: 0 },
         EventKind::HostCrashed {},
         EventKind::HostRestarted {},
+        EventKind::MessageBuilt {
+            msg: s(),
+            class: Class::Clean,
+            body_sha256: s(),
+            size: 0,
+            mail_from: s(),
+            rcpts: vec![],
+        },
         EventKind::SendAttempt {
             msg: s(),
             attempt: 0,
@@ -51,6 +59,8 @@ fn one_of_each() -> Vec<EventKind> {
             mail_from: s(),
             size: 0,
             body_sha256: s(),
+            additions: vec![],
+            original_sha256: s(),
             spam_tagged: false,
             dsn_about: None,
             dsn_rcpts: vec![],
@@ -117,6 +127,7 @@ fn listed(kind: &EventKind) {
         | EventKind::FaultEnded { .. }
         | EventKind::HostCrashed {}
         | EventKind::HostRestarted {}
+        | EventKind::MessageBuilt { .. }
         | EventKind::SendAttempt { .. }
         | EventKind::RcptReply { .. }
         | EventKind::SendOutcome { .. }

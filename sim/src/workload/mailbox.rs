@@ -194,6 +194,8 @@ fn rcpt_check(accept_domains: &[String], rcpt: &str) -> RcptCheck {
 pub fn record(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
     let msg = message_id(data).unwrap_or_else(|| "<none>".to_string());
     let body_sha256 = traces::sha256_hex(data);
+    let (additions, original) = take_off_additions(data);
+    let original_sha256 = traces::sha256_hex(&original);
     let spam_tagged = has_spam_flag(data);
     let (dsn_about, dsn_rcpts) = match parse_dsn(data) {
         Some(info) => (info.about_message_id, info.final_recipients),
@@ -206,6 +208,8 @@ pub fn record(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
             mail_from: mail_from.to_string(),
             size: data.len() as u64,
             body_sha256: body_sha256.clone(),
+            additions: additions.clone(),
+            original_sha256: original_sha256.clone(),
             spam_tagged,
             dsn_about: dsn_about.clone(),
             dsn_rcpts: dsn_rcpts.clone(),
@@ -227,6 +231,65 @@ fn refuse(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
         dsn_about,
         dsn_rcpts,
     });
+}
+
+/// Takes off the header fields a relay may add in transit, so what is left
+/// can be compared byte for byte with what the sender built: `Received`
+/// fields prepended at the very top (RFC 5321 §4.4), and `X-Spam-Flag`
+/// anywhere in the header block. Returns their names, in the order they
+/// stood, and the bytes without them. Folded continuation lines go with
+/// their field.
+pub fn take_off_additions(data: &[u8]) -> (Vec<String>, Vec<u8>) {
+    let mut names = Vec::new();
+    let mut kept = Vec::with_capacity(data.len());
+    let mut at_top = true;
+    let mut dropping = false;
+    let mut in_header = true;
+    let mut rest = data;
+    while !rest.is_empty() {
+        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(end);
+        rest = tail;
+        if !in_header {
+            kept.extend_from_slice(line);
+            continue;
+        }
+        let bare = line.strip_suffix(b"\n").unwrap_or(line);
+        let bare = bare.strip_suffix(b"\r").unwrap_or(bare);
+        if bare.is_empty() {
+            in_header = false;
+            kept.extend_from_slice(line);
+            continue;
+        }
+        if matches!(bare[0], b' ' | b'\t') {
+            // A continuation belongs to the field above it.
+            if !dropping {
+                kept.extend_from_slice(line);
+            }
+            continue;
+        }
+        let name = bare
+            .iter()
+            .position(|&b| b == b':')
+            .map(|colon| bare[..colon].trim_ascii());
+        let added = match name {
+            Some(n) if n.eq_ignore_ascii_case(b"X-Spam-Flag") => Some("X-Spam-Flag"),
+            Some(n) if at_top && n.eq_ignore_ascii_case(b"Received") => Some("Received"),
+            _ => None,
+        };
+        match added {
+            Some(n) => {
+                names.push(n.to_string());
+                dropping = true;
+            }
+            None => {
+                at_top = false;
+                dropping = false;
+                kept.extend_from_slice(line);
+            }
+        }
+    }
+    (names, kept)
 }
 
 /// True if the header block (not the body, where a forwarded message or a
@@ -266,6 +329,20 @@ mod tests {
         assert!(!has_spam_flag(b"Subject: hi\r\n\r\nX-Spam-Flag: YES\r\n"));
         assert!(!has_spam_flag(b""));
         assert!(!has_spam_flag(b"\xff\xfe:\x00"));
+    }
+
+    #[test]
+    fn additions_in_transit_are_taken_off_and_named() {
+        let sent = b"From: a@x\r\nSubject: hi\r\n\r\nReceived: in the body stays\r\n";
+        let mut got = b"Received: from gw\r\n\tby mbx; Wed\r\nX-Spam-Flag: YES\r\n".to_vec();
+        got.extend_from_slice(sent);
+        let (names, original) = take_off_additions(&got);
+        assert_eq!(names, ["Received", "X-Spam-Flag"]);
+        assert_eq!(original, sent);
+        // A Received below the sender's own first field is not an addition.
+        let late = b"From: a@x\r\nReceived: late\r\n\r\n";
+        assert_eq!(take_off_additions(late), (vec![], late.to_vec()));
+        assert_eq!(take_off_additions(b""), (vec![], vec![]));
     }
 
     #[test]

@@ -18,11 +18,11 @@ use models::config::SMTP_PORT;
 use models::env::{self, Env, SharedEnv};
 use models::retry;
 use models::smtp::client::{ClientError, Reply, Transaction, send_mail};
-use traces::{EventKind, Told};
+use traces::{Class, EventKind, Told};
 
 use crate::scenario::MessagePlan;
 use crate::workload::dns::{MxCache, resolve_shared};
-use crate::workload::mime::{MessageSpec, build_message};
+use crate::workload::mime::{MessageKind, MessageSpec, build_message};
 
 /// How every sender of a run behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +87,14 @@ async fn deliver(
         kind: plan.kind,
         body_bytes_approx: plan.body_bytes_approx as usize,
         date_rfc2822: &date,
+    });
+    env.observe(EventKind::MessageBuilt {
+        msg: plan.id.clone(),
+        class: class_of(plan.kind),
+        body_sha256: traces::sha256_hex(&message),
+        size: message.len() as u64,
+        mail_from: plan.mail_from.clone(),
+        rcpts: plan.rcpts.clone(),
     });
     let deadline = plan.at_ms.saturating_add(settings.lifetime_ms);
     let mut delivery = Delivery::new(env, &plan, &settings);
@@ -334,6 +342,16 @@ impl<'a> Delivery<'a> {
                 reason: format!("rejected: {code}"),
             });
         }
+    }
+}
+
+/// What the workload put in a message of `kind`: ground truth for the
+/// properties, whatever a scanner makes of it.
+fn class_of(kind: MessageKind) -> Class {
+    match kind {
+        MessageKind::Plain | MessageKind::MultipartAttachment | MessageKind::Html => Class::Clean,
+        MessageKind::Spam => Class::Spam,
+        MessageKind::Eicar | MessageKind::EicarZipLike => Class::Malware,
     }
 }
 
