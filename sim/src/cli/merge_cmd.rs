@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::cli::EXIT_BAD_INPUT;
 use crate::cli::sweep::command_line;
+use crate::exit_code::EXIT_BAD_INPUT;
 use crate::sweep::layout::write_atomic;
 use crate::sweep::{junit, merge, table};
 
