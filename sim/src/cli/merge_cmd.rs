@@ -31,7 +31,13 @@ pub fn run(args: &MergeArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let xml = junit::render(&merged.summary);
+    let xml = match junit::render(&merged.summary) {
+        Ok(xml) => xml,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     let mut targets = vec![args.out.join("junit.xml")];
     targets.extend(args.junit.clone());
     for path in &targets {

@@ -217,7 +217,7 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
             std::fs::create_dir_all(parent)
                 .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
-        write_atomic(path, junit::render(&summary).as_bytes())?;
+        write_atomic(path, junit::render(&summary)?.as_bytes())?;
         wrote.push(path.display().to_string());
     }
 
