@@ -15,6 +15,7 @@ pub mod prng;
 pub mod report_text;
 pub mod run;
 pub mod scenario;
+pub mod scenario_source;
 pub mod serve;
 pub mod shell;
 pub mod shrink;

@@ -6,8 +6,6 @@
 //! come from our own pinned [`Prng`], in a fixed order. Changing that order
 //! changes what every saved seed means, so `SCENARIO_VERSION` goes up with it.
 
-pub mod source;
-
 use std::fmt;
 
 use models::config::{Knobs, SpamPolicy};

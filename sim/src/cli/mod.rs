@@ -120,7 +120,7 @@ pub struct BenchBugsArgs {
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
-    pub source: crate::scenario::source::ScenarioSource,
+    pub source: crate::scenario_source::ScenarioSource,
     /// Write the observation log (JSONL) here.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,

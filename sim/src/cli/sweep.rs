@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::cli::seeds;
 use crate::exit_code::EXIT_BAD_INPUT;
 use crate::scenario::Family;
-use crate::scenario::source::ScenarioSource;
+use crate::scenario_source::ScenarioSource;
 use crate::shell::shell_word;
 use crate::sweep::duration::{human, parse_duration};
 use crate::sweep::layout::{Layout, write_atomic};

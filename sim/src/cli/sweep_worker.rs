@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crate::exit_code::EXIT_BAD_INPUT;
-use crate::scenario::source::ScenarioSource;
+use crate::scenario_source::ScenarioSource;
 use crate::sweep::worker;
 
 #[derive(clap::Args, Debug)]

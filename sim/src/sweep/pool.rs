@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::scenario::Family;
-use crate::scenario::source::ScenarioSource;
+use crate::scenario_source::ScenarioSource;
 use crate::sweep::duration::human;
 use crate::sweep::invoke::{WorkerEnd, WorkerRun};
 use crate::sweep::layout::Layout;
