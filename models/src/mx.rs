@@ -52,32 +52,21 @@ pub async fn lookup(
         conn.write_all(format!("MX {domain}\r\n").as_bytes())
             .await?;
         conn.flush().await?;
-        let mut line = Vec::new();
-        let mut byte = [0u8; 1];
-        while !line.ends_with(b"\r\n") {
-            if conn.read(&mut byte).await? == 0 || line.len() > 4096 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "short MX answer",
-                ));
-            }
-            line.push(byte[0]);
-        }
-        let text = String::from_utf8_lossy(&line[..line.len() - 2]).into_owned();
-        parse_answer(&text)
+        parse_answer(&read_line(&mut conn, "MX answer").await?)
     };
     env::timeout(env, Duration::from_millis(timeout_ms), query).await?
 }
 
-/// Reads one CRLF-terminated line (without the CRLF).
-async fn read_line(conn: &mut crate::env::BoxConn) -> io::Result<String> {
+/// Reads one CRLF-terminated line (without the CRLF); `what` names it in
+/// the error when the connection ends first or the line runs past 4 KiB.
+async fn read_line(conn: &mut crate::env::BoxConn, what: &str) -> io::Result<String> {
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     while !line.ends_with(b"\r\n") {
         if conn.read(&mut byte).await? == 0 || line.len() > 4096 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                "short directory answer",
+                format!("short {what}"),
             ));
         }
         line.push(byte[0]);
@@ -105,7 +94,7 @@ pub async fn publish(
             line.push_str("\r\n");
             conn.write_all(line.as_bytes()).await?;
             conn.flush().await?;
-            if read_line(&mut conn).await? == "OK" {
+            if read_line(&mut conn, "directory answer").await? == "OK" {
                 taken += 1;
             }
         }

@@ -244,7 +244,7 @@ impl BugHunt {
 /// Correct-gateway runs already made, by (family, seed): bugs hunted in the
 /// same family share seeds, and the correct gateway's run of a seed does not
 /// change with the bug being hunted.
-pub type CorrectRuns = BTreeMap<(&'static str, u64), Judged>;
+pub type CorrectRuns = BTreeMap<(Family, u64), Judged>;
 
 /// Hunts `bug`: `ranges` disjoint ranges of `seeds_per_range` seeds (range
 /// k starts at seed k * seeds_per_range + 1), shrinks the first failure
@@ -310,7 +310,7 @@ pub fn hunt(
         .flat_map(|r| r.seeds_run.iter().copied())
         .collect();
     for seed in seeds {
-        let key = (family_word(family), seed);
+        let key = (family, seed);
         let judged = match correct_runs.get(&key) {
             Some(judged) => judged.clone(),
             None => {
@@ -329,20 +329,6 @@ pub fn hunt(
         }
     }
     result
-}
-
-/// The family's name as the command line spells it.
-pub fn family_word(family: Family) -> &'static str {
-    match family {
-        Family::Calm => "calm",
-        Family::RegionOutage => "region-outage",
-        Family::CloudOutage => "cloud-outage",
-        Family::Swarm => "swarm",
-        Family::Bounces => "bounces",
-        Family::DiskLoss => "disk-loss",
-        Family::PowerLoss => "power-loss",
-        Family::ScannerOutage => "scanner-outage",
-    }
 }
 
 /// The table `mailsim bench bugs` prints.
@@ -371,7 +357,7 @@ pub fn table(hunts: &[BugHunt], seeds_per_range: u64) -> String {
             out,
             "{:<34} {:<14} {:<24} {:>14} {:>7} {:>17} {:>9}",
             hunt.bug,
-            family_word(hunt.family),
+            hunt.family.name(),
             hunt.main_property().unwrap_or("(none)"),
             seeds,
             format!("{}/{}", hunt.ranges_found(), hunt.ranges.len()),

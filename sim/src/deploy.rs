@@ -3,6 +3,7 @@
 //! One place decides host names for senders, mailboxes and DNS.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use models::config::{GatewayConfig, Node, SpamPolicy, Tenant};
 use properties::{Facts, MessageFacts, OutageWindow, TenantFacts};
@@ -20,6 +21,26 @@ pub fn mailbox_host(tenant: &str) -> String {
 
 pub fn sender_host(sender: u32) -> String {
     format!("mta-{sender}")
+}
+
+/// What one run deploys, worked out once: the gateways' config (every host
+/// boots from it) and the facts the properties judge the run against. The
+/// engine makes it and hands the facts back with the run's artifacts, so
+/// the judge uses exactly what the run was built from.
+pub struct Deployed {
+    pub config: Rc<GatewayConfig>,
+    pub facts: Rc<Facts>,
+}
+
+impl Deployed {
+    pub fn new(scenario: &Scenario) -> Deployed {
+        let config = gateway_config(scenario);
+        let facts = facts(scenario, &config);
+        Deployed {
+            config: Rc::new(config),
+            facts: Rc::new(facts),
+        }
+    }
 }
 
 pub fn gateway_config(scenario: &Scenario) -> GatewayConfig {

@@ -16,7 +16,7 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
-                sim::cli::EXIT_BAD_INPUT
+                sim::exit_code::EXIT_BAD_INPUT
             } else {
                 0
             };

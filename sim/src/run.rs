@@ -9,7 +9,6 @@ use properties::{Kind, Outcomes, Report};
 use serde::Serialize;
 use traces::{EventKind, Log, Told};
 
-use crate::deploy;
 use crate::engine::Engine;
 use crate::faults::FaultModel;
 use crate::scenario::Scenario;
@@ -95,8 +94,7 @@ pub fn run_on(engine: Engine, scenario: &Scenario, seed: u64) -> RunOutcome {
     let started = wall_clock_now();
     let artifacts = engine.run(scenario, seed);
     let wall_seconds = started.elapsed().as_secs_f64();
-    let config = deploy::gateway_config(scenario);
-    let facts = deploy::facts(scenario, &config);
+    let facts = artifacts.facts.clone();
     let mut report = properties::check_all(&artifacts.log, &facts);
     add_spool_verdict(&mut report, &artifacts.spool_residue);
     let within_fault_model = scenario

@@ -87,8 +87,22 @@ pub struct Scenario {
     pub bugs: Vec<String>,
 }
 
-/// Which family of fault schedules a generated scenario draws from.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// Which family of fault schedules a generated scenario draws from. The
+/// command line takes it as `--family region-outage` (clap's kebab-case
+/// names), which is also how records, repro lines and JUnit spell it.
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
     /// No faults at all.
@@ -114,6 +128,13 @@ pub enum Family {
 }
 
 impl Family {
+    /// The family's name as the command line spells it (`region-outage`).
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|value| value.get_name().to_string())
+            .unwrap_or_default()
+    }
+
     /// How long after the heal a run of this family waits for the drain.
     /// The targeted families heal with nothing left broken and backoff at
     /// most 8 s, so 30 s is ample, and a run that lost mail (which never

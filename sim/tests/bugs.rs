@@ -37,14 +37,14 @@ fn hunted(bug: &str, property: &str, max_faults: usize) -> Minimised {
     let found = range.detection.clone().unwrap_or_else(|| {
         panic!(
             "{bug} was not caught in {SEARCH_CAP} seeds of {}",
-            bug_hunt::family_word(family)
+            family.name()
         )
     });
     assert!(
         found.properties.iter().any(|p| p == property),
         "{bug} was first caught on seed {} of {}, but as {:?}, not {property}",
         found.seed,
-        bug_hunt::family_word(family),
+        family.name(),
         found.properties
     );
     for &seed in &range.seeds_run {
@@ -52,7 +52,7 @@ fn hunted(bug: &str, property: &str, max_faults: usize) -> Minimised {
         assert!(
             !correct.failed(),
             "the correct gateway failed seed {seed} of {} ({:?}), which the {bug} search ran",
-            bug_hunt::family_word(family),
+            family.name(),
             correct.properties
         );
     }
@@ -70,7 +70,7 @@ fn hunted(bug: &str, property: &str, max_faults: usize) -> Minimised {
         "{bug}: seed {} of {} caught as {property}; shrunk to {} fault(s), {} message(s) \
          (from {}, {}) in {} runs",
         found.seed,
-        bug_hunt::family_word(family),
+        family.name(),
         shrunk.faults,
         shrunk.messages,
         shrunk.faults_before,

@@ -5,7 +5,8 @@
 //! stdout, so `> table.txt` keeps only the result.
 
 use crate::bug_hunt;
-use crate::cli::{BenchBugsArgs, EXIT_BAD_INPUT};
+use crate::cli::BenchBugsArgs;
+use crate::exit_code::EXIT_BAD_INPUT;
 
 pub fn run(args: &BenchBugsArgs) -> i32 {
     let bugs: Vec<String> = if args.bugs.is_empty() {
@@ -34,7 +35,7 @@ pub fn run(args: &BenchBugsArgs) -> i32 {
             i + 1,
             bugs.len(),
             ranges,
-            bug_hunt::family_word(bug_hunt::family_for(bug))
+            bug_hunt::family_for(bug).name()
         );
         let hunt = bug_hunt::hunt(
             args.engine,
@@ -54,7 +55,7 @@ pub fn run(args: &BenchBugsArgs) -> i32 {
             println!(
                 "correct gateway FAILED: mailsim run --seed {} --family {}{} ({})",
                 judged.seed,
-                bug_hunt::family_word(hunt.family),
+                hunt.family.name(),
                 match args.engine {
                     crate::engine::Engine::Turmoil => String::new(),
                     engine => format!(" --engine {engine}"),

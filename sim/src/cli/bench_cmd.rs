@@ -5,8 +5,9 @@
 //! speed (that is for people and trend lines, not tests).
 
 use crate::bench::{self, Figures};
-use crate::cli::{BenchArgs, EXIT_BAD_INPUT};
+use crate::cli::BenchArgs;
 use crate::engine::Engine;
+use crate::exit_code::EXIT_BAD_INPUT;
 
 /// The bare engine's echo for `engine`, for `hosts` hosts.
 fn bare(engine: Engine, label: &str, hosts: usize, sim_seconds: f64, runs: u64) -> Figures {

@@ -3,7 +3,8 @@
 //! without its run. A trace that is truncated, foreign or from a newer build
 //! is refused with the file and line (exit 2).
 
-use crate::cli::{ChromeArgs, EXIT_BAD_INPUT, outputs};
+use crate::cli::{ChromeArgs, outputs};
+use crate::exit_code::EXIT_BAD_INPUT;
 use crate::scenario::Scenario;
 
 pub fn run(args: &ChromeArgs) -> i32 {

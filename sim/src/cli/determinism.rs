@@ -72,7 +72,7 @@ fn madsim_checker(_scenario: &Scenario, _seed: u64, _digest: &str) -> Option<Str
 pub fn run(args: &DeterminismArgs) -> i32 {
     if let Err(e) = args.engine.check_available() {
         eprintln!("error: {e}");
-        return crate::cli::EXIT_BAD_INPUT;
+        return crate::exit_code::EXIT_BAD_INPUT;
     }
     let jobs = args.jobs.max(1);
     let next = AtomicU64::new(args.seeds.start);
@@ -85,7 +85,7 @@ pub fn run(args: &DeterminismArgs) -> i32 {
                     if seed >= args.seeds.end {
                         break;
                     }
-                    let scenario = Scenario::generate_family(seed, args.family.into());
+                    let scenario = Scenario::generate_family(seed, args.family);
                     let check = check_seed_on(args.engine, &scenario, seed);
                     results
                         .lock()

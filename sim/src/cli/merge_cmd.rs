@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::cli::EXIT_BAD_INPUT;
 use crate::cli::sweep::command_line;
+use crate::exit_code::EXIT_BAD_INPUT;
 use crate::sweep::layout::write_atomic;
 use crate::sweep::{junit, merge, table};
 
@@ -31,7 +31,13 @@ pub fn run(args: &MergeArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let xml = junit::render(&merged.summary);
+    let xml = match junit::render(&merged.summary) {
+        Ok(xml) => xml,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     let mut targets = vec![args.out.join("junit.xml")];
     targets.extend(args.junit.clone());
     for path in &targets {

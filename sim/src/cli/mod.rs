@@ -18,12 +18,11 @@ pub mod sweep_worker;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::engine::Engine;
+use crate::exit_code::EXIT_BAD_INPUT;
 use crate::scenario::{Family, Scenario};
-
-pub const EXIT_BAD_INPUT: i32 = 2;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -118,123 +117,10 @@ pub struct BenchBugsArgs {
     pub engine: Engine,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FamilyArg {
-    Calm,
-    RegionOutage,
-    CloudOutage,
-    Swarm,
-    Bounces,
-    DiskLoss,
-    PowerLoss,
-    ScannerOutage,
-}
-
-impl From<FamilyArg> for Family {
-    fn from(arg: FamilyArg) -> Family {
-        match arg {
-            FamilyArg::Calm => Family::Calm,
-            FamilyArg::RegionOutage => Family::RegionOutage,
-            FamilyArg::CloudOutage => Family::CloudOutage,
-            FamilyArg::Swarm => Family::Swarm,
-            FamilyArg::Bounces => Family::Bounces,
-            FamilyArg::DiskLoss => Family::DiskLoss,
-            FamilyArg::PowerLoss => Family::PowerLoss,
-            FamilyArg::ScannerOutage => Family::ScannerOutage,
-        }
-    }
-}
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct ScenarioSource {
-    /// The seed: draws the scenario (unless --scenario) and seeds the engine.
-    #[arg(long)]
-    pub seed: u64,
-    /// Run this scenario file (JSON) instead of drawing one from the seed.
-    #[arg(long, value_name = "FILE")]
-    pub scenario: Option<PathBuf>,
-    /// Which family of fault schedules to draw from.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "region-outage",
-        conflicts_with = "scenario"
-    )]
-    pub family: FamilyArg,
-    /// Switch on a known bug (repeatable; see `mailsim bugs`).
-    #[arg(long = "bug", value_name = "NAME")]
-    pub bugs: Vec<String>,
-    /// The engine: turmoil (reference) or madsim (fast; needs a build with
-    /// RUSTFLAGS="--cfg madsim").
-    #[arg(long, value_enum, default_value = "turmoil")]
-    pub engine: Engine,
-}
-
-impl ScenarioSource {
-    /// The scenario this source names, validated.
-    pub fn load(&self) -> Result<Scenario, String> {
-        let mut scenario = match &self.scenario {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
-                Scenario::from_json(&text)
-                    .map_err(|e| format!("bad scenario {}: {e}", path.display()))?
-            }
-            None => Scenario::generate_family(self.seed, self.family.into()),
-        };
-        for bug in &self.bugs {
-            if !scenario.bugs.contains(bug) {
-                scenario.bugs.push(bug.clone());
-            }
-        }
-        scenario.validate()?;
-        Ok(scenario)
-    }
-
-    /// The flags that reproduce this source, for the repro line.
-    pub fn repro_flags(&self) -> String {
-        let mut flags = format!("--seed {}", self.seed);
-        match &self.scenario {
-            Some(path) => flags.push_str(&format!(
-                " --scenario {}",
-                shell_word(&path.display().to_string())
-            )),
-            None if self.family != FamilyArg::RegionOutage => {
-                let name = self
-                    .family
-                    .to_possible_value()
-                    .map(|v| v.get_name().to_string());
-                flags.push_str(&format!(" --family {}", name.unwrap_or_default()));
-            }
-            None => {}
-        }
-        for bug in &self.bugs {
-            flags.push_str(&format!(" --bug {}", shell_word(bug)));
-        }
-        if self.engine != Engine::Turmoil {
-            flags.push_str(&format!(" --engine {}", self.engine));
-        }
-        flags
-    }
-}
-
-/// Quotes a word for a POSIX shell when it needs it.
-pub fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
-
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
-    pub source: ScenarioSource,
+    pub source: crate::scenario_source::ScenarioSource,
     /// Write the observation log (JSONL) here.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
@@ -297,7 +183,7 @@ pub struct DeterminismArgs {
     #[arg(long, value_parser = seeds::parse_seed_range)]
     pub seeds: std::ops::Range<u64>,
     #[arg(long, value_enum, default_value = "region-outage")]
-    pub family: FamilyArg,
+    pub family: Family,
     /// Seeds run at once (threads); each seed's two runs still compare.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
@@ -311,7 +197,7 @@ pub struct ScenarioArgs {
     #[arg(long)]
     pub seed: u64,
     #[arg(long, value_enum, default_value = "region-outage")]
-    pub family: FamilyArg,
+    pub family: Family,
     /// Write the scenario JSON here instead of printing it.
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
@@ -323,7 +209,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Run(args) => run_cmd::run(&args),
         Command::CheckDeterminism(args) => determinism::run(&args),
         Command::Scenario(args) => {
-            let scenario = Scenario::generate_family(args.seed, args.family.into());
+            let scenario = Scenario::generate_family(args.seed, args.family);
             match args.save {
                 Some(path) => match std::fs::write(&path, scenario.to_json() + "\n") {
                     Ok(()) => {

@@ -7,7 +7,8 @@
 //! The failure report is printed too: replaying is how a person gets to see
 //! a failure someone else found.
 
-use crate::cli::{EXIT_BAD_INPUT, ReplayArgs, outputs};
+use crate::cli::{ReplayArgs, outputs};
+use crate::exit_code::EXIT_BAD_INPUT;
 use crate::failure_file::{self, describe};
 use crate::report_text::failure_report;
 use crate::run::Verdict;

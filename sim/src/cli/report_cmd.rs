@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::EXIT_BAD_INPUT;
+use crate::exit_code::EXIT_BAD_INPUT;
 use crate::sweep::layout::write_atomic;
 use crate::sweep::report;
 

@@ -3,7 +3,8 @@
 //! prints the failure report and then the command that reproduces it just
 //! before that line.
 
-use crate::cli::{EXIT_BAD_INPUT, RunArgs, outputs};
+use crate::cli::{RunArgs, outputs};
+use crate::exit_code::EXIT_BAD_INPUT;
 use crate::failure_file::failure_file;
 use crate::report_text::failure_report;
 use crate::run::{self, Verdict};
@@ -56,7 +57,7 @@ pub fn run(args: &RunArgs) -> i32 {
             written.push(format!(
                 "failure file: {} (rerun with: mailsim replay {})",
                 path.display(),
-                crate::cli::shell_word(&path.display().to_string())
+                crate::shell::shell_word(&path.display().to_string())
             ));
         } else {
             eprintln!(

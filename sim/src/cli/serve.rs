@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::EXIT_BAD_INPUT;
+use crate::exit_code::EXIT_BAD_INPUT;
 use crate::serve::config::ServeConfig;
 use crate::serve::{launcher, node, roles};
 

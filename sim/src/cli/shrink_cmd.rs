@@ -7,8 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{EXIT_BAD_INPUT, ShrinkArgs, outputs, shell_word};
+use crate::cli::{ShrinkArgs, outputs};
+use crate::exit_code::EXIT_BAD_INPUT;
 use crate::failure_file::{self, failure_file};
+use crate::shell::shell_word;
 use crate::shrink::{ShrinkError, shrink_on};
 
 /// `x.json` → `x.min.json`; anything else gets `.min.json` appended.

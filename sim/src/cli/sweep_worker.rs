@@ -5,7 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{EXIT_BAD_INPUT, ScenarioSource};
+use crate::exit_code::EXIT_BAD_INPUT;
+use crate::scenario_source::ScenarioSource;
 use crate::sweep::worker;
 
 #[derive(clap::Args, Debug)]

@@ -87,6 +87,7 @@ impl Engine {
                 sim_ms: 0,
                 host_failure: self.check_available().err(),
                 spool_residue: Vec::new(),
+                facts: crate::deploy::Deployed::new(scenario).facts,
             },
         }
     }

@@ -106,9 +106,11 @@ pub fn config() -> madsim::Config {
 /// Runs `scenario` with `seed` on a fresh madsim runtime.
 pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
     let shared = new_shared(scenario);
+    let deployed = deploy::Deployed::new(scenario);
+    let facts = deployed.facts.clone();
     let runtime = Runtime::with_seed_and_config(seed, config());
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        runtime.block_on(simulate(scenario, seed, shared.clone()))
+        runtime.block_on(simulate(scenario, seed, deployed, shared.clone()))
     }));
     match outcome {
         Ok(artifacts) => artifacts,
@@ -121,6 +123,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
                 log,
                 host_failure: Some(format!("host panicked: {message}")),
                 spool_residue: Vec::new(),
+                facts,
             }
         }
     }
@@ -138,8 +141,13 @@ fn new_shared(scenario: &Scenario) -> Rc<Shared> {
 }
 
 /// The run itself, inside the runtime.
-async fn simulate(scenario: &Scenario, seed: u64, shared: Rc<Shared>) -> RunArtifacts {
-    let config = Rc::new(deploy::gateway_config(scenario));
+async fn simulate(
+    scenario: &Scenario,
+    seed: u64,
+    deployed: deploy::Deployed,
+    shared: Rc<Shared>,
+) -> RunArtifacts {
+    let config = deployed.config.clone();
     let directory = Rc::new(RefCell::new(deploy::mx_directory(scenario, &config)));
     let plans = hosts::plan(scenario, &config);
     let names: Vec<String> = plans.iter().map(|p| p.name.clone()).collect();
@@ -202,7 +210,7 @@ async fn simulate(scenario: &Scenario, seed: u64, shared: Rc<Shared>) -> RunArti
 
     let time = TimeHandle::current();
     let origin = time.now_instant() - time.elapsed();
-    let mut run_loop = RunLoop::start(scenario, seed, config, directory, shared.clone());
+    let mut run_loop = RunLoop::start(scenario, seed, &deployed, directory, shared.clone());
     loop {
         let now_ms = time.elapsed().as_millis() as u64;
         if run_loop.tick(now_ms, &mut control, &|| spools.all_empty()) {
@@ -230,6 +238,7 @@ async fn simulate(scenario: &Scenario, seed: u64, shared: Rc<Shared>) -> RunArti
         sim_ms,
         host_failure: None,
         spool_residue,
+        facts: deployed.facts,
     }
 }
 
@@ -334,7 +343,11 @@ fn checked_run() -> BoxFut<'static, String> {
             return String::new();
         };
         let shared = new_shared(&scenario);
-        simulate(&scenario, seed, shared).await.log.digest()
+        let deployed = deploy::Deployed::new(&scenario);
+        simulate(&scenario, seed, deployed, shared)
+            .await
+            .log
+            .digest()
     })
 }
 

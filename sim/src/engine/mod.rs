@@ -16,7 +16,6 @@ pub mod madsim_env;
 pub mod madsim_run;
 pub mod observer;
 pub mod power_fail_disk;
-pub mod real_env;
 pub mod run_loop;
 pub mod seam;
 pub mod spool_check;

@@ -14,6 +14,7 @@ use models::config::GatewayConfig;
 use properties::Facts;
 use traces::{EventKind, Log};
 
+use crate::deploy::Deployed;
 use crate::engine::drain;
 use crate::engine::fault_state::{FaultState, WorldControl, active_faults};
 use crate::engine::seam::Shared;
@@ -34,6 +35,8 @@ pub struct RunArtifacts {
     /// Message files still on a gateway's spool once the drain was over and
     /// the retention allowance had passed (empty if the run never drained).
     pub spool_residue: Vec<Residue>,
+    /// The facts the run was deployed with, for judging its log.
+    pub facts: Rc<Facts>,
 }
 
 /// The state of one run between ticks.
@@ -42,7 +45,7 @@ pub struct RunLoop<'a> {
     config: Rc<GatewayConfig>,
     directory: Rc<RefCell<MxDirectory>>,
     shared: Rc<Shared>,
-    facts: Facts,
+    facts: Rc<Facts>,
     world: FaultState,
     boundaries: BTreeSet<u64>,
     healed: bool,
@@ -57,11 +60,10 @@ impl<'a> RunLoop<'a> {
     pub fn start(
         scenario: &'a Scenario,
         seed: u64,
-        config: Rc<GatewayConfig>,
+        deployed: &Deployed,
         directory: Rc<RefCell<MxDirectory>>,
         shared: Rc<Shared>,
     ) -> Self {
-        let facts = crate::deploy::facts(scenario, &config);
         let mut boundaries: BTreeSet<u64> = scenario
             .faults
             .faults
@@ -87,10 +89,10 @@ impl<'a> RunLoop<'a> {
         );
         RunLoop {
             scenario,
-            config,
+            config: deployed.config.clone(),
             directory,
             shared,
-            facts,
+            facts: deployed.facts.clone(),
             world: FaultState::default(),
             boundaries,
             healed: false,

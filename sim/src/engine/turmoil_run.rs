@@ -28,7 +28,8 @@ use crate::scenario::Scenario;
 const TICK: Duration = Duration::from_millis(1);
 
 pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
-    let config = Rc::new(deploy::gateway_config(scenario));
+    let deployed = deploy::Deployed::new(scenario);
+    let config = deployed.config.clone();
     let directory = Rc::new(RefCell::new(deploy::mx_directory(scenario, &config)));
     let topology = &scenario.topology;
     let shared = Rc::new(Shared {
@@ -85,7 +86,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
 
     set_latencies(&sim, scenario, &config);
 
-    let mut run_loop = RunLoop::start(scenario, seed, config, directory, shared.clone());
+    let mut run_loop = RunLoop::start(scenario, seed, &deployed, directory, shared.clone());
     let observer = &shared.observer;
     let mut host_failure = None;
     loop {
@@ -111,6 +112,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         sim_ms: sim.elapsed().as_millis() as u64,
         host_failure,
         spool_residue,
+        facts: deployed.facts,
     }
 }
 

@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
-use crate::cli::{EXIT_BAD_INPUT, shell_word};
+use crate::exit_code::EXIT_BAD_INPUT;
 use crate::serve::config::ServeConfig;
 use crate::serve::maildir::MAILDIR_ROOT;
 use crate::serve::ports::PortMap;
 use crate::serve::roles;
+use crate::shell::shell_word;
 
 /// Exit code when the deployment could not be started.
 const EXIT_START_FAILED: i32 = 1;

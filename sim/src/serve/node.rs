@@ -15,11 +15,11 @@ use std::rc::Rc;
 use models::env::SharedEnv;
 use tokio::io::AsyncReadExt;
 
-use crate::cli::EXIT_BAD_INPUT;
-use crate::engine::real_env::{RealEnv, RealWorld, WallClock, os_seed};
+use crate::exit_code::EXIT_BAD_INPUT;
 use crate::serve::config::ServeConfig;
 use crate::serve::maildir;
 use crate::serve::ports::PortMap;
+use crate::serve::real_env::{RealEnv, RealWorld, WallClock, os_seed};
 use crate::serve::roles::{self, Role};
 use crate::workload::dns::{self, MxDirectory};
 

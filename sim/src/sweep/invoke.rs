@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::cli::FamilyArg;
+use crate::scenario::Family;
 use crate::sweep::child;
 use crate::sweep::record::WorkerReport;
 
@@ -14,7 +14,7 @@ use crate::sweep::record::WorkerReport;
 pub struct WorkerRun<'a> {
     pub exe: &'a Path,
     pub seed: u64,
-    pub family: FamilyArg,
+    pub family: Family,
     pub engine: crate::engine::Engine,
     pub bugs: &'a [String],
     /// Where to save the observation log if the run fails.
@@ -41,7 +41,7 @@ impl WorkerRun<'_> {
             .arg("--seed")
             .arg(self.seed.to_string())
             .arg("--family")
-            .arg(crate::sweep::family_name(self.family));
+            .arg(self.family.name());
         for bug in self.bugs {
             command.arg("--bug").arg(bug);
         }

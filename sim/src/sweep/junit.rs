@@ -1,54 +1,39 @@
-//! JUnit XML for CI: one testcase per seed (`seed 17`, classname
+//! JUnit XML for CI, written with `quick-junit` (the crate nextest writes
+//! its JUnit with): one testcase per seed (`seed 17`, classname
 //! `mailsim.<family>`), a `<failure>` for a violated property or a digest
 //! mismatch, an `<error>` for a crash or a timeout, `<skipped>` for a seed a
 //! time budget left unrun. Each failure's body lists its violations and ends
 //! with the line that reproduces it.
 
 use std::fmt::Write as _;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::sweep::record::{Outcome, SeedRecord};
 use crate::sweep::summary::Summary;
-use crate::sweep::xml;
 
 /// Violations listed in one failure body; the rest are in summary.json.
 const MAX_LISTED: usize = 20;
 
 /// The JUnit document for `summary`.
-pub fn render(summary: &Summary) -> String {
-    let totals = &summary.totals;
-    let errors = totals.by_outcome.get("timeout").copied().unwrap_or(0)
-        + totals.by_outcome.get("crashed").copied().unwrap_or(0);
-    let failures = totals.failed - errors;
+pub fn render(summary: &Summary) -> Result<String, String> {
     let classname = format!("mailsim.{}", summary.family);
-    let counts = format!(
-        r#"tests="{}" failures="{failures}" errors="{errors}" skipped="{}" time="{:.3}""#,
-        totals.selected, totals.not_run, totals.seed_wall_seconds
+    let mut suite = TestSuite::new(classname.as_str());
+    suite.set_time(seconds(summary.totals.seed_wall_seconds));
+    suite.add_properties([
+        Property::new("build", summary.build_id.as_str()),
+        Property::new("family", summary.family.as_str()),
+        Property::new("bugs", summary.bugs.join(",")),
+        Property::new("recheck_percent", summary.recheck_percent.to_string()),
+    ]);
+    suite.add_properties(
+        summary
+            .commands
+            .iter()
+            .map(|command| Property::new("command", command.as_str())),
     );
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(out, r#"<testsuites name="mailsim sweep" {counts}>"#);
-    let _ = writeln!(
-        out,
-        r#"  <testsuite name="{}" {counts}>"#,
-        xml::attr(&classname)
-    );
-    out.push_str("    <properties>\n");
-    let mut property = |name: &str, value: &str| {
-        let _ = writeln!(
-            out,
-            r#"      <property name="{}" value="{}"/>"#,
-            xml::attr(name),
-            xml::attr(value)
-        );
-    };
-    property("build", &summary.build_id);
-    property("family", &summary.family);
-    property("bugs", &summary.bugs.join(","));
-    property("recheck_percent", &summary.recheck_percent.to_string());
-    for command in &summary.commands {
-        property("command", command);
-    }
-    out.push_str("    </properties>\n");
-    let mut cases: Vec<(u64, String)> = summary
+    let mut cases: Vec<(u64, TestCase)> = summary
         .results
         .iter()
         .map(|record| (record.seed, testcase(record, &classname)))
@@ -59,47 +44,54 @@ pub fn render(summary: &Summary) -> String {
         "not run: the sweep stopped before this seed; rerun the same command to continue"
     };
     cases.extend(summary.not_run.iter().map(|&seed| {
-        let case = format!(
-            "    <testcase name=\"seed {seed}\" classname=\"{}\" time=\"0\">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-            xml::attr(&classname),
-            xml::attr(reason)
-        );
+        let mut status = TestCaseStatus::skipped();
+        status.set_message(reason);
+        let mut case = TestCase::new(format!("seed {seed}"), status);
+        case.set_classname(classname.as_str())
+            .set_time(Duration::ZERO);
         (seed, case)
     }));
     cases.sort_by_key(|(seed, _)| *seed);
-    for (_, case) in cases {
-        out.push_str(&case);
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    suite.add_test_cases(cases.into_iter().map(|(_, case)| case));
+    let mut report = Report::new("mailsim sweep");
+    report.set_time(seconds(summary.totals.seed_wall_seconds));
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .map_err(|e| format!("cannot write the JUnit XML: {e}"))
 }
 
-fn testcase(record: &SeedRecord, classname: &str) -> String {
-    let open = format!(
-        r#"    <testcase name="seed {}" classname="{}" time="{:.3}""#,
-        record.seed,
-        xml::attr(classname),
-        record.wall_seconds
-    );
-    if !record.outcome.is_failure() {
-        return format!("{open}/>\n");
-    }
-    let element = match record.outcome {
-        Outcome::Timeout | Outcome::Crashed => "error",
-        _ => "failure",
-    };
-    let violated = record.violated();
-    let message = if violated.is_empty() {
-        record.outcome.name().to_string()
+fn testcase(record: &SeedRecord, classname: &str) -> TestCase {
+    let status = if record.outcome.is_failure() {
+        let kind = match record.outcome {
+            Outcome::Timeout | Outcome::Crashed => NonSuccessKind::Error,
+            _ => NonSuccessKind::Failure,
+        };
+        let violated = record.violated();
+        let message = if violated.is_empty() {
+            record.outcome.name().to_string()
+        } else {
+            format!("{}: {}", record.outcome.name(), violated.join(", "))
+        };
+        let mut status = TestCaseStatus::non_success(kind);
+        status
+            .set_message(message)
+            .set_type(record.outcome.name())
+            .set_description(body(record));
+        status
     } else {
-        format!("{}: {}", record.outcome.name(), violated.join(", "))
+        TestCaseStatus::success()
     };
-    format!(
-        "{open}>\n      <{element} message=\"{}\" type=\"{}\">{}</{element}>\n    </testcase>\n",
-        xml::attr(&message),
-        record.outcome.name(),
-        xml::text(&body(record))
-    )
+    let mut case = TestCase::new(format!("seed {}", record.seed), status);
+    case.set_classname(classname)
+        .set_time(seconds(record.wall_seconds));
+    case
+}
+
+/// A wall time from a record (never negative or NaN there, but a hand-edited
+/// record must not panic the writer).
+fn seconds(wall_seconds: f64) -> Duration {
+    Duration::try_from_secs_f64(wall_seconds).unwrap_or(Duration::ZERO)
 }
 
 /// What a person reads in CI: the violations, what else is known, where the
@@ -190,20 +182,32 @@ mod tests {
     fn failures_errors_and_skips_are_counted_and_escaped() {
         let xml = render(&summary(
             vec![
-                record(2, Outcome::SafetyViolation, "lost <m1> & \u{1b}[31mred"),
+                record(
+                    2,
+                    Outcome::SafetyViolation,
+                    "lost <m1> & \u{1b}[31mred\u{7}",
+                ),
                 record(0, Outcome::Crashed, "x"),
                 record(1, Outcome::Pass, "x"),
             ],
             vec![3],
-        ));
-        assert!(
-            xml.contains(r#"tests="4" failures="1" errors="1" skipped="1""#),
-            "{xml}"
-        );
-        assert!(
-            xml.contains("lost &lt;m1&gt; &amp; \\u{1b}[31mred"),
-            "{xml}"
-        );
+        ))
+        .expect("renders");
+        let suite = xml
+            .lines()
+            .find(|line| line.contains("<testsuite "))
+            .expect("a testsuite element");
+        for count in [
+            r#"tests="4""#,
+            r#"failures="1""#,
+            r#"errors="1""#,
+            r#"skipped="1""#,
+        ] {
+            assert!(suite.contains(count), "{count} in {suite}");
+        }
+        // Markup is escaped; terminal colours and control characters, which
+        // XML 1.0 forbids, are dropped so CI can still read the file.
+        assert!(xml.contains("lost &lt;m1&gt; &amp; red\n"), "{xml}");
         assert!(xml.contains(r#"value="mailsim sweep --seeds 0..4 --bug &apos;a&amp;b&apos;""#));
         assert!(xml.contains("<error message=\"crashed"));
         assert!(xml.contains("<skipped message=\"not run: the sweep&apos;s time budget"));

@@ -25,16 +25,3 @@ pub mod summary;
 pub mod table;
 pub mod worker;
 pub mod xml;
-
-use clap::ValueEnum;
-
-use crate::cli::FamilyArg;
-
-/// A family as typed on the command line (`region-outage`), which is how
-/// records, repro lines and JUnit class names spell it.
-pub fn family_name(family: FamilyArg) -> String {
-    family
-        .to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_default()
-}

@@ -12,20 +12,21 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::cli::{FamilyArg, ScenarioSource};
+use crate::scenario::Family;
+use crate::scenario_source::ScenarioSource;
 use crate::sweep::duration::human;
 use crate::sweep::invoke::{WorkerEnd, WorkerRun};
 use crate::sweep::layout::Layout;
 use crate::sweep::progress::Progress;
 use crate::sweep::record::{Outcome, SeedRecord, WorkerReport};
-use crate::sweep::{clock, failure_file, family_name, recheck, shrink};
+use crate::sweep::{clock, failure_file, recheck, shrink};
 
 /// What to run and how.
 pub struct Plan<'a> {
     /// The mailsim binary to re-execute as workers.
     pub exe: &'a Path,
     pub layout: &'a Layout,
-    pub family: FamilyArg,
+    pub family: Family,
     pub engine: crate::engine::Engine,
     pub bugs: &'a [String],
     /// Seeds still to run, in the order to take them.
@@ -130,7 +131,7 @@ fn run_one(plan: &Plan<'_>, seed: u64) -> Result<SeedRecord, String> {
     };
     let mut record = SeedRecord {
         seed,
-        family: family_name(plan.family),
+        family: plan.family.name(),
         bugs: plan.bugs.to_vec(),
         outcome: Outcome::Pass,
         verdict: None,
@@ -215,7 +216,7 @@ fn compare_recheck(record: &mut SeedRecord, second: WorkerEnd, plan: &Plan<'_>) 
                     record.verdict.as_deref().unwrap_or("?"),
                     again.digest,
                     again.verdict,
-                    family_name(plan.family),
+                    plan.family.name(),
                 ));
             }
             record.recheck_digest = Some(again.digest);

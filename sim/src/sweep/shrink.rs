@@ -1,32 +1,18 @@
 //! `--shrink`: minimise each violating seed's failure with `mailsim shrink
-//! FILE` — when this build has that subcommand. Until it lands, every
-//! failure's record says shrinking is pending; nothing pretends to shrink.
+//! FILE`, in a child process like the seed itself (so a shrink that panics
+//! or hangs costs that seed's shrink, not the sweep), its output kept in
+//! `shrink/seed-<N>.log`.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use clap::CommandFactory;
-
-use crate::cli::Cli;
 use crate::sweep::child;
 use crate::sweep::layout::{Layout, write_atomic};
-
-/// What a record says when this build cannot shrink.
-pub const PENDING: &str = "pending: this build of mailsim has no `shrink` subcommand yet; \
-                           run `mailsim shrink` on the failure file once it has";
-
-/// Whether this binary has a `shrink` subcommand.
-pub fn available() -> bool {
-    Cli::command().find_subcommand("shrink").is_some()
-}
 
 /// Runs `exe shrink FILE` for `seed`'s failure file, keeps its output in
 /// `shrink/seed-<N>.log`, and says how it went.
 pub fn shrink(exe: &Path, layout: &Layout, seed: u64, limit: Duration) -> String {
-    if !available() {
-        return PENDING.to_string();
-    }
     let file = layout.path("failures", seed);
     let log = Layout::relative("shrink", seed);
     let mut command = Command::new(exe);

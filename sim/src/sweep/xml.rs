@@ -1,9 +1,10 @@
-//! XML escaping for the JUnit writer (and the HTML page, whose escaping
-//! rules for text and attributes are the same).
+//! Escaping for the sweep's HTML page (`report/`): text and attribute
+//! values, by XML's rules, which are also HTML's. (JUnit is written by
+//! `quick-junit`, which escapes for itself.)
 //!
 //! Besides the five markup characters, XML 1.0 forbids most control
 //! characters outright — a stray ESC from a panic message would make the
-//! whole JUnit file unreadable to CI — so they are written out as `\u{1b}`.
+//! page unreadable to a strict parser — so they are written out as `\u{1b}`.
 //! In attributes, newlines and tabs become character references, or a
 //! parser would normalise them to spaces.
 

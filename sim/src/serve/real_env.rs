@@ -1,4 +1,4 @@
-//! The real engine's side of the seam, for `mailsim serve`: an [`Env`] whose
+//! Real mode's side of the seam, for `mailsim serve`: an [`Env`] whose
 //! network is TCP on 127.0.0.1 (logical host names mapped to ports), whose
 //! disk is files under `DATA/<host>/` with real fsync, whose clock is the
 //! wall clock and tokio's timers, and whose randomness is a seeded PRNG.
