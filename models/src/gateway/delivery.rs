@@ -17,7 +17,7 @@ use crate::env;
 use crate::gateway::sync::{self, Intent, Standing};
 use crate::gateway::{SharedNode, peer};
 use crate::mx;
-use crate::smtp::client::{self, ClientError};
+use crate::smtp::client::{self, ClientError, Outgoing};
 use crate::spool::{Entry, RcptState};
 
 pub async fn deliver_pending(node: &SharedNode, entry: &mut Entry, raw: &[u8], tag_spam: bool) {
@@ -160,13 +160,16 @@ async fn attempt(
                 .all(|r| current.rcpts.get(r).is_some_and(|s| !s.is_final()))
         })
     };
+    let outgoing = Outgoing {
+        helo: node.me(),
+        mail_from: &entry.mail_from,
+        rcpts: pending,
+        message: body,
+    };
     let transaction = client::send_mail_guarded(
         node.env.as_ref(),
         &mut conn,
-        node.me(),
-        &entry.mail_from,
-        pending,
-        body,
+        outgoing,
         timeout_ms,
         still_ours,
     )

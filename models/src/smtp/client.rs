@@ -22,6 +22,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::env::{BoxConn, Env, timeout};
+use crate::smtp::body::encode_body;
 
 /// A reply bigger than this is not SMTP; give up rather than buffer it.
 const MAX_REPLY_BYTES: usize = 64 * 1024;
@@ -98,6 +99,16 @@ impl Transaction {
     }
 }
 
+/// One message to hand over: the name we give in EHLO, the envelope, and
+/// the bytes (CRLF line endings, not yet dot-stuffed).
+#[derive(Clone, Copy, Debug)]
+pub struct Outgoing<'a> {
+    pub helo: &'a str,
+    pub mail_from: &'a str,
+    pub rcpts: &'a [String],
+    pub message: &'a [u8],
+}
+
 /// Runs one mail transaction on `conn`, which must be freshly connected (the
 /// greeting is read first). Every read and write is bounded by `timeout_ms`
 /// on the engine's clock. QUIT is sent at the end and its reply not awaited.
@@ -110,25 +121,33 @@ pub async fn send_mail(
     message: &[u8],
     timeout_ms: u64,
 ) -> Result<Transaction, ClientError> {
+    let outgoing = Outgoing {
+        helo,
+        mail_from,
+        rcpts,
+        message,
+    };
     let go = async { true };
-    send_mail_guarded(env, conn, helo, mail_from, rcpts, message, timeout_ms, go).await
+    send_mail_guarded(env, conn, outgoing, timeout_ms, go).await
 }
 
 /// [`send_mail`], asking `guard` for permission right before the
 /// final dot — the last moment the transaction can still be abandoned with
 /// nothing delivered (the connection is dropped; RFC 5321 has no other way
 /// out of DATA). A gateway uses it to confirm it still owns the message.
-#[allow(clippy::too_many_arguments)]
 pub async fn send_mail_guarded(
     env: &dyn Env,
     conn: &mut BoxConn,
-    helo: &str,
-    mail_from: &str,
-    rcpts: &[String],
-    message: &[u8],
+    outgoing: Outgoing<'_>,
     timeout_ms: u64,
     guard: impl std::future::Future<Output = bool>,
 ) -> Result<Transaction, ClientError> {
+    let Outgoing {
+        helo,
+        mail_from,
+        rcpts,
+        message,
+    } = outgoing;
     check_helo(helo).map_err(ClientError::BeforeDot)?;
     check_address(mail_from).map_err(ClientError::BeforeDot)?;
     for rcpt in rcpts {
@@ -366,44 +385,6 @@ fn ehlo_has_keyword(ehlo: &Reply, keyword: &str) -> bool {
     })
 }
 
-/// The body as it goes on the wire, without the terminating ".\r\n", and the
-/// size the server will count (before stuffing) for the SIZE parameter.
-fn encode_body(message: &[u8]) -> (Vec<u8>, usize) {
-    let mut wire = Vec::with_capacity(message.len() + message.len() / 32 + 2);
-    let mut stuffed_dots = 0;
-    let mut at_line_start = true;
-    let mut index = 0;
-    while let Some(&byte) = message.get(index) {
-        if at_line_start && byte == b'.' {
-            wire.push(b'.');
-            stuffed_dots += 1;
-        }
-        match byte {
-            b'\r' => {
-                if message.get(index + 1) == Some(&b'\n') {
-                    index += 1;
-                }
-                wire.extend_from_slice(b"\r\n");
-                at_line_start = true;
-            }
-            b'\n' => {
-                wire.extend_from_slice(b"\r\n");
-                at_line_start = true;
-            }
-            _ => {
-                wire.push(byte);
-                at_line_start = false;
-            }
-        }
-        index += 1;
-    }
-    if !at_line_start {
-        wire.extend_from_slice(b"\r\n");
-    }
-    let size = wire.len() - stuffed_dots;
-    (wire, size)
-}
-
 /// Refuses what would break the command line it is written into.
 fn check_address(address: &str) -> Result<(), String> {
     if address
@@ -557,16 +538,6 @@ mod tests {
             let mut inbox = bad.to_vec();
             assert!(take_reply(&mut inbox).is_err(), "{bad:?} accepted");
         }
-    }
-
-    #[test]
-    fn bodies_are_crlf_normalised_dot_stuffed_and_crlf_terminated() {
-        assert_eq!(encode_body(b""), (Vec::new(), 0));
-        assert_eq!(encode_body(b"a"), (b"a\r\n".to_vec(), 3));
-        assert_eq!(
-            encode_body(b".\r\n..x\n.y\r.z"),
-            (b"..\r\n...x\r\n..y\r\n..z\r\n".to_vec(), 16)
-        );
     }
 
     #[tokio::test(flavor = "current_thread")]

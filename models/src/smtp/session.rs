@@ -4,7 +4,7 @@
 //! any engine and tests can feed it hostile input byte by byte.
 //!
 //! Command lines are framed here and parsed by `smtp-proto`; the message body
-//! is read by a small byte-level machine of our own because the end of data
+//! is read by a small byte-level machine of our own (`super::body`) because the end of data
 //! (`CRLF . CRLF`), dot-unstuffing and line-ending normalisation must agree
 //! exactly with our client (`super::client`), and because smtp-proto's body
 //! receiver does not recognise a terminator or a stuffed dot on the very first
@@ -15,6 +15,7 @@
 //! one exception is input pushed while a message awaits its answer; callers
 //! should stop reading the socket while [`Session::is_awaiting_answer`].
 
+use crate::smtp::body::{BodyCursor, BodySink, read_body};
 use smtp_proto::{
     EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EhloResponse, Request,
 };
@@ -70,118 +71,6 @@ pub enum Step {
     Message { envelope: Envelope, data: Vec<u8> },
     /// Close the connection; any reply that had to precede it came first.
     Close,
-}
-
-/// Where the body reader stands relative to line starts, which is all it
-/// needs to find stuffed dots and the terminator across arbitrary splits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BodyCursor {
-    /// Just after a CRLF (or at the start of the body).
-    LineStart,
-    /// A "." at a line start.
-    Dot,
-    /// ".\r" at a line start: one "\n" away from the end of data.
-    DotCr,
-    /// Anywhere else in a line.
-    Inside,
-    /// A "\r" inside a line, not yet known to be part of a CRLF.
-    InsideCr,
-}
-
-/// The body being received: stored while within the limit, only counted
-/// beyond it so an oversized message costs no memory.
-#[derive(Debug, Default)]
-struct BodySink {
-    bytes: Vec<u8>,
-    counted: u64,
-    oversized: bool,
-}
-
-impl BodySink {
-    fn append(&mut self, chunk: &[u8], limit: u64) {
-        self.counted = self.counted.saturating_add(chunk.len() as u64);
-        if self.oversized {
-            return;
-        }
-        if self.counted > limit {
-            self.oversized = true;
-            self.bytes = Vec::new();
-        } else {
-            self.bytes.extend_from_slice(chunk);
-        }
-    }
-}
-
-/// Reads body bytes from `input` into `sink`. Returns how many bytes were
-/// consumed and whether the terminating `CRLF . CRLF` was among them.
-///
-/// Only CRLF starts a line: a bare LF or CR never ends the data nor unstuffs
-/// a dot (that ambiguity is what SMTP smuggling exploits), but both are
-/// stored as CRLF so the message has one line-ending convention.
-fn read_body(
-    cursor: &mut BodyCursor,
-    input: &[u8],
-    sink: &mut BodySink,
-    limit: u64,
-) -> (usize, bool) {
-    let mut index = 0;
-    while let Some(&byte) = input.get(index) {
-        match *cursor {
-            BodyCursor::LineStart => {
-                if byte == b'.' {
-                    *cursor = BodyCursor::Dot;
-                    index += 1;
-                } else {
-                    *cursor = BodyCursor::Inside;
-                }
-            }
-            // Any other character after a leading dot means the dot was
-            // stuffing (RFC 5321 4.5.2): drop it and read the rest as usual.
-            BodyCursor::Dot => {
-                if byte == b'\r' {
-                    *cursor = BodyCursor::DotCr;
-                    index += 1;
-                } else {
-                    *cursor = BodyCursor::Inside;
-                }
-            }
-            BodyCursor::DotCr => {
-                if byte == b'\n' {
-                    return (index + 1, true);
-                }
-                sink.append(b"\r", limit);
-                *cursor = BodyCursor::InsideCr;
-            }
-            BodyCursor::Inside => {
-                let rest = &input[index..];
-                let run = rest
-                    .iter()
-                    .position(|&b| b == b'\r' || b == b'\n')
-                    .unwrap_or(rest.len());
-                if run > 0 {
-                    sink.append(&rest[..run], limit);
-                    index += run;
-                } else if byte == b'\r' {
-                    sink.append(b"\r", limit);
-                    *cursor = BodyCursor::InsideCr;
-                    index += 1;
-                } else {
-                    sink.append(b"\r\n", limit);
-                    index += 1;
-                }
-            }
-            BodyCursor::InsideCr => {
-                sink.append(b"\n", limit);
-                if byte == b'\n' {
-                    *cursor = BodyCursor::LineStart;
-                    index += 1;
-                } else {
-                    *cursor = BodyCursor::Inside;
-                }
-            }
-        }
-    }
-    (index, false)
 }
 
 #[derive(Debug)]
