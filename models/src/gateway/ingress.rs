@@ -4,19 +4,18 @@
 //! that the declared fault model cannot lose it. Otherwise 451, and the
 //! sender keeps responsibility.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use traces::EventKind;
 
-use crate::config::{GatewayConfig, SMTP_PORT, Tenant};
+use crate::config::SMTP_PORT;
 use crate::env::{self, BoxConn};
 use crate::gateway::ballot::Ballot;
-use crate::gateway::{SharedNode, peer};
+use crate::gateway::{SharedNode, peer, replication};
 use crate::mime::dsn;
 use crate::smtp::session::{Envelope, RcptCheck, Session, SessionLimits, Step};
-use crate::spool::{self, Durability, Entry, RcptState};
+use crate::spool::{self, Durability, Entry, NewMessage};
 
 pub async fn serve(node: SharedNode) {
     let listener = match node.env.listen(SMTP_PORT).await {
@@ -145,28 +144,18 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
     };
     let id = format!("{:016x}", node.env.random_u64());
     let now_ms = node.now_ms();
-    let targets = replica_targets(&node.config, node.me(), &tenant);
-    let entry = Entry {
+    let targets = replication::replica_targets(&node.config, node.me(), &tenant);
+    let message = NewMessage {
         id: id.clone(),
         message_id: message_id.clone(),
         tenant: tenant.name.clone(),
         mail_from: envelope.mail_from.clone(),
-        rcpts: envelope
-            .rcpts
-            .iter()
-            .map(|r| (r.clone(), RcptState::Pending))
-            .collect(),
-        received_ms: now_ms,
+        rcpts: envelope.rcpts.clone(),
         owner: node.me().to_string(),
         epoch: 1,
         replicas: targets.clone(),
-        verdict: None,
-        is_dsn: envelope.mail_from.is_empty(),
-        attempts: 0,
-        next_attempt_ms: now_ms,
-        dsn_reported: Vec::new(),
-        in_doubt: None,
     };
+    let entry = Entry::new(message, now_ms);
     let durability = if node.config.bug("ack-before-fsync") {
         Durability::Unsynced
     } else {
@@ -182,11 +171,11 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
         let copier = node.clone();
         let (entry, data) = (entry.clone(), data.to_vec());
         node.env.spawn(Box::pin(async move {
-            let _ = replicate(&copier, &entry, &data).await;
+            let _ = replication::replicate(&copier, &entry, &data).await;
         }));
         Ok(Vec::new())
     } else {
-        replicate(node, &entry, data).await
+        replication::replicate(node, &entry, data).await
     };
     match replicated {
         Ok(acked) => {
@@ -231,82 +220,4 @@ fn defer(node: &SharedNode, message_id: &str, id: &str, reason: String) -> Answe
         enhanced: "4.3.0",
         text: "cannot take responsibility now, try again later".into(),
     }
-}
-
-/// The other gateways that should hold a copy: every gateway in the tenant's
-/// allowed regions except this one (or every gateway, under the
-/// failover-ignores-residency bug).
-pub fn replica_targets(config: &GatewayConfig, me: &str, tenant: &Tenant) -> Vec<String> {
-    let ignore_residency = config.bug("failover-ignores-residency");
-    config
-        .gateways
-        .iter()
-        .filter(|n| n.host != me)
-        .filter(|n| ignore_residency || tenant.allowed_regions.contains(&n.region))
-        .map(|n| n.host.clone())
-        .collect()
-}
-
-/// Copies the message to replicas until the quorum holds — enough copies,
-/// on enough clouds — or the replication timeout passes.
-pub(crate) async fn replicate(
-    node: &SharedNode,
-    entry: &Entry,
-    data: &[u8],
-) -> Result<Vec<String>, String> {
-    let knobs = &node.config.knobs;
-    let deadline = Duration::from_millis(knobs.replication_timeout_ms);
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
-    for target in &entry.replicas {
-        let (node, entry, data, target, done) = (
-            node.clone(),
-            entry.clone(),
-            data.to_vec(),
-            target.clone(),
-            done_tx.clone(),
-        );
-        node.env.clone().spawn(Box::pin(async move {
-            let ok = peer::replicate(&node, &target, &entry, &data).await.is_ok();
-            let _ = done.send((target, ok));
-        }));
-    }
-    drop(done_tx);
-    let mut acked: Vec<String> = Vec::new();
-    let wait_for_quorum = async {
-        while !quorum_holds(&node.config, node.me(), &acked) {
-            match done_rx.recv().await {
-                Some((target, true)) => {
-                    tracing::debug!(spool_id = %entry.id, %target, "replica stored");
-                    acked.push(target);
-                }
-                Some((target, false)) => {
-                    tracing::debug!(spool_id = %entry.id, %target, "replica failed");
-                }
-                None => return false,
-            }
-        }
-        true
-    };
-    match env::timeout(node.env.as_ref(), deadline, wait_for_quorum).await {
-        Ok(true) => Ok(acked),
-        Ok(false) => Err(format!(
-            "replication quorum impossible: {} of {} replicas answered",
-            acked.len(),
-            entry.replicas.len()
-        )),
-        Err(env::Elapsed) => Err(format!(
-            "replication quorum not reached in {} ms",
-            knobs.replication_timeout_ms
-        )),
-    }
-}
-
-/// Copies on this node plus `acked` reach the quorum size and cloud spread.
-pub fn quorum_holds(config: &GatewayConfig, me: &str, acked: &[String]) -> bool {
-    let copies = 1 + acked.len() as u32;
-    let clouds: BTreeSet<&str> = std::iter::once(me)
-        .chain(acked.iter().map(String::as_str))
-        .filter_map(|host| config.cloud_of_host(host))
-        .collect();
-    copies >= config.knobs.replica_quorum && clouds.len() as u32 >= config.knobs.replica_clouds_min
 }
