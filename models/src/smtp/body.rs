@@ -82,18 +82,49 @@ impl BodySink {
     }
 }
 
+/// How far one call of [`read_body`] got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// Everything given was read; the body goes on.
+    More,
+    /// The terminating `CRLF . CRLF` was read.
+    Terminator,
+    /// A bare LF or CR: the message is refused (see [`read_body`]).
+    Bare(BareNewline),
+}
+
+/// A line ending that is not CRLF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BareNewline {
+    Lf,
+    Cr,
+}
+
+impl BareNewline {
+    /// As Postfix names it in its refusal.
+    pub fn name(self) -> &'static str {
+        match self {
+            BareNewline::Lf => "<LF>",
+            BareNewline::Cr => "<CR>",
+        }
+    }
+}
+
 /// Reads body bytes from `input` into `sink`. Returns how many bytes were
-/// consumed and whether the terminating `CRLF . CRLF` was among them.
+/// consumed and how far that got.
 ///
-/// Only CRLF starts a line: a bare LF or CR never ends the data nor unstuffs
-/// a dot (that ambiguity is what SMTP smuggling exploits), but both are
-/// stored as CRLF so the message has one line-ending convention.
+/// Only CRLF ends a line. A bare LF or CR stops the read: the gateway
+/// refuses such a message, as Postfix does with `smtpd_forbid_bare_newline
+/// = reject`. The receiver and the next hop might disagree about where its
+/// lines (and so its end) are — the ambiguity SMTP smuggling exploits
+/// (CVE-2023-51764) — and normalising would change the bytes a signature
+/// covers.
 pub fn read_body(
     cursor: &mut BodyCursor,
     input: &[u8],
     sink: &mut BodySink,
     limit: u64,
-) -> (usize, bool) {
+) -> (usize, BodyEnd) {
     let mut index = 0;
     while let Some(&byte) = input.get(index) {
         match *cursor {
@@ -117,10 +148,9 @@ pub fn read_body(
             }
             BodyCursor::DotCr => {
                 if byte == b'\n' {
-                    return (index + 1, true);
+                    return (index + 1, BodyEnd::Terminator);
                 }
-                sink.append(b"\r", limit);
-                *cursor = BodyCursor::InsideCr;
+                return (index, BodyEnd::Bare(BareNewline::Cr));
             }
             BodyCursor::Inside => {
                 let rest = &input[index..];
@@ -132,26 +162,23 @@ pub fn read_body(
                     sink.append(&rest[..run], limit);
                     index += run;
                 } else if byte == b'\r' {
-                    sink.append(b"\r", limit);
                     *cursor = BodyCursor::InsideCr;
                     index += 1;
                 } else {
-                    sink.append(b"\r\n", limit);
-                    index += 1;
+                    return (index, BodyEnd::Bare(BareNewline::Lf));
                 }
             }
             BodyCursor::InsideCr => {
-                sink.append(b"\n", limit);
-                if byte == b'\n' {
-                    *cursor = BodyCursor::LineStart;
-                    index += 1;
-                } else {
-                    *cursor = BodyCursor::Inside;
+                if byte != b'\n' {
+                    return (index, BodyEnd::Bare(BareNewline::Cr));
                 }
+                sink.append(b"\r\n", limit);
+                *cursor = BodyCursor::LineStart;
+                index += 1;
             }
         }
     }
-    (index, false)
+    (index, BodyEnd::More)
 }
 
 #[cfg(test)]
@@ -165,6 +192,48 @@ mod tests {
         assert_eq!(
             encode_body(b".\r\n..x\n.y\r.z"),
             (b"..\r\n...x\r\n..y\r\n..z\r\n".to_vec(), 16)
+        );
+    }
+
+    /// Reads `input` as one body from its start.
+    fn read(input: &[u8]) -> (Vec<u8>, usize, BodyEnd) {
+        let (mut cursor, mut sink) = (BodyCursor::LineStart, BodySink::default());
+        let (consumed, end) = read_body(&mut cursor, input, &mut sink, 1_000);
+        (sink.bytes, consumed, end)
+    }
+
+    #[test]
+    fn a_crlf_dot_crlf_ends_the_body_and_a_stuffed_dot_is_unstuffed() {
+        assert_eq!(
+            read(b"a\r\n..b\r\n.\r\nMAIL"),
+            (b"a\r\n.b\r\n".to_vec(), 11, BodyEnd::Terminator)
+        );
+    }
+
+    #[test]
+    fn a_bare_lf_after_a_line_start_dot_is_refused_not_swallowed() {
+        // `\r\n.\n` once lost its dot; `\n.\n` kept it. Both are refused now.
+        assert_eq!(read(b"a\r\n.\nb").2, BodyEnd::Bare(BareNewline::Lf));
+        assert_eq!(read(b"a\n.\nb").2, BodyEnd::Bare(BareNewline::Lf));
+        assert_eq!(read(b"a\n.\r\n").2, BodyEnd::Bare(BareNewline::Lf));
+    }
+
+    #[test]
+    fn a_bare_cr_is_refused_wherever_it_stands() {
+        assert_eq!(read(b"a\rb").2, BodyEnd::Bare(BareNewline::Cr));
+        assert_eq!(read(b"a\r\n.\r.\r\n").2, BodyEnd::Bare(BareNewline::Cr));
+        assert_eq!(read(b"\r.\r\n").2, BodyEnd::Bare(BareNewline::Cr));
+    }
+
+    #[test]
+    fn what_the_client_encodes_the_reader_reads_back_byte_for_byte() {
+        let message = b".lead\r\n..two\r\nplain\r\n.\r\n";
+        let (mut wire, _) = encode_body(message);
+        wire.extend_from_slice(b".\r\n");
+        let (stored, consumed, end) = read(&wire);
+        assert_eq!(
+            (stored.as_slice(), consumed, end),
+            (&message[..], wire.len(), BodyEnd::Terminator)
         );
     }
 }

@@ -9,9 +9,12 @@
 //! ([`ClientError::AfterDot`], RFC 1047) and a retry may duplicate. Properties
 //! rely on that distinction to tell a legitimate duplicate from a bug.
 //!
-//! The body goes out with CRLF line endings (bare CR and LF become CRLF) and
-//! dot-stuffed, matching what `super::session` stores, so a message relayed
-//! through the gateway arrives byte for byte as the session received it.
+//! The body goes out with CRLF line endings and dot-stuffed, matching what
+//! `super::session` stores, so a message relayed through the gateway
+//! arrives byte for byte as the session received it. The client never puts
+//! a bare CR or LF on the wire: it writes them as CRLF. For relayed mail
+//! that is a no-op, since the session refuses a body holding one; for a
+//! sender's own text it is the only line ending SMTP has.
 //! Replies are parsed here rather than with smtp-proto's `ResponseReceiver`,
 //! which neither checks that continuation lines repeat the code nor bounds
 //! the code to 2xx-5xx.

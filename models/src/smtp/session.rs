@@ -4,18 +4,20 @@
 //! any engine and tests can feed it hostile input byte by byte.
 //!
 //! Command lines are framed here and parsed by `smtp-proto`; the message body
-//! is read by a small byte-level machine of our own (`super::body`) because the end of data
-//! (`CRLF . CRLF`), dot-unstuffing and line-ending normalisation must agree
-//! exactly with our client (`super::client`), and because smtp-proto's body
-//! receiver does not recognise a terminator or a stuffed dot on the very first
-//! line of the body.
+//! is read by a small byte-level machine of our own (`super::body`) because
+//! the end of data (`CRLF . CRLF`) and dot-unstuffing must agree exactly
+//! with our client (`super::client`), and because smtp-proto's body
+//! receiver does not recognise a terminator or a stuffed dot on the very
+//! first line of the body. A bare LF or CR in the body is answered `554
+//! 5.5.2` and the connection closed (Postfix's `smtpd_forbid_bare_newline`
+//! policy; see `super::body`).
 //!
 //! Memory stays bounded by the limits whatever the peer sends: an over-long
 //! command line is discarded, an oversized body is counted but not stored. The
 //! one exception is input pushed while a message awaits its answer; callers
 //! should stop reading the socket while [`Session::is_awaiting_answer`].
 
-use crate::smtp::body::{BodyCursor, BodySink, read_body};
+use crate::smtp::body::{BodyCursor, BodyEnd, BodySink, read_body};
 use smtp_proto::{
     EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EhloResponse, Request,
 };
@@ -238,18 +240,28 @@ impl Session {
             },
             Phase::Data(mut cursor) => {
                 let limit = self.limits.max_message_bytes;
-                let (consumed, finished) = read_body(
+                let (consumed, end) = read_body(
                     &mut cursor,
                     &self.inbox[self.inbox_start..],
                     &mut self.body,
                     limit,
                 );
                 self.inbox_start += consumed;
-                if finished {
-                    self.finish_body(out)
-                } else {
-                    self.phase = Phase::Data(cursor);
-                    Progress::NeedInput
+                match end {
+                    BodyEnd::Terminator => self.finish_body(out),
+                    BodyEnd::More => {
+                        self.phase = Phase::Data(cursor);
+                        Progress::NeedInput
+                    }
+                    BodyEnd::Bare(newline) => {
+                        // Where this client thinks its lines end is not
+                        // where we would: nothing after this byte can be
+                        // trusted as data or as commands, so hang up.
+                        let text = format!("Error: bare {} received", newline.name());
+                        out.extend(reply(554, "5.5.2", &text));
+                        self.close();
+                        Progress::Emit(Step::Close)
+                    }
                 }
             }
             Phase::Command => self.next_command(rcpt_check, out),
@@ -679,23 +691,46 @@ mod tests {
     }
 
     #[test]
-    fn bare_line_feeds_are_normalised_and_never_end_the_message() {
+    fn a_bare_line_feed_in_data_is_refused_with_554_and_the_session_closes() {
         let mut session = Session::new(limits());
         feed(
             &mut session,
             b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
         );
-        // "\n.\r\n" and "\r.\r\n" are smuggling attempts: not the end of data.
+        // "\n.\r\n" is a smuggling attempt: neither the end of data nor a
+        // line we would store; what follows must never run as a command.
         let steps = feed(
             &mut session,
-            b"a\n.\r\nMAIL FROM:<x@y.test>\r\nb\r.\r\nc\r\n.\r\n",
+            b"a\n.\r\nMAIL FROM:<x@y.test>\r\nRCPT TO:<alice@example.com>\r\n",
         );
-        let delivered = messages(&steps);
-        assert_eq!(delivered.len(), 1);
-        assert_eq!(
-            delivered[0].1,
-            b"a\r\n.\r\nMAIL FROM:<x@y.test>\r\nb\r\n.\r\nc\r\n"
+        assert!(messages(&steps).is_empty());
+        assert_eq!(codes(&written(&steps)), vec![554]);
+        assert!(written(&steps).contains("bare <LF>"));
+        assert_eq!(steps.last(), Some(&Step::Close));
+        assert!(feed(&mut session, b"QUIT\r\n").is_empty());
+    }
+
+    #[test]
+    fn a_dot_after_crlf_then_a_bare_line_feed_is_refused_not_stored_as_an_empty_line() {
+        let mut session = Session::new(limits());
+        let steps = feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\na\r\n.\nb\r\n.\r\n",
         );
+        assert!(messages(&steps).is_empty());
+        assert_eq!(codes(&written(&steps)), vec![250, 250, 250, 354, 554]);
+    }
+
+    #[test]
+    fn a_bare_carriage_return_in_data_is_refused_too() {
+        let mut session = Session::new(limits());
+        let steps = feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nb\r.\r\nc\r\n.\r\n",
+        );
+        assert!(messages(&steps).is_empty());
+        assert!(written(&steps).ends_with("554 5.5.2 Error: bare <CR> received\r\n"));
+        assert_eq!(steps.last(), Some(&Step::Close));
     }
 
     #[test]
