@@ -13,7 +13,8 @@ use crate::config::SMTP_PORT;
 use crate::env::{self, BoxConn};
 use crate::gateway::ballot::Ballot;
 use crate::gateway::{SharedNode, peer, replication};
-use crate::mime::dsn;
+use crate::mime::{date, dsn};
+use crate::smtp::received::{self, Hop};
 use crate::smtp::session::{Envelope, RcptCheck, Session, SessionLimits, Step};
 use crate::spool::{self, Durability, Entry, NewMessage};
 
@@ -75,7 +76,7 @@ async fn session(node: SharedNode, mut conn: BoxConn, peer: String) {
                 return;
             }
             Some(Step::Message { envelope, data }) => {
-                let answer = accept(&node, &envelope, &data).await;
+                let answer = accept(&node, &envelope, &peer, &data).await;
                 tenant_of_transaction = None;
                 let reply = session.answer_message(answer.code, answer.enhanced, &answer.text);
                 if conn.write_all(&reply).await.is_err() {
@@ -128,8 +129,16 @@ fn check_rcpt(
     }
 }
 
-async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
+async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8]) -> Answer {
     let message_id = dsn::message_id(data).unwrap_or_else(|| "<none>".to_string());
+    if received::looped(data) {
+        tracing::info!(msg = %message_id, "refused: mail loop");
+        return Answer {
+            code: 554,
+            enhanced: "5.4.6",
+            text: format!("too many hops ({} Received fields): mail loop", received::HOPS_MAX),
+        };
+    }
     let Some(tenant) = envelope
         .rcpts
         .first()
@@ -144,6 +153,19 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
     };
     let id = format!("{:016x}", node.env.random_u64());
     let now_ms = node.now_ms();
+    // Our hop goes on before the message is spooled, so every copy, the
+    // delivered message and a DSN's returned headers all carry it.
+    let date = date::rfc5322(node.env.now());
+    let hop = Hop {
+        helo: &envelope.helo,
+        peer,
+        by: node.me(),
+        id: &id,
+        date: &date,
+    };
+    let mut stamped = received::field(&hop);
+    stamped.extend_from_slice(data);
+    let data = stamped.as_slice();
     let targets = replication::replica_targets(&node.config, node.me(), &tenant);
     let message = NewMessage {
         id: id.clone(),

@@ -19,6 +19,7 @@ use crate::config::SpamPolicy;
 use crate::gateway::ballot::{self, Ballot, Progress};
 use crate::gateway::sync::{self, Intent, Standing};
 use crate::gateway::{SharedNode, delivery, peer, replication};
+use crate::mime::date;
 use crate::mime::dsn::{self, DsnRequest, FailedRecipient};
 use crate::retry;
 use crate::scanner::{self, ScanRequest};
@@ -357,7 +358,7 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
         .collect();
     let dsn_id = format!("{}-dsn{}", entry.id, entry.dsn_reported.len());
     let dsn_message_id = format!("dsn.{dsn_id}@{}", node.me());
-    let date = format!("Wed, 25 Nov 2026 00:00:00 +0000 (t+{} ms)", node.now_ms());
+    let date = date::rfc5322(node.env.now());
     // A bounced DSN has no return path; reached here (dsn-about-dsn) it is
     // reported to the address it failed to reach: a bounce loop.
     let to = if node.config.bug("dsn-to-wrong-sender") || entry.mail_from.is_empty() {
