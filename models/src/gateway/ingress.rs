@@ -56,7 +56,16 @@ async fn session(node: SharedNode, mut conn: BoxConn, peer: String) {
     if conn.write_all(&session.greeting()).await.is_err() {
         return;
     }
-    let idle = Duration::from_millis(knobs.smtp_command_timeout_ms);
+    let limit_ms = |session: &Session| {
+        if session.is_reading_data() {
+            knobs.smtp_data_timeout_ms
+        } else {
+            knobs.smtp_command_timeout_ms
+        }
+    };
+    // The clock of the command (or body) we are waiting for: it starts at
+    // our previous reply, so a client trickling bytes cannot stretch it.
+    let mut deadline_ms = node.now_ms() + knobs.smtp_command_timeout_ms;
     let mut buf = vec![0u8; 16 * 1024];
     // The tenant of the transaction in progress: one tenant per transaction
     // keeps every copy of a message inside one jurisdiction.
@@ -69,9 +78,10 @@ async fn session(node: SharedNode, mut conn: BoxConn, peer: String) {
                 if conn.write_all(&bytes).await.is_err() {
                     return;
                 }
+                deadline_ms = node.now_ms() + limit_ms(&session);
             }
             Some(Step::Close) => {
-                tracing::debug!(%peer, "smtp session closed by QUIT");
+                tracing::debug!(%peer, "smtp session closed");
                 let _ = conn.shutdown().await;
                 return;
             }
@@ -82,17 +92,19 @@ async fn session(node: SharedNode, mut conn: BoxConn, peer: String) {
                 if conn.write_all(&reply).await.is_err() {
                     return;
                 }
+                deadline_ms = node.now_ms() + limit_ms(&session);
             }
             None => {
-                let read = env::timeout(node.env.as_ref(), idle, conn.read(&mut buf)).await;
+                let left = Duration::from_millis(deadline_ms.saturating_sub(node.now_ms()));
+                let read = env::timeout(node.env.as_ref(), left, conn.read(&mut buf)).await;
                 match read {
                     Ok(Ok(0)) | Ok(Err(_)) => return,
                     Ok(Ok(n)) => session.push(&buf[..n]),
                     Err(env::Elapsed) => {
-                        tracing::debug!(%peer, "smtp session idle too long, closing");
-                        let _ = conn
-                            .write_all(b"421 4.4.2 idle too long, closing\r\n")
-                            .await;
+                        tracing::debug!(%peer, "smtp command or data too slow, closing");
+                        let bye = format!("421 4.4.2 {} Error: timeout exceeded\r\n", node.me());
+                        let _ = conn.write_all(bye.as_bytes()).await;
+                        let _ = conn.shutdown().await;
                         return;
                     }
                 }
@@ -120,6 +132,9 @@ fn check_rcpt(
     if !tenant.users.iter().any(|u| u.eq_ignore_ascii_case(local)) {
         return RcptCheck::UnknownUser;
     }
+    if knows_no_quorum(node) {
+        return RcptCheck::CannotKeepPromise;
+    }
     match tenant_of_transaction {
         Some(name) if *name != tenant.name => RcptCheck::TryLater,
         _ => {
@@ -129,6 +144,17 @@ fn check_rcpt(
     }
 }
 
+/// The node has been up for a lease and has not heard from enough peers in
+/// that time to reach the quorum: a 250 could not be kept, so better say
+/// 451 before the body than after it. A node just booted does not know
+/// yet, and tries.
+fn knows_no_quorum(node: &SharedNode) -> bool {
+    let now_ms = node.now_ms();
+    let heard = node.heard.borrow();
+    !heard.in_boot_grace(now_ms, node.config.knobs.owner_lease_ms)
+        && !heard.healthy(&node.config, node.me(), now_ms)
+}
+
 async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8]) -> Answer {
     let message_id = dsn::message_id(data).unwrap_or_else(|| "<none>".to_string());
     if received::looped(data) {
@@ -136,7 +162,10 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
         return Answer {
             code: 554,
             enhanced: "5.4.6",
-            text: format!("too many hops ({} Received fields): mail loop", received::HOPS_MAX),
+            text: format!(
+                "too many hops ({} Received fields): mail loop",
+                received::HOPS_MAX
+            ),
         };
     }
     let Some(tenant) = envelope

@@ -50,6 +50,9 @@ pub enum RcptCheck {
     RelayDenied,
     /// We cannot decide right now: 451 4.3.0.
     TryLater,
+    /// We could not keep a 250 now (no replication quorum in reach), so we
+    /// say so before the client sends the body: 451 4.3.0.
+    CannotKeepPromise,
 }
 
 /// Who a message is from and for, as the client declared it.
@@ -192,6 +195,12 @@ impl Session {
             self.phase = Phase::Command;
         }
         reply(code, enhanced, text)
+    }
+
+    /// True while the body of a message is being received (after our 354,
+    /// before its final dot).
+    pub fn is_reading_data(&self) -> bool {
+        matches!(self.phase, Phase::Data(_))
     }
 
     /// True from the moment a message is complete until `answer_message`.
@@ -460,6 +469,11 @@ impl Session {
             RcptCheck::TryLater => {
                 out.extend(reply(451, "4.3.0", "Temporary failure, try again later"))
             }
+            RcptCheck::CannotKeepPromise => out.extend(reply(
+                451,
+                "4.3.0",
+                "Cannot reach a replication quorum now, try again later",
+            )),
         }
         self.good()
     }
