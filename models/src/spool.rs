@@ -68,6 +68,9 @@ pub struct Entry {
     /// may have delivered and been cut off before saying so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_doubt: Option<InDoubt>,
+    /// The sender declared SMTPUTF8: the next hop must offer it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub smtputf8: bool,
 }
 
 /// What a node knows of a message it is taking on: accepted from a client,
@@ -83,6 +86,7 @@ pub struct NewMessage {
     pub owner: String,
     pub epoch: u64,
     pub replicas: Vec<String>,
+    pub smtputf8: bool,
 }
 
 impl Entry {
@@ -109,6 +113,7 @@ impl Entry {
             next_attempt_ms: now_ms,
             dsn_reported: Vec::new(),
             in_doubt: None,
+            smtputf8: message.smtputf8,
         }
     }
 }

@@ -205,6 +205,7 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
         owner: node.me().to_string(),
         epoch: 1,
         replicas: targets.clone(),
+        smtputf8: envelope.smtputf8,
     };
     let entry = Entry::new(message, now_ms);
     let durability = if node.config.bug("ack-before-fsync") {

@@ -383,6 +383,7 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
         owner: node.me().to_string(),
         epoch: entry.epoch,
         replicas: entry.replicas.clone(),
+        smtputf8: false,
     };
     let mut dsn_entry = Entry::new(message, node.now_ms());
     // Our own words: nothing in a DSN needs scanning.

@@ -19,7 +19,8 @@
 
 use crate::smtp::body::{BodyCursor, BodyEnd, BodySink, read_body};
 use smtp_proto::{
-    EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EhloResponse, Request,
+    EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8,
+    EhloResponse, MAIL_SMTPUTF8, Request,
 };
 
 /// After this many bad commands in a row the peer is not speaking SMTP with
@@ -64,6 +65,9 @@ pub struct Envelope {
     pub rcpts: Vec<String>,
     /// The name the client gave in EHLO/HELO.
     pub helo: String,
+    /// The client declared SMTPUTF8 in MAIL (RFC 6531): the next hop must
+    /// offer it too.
+    pub smtputf8: bool,
 }
 
 /// What the connection driver must do next.
@@ -108,6 +112,7 @@ pub struct Session {
     phase: Phase,
     helo: Option<String>,
     mail_from: Option<String>,
+    smtputf8: bool,
     rcpts: Vec<String>,
     body: BodySink,
     bad_streak: u32,
@@ -125,6 +130,7 @@ impl Session {
             phase: Phase::Command,
             helo: None,
             mail_from: None,
+            smtputf8: false,
             rcpts: Vec::new(),
             body: BodySink::default(),
             bad_streak: 0,
@@ -225,6 +231,7 @@ impl Session {
 
     fn reset_transaction(&mut self) {
         self.mail_from = None;
+        self.smtputf8 = false;
         self.rcpts.clear();
         self.body = BodySink::default();
     }
@@ -347,8 +354,11 @@ impl Session {
                 self.reset_transaction();
                 self.helo = Some(host);
                 let mut ehlo = EhloResponse::new(sanitize(&self.limits.hostname));
-                ehlo.capabilities =
-                    EXT_SIZE | EXT_PIPELINING | EXT_8BIT_MIME | EXT_ENHANCED_STATUS_CODES;
+                ehlo.capabilities = EXT_SIZE
+                    | EXT_PIPELINING
+                    | EXT_8BIT_MIME
+                    | EXT_SMTP_UTF8
+                    | EXT_ENHANCED_STATUS_CODES;
                 ehlo.size = usize::try_from(self.limits.max_message_bytes).unwrap_or(usize::MAX);
                 ehlo.write(&mut *out)
                     .expect("writing into a Vec cannot fail");
@@ -379,6 +389,7 @@ impl Session {
                     return self.good();
                 }
                 self.mail_from = Some(from.address);
+                self.smtputf8 = from.flags & MAIL_SMTPUTF8 != 0;
                 out.extend(reply(250, "2.1.0", "Sender OK"));
                 self.good()
             }
@@ -493,6 +504,7 @@ impl Session {
             mail_from: self.mail_from.clone().unwrap_or_default(),
             rcpts: self.rcpts.clone(),
             helo: self.helo.clone().unwrap_or_default(),
+            smtputf8: self.smtputf8,
         };
         let data = std::mem::take(&mut self.body.bytes);
         self.phase = Phase::AwaitingAnswer;
@@ -745,6 +757,25 @@ mod tests {
         assert!(messages(&steps).is_empty());
         assert!(written(&steps).ends_with("554 5.5.2 Error: bare <CR> received\r\n"));
         assert_eq!(steps.last(), Some(&Step::Close));
+    }
+
+    #[test]
+    fn smtputf8_is_offered_and_a_declaration_is_kept_in_the_envelope() {
+        let mut session = Session::new(limits());
+        let ehlo = written(&feed(&mut session, b"EHLO c\r\n"));
+        assert!(ehlo.contains("250-SMTPUTF8\r\n") || ehlo.contains("250 SMTPUTF8\r\n"));
+        assert!(ehlo.contains("8BITMIME"));
+        let steps = feed(
+            &mut session,
+            b"MAIL FROM:<s@r.test> BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nx\r\n.\r\n",
+        );
+        assert!(messages(&steps)[0].0.smtputf8);
+        session.answer_message(250, "2.0.0", "ok");
+        let steps = feed(
+            &mut session,
+            b"MAIL FROM:<s@r.test>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nx\r\n.\r\n",
+        );
+        assert!(!messages(&steps)[0].0.smtputf8);
     }
 
     #[test]
