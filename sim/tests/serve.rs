@@ -455,7 +455,8 @@ fn the_launcher_prints_where_to_connect_serves_and_stops_cleanly_on_sigterm() {
     );
     let ports = sim::serve::ports::PortMap::new(&config).unwrap();
     let (port_a, port_b) = (ports.smtp("gw-a").unwrap(), ports.smtp("gw-b").unwrap());
-    for port in [port_a, port_b] {
+    let port_c = ports.smtp("gw-c").unwrap();
+    for port in [port_a, port_b, port_c] {
         assert!(
             banner().contains(&format!("SMTP 127.0.0.1:{port}")),
             "{}",
@@ -463,7 +464,8 @@ fn the_launcher_prints_where_to_connect_serves_and_stops_cleanly_on_sigterm() {
         );
     }
     let pids = child_pids(&banner());
-    assert_eq!(pids.len(), 3, "{}", banner());
+    // Three regions and the outside hosts.
+    assert_eq!(pids.len(), 4, "{}", banner());
 
     if python3() {
         let id = "<launcher-1@client.test>";
@@ -525,7 +527,8 @@ fn bad_serve_input_is_one_message_and_exit_2() {
     let typo = file("typo.json", r#"{"base_prot": 30000}"#);
     check(&["serve", "--config", &typo], "unknown field");
     let mut config = sim::serve::config::ServeConfig::default();
-    config.gateway.knobs.replica_quorum = 3;
+    // More copies than there are gateways (three by default).
+    config.gateway.knobs.replica_quorum = 4;
     let quorum = file("quorum.json", &config.to_json());
     check(&["serve", "--config", &quorum], "quorum");
     let garbage = file("garbage.json", "{not json");
