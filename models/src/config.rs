@@ -58,8 +58,14 @@ pub struct Tenant {
 pub struct Knobs {
     pub max_message_bytes: u64,
     pub max_recipients: u32,
-    /// Idle limit for one SMTP command.
+    /// Limit for one whole SMTP command line at ingress, counted from our
+    /// previous reply (or the greeting): a client that trickles a command a
+    /// byte at a time gets 421 when it runs out (RFC 5321 §4.5.3.2.7).
     pub smtp_command_timeout_ms: u64,
+    /// Limit for a whole message body at ingress, from our 354 to the final
+    /// dot; 421 when it runs out.
+    #[serde(default = "Knobs::smtp_data_timeout_ms_default")]
+    pub smtp_data_timeout_ms: u64,
     /// How long ingress waits for the replica quorum before answering 451.
     pub replication_timeout_ms: u64,
     /// Copies (including the accepting node) needed before 250.
@@ -86,6 +92,7 @@ impl Knobs {
             max_message_bytes: 256 * 1024,
             max_recipients: 50,
             smtp_command_timeout_ms: 30_000,
+            smtp_data_timeout_ms: Knobs::smtp_data_timeout_ms_default(),
             replication_timeout_ms: 2_000,
             replica_quorum: 2,
             replica_clouds_min: 2,
@@ -97,6 +104,21 @@ impl Knobs {
             queue_tick_ms: 200,
             owner_lease_ms: 5_000,
         }
+    }
+
+    /// The simulation's DATA limit, also what a scenario saved before the
+    /// knob existed gets.
+    fn smtp_data_timeout_ms_default() -> u64 {
+        60_000
+    }
+
+    /// What RFC 5321 §4.5.3.2 suggests for a server on the real network:
+    /// five minutes for a command, and for a body the ten minutes a client
+    /// waits for the answer to its final dot.
+    pub fn with_rfc_5321_smtp_timeouts(mut self) -> Self {
+        self.smtp_command_timeout_ms = 5 * 60_000;
+        self.smtp_data_timeout_ms = 10 * 60_000;
+        self
     }
 
     /// How often a node syncs ballots with its peers: several times per

@@ -21,6 +21,7 @@ use traces::EventKind;
 
 use crate::config::GatewayConfig;
 use crate::env::SharedEnv;
+use crate::fan_out::fan_out;
 use crate::gateway::peer;
 use crate::mx;
 
@@ -50,17 +51,13 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
 
 /// Every gateway, asked at once; the set that answered healthy in time.
 async fn check_all(env: &SharedEnv, config: &GatewayConfig, timeout_ms: u64) -> BTreeSet<String> {
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
-    for gateway in &config.gateways {
-        let (checker, host, done) = (env.clone(), gateway.host.clone(), done_tx.clone());
-        env.spawn(Box::pin(async move {
-            let healthy = peer::health(checker.as_ref(), &host, timeout_ms).await;
-            let _ = done.send((host, healthy));
-        }));
-    }
-    drop(done_tx);
+    let gateways = config.gateways.iter().map(|g| (g.host.clone(), ()));
+    let mut answers = fan_out(env.as_ref(), gateways, |host, ()| {
+        let (checker, host) = (env.clone(), host.to_string());
+        Box::pin(async move { peer::health(checker.as_ref(), &host, timeout_ms).await })
+    });
     let mut healthy = BTreeSet::new();
-    while let Some((host, ok)) = done_rx.recv().await {
+    while let Some((host, ok)) = answers.next().await {
         if ok {
             healthy.insert(host);
         }

@@ -9,6 +9,7 @@ pub mod bugs;
 pub mod config;
 pub mod control;
 pub mod env;
+pub mod fan_out;
 pub mod frame;
 pub mod gateway;
 pub mod mime;

@@ -68,6 +68,54 @@ pub struct Entry {
     /// may have delivered and been cut off before saying so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_doubt: Option<InDoubt>,
+    /// The sender declared SMTPUTF8: the next hop must offer it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub smtputf8: bool,
+}
+
+/// What a node knows of a message it is taking on: accepted from a client,
+/// or a DSN it writes itself. [`Entry::new`] makes the rest.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub id: String,
+    pub message_id: String,
+    pub tenant: String,
+    /// Empty for the null return path: the message is then a DSN.
+    pub mail_from: String,
+    pub rcpts: Vec<String>,
+    pub owner: String,
+    pub epoch: u64,
+    pub replicas: Vec<String>,
+    pub smtputf8: bool,
+}
+
+impl Entry {
+    /// A message taken on at `now_ms`: every recipient pending, unscanned,
+    /// due at once.
+    pub fn new(message: NewMessage, now_ms: u64) -> Entry {
+        Entry {
+            id: message.id,
+            message_id: message.message_id,
+            tenant: message.tenant,
+            is_dsn: message.mail_from.is_empty(),
+            mail_from: message.mail_from,
+            rcpts: message
+                .rcpts
+                .into_iter()
+                .map(|rcpt| (rcpt, RcptState::Pending))
+                .collect(),
+            received_ms: now_ms,
+            owner: message.owner,
+            epoch: message.epoch,
+            replicas: message.replicas,
+            verdict: None,
+            attempts: 0,
+            next_attempt_ms: now_ms,
+            dsn_reported: Vec::new(),
+            in_doubt: None,
+            smtputf8: message.smtputf8,
+        }
+    }
 }
 
 /// Who was about to deliver a message, and since when.

@@ -8,6 +8,8 @@
 
 mod serve_support;
 
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -296,8 +298,7 @@ fn a_region_killed_mid_flow_and_restarted_loses_nothing_acknowledged() {
     );
     cluster.kill_group("local-a");
     let at_kill = attempts(&out).len();
-    // Senders keep knocking on the dead region (refused) and on the live
-    // one (451: no quorum without region a) for a while.
+    // Senders keep knocking on the dead region (refused) for a while.
     assert!(
         wait_for(READY_WITHIN, || attempts(&out).len() >= at_kill + 12),
         "the flow stalled after the kill"
@@ -454,7 +455,8 @@ fn the_launcher_prints_where_to_connect_serves_and_stops_cleanly_on_sigterm() {
     );
     let ports = sim::serve::ports::PortMap::new(&config).unwrap();
     let (port_a, port_b) = (ports.smtp("gw-a").unwrap(), ports.smtp("gw-b").unwrap());
-    for port in [port_a, port_b] {
+    let port_c = ports.smtp("gw-c").unwrap();
+    for port in [port_a, port_b, port_c] {
         assert!(
             banner().contains(&format!("SMTP 127.0.0.1:{port}")),
             "{}",
@@ -462,7 +464,8 @@ fn the_launcher_prints_where_to_connect_serves_and_stops_cleanly_on_sigterm() {
         );
     }
     let pids = child_pids(&banner());
-    assert_eq!(pids.len(), 3, "{}", banner());
+    // Three regions and the outside hosts.
+    assert_eq!(pids.len(), 4, "{}", banner());
 
     if python3() {
         let id = "<launcher-1@client.test>";
@@ -524,7 +527,8 @@ fn bad_serve_input_is_one_message_and_exit_2() {
     let typo = file("typo.json", r#"{"base_prot": 30000}"#);
     check(&["serve", "--config", &typo], "unknown field");
     let mut config = sim::serve::config::ServeConfig::default();
-    config.gateway.knobs.replica_quorum = 3;
+    // More copies than there are gateways (three by default).
+    config.gateway.knobs.replica_quorum = 4;
     let quorum = file("quorum.json", &config.to_json());
     check(&["serve", "--config", &quorum], "quorum");
     let garbage = file("garbage.json", "{not json");
@@ -540,4 +544,357 @@ fn bad_serve_input_is_one_message_and_exit_2() {
     );
     check(&["serve-node", "--data", &data, "--region", "mars"], "mars");
     check(&["serve-node", "--data", &data], "--host or --region");
+}
+
+/// A plain-socket SMTP client, for what smtplib will not send (bare line
+/// endings, trickled bytes, fifty Received fields) and so these tests need
+/// nothing but the mailsim binary.
+struct Raw {
+    stream: TcpStream,
+    inbox: Vec<u8>,
+}
+
+impl Raw {
+    /// Connects and reads the greeting.
+    fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("gateway answers");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("read timeout");
+        let mut raw = Raw {
+            stream,
+            inbox: Vec::new(),
+        };
+        let greeting = raw.reply();
+        assert!(greeting.starts_with("220 "), "{greeting}");
+        raw
+    }
+
+    /// One complete reply, all its lines; "" once the server has closed.
+    fn reply(&mut self) -> String {
+        self.take().unwrap_or_default()
+    }
+
+    /// A reply if one comes within `wait`.
+    fn reply_within(&mut self, wait: Duration) -> Option<String> {
+        self.stream
+            .set_read_timeout(Some(wait))
+            .expect("read timeout");
+        let got = self.take();
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("read timeout");
+        got
+    }
+
+    /// Some(reply), Some("") once closed, None if the read timed out.
+    fn take(&mut self) -> Option<String> {
+        loop {
+            let mut start = 0;
+            while let Some(newline) = self.inbox[start..].iter().position(|&b| b == b'\n') {
+                let line = &self.inbox[start..start + newline + 1];
+                start += newline + 1;
+                if line.get(3) == Some(&b' ') || line.len() <= 5 {
+                    let reply = String::from_utf8_lossy(&self.inbox[..start]).into_owned();
+                    self.inbox.drain(..start);
+                    return Some(reply);
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Some(String::new()),
+                Ok(n) => self.inbox.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return None;
+                }
+                Err(_) => return Some(String::new()),
+            }
+        }
+    }
+
+    /// Writes `bytes`; a server that already hung up is not an error here.
+    fn send(&mut self, bytes: &[u8]) {
+        let _ = self.stream.write_all(bytes);
+    }
+
+    fn command(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    /// EHLO, MAIL and RCPT for `rcpt`; the RCPT reply.
+    fn envelope(&mut self, rcpt: &str) -> String {
+        let ehlo = self.command("EHLO client.test");
+        assert!(ehlo.starts_with("250"), "{ehlo}");
+        let mail = self.command("MAIL FROM:<sender@client.test>");
+        assert!(mail.starts_with("250"), "{mail}");
+        self.command(&format!("RCPT TO:<{rcpt}>"))
+    }
+
+    /// A whole transaction with `body` (already CRLF and dot-stuffed, without
+    /// the final dot); the reply to the final dot, or to RCPT if refused.
+    fn mail(port: u16, rcpt: &str, body: &str) -> String {
+        let mut raw = Raw::connect(port);
+        let rcpt_reply = raw.envelope(rcpt);
+        if !rcpt_reply.starts_with("250") {
+            return rcpt_reply;
+        }
+        let data = raw.command("DATA");
+        assert!(data.starts_with("354"), "{data}");
+        raw.send(format!("{body}.\r\n").as_bytes());
+        let answer = raw.reply();
+        raw.command("QUIT");
+        answer
+    }
+}
+
+fn message(id: &str, extra_headers: &str) -> String {
+    format!(
+        "{extra_headers}From: sender@client.test\r\nTo: alice@example.test\r\nSubject: raw\r\nMessage-ID: {id}\r\n\r\nhello\r\n"
+    )
+}
+
+/// With the mailbox down, `gateway` accepts a message (so it owns it and
+/// cannot hand it on yet); then its whole region is killed with SIGKILL.
+/// The other two regions must keep accepting and must deliver both the new
+/// mail and what the dead region had accepted.
+fn survives_the_loss_of(region: &str, gateway: &str) {
+    let mut cluster = Cluster::start(&format!("lose-{region}"));
+    cluster.kill_group("outside");
+    let parked = format!("<parked-{region}@client.test>");
+    let reply = Raw::mail(
+        cluster.smtp_port(gateway),
+        "alice@example.test",
+        &message(&parked, ""),
+    );
+    assert!(reply.starts_with("250"), "{gateway} refused: {reply}");
+    cluster.kill_group(region);
+    cluster.start_group("outside");
+    cluster.wait_ready();
+    let mut fresh = Vec::new();
+    for survivor in ["gw-a", "gw-b", "gw-c"]
+        .into_iter()
+        .filter(|g| *g != gateway)
+    {
+        let id = format!("<after-{region}-via-{survivor}@client.test>");
+        let reply = Raw::mail(
+            cluster.smtp_port(survivor),
+            "alice@example.test",
+            &message(&id, ""),
+        );
+        assert!(
+            reply.starts_with("250"),
+            "{survivor} refused with {region} dead: {reply}"
+        );
+        fresh.push(id);
+    }
+    // A lease (5 s) before a survivor may take the parked message over,
+    // then its retry: well inside the deadline on a loaded machine.
+    let within = DELIVERED_WITHIN * 2;
+    let all = wait_for(within, || {
+        std::iter::once(&parked)
+            .chain(&fresh)
+            .all(|id| cluster.delivered("alice@example.test", id))
+    });
+    assert!(
+        all,
+        "with {region} dead, not everything delivered within {within:?}: parked {}, fresh {:?}",
+        cluster.delivered("alice@example.test", &parked),
+        fresh
+            .iter()
+            .map(|id| cluster.delivered("alice@example.test", id))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn killing_region_a_of_three_leaves_acceptance_and_delivery_working() {
+    survives_the_loss_of("local-a", "gw-a");
+}
+
+#[test]
+fn killing_region_b_of_three_leaves_acceptance_and_delivery_working() {
+    survives_the_loss_of("local-b", "gw-b");
+}
+
+#[test]
+fn killing_region_c_of_three_leaves_acceptance_and_delivery_working() {
+    survives_the_loss_of("local-c", "gw-c");
+}
+
+#[test]
+fn with_two_regions_dead_the_third_says_451_at_rcpt_before_the_body() {
+    let mut cluster = Cluster::start("no-quorum");
+    cluster.kill_group("local-a");
+    cluster.kill_group("local-b");
+    let port = cluster.smtp_port("gw-c");
+    // Once a lease has passed without hearing a peer, gw-c knows.
+    let mut last = String::new();
+    let refused_early = wait_for(DELIVERED_WITHIN, || {
+        let mut raw = Raw::connect(port);
+        last = raw.envelope("alice@example.test");
+        raw.command("QUIT");
+        last.starts_with("451 4.3.0")
+    });
+    assert!(refused_early, "RCPT still answered {last:?}");
+    assert!(last.contains("quorum"), "{last}");
+}
+
+#[test]
+fn every_hop_adds_one_received_field_and_fifty_of_them_are_a_loop() {
+    let cluster = Cluster::start("received");
+    let port = cluster.smtp_port("gw-b");
+    let id = "<received-1@client.test>";
+    let reply = Raw::mail(port, "alice@example.test", &message(id, ""));
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(wait_for(DELIVERED_WITHIN, || cluster
+        .delivered("alice@example.test", id)));
+    let copy = cluster
+        .maildir("alice@example.test")
+        .into_iter()
+        .find(|m| m.contains(id))
+        .expect("delivered");
+    let ours = "Delivered-To: alice@example.test\r\nReceived: from client.test (127.0.0.1:";
+    assert!(copy.contains(ours), "{copy}");
+    assert!(copy.contains("\r\n\tby gw-b with ESMTP id "), "{copy}");
+    assert_eq!(copy.matches("Received:").count(), 1, "{copy}");
+
+    let looping = "<received-loop@client.test>";
+    let hops = "Received: from elsewhere\r\n".repeat(50);
+    let reply = Raw::mail(port, "alice@example.test", &message(looping, &hops));
+    assert!(reply.starts_with("554 5.4.6"), "{reply}");
+    let under = "Received: from elsewhere\r\n".repeat(49);
+    let reply = Raw::mail(
+        port,
+        "alice@example.test",
+        &message("<received-49@client.test>", &under),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+}
+
+#[test]
+fn bare_line_feeds_and_carriage_returns_in_data_are_refused_and_smuggle_nothing() {
+    let cluster = Cluster::start("bare");
+    let port = cluster.smtp_port("gw-a");
+    let smuggled = |n: usize| format!("<smuggled-{n}@client.test>");
+    let attempts = [("\r\n.\n", "<LF>"), ("\n.\n", "<LF>"), ("\r\n.\r", "<CR>")];
+    for (n, (ending, name)) in attempts.iter().enumerate() {
+        let mut raw = Raw::connect(port);
+        assert!(raw.envelope("alice@example.test").starts_with("250"));
+        assert!(raw.command("DATA").starts_with("354"));
+        let body = format!(
+            "{}hi{ending}MAIL FROM:<evil@client.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n{}.\r\n",
+            message("<outer@client.test>", "").trim_end_matches("hello\r\n"),
+            message(&smuggled(n), "")
+        );
+        raw.send(body.as_bytes());
+        let refused = raw.reply();
+        assert!(
+            refused.starts_with(&format!("554 5.5.2 Error: bare {name} received")),
+            "{ending:?}: {refused}"
+        );
+        assert_eq!(raw.reply(), "", "{ending:?}: the connection stays open");
+    }
+    // Nothing went through: give a real message time to overtake them.
+    let id = "<after-bare@client.test>";
+    assert!(Raw::mail(port, "bob@example.test", &message(id, "")).starts_with("250"));
+    assert!(wait_for(DELIVERED_WITHIN, || cluster
+        .delivered("bob@example.test", id)));
+    for n in 0..attempts.len() {
+        assert!(!cluster.delivered("bob@example.test", &smuggled(n)));
+    }
+    assert!(!cluster.delivered("alice@example.test", "<outer@client.test>"));
+}
+
+#[test]
+fn a_trickled_command_or_body_gets_421_when_its_own_timeout_runs_out() {
+    let cluster = Cluster::start_with("trickle", |config| {
+        config.gateway.knobs.smtp_command_timeout_ms = 1_500;
+        config.gateway.knobs.smtp_data_timeout_ms = 2_500;
+    });
+    let port = cluster.smtp_port("gw-a");
+    // One byte every 250 ms: each read is quick, the command is not. Stop
+    // writing once the server has answered, so its reply is not lost to
+    // the reset our next write would cause.
+    let mut raw = Raw::connect(port);
+    let mut reply = None;
+    for byte in b"NOOP and a long, slowly typed argument\r\n" {
+        raw.send(&[*byte]);
+        reply = raw.reply_within(Duration::from_millis(250));
+        if reply.is_some() {
+            break;
+        }
+    }
+    let reply = reply.unwrap_or_default();
+    assert!(reply.starts_with("421 4.4.2"), "{reply:?}");
+    // The body: one short line every 300 ms, past the DATA limit.
+    let mut raw = Raw::connect(port);
+    assert!(raw.envelope("alice@example.test").starts_with("250"));
+    assert!(raw.command("DATA").starts_with("354"));
+    let mut reply = None;
+    for _ in 0..20 {
+        raw.send(b"a line\r\n");
+        reply = raw.reply_within(Duration::from_millis(300));
+        if reply.is_some() {
+            break;
+        }
+    }
+    let reply = reply.unwrap_or_default();
+    assert!(reply.starts_with("421 4.4.2"), "{reply:?}");
+}
+
+#[test]
+fn a_dsn_is_dated_by_the_host_clock_not_a_fixed_day() {
+    let mut cluster = Cluster::start_with("dsn-date", |config| {
+        config.gateway.knobs.queue_lifetime_ms = 2_000;
+    });
+    // No mailbox: the message expires and bounces; no DNS either, so the
+    // DSN waits in the spool where we can read it.
+    cluster.kill_group("outside");
+    let id = "<dsn-date@client.test>";
+    let reply = Raw::mail(
+        cluster.smtp_port("gw-a"),
+        "alice@example.test",
+        &message(id, ""),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let spools: Vec<std::path::PathBuf> = cluster
+        .config
+        .gateway
+        .gateways
+        .iter()
+        .map(|g| cluster.data.join(&g.host).join("spool"))
+        .collect();
+    let mut dsn = String::new();
+    let found = wait_for(DELIVERED_WITHIN, || {
+        for spool in &spools {
+            for entry in std::fs::read_dir(spool).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.contains("-dsn") && name.ends_with(".msg") {
+                    dsn = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                    return !dsn.is_empty();
+                }
+            }
+        }
+        false
+    });
+    assert!(found, "no DSN spooled within {DELIVERED_WITHIN:?}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    // "Thu, 3 Dec 2026 08:00:00 +0000" -> "3 Dec 2026": the day is today's.
+    let today: Vec<String> = models::mime::date::rfc5322(now)
+        .split(' ')
+        .skip(1)
+        .take(3)
+        .map(String::from)
+        .collect();
+    let date = dsn
+        .lines()
+        .find(|line| line.starts_with("Date: "))
+        .expect("a Date field");
+    assert!(
+        date.contains(&today.join(" ")),
+        "{date} is not today, {today:?}"
+    );
 }

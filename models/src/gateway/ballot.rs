@@ -202,6 +202,7 @@ mod tests {
             next_attempt_ms: 0,
             dsn_reported: Vec::new(),
             in_doubt: None,
+            smtputf8: false,
         }
     }
 

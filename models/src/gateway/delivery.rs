@@ -17,7 +17,7 @@ use crate::env;
 use crate::gateway::sync::{self, Intent, Standing};
 use crate::gateway::{SharedNode, peer};
 use crate::mx;
-use crate::smtp::client::{self, ClientError};
+use crate::smtp::client::{self, ClientError, Handover, Outgoing};
 use crate::spool::{Entry, RcptState};
 
 pub async fn deliver_pending(node: &SharedNode, entry: &mut Entry, raw: &[u8], tag_spam: bool) {
@@ -160,19 +160,38 @@ async fn attempt(
                 .all(|r| current.rcpts.get(r).is_some_and(|s| !s.is_final()))
         })
     };
+    let outgoing = Outgoing {
+        helo: node.me(),
+        mail_from: &entry.mail_from,
+        rcpts: pending,
+        message: body,
+        smtputf8: entry.smtputf8,
+    };
     let transaction = client::send_mail_guarded(
         node.env.as_ref(),
         &mut conn,
-        node.me(),
-        &entry.mail_from,
-        pending,
-        body,
+        outgoing,
         timeout_ms,
         still_ours,
     )
     .await;
     let transaction = match transaction {
-        Ok(transaction) => transaction,
+        Ok(Handover::Sent(transaction)) => transaction,
+        Ok(Handover::NotSent(lacking)) => {
+            // The next hop cannot take this message as it is, and we do
+            // not rewrite what we promised to deliver intact: bounce.
+            let diagnostic = format!("x-mailsim; {host}: {lacking}");
+            return pending
+                .iter()
+                .map(|rcpt| {
+                    let state = RcptState::Bounced {
+                        status: lacking.status.to_string(),
+                        diagnostic: diagnostic.clone(),
+                    };
+                    (rcpt.clone(), state)
+                })
+                .collect();
+        }
         // After the dot the mailbox may have it; retrying may duplicate,
         // which beats losing it (RFC 1047).
         Err(ClientError::BeforeDot(_)) | Err(ClientError::AfterDot(_)) => return Vec::new(),

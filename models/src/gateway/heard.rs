@@ -11,6 +11,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::GatewayConfig;
+use crate::gateway::replication;
+
 #[derive(Debug, Default)]
 pub struct Heard {
     boot_ms: u64,
@@ -65,6 +68,19 @@ impl Heard {
 
     pub fn max_epoch(&self, id: &str) -> u64 {
         self.epoch_seen.get(id).copied().unwrap_or(0)
+    }
+
+    /// Whether node `me` can take mail now: it has heard, within a lease,
+    /// from enough peers of its jurisdiction to reach the replication quorum.
+    pub fn healthy(&self, config: &GatewayConfig, me: &str, now_ms: u64) -> bool {
+        let lease_ms = config.knobs.owner_lease_ms;
+        let reachable: Vec<String> = config
+            .jurisdiction_peers(me)
+            .into_iter()
+            .filter(|peer| self.peer_recent(&peer.host, now_ms, lease_ms))
+            .map(|peer| peer.host.clone())
+            .collect();
+        replication::quorum_holds(config, me, &reachable)
     }
 
     /// The message is gone from this node: drop what we knew about it.

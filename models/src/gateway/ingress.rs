@@ -4,19 +4,19 @@
 //! that the declared fault model cannot lose it. Otherwise 451, and the
 //! sender keeps responsibility.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use traces::EventKind;
 
-use crate::config::{GatewayConfig, SMTP_PORT, Tenant};
+use crate::config::SMTP_PORT;
 use crate::env::{self, BoxConn};
 use crate::gateway::ballot::Ballot;
-use crate::gateway::{SharedNode, peer};
-use crate::mime::dsn;
+use crate::gateway::{SharedNode, peer, replication};
+use crate::mime::{date, dsn};
+use crate::smtp::received::{self, Hop};
 use crate::smtp::session::{Envelope, RcptCheck, Session, SessionLimits, Step};
-use crate::spool::{self, Durability, Entry, RcptState};
+use crate::spool::{self, Durability, Entry, NewMessage};
 
 pub async fn serve(node: SharedNode) {
     let listener = match node.env.listen(SMTP_PORT).await {
@@ -56,7 +56,16 @@ async fn session(node: SharedNode, mut conn: BoxConn, peer: String) {
     if conn.write_all(&session.greeting()).await.is_err() {
         return;
     }
-    let idle = Duration::from_millis(knobs.smtp_command_timeout_ms);
+    let limit_ms = |session: &Session| {
+        if session.is_reading_data() {
+            knobs.smtp_data_timeout_ms
+        } else {
+            knobs.smtp_command_timeout_ms
+        }
+    };
+    // The clock of the command (or body) we are waiting for: it starts at
+    // our previous reply, so a client trickling bytes cannot stretch it.
+    let mut deadline_ms = node.now_ms() + knobs.smtp_command_timeout_ms;
     let mut buf = vec![0u8; 16 * 1024];
     // The tenant of the transaction in progress: one tenant per transaction
     // keeps every copy of a message inside one jurisdiction.
@@ -69,30 +78,33 @@ async fn session(node: SharedNode, mut conn: BoxConn, peer: String) {
                 if conn.write_all(&bytes).await.is_err() {
                     return;
                 }
+                deadline_ms = node.now_ms() + limit_ms(&session);
             }
             Some(Step::Close) => {
-                tracing::debug!(%peer, "smtp session closed by QUIT");
+                tracing::debug!(%peer, "smtp session closed");
                 let _ = conn.shutdown().await;
                 return;
             }
             Some(Step::Message { envelope, data }) => {
-                let answer = accept(&node, &envelope, &data).await;
+                let answer = accept(&node, &envelope, &peer, &data).await;
                 tenant_of_transaction = None;
                 let reply = session.answer_message(answer.code, answer.enhanced, &answer.text);
                 if conn.write_all(&reply).await.is_err() {
                     return;
                 }
+                deadline_ms = node.now_ms() + limit_ms(&session);
             }
             None => {
-                let read = env::timeout(node.env.as_ref(), idle, conn.read(&mut buf)).await;
+                let left = Duration::from_millis(deadline_ms.saturating_sub(node.now_ms()));
+                let read = env::timeout(node.env.as_ref(), left, conn.read(&mut buf)).await;
                 match read {
                     Ok(Ok(0)) | Ok(Err(_)) => return,
                     Ok(Ok(n)) => session.push(&buf[..n]),
                     Err(env::Elapsed) => {
-                        tracing::debug!(%peer, "smtp session idle too long, closing");
-                        let _ = conn
-                            .write_all(b"421 4.4.2 idle too long, closing\r\n")
-                            .await;
+                        tracing::debug!(%peer, "smtp command or data too slow, closing");
+                        let bye = format!("421 4.4.2 {} Error: timeout exceeded\r\n", node.me());
+                        let _ = conn.write_all(bye.as_bytes()).await;
+                        let _ = conn.shutdown().await;
                         return;
                     }
                 }
@@ -120,6 +132,9 @@ fn check_rcpt(
     if !tenant.users.iter().any(|u| u.eq_ignore_ascii_case(local)) {
         return RcptCheck::UnknownUser;
     }
+    if knows_no_quorum(node) {
+        return RcptCheck::CannotKeepPromise;
+    }
     match tenant_of_transaction {
         Some(name) if *name != tenant.name => RcptCheck::TryLater,
         _ => {
@@ -129,8 +144,30 @@ fn check_rcpt(
     }
 }
 
-async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
+/// The node has been up for a lease and has not heard from enough peers in
+/// that time to reach the quorum: a 250 could not be kept, so better say
+/// 451 before the body than after it. A node just booted does not know
+/// yet, and tries.
+fn knows_no_quorum(node: &SharedNode) -> bool {
+    let now_ms = node.now_ms();
+    let heard = node.heard.borrow();
+    !heard.in_boot_grace(now_ms, node.config.knobs.owner_lease_ms)
+        && !heard.healthy(&node.config, node.me(), now_ms)
+}
+
+async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8]) -> Answer {
     let message_id = dsn::message_id(data).unwrap_or_else(|| "<none>".to_string());
+    if received::looped(data) {
+        tracing::info!(msg = %message_id, "refused: mail loop");
+        return Answer {
+            code: 554,
+            enhanced: "5.4.6",
+            text: format!(
+                "too many hops ({} Received fields): mail loop",
+                received::HOPS_MAX
+            ),
+        };
+    }
     let Some(tenant) = envelope
         .rcpts
         .first()
@@ -145,28 +182,32 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
     };
     let id = format!("{:016x}", node.env.random_u64());
     let now_ms = node.now_ms();
-    let targets = replica_targets(&node.config, node.me(), &tenant);
-    let entry = Entry {
+    // Our hop goes on before the message is spooled, so every copy, the
+    // delivered message and a DSN's returned headers all carry it.
+    let date = date::rfc5322(node.env.now());
+    let hop = Hop {
+        helo: &envelope.helo,
+        peer,
+        by: node.me(),
+        id: &id,
+        date: &date,
+    };
+    let mut stamped = received::field(&hop);
+    stamped.extend_from_slice(data);
+    let data = stamped.as_slice();
+    let targets = replication::replica_targets(&node.config, node.me(), &tenant);
+    let message = NewMessage {
         id: id.clone(),
         message_id: message_id.clone(),
         tenant: tenant.name.clone(),
         mail_from: envelope.mail_from.clone(),
-        rcpts: envelope
-            .rcpts
-            .iter()
-            .map(|r| (r.clone(), RcptState::Pending))
-            .collect(),
-        received_ms: now_ms,
+        rcpts: envelope.rcpts.clone(),
         owner: node.me().to_string(),
         epoch: 1,
         replicas: targets.clone(),
-        verdict: None,
-        is_dsn: envelope.mail_from.is_empty(),
-        attempts: 0,
-        next_attempt_ms: now_ms,
-        dsn_reported: Vec::new(),
-        in_doubt: None,
+        smtputf8: envelope.smtputf8,
     };
+    let entry = Entry::new(message, now_ms);
     let durability = if node.config.bug("ack-before-fsync") {
         Durability::Unsynced
     } else {
@@ -182,11 +223,11 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
         let copier = node.clone();
         let (entry, data) = (entry.clone(), data.to_vec());
         node.env.spawn(Box::pin(async move {
-            let _ = replicate(&copier, &entry, &data).await;
+            let _ = replication::replicate(&copier, &entry, &data).await;
         }));
         Ok(Vec::new())
     } else {
-        replicate(node, &entry, data).await
+        replication::replicate(node, &entry, data).await
     };
     match replicated {
         Ok(acked) => {
@@ -231,82 +272,4 @@ fn defer(node: &SharedNode, message_id: &str, id: &str, reason: String) -> Answe
         enhanced: "4.3.0",
         text: "cannot take responsibility now, try again later".into(),
     }
-}
-
-/// The other gateways that should hold a copy: every gateway in the tenant's
-/// allowed regions except this one (or every gateway, under the
-/// failover-ignores-residency bug).
-pub fn replica_targets(config: &GatewayConfig, me: &str, tenant: &Tenant) -> Vec<String> {
-    let ignore_residency = config.bug("failover-ignores-residency");
-    config
-        .gateways
-        .iter()
-        .filter(|n| n.host != me)
-        .filter(|n| ignore_residency || tenant.allowed_regions.contains(&n.region))
-        .map(|n| n.host.clone())
-        .collect()
-}
-
-/// Copies the message to replicas until the quorum holds — enough copies,
-/// on enough clouds — or the replication timeout passes.
-pub(crate) async fn replicate(
-    node: &SharedNode,
-    entry: &Entry,
-    data: &[u8],
-) -> Result<Vec<String>, String> {
-    let knobs = &node.config.knobs;
-    let deadline = Duration::from_millis(knobs.replication_timeout_ms);
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
-    for target in &entry.replicas {
-        let (node, entry, data, target, done) = (
-            node.clone(),
-            entry.clone(),
-            data.to_vec(),
-            target.clone(),
-            done_tx.clone(),
-        );
-        node.env.clone().spawn(Box::pin(async move {
-            let ok = peer::replicate(&node, &target, &entry, &data).await.is_ok();
-            let _ = done.send((target, ok));
-        }));
-    }
-    drop(done_tx);
-    let mut acked: Vec<String> = Vec::new();
-    let wait_for_quorum = async {
-        while !quorum_holds(&node.config, node.me(), &acked) {
-            match done_rx.recv().await {
-                Some((target, true)) => {
-                    tracing::debug!(spool_id = %entry.id, %target, "replica stored");
-                    acked.push(target);
-                }
-                Some((target, false)) => {
-                    tracing::debug!(spool_id = %entry.id, %target, "replica failed");
-                }
-                None => return false,
-            }
-        }
-        true
-    };
-    match env::timeout(node.env.as_ref(), deadline, wait_for_quorum).await {
-        Ok(true) => Ok(acked),
-        Ok(false) => Err(format!(
-            "replication quorum impossible: {} of {} replicas answered",
-            acked.len(),
-            entry.replicas.len()
-        )),
-        Err(env::Elapsed) => Err(format!(
-            "replication quorum not reached in {} ms",
-            knobs.replication_timeout_ms
-        )),
-    }
-}
-
-/// Copies on this node plus `acked` reach the quorum size and cloud spread.
-pub fn quorum_holds(config: &GatewayConfig, me: &str, acked: &[String]) -> bool {
-    let copies = 1 + acked.len() as u32;
-    let clouds: BTreeSet<&str> = std::iter::once(me)
-        .chain(acked.iter().map(String::as_str))
-        .filter_map(|host| config.cloud_of_host(host))
-        .collect();
-    copies >= config.knobs.replica_quorum && clouds.len() as u32 >= config.knobs.replica_clouds_min
 }

@@ -9,8 +9,10 @@ pub mod heard;
 pub mod ingress;
 pub mod peer;
 pub mod queue;
+pub mod replication;
 pub mod sync;
 pub mod voter;
+pub mod wire;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -90,7 +92,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         "boot",
         format!("{} spool entries", node.entries.borrow().len()),
     );
-    env.spawn(Box::pin(peer::serve(node.clone())));
+    env.spawn(Box::pin(voter::serve(node.clone())));
     env.spawn(Box::pin(sync::run(node.clone())));
     env.spawn(Box::pin(queue::run(node.clone())));
     ingress::serve(node).await;

@@ -18,11 +18,12 @@ use traces::{EventKind, Verdict};
 use crate::config::SpamPolicy;
 use crate::gateway::ballot::{self, Ballot, Progress};
 use crate::gateway::sync::{self, Intent, Standing};
-use crate::gateway::{SharedNode, delivery, ingress, peer};
+use crate::gateway::{SharedNode, delivery, peer, replication};
+use crate::mime::date;
 use crate::mime::dsn::{self, DsnRequest, FailedRecipient};
 use crate::retry;
 use crate::scanner::{self, ScanRequest};
-use crate::spool::{self, Durability, Entry, RcptState};
+use crate::spool::{self, Durability, Entry, NewMessage, RcptState};
 
 /// Concurrent passes per destination: enough to drain quickly, few enough
 /// that a recovering mailbox server sees the oldest mail first.
@@ -357,7 +358,7 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
         .collect();
     let dsn_id = format!("{}-dsn{}", entry.id, entry.dsn_reported.len());
     let dsn_message_id = format!("dsn.{dsn_id}@{}", node.me());
-    let date = format!("Wed, 25 Nov 2026 00:00:00 +0000 (t+{} ms)", node.now_ms());
+    let date = date::rfc5322(node.env.now());
     // A bounced DSN has no return path; reached here (dsn-about-dsn) it is
     // reported to the address it failed to reach: a bounce loop.
     let to = if node.config.bug("dsn-to-wrong-sender") || entry.mail_from.is_empty() {
@@ -373,30 +374,27 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
         failed: &failed,
         date_rfc2822: &date,
     });
-    let dsn_entry = Entry {
+    let message = NewMessage {
         id: dsn_id.clone(),
         message_id: dsn_message_id,
         tenant: entry.tenant.clone(),
         mail_from: String::new(),
-        rcpts: [(to, RcptState::Pending)].into_iter().collect(),
-        received_ms: node.now_ms(),
+        rcpts: vec![to],
         owner: node.me().to_string(),
         epoch: entry.epoch,
         replicas: entry.replicas.clone(),
-        verdict: Some(Verdict::Clean),
-        is_dsn: true,
-        attempts: 0,
-        next_attempt_ms: node.now_ms(),
-        dsn_reported: Vec::new(),
-        in_doubt: None,
+        smtputf8: false,
     };
+    let mut dsn_entry = Entry::new(message, node.now_ms());
+    // Our own words: nothing in a DSN needs scanning.
+    dsn_entry.verdict = Some(Verdict::Clean);
     if let Err(e) = spool::store_new(node.env.disk(), &dsn_entry, &bytes, Durability::Synced) {
         node.note("dsn_spool_failed", format!("{}: {e}", entry.id));
         return;
     }
     // The DSN is a promise like a 250: it needs the replication quorum, or
     // a failover could lose it. Without it, try again on the next pass.
-    if let Err(reason) = ingress::replicate(node, &dsn_entry, &bytes).await {
+    if let Err(reason) = replication::replicate(node, &dsn_entry, &bytes).await {
         node.note("dsn_replication_failed", format!("{dsn_id}: {reason}"));
         let _ = spool::remove(node.env.disk(), &dsn_id);
         let ours = Ballot::of(&dsn_entry);

@@ -33,9 +33,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::fan_out::fan_out;
 use crate::gateway::ballot::{self, Ballot, Progress};
-use crate::gateway::peer::{self, Held, Stance};
-use crate::gateway::{SharedNode, ingress};
+use crate::gateway::wire::{Held, Stance};
+use crate::gateway::{SharedNode, peer};
 use crate::spool::{self, Durability, Entry};
 
 /// Why an owner confirms its ballot.
@@ -54,22 +55,6 @@ pub async fn run(node: SharedNode) {
         node.env.sleep(interval).await;
         round(&node).await;
     }
-}
-
-/// Whether the node can take mail now: it has heard, within a lease, from
-/// enough peers to reach the replication quorum.
-pub fn healthy(node: &SharedNode) -> bool {
-    let now_ms = node.now_ms();
-    let lease_ms = node.config.knobs.owner_lease_ms;
-    let heard = node.heard.borrow();
-    let reachable: Vec<String> = node
-        .config
-        .jurisdiction_peers(node.me())
-        .into_iter()
-        .filter(|peer| heard.peer_recent(&peer.host, now_ms, lease_ms))
-        .map(|peer| peer.host.clone())
-        .collect();
-    ingress::quorum_holds(&node.config, node.me(), &reachable)
 }
 
 /// One round with every peer, then reconciliation of every copy.
@@ -105,18 +90,12 @@ async fn ask(
     requests: BTreeMap<String, Vec<Held>>,
     enough: impl Fn(&BTreeMap<String, Vec<Stance>>) -> bool,
 ) -> BTreeMap<String, Vec<Stance>> {
-    let (done_tx, mut done_rx) =
-        tokio::sync::mpsc::unbounded_channel::<(String, std::io::Result<Vec<Stance>>)>();
-    for (peer, ballots) in requests {
-        let (asker, done) = (node.clone(), done_tx.clone());
-        node.env.spawn(Box::pin(async move {
-            let answer = peer::sync(&asker, &peer, ballots).await;
-            let _ = done.send((peer, answer));
-        }));
-    }
-    drop(done_tx);
+    let mut answers = fan_out(node.env.as_ref(), requests, |peer, ballots| {
+        let (asker, peer) = (node.clone(), peer.to_string());
+        Box::pin(async move { peer::sync(&asker, &peer, ballots).await })
+    });
     let mut replies = BTreeMap::new();
-    while let Some((peer, answer)) = done_rx.recv().await {
+    while let Some((peer, answer)) = answers.next().await {
         if let Ok(stances) = answer {
             replies.insert(peer, stances);
             if enough(&replies) {
@@ -401,19 +380,19 @@ async fn claim_if_owner_is_gone(node: &SharedNode, entry: &Entry, tally: &Tally)
         epoch,
         owner: node.me().to_string(),
     };
-    let (done_tx, mut done_rx) =
-        tokio::sync::mpsc::unbounded_channel::<std::io::Result<(bool, Stance)>>();
-    for member in tally.members.iter().filter(|m| *m != node.me()) {
-        let (asker, done, member) = (node.clone(), done_tx.clone(), member.clone());
-        let (id, ours) = (entry.id.clone(), ours.clone());
-        node.env.spawn(Box::pin(async move {
-            let _ = done.send(peer::claim(&asker, &member, &id, &ours).await);
-        }));
-    }
-    drop(done_tx);
+    let members = tally.members.iter().filter(|m| *m != node.me());
+    let mut answers = fan_out(
+        node.env.as_ref(),
+        members.map(|m| (m.clone(), ())),
+        |member, ()| {
+            let (asker, member) = (node.clone(), member.to_string());
+            let (id, ours) = (entry.id.clone(), ours.clone());
+            Box::pin(async move { peer::claim(&asker, &member, &id, &ours).await })
+        },
+    );
     let mut granted = 1;
     let mut progress = Vec::new();
-    while let Some(answer) = done_rx.recv().await {
+    while let Some((_, answer)) = answers.next().await {
         let Ok((yes, stance)) = answer else {
             continue;
         };

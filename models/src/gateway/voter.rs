@@ -1,4 +1,5 @@
-//! What a node does when a peer asks something of it: store a copy, take
+//! What a node does when a peer asks something of it (it listens on the
+//! peer port and answers each framed request): store a copy, take
 //! the owner's progress, forget a finished message, report its ballots, vote
 //! on a takeover, say whether it is healthy.
 //!
@@ -11,12 +12,57 @@
 //! refused, though the progress they carry (a recipient settled is a fact)
 //! is still kept.
 
+use std::time::Duration;
+
 use traces::EventKind;
 
+use crate::config::PEER_PORT;
+use crate::env::{self, BoxConn};
+use crate::frame::{read_frame, write_frame};
+use crate::gateway::SharedNode;
 use crate::gateway::ballot::{self, Ballot, Progress};
-use crate::gateway::peer::{Held, Holding, PeerReply, PeerRequest, Stance};
-use crate::gateway::{SharedNode, sync};
+use crate::gateway::wire::{Framed, Held, Holding, PeerReply, PeerRequest, Stance};
 use crate::spool::{self, Durability, Entry, InDoubt};
+
+/// Answers peers until the node dies, each connection on its own task.
+pub async fn serve(node: SharedNode) {
+    let listener = match node.env.listen(PEER_PORT).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            node.note("peer_listen_failed", e.to_string());
+            return;
+        }
+    };
+    loop {
+        let Ok((conn, peer)) = listener.accept().await else {
+            continue;
+        };
+        let handler = node.clone();
+        node.env.spawn(Box::pin(async move {
+            let _ = handle(&handler, conn, &peer).await;
+        }));
+    }
+}
+
+async fn handle(node: &SharedNode, mut conn: BoxConn, peer: &str) -> std::io::Result<()> {
+    let knobs = &node.config.knobs;
+    let deadline = Duration::from_millis(knobs.replication_timeout_ms);
+    let (framed, payload): (Framed, Vec<u8>) = env::timeout(
+        node.env.as_ref(),
+        deadline,
+        read_frame(&mut conn, knobs.max_message_bytes + 64 * 1024),
+    )
+    .await??;
+    // The sender names itself: a transport's peer address (a loopback port
+    // in real mode) is not a host name. In the simulation both agree.
+    let from = if framed.from.is_empty() {
+        peer
+    } else {
+        framed.from.as_str()
+    };
+    let reply = answer(node, from, framed.request, &payload);
+    write_frame(&mut conn, &reply, &[]).await
+}
 
 /// Handles one request from `from`.
 pub fn answer(node: &SharedNode, from: &str, request: PeerRequest, payload: &[u8]) -> PeerReply {
@@ -39,7 +85,10 @@ pub fn answer(node: &SharedNode, from: &str, request: PeerRequest, payload: &[u8
         },
         PeerRequest::Claim { id, ballot } => claim(node, from, &id, &ballot),
         PeerRequest::Health => PeerReply::Health {
-            healthy: sync::healthy(node),
+            healthy: node
+                .heard
+                .borrow()
+                .healthy(&node.config, node.me(), node.now_ms()),
         },
     }
 }

@@ -9,9 +9,12 @@
 //! ([`ClientError::AfterDot`], RFC 1047) and a retry may duplicate. Properties
 //! rely on that distinction to tell a legitimate duplicate from a bug.
 //!
-//! The body goes out with CRLF line endings (bare CR and LF become CRLF) and
-//! dot-stuffed, matching what `super::session` stores, so a message relayed
-//! through the gateway arrives byte for byte as the session received it.
+//! The body goes out with CRLF line endings and dot-stuffed, matching what
+//! `super::session` stores, so a message relayed through the gateway
+//! arrives byte for byte as the session received it. The client never puts
+//! a bare CR or LF on the wire: it writes them as CRLF. For relayed mail
+//! that is a no-op, since the session refuses a body holding one; for a
+//! sender's own text it is the only line ending SMTP has.
 //! Replies are parsed here rather than with smtp-proto's `ResponseReceiver`,
 //! which neither checks that continuation lines repeat the code nor bounds
 //! the code to 2xx-5xx.
@@ -22,6 +25,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::env::{BoxConn, Env, timeout};
+use crate::smtp::body::encode_body;
 
 /// A reply bigger than this is not SMTP; give up rather than buffer it.
 const MAX_REPLY_BYTES: usize = 64 * 1024;
@@ -98,6 +102,66 @@ impl Transaction {
     }
 }
 
+/// One message to hand over: the name we give in EHLO, the envelope, and
+/// the bytes (CRLF line endings, not yet dot-stuffed).
+#[derive(Clone, Copy, Debug)]
+pub struct Outgoing<'a> {
+    pub helo: &'a str,
+    pub mail_from: &'a str,
+    pub rcpts: &'a [String],
+    pub message: &'a [u8],
+    /// The envelope or headers need SMTPUTF8 (RFC 6531): the sender
+    /// declared it to us, so the next hop must offer it too.
+    pub smtputf8: bool,
+}
+
+/// How a handover ended when no error got in the way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Handover {
+    /// The transaction ran; its replies say what was taken.
+    Sent(Transaction),
+    /// Not sent: the next hop lacks an extension the message needs.
+    NotSent(Lacking),
+}
+
+/// An SMTP extension the message needs and the next hop did not offer in
+/// its EHLO, with the enhanced status a bounce reports for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lacking {
+    pub extension: &'static str,
+    pub status: &'static str,
+}
+
+impl Lacking {
+    /// 8-bit bytes for a hop without 8BITMIME: "conversion required but not
+    /// supported" (RFC 3463 5.6.3).
+    fn eight_bit_mime() -> Lacking {
+        Lacking {
+            extension: "8BITMIME",
+            status: "5.6.3",
+        }
+    }
+
+    /// UTF-8 envelope or headers for a hop without SMTPUTF8 (RFC 6531
+    /// §3.5: 5.6.7).
+    fn smtputf8() -> Lacking {
+        Lacking {
+            extension: "SMTPUTF8",
+            status: "5.6.7",
+        }
+    }
+}
+
+impl fmt::Display for Lacking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} the next hop does not offer {}, which this message needs",
+            self.status, self.extension
+        )
+    }
+}
+
 /// Runs one mail transaction on `conn`, which must be freshly connected (the
 /// greeting is read first). Every read and write is bounded by `timeout_ms`
 /// on the engine's clock. QUIT is sent at the end and its reply not awaited.
@@ -110,25 +174,38 @@ pub async fn send_mail(
     message: &[u8],
     timeout_ms: u64,
 ) -> Result<Transaction, ClientError> {
+    let outgoing = Outgoing {
+        helo,
+        mail_from,
+        rcpts,
+        message,
+        smtputf8: false,
+    };
     let go = async { true };
-    send_mail_guarded(env, conn, helo, mail_from, rcpts, message, timeout_ms, go).await
+    match send_mail_guarded(env, conn, outgoing, timeout_ms, go).await? {
+        Handover::Sent(transaction) => Ok(transaction),
+        Handover::NotSent(lacking) => Err(ClientError::BeforeDot(lacking.to_string())),
+    }
 }
 
 /// [`send_mail`], asking `guard` for permission right before the
 /// final dot — the last moment the transaction can still be abandoned with
 /// nothing delivered (the connection is dropped; RFC 5321 has no other way
 /// out of DATA). A gateway uses it to confirm it still owns the message.
-#[allow(clippy::too_many_arguments)]
 pub async fn send_mail_guarded(
     env: &dyn Env,
     conn: &mut BoxConn,
-    helo: &str,
-    mail_from: &str,
-    rcpts: &[String],
-    message: &[u8],
+    outgoing: Outgoing<'_>,
     timeout_ms: u64,
     guard: impl std::future::Future<Output = bool>,
-) -> Result<Transaction, ClientError> {
+) -> Result<Handover, ClientError> {
+    let Outgoing {
+        helo,
+        mail_from,
+        rcpts,
+        message,
+        ..
+    } = outgoing;
     check_helo(helo).map_err(ClientError::BeforeDot)?;
     check_address(mail_from).map_err(ClientError::BeforeDot)?;
     for rcpt in rcpts {
@@ -157,8 +234,8 @@ pub async fn send_mail_guarded(
         .command(&format!("EHLO {helo}"))
         .await
         .map_err(|why| before_dot("EHLO", why))?;
-    let advertises_size = if ehlo.is_positive() {
-        ehlo_has_keyword(&ehlo, "SIZE")
+    let extensions = if ehlo.is_positive() {
+        Some(ehlo)
     } else if ehlo.is_permanent_failure() {
         let helo_reply = wire
             .command(&format!("HELO {helo}"))
@@ -170,18 +247,43 @@ pub async fn send_mail_guarded(
                 "HELO refused: {helo_reply}"
             )));
         }
-        false
+        None
     } else {
         wire.quit().await;
         return Err(ClientError::BeforeDot(format!("EHLO refused: {ehlo}")));
     };
+    let offers = |keyword: &str| {
+        extensions
+            .as_ref()
+            .is_some_and(|ehlo| ehlo_has_keyword(ehlo, keyword))
+    };
+
+    // RFC 6531 §3.2 and RFC 6152 §3: a message that needs an extension the
+    // next hop lacks is not sent; we do not downgrade, the caller bounces.
+    let eight_bit = !message.is_ascii();
+    let lacking = if outgoing.smtputf8 && !offers("SMTPUTF8") {
+        Some(Lacking::smtputf8())
+    } else if eight_bit && !offers("8BITMIME") {
+        Some(Lacking::eight_bit_mime())
+    } else {
+        None
+    };
+    if let Some(lacking) = lacking {
+        wire.quit().await;
+        return Ok(Handover::NotSent(lacking));
+    }
 
     let (body, message_size) = encode_body(message);
-    let mail_command = if advertises_size {
-        format!("MAIL FROM:<{mail_from}> SIZE={message_size}")
-    } else {
-        format!("MAIL FROM:<{mail_from}>")
-    };
+    let mut mail_command = format!("MAIL FROM:<{mail_from}>");
+    if offers("SIZE") {
+        mail_command.push_str(&format!(" SIZE={message_size}"));
+    }
+    if eight_bit {
+        mail_command.push_str(" BODY=8BITMIME");
+    }
+    if outgoing.smtputf8 {
+        mail_command.push_str(" SMTPUTF8");
+    }
     let mail = wire
         .command(&mail_command)
         .await
@@ -195,7 +297,7 @@ pub async fn send_mail_guarded(
     };
     if !transaction.mail.is_positive() {
         wire.quit().await;
-        return Ok(transaction);
+        return Ok(Handover::Sent(transaction));
     }
 
     for rcpt in rcpts {
@@ -211,7 +313,7 @@ pub async fn send_mail_guarded(
         .any(|(_, reply)| reply.is_positive())
     {
         wire.quit().await;
-        return Ok(transaction);
+        return Ok(Handover::Sent(transaction));
     }
 
     let data_start = wire
@@ -222,7 +324,7 @@ pub async fn send_mail_guarded(
     transaction.data_start = Some(data_start);
     if !go_ahead {
         wire.quit().await;
-        return Ok(transaction);
+        return Ok(Handover::Sent(transaction));
     }
 
     // The body never contains a line that is just ".", so until the
@@ -244,7 +346,7 @@ pub async fn send_mail_guarded(
         .map_err(|why| ClientError::AfterDot(format!("reply to the final dot: {why}")))?;
     transaction.data = Some(data);
     wire.quit().await;
-    Ok(transaction)
+    Ok(Handover::Sent(transaction))
 }
 
 /// The connection plus the bytes read but not yet parsed, which may already
@@ -364,44 +466,6 @@ fn ehlo_has_keyword(ehlo: &Reply, keyword: &str) -> bool {
             .next()
             .is_some_and(|word| word.eq_ignore_ascii_case(keyword))
     })
-}
-
-/// The body as it goes on the wire, without the terminating ".\r\n", and the
-/// size the server will count (before stuffing) for the SIZE parameter.
-fn encode_body(message: &[u8]) -> (Vec<u8>, usize) {
-    let mut wire = Vec::with_capacity(message.len() + message.len() / 32 + 2);
-    let mut stuffed_dots = 0;
-    let mut at_line_start = true;
-    let mut index = 0;
-    while let Some(&byte) = message.get(index) {
-        if at_line_start && byte == b'.' {
-            wire.push(b'.');
-            stuffed_dots += 1;
-        }
-        match byte {
-            b'\r' => {
-                if message.get(index + 1) == Some(&b'\n') {
-                    index += 1;
-                }
-                wire.extend_from_slice(b"\r\n");
-                at_line_start = true;
-            }
-            b'\n' => {
-                wire.extend_from_slice(b"\r\n");
-                at_line_start = true;
-            }
-            _ => {
-                wire.push(byte);
-                at_line_start = false;
-            }
-        }
-        index += 1;
-    }
-    if !at_line_start {
-        wire.extend_from_slice(b"\r\n");
-    }
-    let size = wire.len() - stuffed_dots;
-    (wire, size)
 }
 
 /// Refuses what would break the command line it is written into.
@@ -557,16 +621,6 @@ mod tests {
             let mut inbox = bad.to_vec();
             assert!(take_reply(&mut inbox).is_err(), "{bad:?} accepted");
         }
-    }
-
-    #[test]
-    fn bodies_are_crlf_normalised_dot_stuffed_and_crlf_terminated() {
-        assert_eq!(encode_body(b""), (Vec::new(), 0));
-        assert_eq!(encode_body(b"a"), (b"a\r\n".to_vec(), 3));
-        assert_eq!(
-            encode_body(b".\r\n..x\n.y\r.z"),
-            (b"..\r\n...x\r\n..y\r\n..z\r\n".to_vec(), 16)
-        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -751,6 +805,90 @@ mod tests {
         let transaction = outcome.expect("a refusal is still a transaction");
         assert_eq!(transaction.mail.code, 550);
         assert!(transaction.rcpts.is_empty());
+    }
+
+    /// A handover of `message` (with `smtputf8` declared or not) by the
+    /// delivery path.
+    async fn hand_over(
+        conn: &mut BoxConn,
+        rcpts: &[String],
+        message: &[u8],
+        smtputf8: bool,
+    ) -> Result<Handover, ClientError> {
+        let outgoing = Outgoing {
+            helo: "gw.test",
+            mail_from: "s@r.test",
+            rcpts,
+            message,
+            smtputf8,
+        };
+        send_mail_guarded(&TestEnv, conn, outgoing, 5_000, async { true }).await
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_eight_bit_body_goes_with_body_8bitmime_to_a_hop_that_offers_it() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = hand_over(&mut conn, &rcpts, "caf\u{e9}\r\n".as_bytes(), true);
+        let script = async move {
+            server.send("220 next.test\r\n").await;
+            server
+                .expect(
+                    "EHLO gw.test",
+                    "250-next.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+                )
+                .await;
+            server
+                .expect("MAIL FROM:<s@r.test> BODY=8BITMIME SMTPUTF8", "250 ok\r\n")
+                .await;
+            server
+                .expect("RCPT TO:<alice@example.com>", "250 ok\r\n")
+                .await;
+            server.expect("DATA", "354 go\r\n").await;
+            assert_eq!(server.body().await, "caf\u{e9}\r\n.\r\n");
+            server.send("250 taken\r\n").await;
+            server.expect("QUIT", "221 bye\r\n").await;
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        assert!(matches!(outcome, Ok(Handover::Sent(t)) if t.accepted()));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_eight_bit_body_is_not_sent_to_a_hop_without_8bitmime() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = hand_over(&mut conn, &rcpts, b"\xff\r\n", false);
+        let script = async move {
+            server.send("220 old.test\r\n").await;
+            server
+                .expect("EHLO gw.test", "250-old.test\r\n250 SIZE 1000\r\n")
+                .await;
+            assert_eq!(server.line().await, "QUIT\r\n");
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        let Ok(Handover::NotSent(lacking)) = outcome else {
+            panic!("sent anyway: {outcome:?}");
+        };
+        assert_eq!((lacking.extension, lacking.status), ("8BITMIME", "5.6.3"));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_smtputf8_message_is_not_sent_to_a_hop_without_smtputf8() {
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = hand_over(&mut conn, &rcpts, b"plain\r\n", true);
+        let script = async move {
+            server.send("220 old.test\r\n").await;
+            server
+                .expect("EHLO gw.test", "250-old.test\r\n250 8BITMIME\r\n")
+                .await;
+            assert_eq!(server.line().await, "QUIT\r\n");
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        let Ok(Handover::NotSent(lacking)) = outcome else {
+            panic!("sent anyway: {outcome:?}");
+        };
+        assert_eq!((lacking.extension, lacking.status), ("SMTPUTF8", "5.6.7"));
     }
 
     #[tokio::test(flavor = "current_thread")]

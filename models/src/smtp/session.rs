@@ -4,19 +4,23 @@
 //! any engine and tests can feed it hostile input byte by byte.
 //!
 //! Command lines are framed here and parsed by `smtp-proto`; the message body
-//! is read by a small byte-level machine of our own because the end of data
-//! (`CRLF . CRLF`), dot-unstuffing and line-ending normalisation must agree
-//! exactly with our client (`super::client`), and because smtp-proto's body
-//! receiver does not recognise a terminator or a stuffed dot on the very first
-//! line of the body.
+//! is read by a small byte-level machine of our own (`super::body`) because
+//! the end of data (`CRLF . CRLF`) and dot-unstuffing must agree exactly
+//! with our client (`super::client`), and because smtp-proto's body
+//! receiver does not recognise a terminator or a stuffed dot on the very
+//! first line of the body. A bare LF or CR in the body is answered `554
+//! 5.5.2` and the connection closed (Postfix's `smtpd_forbid_bare_newline`
+//! policy; see `super::body`).
 //!
 //! Memory stays bounded by the limits whatever the peer sends: an over-long
 //! command line is discarded, an oversized body is counted but not stored. The
 //! one exception is input pushed while a message awaits its answer; callers
 //! should stop reading the socket while [`Session::is_awaiting_answer`].
 
+use crate::smtp::body::{BodyCursor, BodyEnd, BodySink, read_body};
 use smtp_proto::{
-    EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EhloResponse, Request,
+    EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8,
+    EhloResponse, MAIL_SMTPUTF8, Request,
 };
 
 /// After this many bad commands in a row the peer is not speaking SMTP with
@@ -47,6 +51,9 @@ pub enum RcptCheck {
     RelayDenied,
     /// We cannot decide right now: 451 4.3.0.
     TryLater,
+    /// We could not keep a 250 now (no replication quorum in reach), so we
+    /// say so before the client sends the body: 451 4.3.0.
+    CannotKeepPromise,
 }
 
 /// Who a message is from and for, as the client declared it.
@@ -58,6 +65,9 @@ pub struct Envelope {
     pub rcpts: Vec<String>,
     /// The name the client gave in EHLO/HELO.
     pub helo: String,
+    /// The client declared SMTPUTF8 in MAIL (RFC 6531): the next hop must
+    /// offer it too.
+    pub smtputf8: bool,
 }
 
 /// What the connection driver must do next.
@@ -70,118 +80,6 @@ pub enum Step {
     Message { envelope: Envelope, data: Vec<u8> },
     /// Close the connection; any reply that had to precede it came first.
     Close,
-}
-
-/// Where the body reader stands relative to line starts, which is all it
-/// needs to find stuffed dots and the terminator across arbitrary splits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BodyCursor {
-    /// Just after a CRLF (or at the start of the body).
-    LineStart,
-    /// A "." at a line start.
-    Dot,
-    /// ".\r" at a line start: one "\n" away from the end of data.
-    DotCr,
-    /// Anywhere else in a line.
-    Inside,
-    /// A "\r" inside a line, not yet known to be part of a CRLF.
-    InsideCr,
-}
-
-/// The body being received: stored while within the limit, only counted
-/// beyond it so an oversized message costs no memory.
-#[derive(Debug, Default)]
-struct BodySink {
-    bytes: Vec<u8>,
-    counted: u64,
-    oversized: bool,
-}
-
-impl BodySink {
-    fn append(&mut self, chunk: &[u8], limit: u64) {
-        self.counted = self.counted.saturating_add(chunk.len() as u64);
-        if self.oversized {
-            return;
-        }
-        if self.counted > limit {
-            self.oversized = true;
-            self.bytes = Vec::new();
-        } else {
-            self.bytes.extend_from_slice(chunk);
-        }
-    }
-}
-
-/// Reads body bytes from `input` into `sink`. Returns how many bytes were
-/// consumed and whether the terminating `CRLF . CRLF` was among them.
-///
-/// Only CRLF starts a line: a bare LF or CR never ends the data nor unstuffs
-/// a dot (that ambiguity is what SMTP smuggling exploits), but both are
-/// stored as CRLF so the message has one line-ending convention.
-fn read_body(
-    cursor: &mut BodyCursor,
-    input: &[u8],
-    sink: &mut BodySink,
-    limit: u64,
-) -> (usize, bool) {
-    let mut index = 0;
-    while let Some(&byte) = input.get(index) {
-        match *cursor {
-            BodyCursor::LineStart => {
-                if byte == b'.' {
-                    *cursor = BodyCursor::Dot;
-                    index += 1;
-                } else {
-                    *cursor = BodyCursor::Inside;
-                }
-            }
-            // Any other character after a leading dot means the dot was
-            // stuffing (RFC 5321 4.5.2): drop it and read the rest as usual.
-            BodyCursor::Dot => {
-                if byte == b'\r' {
-                    *cursor = BodyCursor::DotCr;
-                    index += 1;
-                } else {
-                    *cursor = BodyCursor::Inside;
-                }
-            }
-            BodyCursor::DotCr => {
-                if byte == b'\n' {
-                    return (index + 1, true);
-                }
-                sink.append(b"\r", limit);
-                *cursor = BodyCursor::InsideCr;
-            }
-            BodyCursor::Inside => {
-                let rest = &input[index..];
-                let run = rest
-                    .iter()
-                    .position(|&b| b == b'\r' || b == b'\n')
-                    .unwrap_or(rest.len());
-                if run > 0 {
-                    sink.append(&rest[..run], limit);
-                    index += run;
-                } else if byte == b'\r' {
-                    sink.append(b"\r", limit);
-                    *cursor = BodyCursor::InsideCr;
-                    index += 1;
-                } else {
-                    sink.append(b"\r\n", limit);
-                    index += 1;
-                }
-            }
-            BodyCursor::InsideCr => {
-                sink.append(b"\n", limit);
-                if byte == b'\n' {
-                    *cursor = BodyCursor::LineStart;
-                    index += 1;
-                } else {
-                    *cursor = BodyCursor::Inside;
-                }
-            }
-        }
-    }
-    (index, false)
 }
 
 #[derive(Debug)]
@@ -214,6 +112,7 @@ pub struct Session {
     phase: Phase,
     helo: Option<String>,
     mail_from: Option<String>,
+    smtputf8: bool,
     rcpts: Vec<String>,
     body: BodySink,
     bad_streak: u32,
@@ -231,6 +130,7 @@ impl Session {
             phase: Phase::Command,
             helo: None,
             mail_from: None,
+            smtputf8: false,
             rcpts: Vec::new(),
             body: BodySink::default(),
             bad_streak: 0,
@@ -303,6 +203,12 @@ impl Session {
         reply(code, enhanced, text)
     }
 
+    /// True while the body of a message is being received (after our 354,
+    /// before its final dot).
+    pub fn is_reading_data(&self) -> bool {
+        matches!(self.phase, Phase::Data(_))
+    }
+
     /// True from the moment a message is complete until `answer_message`.
     pub fn is_awaiting_answer(&self) -> bool {
         matches!(self.phase, Phase::AwaitingAnswer)
@@ -325,6 +231,7 @@ impl Session {
 
     fn reset_transaction(&mut self) {
         self.mail_from = None;
+        self.smtputf8 = false;
         self.rcpts.clear();
         self.body = BodySink::default();
     }
@@ -349,18 +256,28 @@ impl Session {
             },
             Phase::Data(mut cursor) => {
                 let limit = self.limits.max_message_bytes;
-                let (consumed, finished) = read_body(
+                let (consumed, end) = read_body(
                     &mut cursor,
                     &self.inbox[self.inbox_start..],
                     &mut self.body,
                     limit,
                 );
                 self.inbox_start += consumed;
-                if finished {
-                    self.finish_body(out)
-                } else {
-                    self.phase = Phase::Data(cursor);
-                    Progress::NeedInput
+                match end {
+                    BodyEnd::Terminator => self.finish_body(out),
+                    BodyEnd::More => {
+                        self.phase = Phase::Data(cursor);
+                        Progress::NeedInput
+                    }
+                    BodyEnd::Bare(newline) => {
+                        // Where this client thinks its lines end is not
+                        // where we would: nothing after this byte can be
+                        // trusted as data or as commands, so hang up.
+                        let text = format!("Error: bare {} received", newline.name());
+                        out.extend(reply(554, "5.5.2", &text));
+                        self.close();
+                        Progress::Emit(Step::Close)
+                    }
                 }
             }
             Phase::Command => self.next_command(rcpt_check, out),
@@ -437,8 +354,11 @@ impl Session {
                 self.reset_transaction();
                 self.helo = Some(host);
                 let mut ehlo = EhloResponse::new(sanitize(&self.limits.hostname));
-                ehlo.capabilities =
-                    EXT_SIZE | EXT_PIPELINING | EXT_8BIT_MIME | EXT_ENHANCED_STATUS_CODES;
+                ehlo.capabilities = EXT_SIZE
+                    | EXT_PIPELINING
+                    | EXT_8BIT_MIME
+                    | EXT_SMTP_UTF8
+                    | EXT_ENHANCED_STATUS_CODES;
                 ehlo.size = usize::try_from(self.limits.max_message_bytes).unwrap_or(usize::MAX);
                 ehlo.write(&mut *out)
                     .expect("writing into a Vec cannot fail");
@@ -469,6 +389,7 @@ impl Session {
                     return self.good();
                 }
                 self.mail_from = Some(from.address);
+                self.smtputf8 = from.flags & MAIL_SMTPUTF8 != 0;
                 out.extend(reply(250, "2.1.0", "Sender OK"));
                 self.good()
             }
@@ -559,6 +480,11 @@ impl Session {
             RcptCheck::TryLater => {
                 out.extend(reply(451, "4.3.0", "Temporary failure, try again later"))
             }
+            RcptCheck::CannotKeepPromise => out.extend(reply(
+                451,
+                "4.3.0",
+                "Cannot reach a replication quorum now, try again later",
+            )),
         }
         self.good()
     }
@@ -578,6 +504,7 @@ impl Session {
             mail_from: self.mail_from.clone().unwrap_or_default(),
             rcpts: self.rcpts.clone(),
             helo: self.helo.clone().unwrap_or_default(),
+            smtputf8: self.smtputf8,
         };
         let data = std::mem::take(&mut self.body.bytes);
         self.phase = Phase::AwaitingAnswer;
@@ -790,23 +717,65 @@ mod tests {
     }
 
     #[test]
-    fn bare_line_feeds_are_normalised_and_never_end_the_message() {
+    fn a_bare_line_feed_in_data_is_refused_with_554_and_the_session_closes() {
         let mut session = Session::new(limits());
         feed(
             &mut session,
             b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
         );
-        // "\n.\r\n" and "\r.\r\n" are smuggling attempts: not the end of data.
+        // "\n.\r\n" is a smuggling attempt: neither the end of data nor a
+        // line we would store; what follows must never run as a command.
         let steps = feed(
             &mut session,
-            b"a\n.\r\nMAIL FROM:<x@y.test>\r\nb\r.\r\nc\r\n.\r\n",
+            b"a\n.\r\nMAIL FROM:<x@y.test>\r\nRCPT TO:<alice@example.com>\r\n",
         );
-        let delivered = messages(&steps);
-        assert_eq!(delivered.len(), 1);
-        assert_eq!(
-            delivered[0].1,
-            b"a\r\n.\r\nMAIL FROM:<x@y.test>\r\nb\r\n.\r\nc\r\n"
+        assert!(messages(&steps).is_empty());
+        assert_eq!(codes(&written(&steps)), vec![554]);
+        assert!(written(&steps).contains("bare <LF>"));
+        assert_eq!(steps.last(), Some(&Step::Close));
+        assert!(feed(&mut session, b"QUIT\r\n").is_empty());
+    }
+
+    #[test]
+    fn a_dot_after_crlf_then_a_bare_line_feed_is_refused_not_stored_as_an_empty_line() {
+        let mut session = Session::new(limits());
+        let steps = feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\na\r\n.\nb\r\n.\r\n",
         );
+        assert!(messages(&steps).is_empty());
+        assert_eq!(codes(&written(&steps)), vec![250, 250, 250, 354, 554]);
+    }
+
+    #[test]
+    fn a_bare_carriage_return_in_data_is_refused_too() {
+        let mut session = Session::new(limits());
+        let steps = feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nb\r.\r\nc\r\n.\r\n",
+        );
+        assert!(messages(&steps).is_empty());
+        assert!(written(&steps).ends_with("554 5.5.2 Error: bare <CR> received\r\n"));
+        assert_eq!(steps.last(), Some(&Step::Close));
+    }
+
+    #[test]
+    fn smtputf8_is_offered_and_a_declaration_is_kept_in_the_envelope() {
+        let mut session = Session::new(limits());
+        let ehlo = written(&feed(&mut session, b"EHLO c\r\n"));
+        assert!(ehlo.contains("250-SMTPUTF8\r\n") || ehlo.contains("250 SMTPUTF8\r\n"));
+        assert!(ehlo.contains("8BITMIME"));
+        let steps = feed(
+            &mut session,
+            b"MAIL FROM:<s@r.test> BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nx\r\n.\r\n",
+        );
+        assert!(messages(&steps)[0].0.smtputf8);
+        session.answer_message(250, "2.0.0", "ok");
+        let steps = feed(
+            &mut session,
+            b"MAIL FROM:<s@r.test>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nx\r\n.\r\n",
+        );
+        assert!(!messages(&steps)[0].0.smtputf8);
     }
 
     #[test]

@@ -12,8 +12,8 @@ use crate::serve::{launcher, node, roles};
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// Deployment config (JSON; every field optional, unknown fields refused).
-    /// Default: 2 regions on 2 clouds, tenant example.test (alice, bob),
-    /// SMTP on 127.0.0.1:2525 and :2526.
+    /// Default: 3 regions on 3 clouds, tenant example.test (alice, bob),
+    /// SMTP on 127.0.0.1:2525, :2526 and :2527.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Where hosts keep their spools, quarantines, Maildirs and event logs.

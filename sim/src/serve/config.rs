@@ -37,8 +37,11 @@ pub struct ServeConfig {
 }
 
 impl Default for ServeConfig {
-    /// Two regions on two clouds in one jurisdiction, one gateway and one
-    /// scanner each, one tenant `example.test` with alice and bob.
+    /// Three regions on three clouds in one jurisdiction, one gateway and
+    /// one scanner each (three `serve-node` processes), one tenant
+    /// `example.test` with alice and bob. Three, because a copy set needs a
+    /// majority left when one region dies: with two, killing either one
+    /// stopped acceptance and delivery both.
     fn default() -> Self {
         let region = |name: &str, cloud: &str| Region {
             name: name.into(),
@@ -49,23 +52,37 @@ impl Default for ServeConfig {
             host: host.into(),
             region: region.into(),
         };
-        let mut knobs = Knobs::simulation_defaults();
+        // Real clients on real networks: RFC 5321's timeouts, not the
+        // simulation's compressed ones.
+        let mut knobs = Knobs::simulation_defaults().with_rfc_5321_smtp_timeouts();
         // Spelled out although they are the defaults today: the quorum is
         // what makes killing one region safe, so it must not drift silently.
         knobs.replica_quorum = 2;
         knobs.replica_clouds_min = 2;
         ServeConfig {
             gateway: GatewayConfig {
-                regions: vec![region("local-a", "cloud-a"), region("local-b", "cloud-b")],
-                gateways: vec![node("gw-a", "local-a"), node("gw-b", "local-b")],
-                scanners: vec![node("scan-a", "local-a"), node("scan-b", "local-b")],
+                regions: vec![
+                    region("local-a", "cloud-a"),
+                    region("local-b", "cloud-b"),
+                    region("local-c", "cloud-c"),
+                ],
+                gateways: vec![
+                    node("gw-a", "local-a"),
+                    node("gw-b", "local-b"),
+                    node("gw-c", "local-c"),
+                ],
+                scanners: vec![
+                    node("scan-a", "local-a"),
+                    node("scan-b", "local-b"),
+                    node("scan-c", "local-c"),
+                ],
                 // No control plane in real mode yet: the MX answer is static.
                 controllers: Vec::new(),
                 tenants: vec![Tenant {
                     name: "example".into(),
                     domain: "example.test".into(),
                     users: vec!["alice".into(), "bob".into()],
-                    allowed_regions: vec!["local-a".into(), "local-b".into()],
+                    allowed_regions: vec!["local-a".into(), "local-b".into(), "local-c".into()],
                     mailbox_host: "mbx-example".into(),
                     spam_policy: SpamPolicy::Tag,
                 }],

@@ -118,12 +118,13 @@ mod tests {
         assert_eq!(ports.port("gw-b", SMTP_PORT), Some(2526));
         assert_eq!(ports.port("gw-a", PEER_PORT), Some(24_001));
         assert_eq!(ports.port("gw-b", PEER_PORT), Some(24_011));
-        assert_eq!(ports.port("scan-a", SCANNER_PORT), Some(24_022));
-        assert_eq!(ports.port("dns", DNS_PORT), Some(24_043));
-        assert_eq!(ports.port("mbx-example", SMTP_PORT), Some(24_050));
+        assert_eq!(ports.port("gw-c", SMTP_PORT), Some(2527));
+        assert_eq!(ports.port("scan-a", SCANNER_PORT), Some(24_032));
+        assert_eq!(ports.port("dns", DNS_PORT), Some(24_063));
+        assert_eq!(ports.port("mbx-example", SMTP_PORT), Some(24_070));
         assert_eq!(ports.port("nobody", SMTP_PORT), None);
         assert_eq!(ports.port("gw-a", 8080), None);
-        assert_eq!(ports.listening(&config).len(), 8);
+        assert_eq!(ports.listening(&config).len(), 11);
     }
 
     #[test]
@@ -137,7 +138,7 @@ mod tests {
         assert!(PortMap::new(&config).unwrap_err().contains("base_port"));
         config.base_port = 24_000;
         config.smtp_ports.clear();
-        config.smtp_port_base = 65_535;
-        assert!(PortMap::new(&config).unwrap_err().contains("gw-b"));
+        config.smtp_port_base = 65_534;
+        assert!(PortMap::new(&config).unwrap_err().contains("gw-c"));
     }
 }

@@ -123,6 +123,7 @@ fn check_knobs(config: &ServeConfig) -> Result<(), String> {
         ("max_message_bytes", k.max_message_bytes),
         ("max_recipients", u64::from(k.max_recipients)),
         ("smtp_command_timeout_ms", k.smtp_command_timeout_ms),
+        ("smtp_data_timeout_ms", k.smtp_data_timeout_ms),
         ("replication_timeout_ms", k.replication_timeout_ms),
         ("scan_timeout_ms", k.scan_timeout_ms),
         ("delivery_timeout_ms", k.delivery_timeout_ms),

@@ -198,8 +198,14 @@ pub struct Cluster {
 impl Cluster {
     /// Starts every region and the outside hosts, and waits until all answer.
     pub fn start(test: &str) -> Cluster {
+        Cluster::start_with(test, |_| {})
+    }
+
+    /// [`Cluster::start`] with the test's own changes to the config.
+    pub fn start_with(test: &str, change: impl FnOnce(&mut ServeConfig)) -> Cluster {
         let dir = TempDir::new(test);
-        let config = test_config();
+        let mut config = test_config();
+        change(&mut config);
         let config_path = dir.path.join("config.json");
         std::fs::write(&config_path, config.to_json()).expect("config written");
         let data = dir.path.join("data");
