@@ -45,7 +45,9 @@ pub struct MessageSpec<'a> {
 
 /// The EICAR test string, spelled out here so the generator does not depend
 /// on the scanner it is meant to test.
-const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!H+H*";
+/// It is the canonical 68-byte file (its sha256 is checked in a test).
+pub const EICAR: &[u8] =
+    br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 /// Builds the message with CRLF line endings.
 pub fn build_message(spec: &MessageSpec) -> Vec<u8> {
@@ -565,6 +567,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_malware_sample_is_the_canonical_eicar_file() {
+        assert_eq!(EICAR.len(), 68);
+        assert_eq!(
+            traces::sha256_hex(EICAR),
+            "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+        );
     }
 
     #[test]
