@@ -374,3 +374,44 @@ fn an_answer_lost_after_the_final_dot_is_indefinite_and_the_message_is_sent_agai
         ]
     );
 }
+
+#[test]
+fn the_gateway_scanner_agrees_with_what_the_workload_built_across_seeds_and_sizes() {
+    use models::mime::verdict::{Verdict, scan};
+    let kinds = [
+        MessageKind::Plain,
+        MessageKind::MultipartAttachment,
+        MessageKind::Eicar,
+        MessageKind::EicarZipLike,
+        MessageKind::Spam,
+        MessageKind::Html,
+    ];
+    let to = vec!["bob@rcpt.example".to_string()];
+    for kind in kinds {
+        let expected = match kind {
+            MessageKind::Eicar | MessageKind::EicarZipLike => Verdict::Malware,
+            MessageKind::Spam => Verdict::Spam,
+            _ => Verdict::Clean,
+        };
+        for seed in 0..40u64 {
+            for size in [0, 100, 3000] {
+                let raw = build_message(&MessageSpec {
+                    message_id: "m1.s1@senders.example",
+                    from: "alice@senders.example",
+                    to: &to,
+                    subject_seed: seed,
+                    body_seed: seed.wrapping_mul(31) ^ 5,
+                    kind,
+                    body_bytes_approx: size,
+                    date_rfc2822: "Wed, 25 Nov 2026 00:00:00 +0000",
+                });
+                let report = scan(&raw);
+                assert_eq!(
+                    report.verdict, expected,
+                    "{kind:?} seed {seed} size {size}: {}",
+                    report.reason
+                );
+            }
+        }
+    }
+}

@@ -5,8 +5,9 @@
 //! replays with identical mail. The messages are shaped to poke at the
 //! gateway's weak spots: lines starting with "." (including a lone "."), long
 //! lines, multipart bodies, base64 attachments wrapped at 76 columns, and
-//! malware hidden one or two encodings deep. Each [`MessageKind`] has a known
-//! verdict under `models::mime::verdict::scan`, which the oracles rely on.
+//! malware hidden one or two encodings deep. Each [`MessageKind`] is what
+//! the workload says it is (clean, spam, malware) because it built it; the
+//! gateway's scanner is judged against that, never the other way round.
 
 use serde::{Deserialize, Serialize};
 
@@ -482,7 +483,6 @@ impl SplitMix64 {
 mod tests {
     use super::*;
     use mail_parser::MessageParser;
-    use models::mime::verdict::{Verdict, scan};
 
     const KINDS: [MessageKind; 6] = [
         MessageKind::Plain,
@@ -543,28 +543,6 @@ mod tests {
                 assert!(message.date().is_some(), "{kind:?}: date");
                 let to = message.to().map(|a| a.iter().count());
                 assert_eq!(to, Some(2), "{kind:?}: recipients");
-            }
-        }
-    }
-
-    #[test]
-    fn every_kind_gets_its_expected_verdict_across_seeds_and_sizes() {
-        for kind in KINDS {
-            let expected = match kind {
-                MessageKind::Eicar | MessageKind::EicarZipLike => Verdict::Malware,
-                MessageKind::Spam => Verdict::Spam,
-                _ => Verdict::Clean,
-            };
-            for seed in 0..40 {
-                for size in [0, 100, 3000] {
-                    let raw = build(kind, seed, seed.wrapping_mul(31) ^ 5, size);
-                    let report = scan(&raw);
-                    assert_eq!(
-                        report.verdict, expected,
-                        "{kind:?} seed {seed} size {size}: {}",
-                        report.reason
-                    );
-                }
             }
         }
     }
