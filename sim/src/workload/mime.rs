@@ -66,11 +66,7 @@ pub fn build_message(spec: &MessageSpec) -> Vec<u8> {
     let size = spec.body_bytes_approx;
 
     match spec.kind {
-        MessageKind::Plain => {
-            out.push_str("Content-Type: text/plain; charset=us-ascii\r\n");
-            out.push_str("Content-Transfer-Encoding: 7bit\r\n\r\n");
-            out.push_str(&prose(&mut body_rng, size));
-        }
+        MessageKind::Plain => plain(&mut out, &mut body_rng, size),
         MessageKind::Spam => {
             out.push_str("Content-Type: text/plain; charset=us-ascii\r\n");
             out.push_str("Content-Transfer-Encoding: 7bit\r\n\r\n");
@@ -159,6 +155,86 @@ pub fn build_message(spec: &MessageSpec) -> Vec<u8> {
         }
     }
     out.into_bytes()
+}
+
+/// The hostile shapes a plain message takes, one drawn per message, each a
+/// place where a gateway's SMTP or MIME handling is known to go wrong: an
+/// 8-bit UTF-8 body and header field (RFC 6152, RFC 6532), lines of exactly
+/// 998 octets (RFC 5322's limit), NUL bytes, an empty body, and a long
+/// header field folded over many lines. The rest are ordinary prose, which
+/// has dot-leading lines and a lone "." of its own.
+pub const PLAIN_SHAPES: [&str; 6] = [
+    "utf-8",
+    "998-octet-lines",
+    "nul-bytes",
+    "empty-body",
+    "long-folded-header",
+    "ordinary",
+];
+
+fn plain(out: &mut String, rng: &mut SplitMix64, size: usize) {
+    const SEVEN_BIT: &str =
+        "Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n";
+    match PLAIN_SHAPES[rng.below(PLAIN_SHAPES.len() as u64) as usize] {
+        "utf-8" => {
+            out.push_str("X-Greeting: Grüße aus Köln — naïve café, 東京より\r\n");
+            out.push_str(
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
+            );
+            const LINES: &[&str] = &[
+                "Grüße an das ganze Team, bis Donnerstag.",
+                "Les résultats du trimestre sont joints — à bientôt.",
+                "会議の議事録を添付します。",
+                ".Überblick: Zahlen folgen.",
+                "Ελέγξτε τα στοιχεία παρακαλώ.",
+            ];
+            while out.len() < size.max(1) + 200 {
+                out.push_str(rng.pick(LINES));
+                out.push_str("\r\n");
+                out.push_str(&prose(rng, 80));
+            }
+        }
+        "998-octet-lines" => {
+            out.push_str(SEVEN_BIT);
+            out.push_str("\r\n");
+            out.push_str(&prose(rng, size / 2));
+            for _ in 0..1 + rng.below(3) {
+                // Exactly 998 octets before the CRLF, some led by a dot
+                // (which stuffing makes 999 on the wire, as RFC 5321 allows).
+                let lead = if rng.below(2) == 0 { "." } else { "x" };
+                out.push_str(lead);
+                out.push_str(&"y".repeat(997));
+                out.push_str("\r\n");
+            }
+        }
+        "nul-bytes" => {
+            out.push_str(SEVEN_BIT);
+            out.push_str("\r\n");
+            out.push_str(&prose(rng, size / 2));
+            out.push_str("A NUL byte follows: \0 and two more: \0\0.\r\n");
+            out.push_str(&prose(rng, size / 2));
+        }
+        "empty-body" => {
+            out.push_str(SEVEN_BIT);
+            out.push_str("\r\n");
+        }
+        "long-folded-header" => {
+            // A References field of many ids, one per folded line: far
+            // beyond one line's 998 octets in all.
+            out.push_str("References:");
+            for i in 0..20 + rng.below(40) {
+                out.push_str(&format!(" <thread.{i}.{:016x}@senders.example>\r\n", rng.next()));
+            }
+            out.push_str(SEVEN_BIT);
+            out.push_str("\r\n");
+            out.push_str(&prose(rng, size));
+        }
+        _ => {
+            out.push_str(SEVEN_BIT);
+            out.push_str("\r\n");
+            out.push_str(&prose(rng, size));
+        }
+    }
 }
 
 fn top_headers(spec: &MessageSpec, subject: &str) -> String {
@@ -548,6 +624,20 @@ mod tests {
     }
 
     #[test]
+    fn plain_messages_take_every_hostile_shape_across_seeds() {
+        let bodies: Vec<Vec<u8>> = (0..60)
+            .map(|seed| build(MessageKind::Plain, seed, seed * 7 + 1, 1500))
+            .collect();
+        let any = |what: &dyn Fn(&[u8]) -> bool| bodies.iter().any(|b| what(b));
+        assert!(any(&|b| std::str::from_utf8(b).is_ok_and(|t| t.contains("Köln"))));
+        // 998 octets and the CR.
+        assert!(any(&|b| b.split(|&c| c == b'\n').any(|l| l.len() == 999)));
+        assert!(any(&|b| b.contains(&0)));
+        assert!(any(&|b| b.ends_with(b"\r\n\r\n")));
+        assert!(any(&|b| contains(b, b"References: <thread.0.")));
+    }
+
+    #[test]
     fn the_malware_sample_is_the_canonical_eicar_file() {
         assert_eq!(EICAR.len(), 68);
         assert_eq!(
@@ -595,7 +685,11 @@ mod tests {
     fn body_size_tracks_the_requested_approximation() {
         for size in [1_000, 10_000, 100_000] {
             for kind in [MessageKind::Plain, MessageKind::MultipartAttachment] {
-                let len = build(kind, 1, 2, size).len();
+                let raw = build(kind, 1, 2, size);
+                let len = raw.len();
+                if raw.ends_with(b"\r\n\r\n") {
+                    continue; // the empty-body shape
+                }
                 assert!(
                     len >= size && len < size * 2 + 2_000,
                     "{kind:?} {size}: {len}"
