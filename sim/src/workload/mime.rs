@@ -4,12 +4,17 @@
 //! comes from the two seeds through a local splitmix64, so a failing run
 //! replays with identical mail. The messages are shaped to poke at the
 //! gateway's weak spots: lines starting with "." (including a lone "."), long
-//! lines, multipart bodies, base64 attachments wrapped at 76 columns, and
-//! malware hidden one or two encodings deep. Each [`MessageKind`] is what
+//! lines, the hostile plain shapes of [`PLAIN_SHAPES`], and the canonical
+//! EICAR file in several carriers. Plain and spam messages are written out
+//! here byte by byte, because their point is raw bytes a MIME library would
+//! (rightly) encode away; the multipart kinds are built with `mail-builder`
+//! (`multipart.rs`). Each [`MessageKind`] is what
 //! the workload says it is (clean, spam, malware) because it built it; the
 //! gateway's scanner is judged against that, never the other way round.
 
 use serde::{Deserialize, Serialize};
+
+use crate::workload::multipart;
 
 /// What a generated message is, and so what the scanner must decide about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,21 +78,14 @@ pub fn build_message(spec: &MessageSpec) -> Vec<u8> {
             out.push_str(&spam_body(&mut body_rng, size));
         }
         MessageKind::Html => {
-            let b = boundary(&mut boundary_rng);
             let text = prose(&mut body_rng, size / 2);
-            out.push_str(&format!(
-                "Content-Type: multipart/alternative; boundary=\"{b}\"\r\n\r\n\
-                 --{b}\r\n\
-                 Content-Type: text/plain; charset=us-ascii\r\n\
-                 Content-Transfer-Encoding: 7bit\r\n\r\n\
-                 {text}\r\n\
-                 --{b}\r\n\
-                 Content-Type: text/html; charset=us-ascii\r\n\
-                 Content-Transfer-Encoding: 7bit\r\n\r\n\
-                 {html}\r\n\
-                 --{b}--\r\n",
-                html = html_of(&subject, &text),
-            ));
+            let html = html_of(&subject, &text);
+            let body = multipart::multipart(
+                "alternative",
+                boundary(&mut boundary_rng),
+                vec![multipart::text("plain", text), multipart::text("html", html)],
+            );
+            return multipart::message(spec, &subject, body);
         }
         MessageKind::MultipartAttachment => {
             let b = boundary(&mut boundary_rng);
@@ -97,61 +95,56 @@ pub fn build_message(spec: &MessageSpec) -> Vec<u8> {
             while data.len() < (size * 3 / 4).max(64) {
                 data.extend_from_slice(&body_rng.next().to_le_bytes());
             }
-            out.push_str(&mixed(&b, &text, "application/pdf", &name, &base64(&data)));
+            let body = multipart::multipart(
+                "mixed",
+                b,
+                vec![
+                    multipart::text("plain", text),
+                    multipart::attachment("application/pdf", name, data),
+                ],
+            );
+            return multipart::message(spec, &subject, body);
         }
         MessageKind::Eicar => {
             let b = boundary(&mut boundary_rng);
             let text = prose(&mut body_rng, size.max(80));
             let name = format!("setup-{}.com", body_rng.below(10_000));
-            let attachment = base64(EICAR);
-            out.push_str(&mixed(
-                &b,
-                &text,
-                "application/octet-stream",
-                &name,
-                &attachment,
-            ));
+            let carrier = body_rng.pick(&multipart::EICAR_CARRIERS);
+            let body = multipart::multipart(
+                "mixed",
+                b,
+                vec![multipart::text("plain", text), multipart::eicar(carrier, name)],
+            );
+            return multipart::message(spec, &subject, body);
         }
         MessageKind::EicarZipLike => {
-            // The payload sits two base64 layers down, inside a forwarded
-            // message. RFC 2046 §5.2.1 forbids base64 on message/rfc822, and
-            // malware does it anyway precisely because lazy scanners skip it.
-            let inner_b = boundary(&mut boundary_rng);
-            let outer_b = boundary(&mut boundary_rng);
+            let (inner_b, outer_b) = (boundary(&mut boundary_rng), boundary(&mut boundary_rng));
             let inner_text = prose(&mut body_rng, 200);
-            let inner = format!(
-                "From: {from}\r\n\
-                 To: {from}\r\n\
-                 Subject: Fwd: {subject}\r\n\
-                 Date: {date}\r\n\
-                 Message-ID: <fwd.{id}>\r\n\
-                 MIME-Version: 1.0\r\n{body}",
-                from = one_line(spec.from),
-                date = one_line(spec.date_rfc2822),
-                id = one_line(spec.message_id),
-                body = &mixed(
-                    &inner_b,
-                    &inner_text,
-                    "application/octet-stream",
-                    "invoice.com",
-                    &base64(EICAR)
+            let fwd_id = format!("fwd.{}", spec.message_id);
+            let fwd_to = [spec.from.to_string()];
+            let inner = multipart::message(
+                &MessageSpec {
+                    message_id: &fwd_id,
+                    to: &fwd_to,
+                    ..spec.clone()
+                },
+                &format!("Fwd: {subject}"),
+                multipart::multipart(
+                    "mixed",
+                    inner_b,
+                    vec![
+                        multipart::text("plain", inner_text),
+                        multipart::eicar("base64-attachment", "invoice.com".to_string()),
+                    ],
                 ),
             );
             let text = prose(&mut body_rng, size.max(80));
-            out.push_str(&format!(
-                "Content-Type: multipart/mixed; boundary=\"{outer_b}\"\r\n\r\n\
-                 --{outer_b}\r\n\
-                 Content-Type: text/plain; charset=us-ascii\r\n\
-                 Content-Transfer-Encoding: 7bit\r\n\r\n\
-                 {text}\r\n\
-                 --{outer_b}\r\n\
-                 Content-Type: message/rfc822\r\n\
-                 Content-Disposition: attachment; filename=\"forwarded.eml\"\r\n\
-                 Content-Transfer-Encoding: base64\r\n\r\n\
-                 {encoded}\
-                 --{outer_b}--\r\n",
-                encoded = base64(inner.as_bytes()),
-            ));
+            let body = multipart::multipart(
+                "mixed",
+                outer_b,
+                vec![multipart::text("plain", text), multipart::forwarded(inner)],
+            );
+            return multipart::message(spec, &subject, body);
         }
     }
     out.into_bytes()
@@ -260,24 +253,6 @@ fn top_headers(spec: &MessageSpec, subject: &str) -> String {
         one_line(spec.date_rfc2822),
         one_line(spec.from),
         one_line(spec.message_id),
-    )
-}
-
-/// A multipart/mixed body: a text part then one base64 attachment.
-fn mixed(b: &str, text: &str, ctype: &str, name: &str, encoded: &str) -> String {
-    format!(
-        "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n\
-         This is a multi-part message in MIME format.\r\n\r\n\
-         --{b}\r\n\
-         Content-Type: text/plain; charset=us-ascii\r\n\
-         Content-Transfer-Encoding: 7bit\r\n\r\n\
-         {text}\r\n\
-         --{b}\r\n\
-         Content-Type: {ctype}; name=\"{name}\"\r\n\
-         Content-Disposition: attachment; filename=\"{name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n\
-         {encoded}\
-         --{b}--\r\n"
     )
 }
 
@@ -500,33 +475,6 @@ fn one_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
 }
 
-/// Standard base64 (RFC 4648) wrapped at 76 columns with CRLF, as RFC 2045
-/// requires for MIME bodies. Every line, including the last, ends in CRLF.
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut flat = Vec::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            flat.push(if i <= chunk.len() {
-                ALPHABET[(n >> (18 - 6 * i) & 0x3f) as usize]
-            } else {
-                b'='
-            });
-        }
-    }
-    let mut out = String::with_capacity(flat.len() + flat.len() / 38 + 2);
-    for line in flat.chunks(76) {
-        out.extend(line.iter().map(|&c| char::from(c)));
-        out.push_str("\r\n");
-    }
-    out
-}
 
 /// splitmix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough to make
 /// varied text; kept local so no dependency upgrade can change the bytes.
@@ -558,7 +506,7 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mail_parser::MessageParser;
+    use mail_parser::{MessageParser, MimeHeaders};
 
     const KINDS: [MessageKind; 6] = [
         MessageKind::Plain,
@@ -647,9 +595,15 @@ mod tests {
     }
 
     #[test]
-    fn malware_kinds_hide_eicar_from_a_raw_byte_search() {
-        for kind in [MessageKind::Eicar, MessageKind::EicarZipLike] {
-            assert!(!contains(&build(kind, 1, 2, 500), EICAR), "{kind:?}");
+    fn base64_malware_kinds_hide_eicar_from_a_raw_byte_search() {
+        for seed in 0..20 {
+            let nested = build(MessageKind::EicarZipLike, seed, seed + 1, 500);
+            assert!(!contains(&nested, EICAR), "seed {seed}");
+            let raw = build(MessageKind::Eicar, seed, seed + 1, 500);
+            let message = MessageParser::default().parse(&raw).expect("parses");
+            let part = message.attachment(0).expect("the carrier");
+            let quoted = part.content_transfer_encoding() == Some("quoted-printable");
+            assert_eq!(contains(&raw, EICAR), quoted, "seed {seed}");
         }
     }
 
@@ -699,11 +653,19 @@ mod tests {
     }
 
     #[test]
-    fn attachments_decode_back_to_the_bytes_that_were_encoded() {
-        let raw = build(MessageKind::Eicar, 1, 2, 500);
-        let message = MessageParser::default().parse(&raw).expect("parses");
-        let attachment = message.attachment(0).expect("one attachment");
-        assert_eq!(attachment.contents(), EICAR);
+    fn every_eicar_carrier_decodes_back_to_the_file() {
+        let mut carriers = std::collections::BTreeSet::new();
+        for seed in 0..40 {
+            let raw = build(MessageKind::Eicar, seed, seed + 1, 500);
+            let message = MessageParser::default().parse(&raw).expect("parses");
+            let part = message.attachment(0).expect("one attachment");
+            assert_eq!(part.contents(), EICAR, "seed {seed}");
+            let encoding = part.content_transfer_encoding().unwrap_or("").to_string();
+            let inline = contains(&raw, b"Content-Disposition: inline");
+            carriers.insert((encoding, inline));
+        }
+        // base64 attachment, base64 inline, quoted-printable attachment.
+        assert_eq!(carriers.len(), 3, "{carriers:?}");
     }
 
     #[test]
@@ -723,26 +685,6 @@ mod tests {
         assert_eq!(content_types, 1);
         let payload = forwarded.attachment(0).expect("an attachment");
         assert_eq!(payload.contents(), EICAR);
-    }
-
-    #[test]
-    fn base64_matches_rfc_4648_vectors_and_wraps_at_76_columns() {
-        let vectors: [(&[u8], &str); 7] = [
-            (b"", ""),
-            (b"f", "Zg==\r\n"),
-            (b"fo", "Zm8=\r\n"),
-            (b"foo", "Zm9v\r\n"),
-            (b"foob", "Zm9vYg==\r\n"),
-            (b"fooba", "Zm9vYmE=\r\n"),
-            (b"foobar", "Zm9vYmFy\r\n"),
-        ];
-        for (input, expected) in vectors {
-            assert_eq!(base64(input), expected);
-        }
-        let long = base64(&[0xa5; 200]);
-        let lines: Vec<&str> = long.split_terminator("\r\n").collect();
-        assert!(lines[..lines.len() - 1].iter().all(|l| l.len() == 76));
-        assert!(lines[lines.len() - 1].len() <= 76);
     }
 
     #[test]

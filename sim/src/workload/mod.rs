@@ -4,6 +4,7 @@ pub mod dns;
 pub mod dsn_reader;
 pub mod mailbox;
 pub mod mime;
+pub mod multipart;
 pub mod mx_query;
 pub mod sender;
 pub mod smtp_client;
