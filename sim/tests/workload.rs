@@ -422,7 +422,9 @@ fn hostile_bytes_reach_the_mailbox_witness_intact_through_the_gateway_client() {
     // bytes: the gateway's client stuffs, mailin unstuffs, and the witness
     // must record exactly the bytes that were sent.
     let mut body = b"Subject: hostile\r\nMessage-ID: <hostile@gw>\r\n\r\n".to_vec();
-    body.extend_from_slice(b".\r\n..\r\n.leading\r\nNUL \0 here, 8-bit \xff\xfe, Gr\xc3\xbc\xc3\x9fe\r\n");
+    body.extend_from_slice(
+        b".\r\n..\r\n.leading\r\nNUL \0 here, 8-bit \xff\xfe, Gr\xc3\xbc\xc3\x9fe\r\n",
+    );
     body.extend_from_slice(format!(".{}\r\n", "y".repeat(997)).as_bytes());
     body.extend_from_slice(b"\r\n.\r\nend\r\n");
     let sent_sha256 = traces::sha256_hex(&body);
@@ -440,7 +442,12 @@ fn hostile_bytes_reach_the_mailbox_witness_intact_through_the_gateway_client() {
         }
     });
     let events = run(&mut sim, &shared, 3);
-    let [EventKind::MailboxReceived { msg, body_sha256, .. }] = received(&events)[..] else {
+    let [
+        EventKind::MailboxReceived {
+            msg, body_sha256, ..
+        },
+    ] = received(&events)[..]
+    else {
         panic!("expected one delivery: {events:#?}");
     };
     assert_eq!(msg, "hostile@gw");

@@ -158,54 +158,54 @@ struct Search<'s> {
 }
 
 impl Search<'_> {
-/// Returns where EICAR was found, as a dotted path of part indexes, e.g.
-/// `2.1` for part 1 of the message nested in part 2.
-fn find(&self, message: &Message<'_>, depth: usize, path: &str) -> Option<String> {
-    let (signature, skip_b64) = (self.signature, self.skip_b64);
-    for (index, part) in message.parts.iter().enumerate() {
-        let here = if path.is_empty() {
-            index.to_string()
-        } else {
-            format!("{path}.{index}")
-        };
-        if skip_b64 && is_base64_attachment(message, index, part) {
-            continue;
-        }
-        match &part.body {
-            PartType::Text(text) | PartType::Html(text) => {
-                if contains(text.as_bytes(), signature) {
-                    return Some(here);
-                }
+    /// Returns where EICAR was found, as a dotted path of part indexes, e.g.
+    /// `2.1` for part 1 of the message nested in part 2.
+    fn find(&self, message: &Message<'_>, depth: usize, path: &str) -> Option<String> {
+        let (signature, skip_b64) = (self.signature, self.skip_b64);
+        for (index, part) in message.parts.iter().enumerate() {
+            let here = if path.is_empty() {
+                index.to_string()
+            } else {
+                format!("{path}.{index}")
+            };
+            if skip_b64 && is_base64_attachment(message, index, part) {
+                continue;
             }
-            PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
-                if contains(bytes, signature) {
-                    return Some(here);
+            match &part.body {
+                PartType::Text(text) | PartType::Html(text) => {
+                    if contains(text.as_bytes(), signature) {
+                        return Some(here);
+                    }
                 }
-                // mail-parser stops parsing nested encoded messages after a
-                // few levels and hands back the decoded bytes instead; they
-                // may hold further encoded layers, so parse them ourselves.
-                if depth < MAX_NESTING
-                    && part.is_content_type("message", "rfc822")
-                    && let Some(nested) = parse_guarded(bytes)
-                    && let Some(found) = self.find(&nested, depth + 1, &here)
-                {
-                    return Some(found);
-                }
-            }
-            PartType::Message(nested) => {
-                if depth < MAX_NESTING {
-                    if let Some(found) = self.find(nested, depth + 1, &here) {
+                PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
+                    if contains(bytes, signature) {
+                        return Some(here);
+                    }
+                    // mail-parser stops parsing nested encoded messages after a
+                    // few levels and hands back the decoded bytes instead; they
+                    // may hold further encoded layers, so parse them ourselves.
+                    if depth < MAX_NESTING
+                        && part.is_content_type("message", "rfc822")
+                        && let Some(nested) = parse_guarded(bytes)
+                        && let Some(found) = self.find(&nested, depth + 1, &here)
+                    {
                         return Some(found);
                     }
-                } else if contains(part.contents(), signature) {
-                    return Some(here);
                 }
+                PartType::Message(nested) => {
+                    if depth < MAX_NESTING {
+                        if let Some(found) = self.find(nested, depth + 1, &here) {
+                            return Some(found);
+                        }
+                    } else if contains(part.contents(), signature) {
+                        return Some(here);
+                    }
+                }
+                PartType::Multipart(_) => {}
             }
-            PartType::Multipart(_) => {}
         }
+        None
     }
-    None
-}
 }
 
 fn is_base64_attachment(message: &Message<'_>, index: usize, part: &MessagePart<'_>) -> bool {

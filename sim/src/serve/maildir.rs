@@ -36,11 +36,8 @@ fn deliver(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) -> io:
             disk.create_dir_all(&format!("{maildir}/{sub}"))?;
         }
         // What a local delivery agent adds: the envelope, as headers.
-        let mut bytes = format!(
-            "Return-Path: <{}>\r\nDelivered-To: {rcpt}\r\n",
-            mail_from
-        )
-        .into_bytes();
+        let mut bytes =
+            format!("Return-Path: <{}>\r\nDelivered-To: {rcpt}\r\n", mail_from).into_bytes();
         bytes.extend_from_slice(data);
         let name = unique_name(env);
         let (temp, fresh) = (

@@ -398,7 +398,9 @@ mod tests {
         assert_eq!(reply, "MX 5000 gw-a gw-b\r\n");
         assert!(open);
         assert_eq!(
-            crate::workload::mx_query::parse(reply.trim_end()).unwrap().hosts,
+            crate::workload::mx_query::parse(reply.trim_end())
+                .unwrap()
+                .hosts,
             vec!["gw-a", "gw-b"]
         );
     }

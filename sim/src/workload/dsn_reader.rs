@@ -71,7 +71,9 @@ fn parse(raw: &[u8]) -> Option<Message<'_>> {
 fn is_delivery_report(message: &Message<'_>) -> bool {
     message.content_type().is_some_and(|ct| {
         ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
             && ct
                 .attribute("report-type")
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case("delivery-status"))
@@ -139,7 +141,10 @@ mod tests {
 
     #[test]
     fn ordinary_mail_and_garbage_are_not_dsns() {
-        assert_eq!(read(b"Subject: hi\r\n\r\nFinal-Recipient: rfc822; x@y\r\n"), None);
+        assert_eq!(
+            read(b"Subject: hi\r\n\r\nFinal-Recipient: rfc822; x@y\r\n"),
+            None
+        );
         assert_eq!(read(b"\xff\x00:"), None);
         assert_eq!(read(b""), None);
         assert_eq!(message_id(b"Subject: no id\r\n\r\n"), None);

@@ -115,7 +115,13 @@ pub async fn serve_storing(
                     accept_domains: accept_domains.clone(),
                     transaction: Rc::default(),
                 };
-                let task = serve_connection(env.clone(), witness, rejections.clone(), store.clone(), conn);
+                let task = serve_connection(
+                    env.clone(),
+                    witness,
+                    rejections.clone(),
+                    store.clone(),
+                    conn,
+                );
                 env.spawn(Box::pin(task));
             }
             // An accept error does not advance simulated time; pause so a
@@ -160,7 +166,11 @@ impl Handler for Witness {
     }
 
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
-        let from = if from == NULL_SENDER_PLACEHOLDER { "" } else { from };
+        let from = if from == NULL_SENDER_PLACEHOLDER {
+            ""
+        } else {
+            from
+        };
         *self.transaction.borrow_mut() = Transaction {
             mail_from: from.to_string(),
             rcpts: to.to_vec(),
@@ -263,7 +273,10 @@ fn answer(
     done: Transaction,
 ) -> (Vec<u8>, Option<(String, Vec<String>)>) {
     if done.oversize {
-        return (b"552 5.3.4 message too big for this mailbox\r\n".to_vec(), None);
+        return (
+            b"552 5.3.4 message too big for this mailbox\r\n".to_vec(),
+            None,
+        );
     }
     if rejections.rejects(&done.rcpts) {
         refuse(env, &done.mail_from, &done.rcpts, &done.data);
@@ -271,7 +284,10 @@ fn answer(
     }
     if let Err(error) = store(env, &done.mail_from, &done.rcpts, &done.data) {
         tracing::warn!(host = env.host_name(), %error, "mailbox could not keep a message");
-        return (b"451 4.3.0 mailbox write failed, try later\r\n".to_vec(), None);
+        return (
+            b"451 4.3.0 mailbox write failed, try later\r\n".to_vec(),
+            None,
+        );
     }
     record(env, &done.mail_from, &done.rcpts, &done.data);
     let msg = dsn_reader::message_id(&done.data).unwrap_or_else(|| "<none>".to_string());
@@ -318,7 +334,10 @@ async fn write(env: &dyn Env, conn: &mut BoxConn, bytes: &[u8], limit: Duration)
 /// local part.
 fn is_ours(accept_domains: &[String], rcpt: &str) -> bool {
     rcpt.rsplit_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && accept_domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+        !local.is_empty()
+            && accept_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(domain))
     })
 }
 

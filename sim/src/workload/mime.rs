@@ -52,8 +52,7 @@ pub struct MessageSpec<'a> {
 /// The EICAR test string, spelled out here so the generator does not depend
 /// on the scanner it is meant to test.
 /// It is the canonical 68-byte file (its sha256 is checked in a test).
-pub const EICAR: &[u8] =
-    br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 /// Builds the message with CRLF line endings.
 pub fn build_message(spec: &MessageSpec) -> Vec<u8> {
@@ -83,7 +82,10 @@ pub fn build_message(spec: &MessageSpec) -> Vec<u8> {
             let body = multipart::multipart(
                 "alternative",
                 boundary(&mut boundary_rng),
-                vec![multipart::text("plain", text), multipart::text("html", html)],
+                vec![
+                    multipart::text("plain", text),
+                    multipart::text("html", html),
+                ],
             );
             return multipart::message(spec, &subject, body);
         }
@@ -113,7 +115,10 @@ pub fn build_message(spec: &MessageSpec) -> Vec<u8> {
             let body = multipart::multipart(
                 "mixed",
                 b,
-                vec![multipart::text("plain", text), multipart::eicar(carrier, name)],
+                vec![
+                    multipart::text("plain", text),
+                    multipart::eicar(carrier, name),
+                ],
             );
             return multipart::message(spec, &subject, body);
         }
@@ -216,7 +221,10 @@ fn plain(out: &mut String, rng: &mut SplitMix64, size: usize) {
             // beyond one line's 998 octets in all.
             out.push_str("References:");
             for i in 0..20 + rng.below(40) {
-                out.push_str(&format!(" <thread.{i}.{:016x}@senders.example>\r\n", rng.next()));
+                out.push_str(&format!(
+                    " <thread.{i}.{:016x}@senders.example>\r\n",
+                    rng.next()
+                ));
             }
             out.push_str(SEVEN_BIT);
             out.push_str("\r\n");
@@ -475,7 +483,6 @@ fn one_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
 }
 
-
 /// splitmix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough to make
 /// varied text; kept local so no dependency upgrade can change the bytes.
 struct SplitMix64(u64);
@@ -577,7 +584,9 @@ mod tests {
             .map(|seed| build(MessageKind::Plain, seed, seed * 7 + 1, 1500))
             .collect();
         let any = |what: &dyn Fn(&[u8]) -> bool| bodies.iter().any(|b| what(b));
-        assert!(any(&|b| std::str::from_utf8(b).is_ok_and(|t| t.contains("Köln"))));
+        assert!(any(
+            &|b| std::str::from_utf8(b).is_ok_and(|t| t.contains("Köln"))
+        ));
         // 998 octets and the CR.
         assert!(any(&|b| b.split(|&c| c == b'\n').any(|l| l.len() == 999)));
         assert!(any(&|b| b.contains(&0)));

@@ -34,7 +34,8 @@ pub async fn lookup(
 ) -> io::Result<MxAnswer> {
     let query = async {
         let mut conn = env.connect(dns_host, DNS_PORT).await?;
-        conn.write_all(format!("MX {domain}\r\n").as_bytes()).await?;
+        conn.write_all(format!("MX {domain}\r\n").as_bytes())
+            .await?;
         conn.flush().await?;
         let mut answer = Vec::new();
         let mut chunk = [0u8; 512];
@@ -59,7 +60,12 @@ pub fn parse(line: &str) -> io::Result<MxAnswer> {
     if line == "NXDOMAIN" {
         return Err(io::Error::new(io::ErrorKind::NotFound, "NXDOMAIN"));
     }
-    let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("bad MX answer {line:?}"));
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bad MX answer {line:?}"),
+        )
+    };
     let mut words = line.split_ascii_whitespace();
     if words.next() != Some("MX") {
         return Err(bad());
@@ -81,9 +87,15 @@ mod tests {
         let answer = parse("MX 5000 gw-a gw-b").unwrap();
         assert_eq!(answer.hosts, ["gw-a", "gw-b"]);
         assert_eq!(answer.ttl_ms, 5000);
-        assert_eq!(parse("NXDOMAIN").unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert_eq!(
+            parse("NXDOMAIN").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
         for garbage in ["", "ERR", "MX", "MX x gw-a", "MX 5000"] {
-            assert_eq!(parse(garbage).unwrap_err().kind(), io::ErrorKind::InvalidData);
+            assert_eq!(
+                parse(garbage).unwrap_err().kind(),
+                io::ErrorKind::InvalidData
+            );
         }
     }
 }

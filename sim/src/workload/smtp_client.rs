@@ -129,7 +129,11 @@ pub async fn send(
             .map_err(|why| before("RCPT", why))?;
         transaction.rcpts.push((rcpt.clone(), reply));
     }
-    if !transaction.rcpts.iter().any(|(_, reply)| reply.is_positive()) {
+    if !transaction
+        .rcpts
+        .iter()
+        .any(|(_, reply)| reply.is_positive())
+    {
         wire.quit().await;
         return Ok(transaction);
     }
