@@ -26,6 +26,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "the scanner ignores base64-encoded attachments",
     ),
     (
+        "scanner-signature-typo",
+        "the scanner looks for a misspelt EICAR signature and misses the real test file",
+    ),
+    (
         "failover-ignores-residency",
         "replicates to and scans in any region, whatever the tenant's jurisdiction",
     ),

@@ -62,11 +62,13 @@ async fn serve_one(
         read_frame(&mut conn, config.knobs.max_message_bytes + 64 * 1024),
     )
     .await??;
-    let report = if config.bug("scanner-skips-encoded-attachments") {
-        verdict::scan_skipping_encoded_attachments(&raw)
-    } else {
-        verdict::scan(&raw)
-    };
+    let report = verdict::scan_with(
+        &raw,
+        verdict::ScanBugs {
+            skip_base64_attachments: config.bug("scanner-skips-encoded-attachments"),
+            signature_typo: config.bug("scanner-signature-typo"),
+        },
+    );
     tracing::debug!(msg = %request.message_id, verdict = ?report.verdict, reason = %report.reason, "scanned");
     env.observe(EventKind::ScanVerdict {
         msg: request.message_id.clone(),

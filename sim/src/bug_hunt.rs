@@ -30,6 +30,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("delete-before-downstream-ack", Family::Bounces),
     ("fail-open-scanner", Family::ScannerOutage),
     ("scanner-skips-encoded-attachments", Family::Calm),
+    ("scanner-signature-typo", Family::Calm),
     ("failover-ignores-residency", Family::RegionOutage),
     ("no-fencing-on-rejoin", Family::RegionOutage),
     ("dsn-about-dsn", Family::Bounces),

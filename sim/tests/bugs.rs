@@ -122,6 +122,13 @@ fn scanner_skips_encoded_attachments_delivers_malware() {
 }
 
 #[test]
+fn scanner_signature_typo_delivers_the_real_eicar_file() {
+    // Calm: the workload's malware is the canonical file, which the
+    // misspelt signature does not match in any carrier.
+    hunted("scanner-signature-typo", "no_malware_delivered", 0);
+}
+
+#[test]
 fn failover_ignores_residency_breaches_residency() {
     hunted("failover-ignores-residency", "residency", 1);
 }

@@ -217,12 +217,29 @@ fn an_eicar_attachment_is_quarantined_and_never_delivered() {
         cluster.quarantined().iter().any(|m| m.contains(bad))
     });
     assert!(held, "EICAR message not in any gateway's quarantine/");
+    // The same file as a quoted-printable text attachment.
+    let qp = "<eicar-qp@client.test>";
+    let reply = send(
+        port,
+        qp,
+        &["alice@example.test"],
+        &["--eicar-quoted-printable"],
+    );
+    assert_eq!(reply["outcome"], "accepted", "{reply}");
+    let held = wait_for(DELIVERED_WITHIN, || {
+        cluster.quarantined().iter().any(|m| m.contains(qp))
+    });
+    assert!(
+        held,
+        "quoted-printable EICAR not in any gateway's quarantine/"
+    );
     // A clean message sent after it is delivered, the EICAR one never.
     let good = "<eicar-2@client.test>";
     let reply = send(port, good, &["alice@example.test"], &[]);
     assert_eq!(reply["outcome"], "accepted", "{reply}");
     assert!(wait_for(DELIVERED_WITHIN, || cluster
         .delivered("alice@example.test", good)));
+    assert!(!cluster.delivered("alice@example.test", qp));
     assert!(
         !cluster.delivered("alice@example.test", bad),
         "malware delivered"

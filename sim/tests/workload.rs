@@ -374,3 +374,82 @@ fn an_answer_lost_after_the_final_dot_is_indefinite_and_the_message_is_sent_agai
         ]
     );
 }
+
+#[test]
+fn the_gateway_scanner_agrees_with_what_the_workload_built_across_seeds_and_sizes() {
+    use models::mime::verdict::{Verdict, scan};
+    let kinds = [
+        MessageKind::Plain,
+        MessageKind::MultipartAttachment,
+        MessageKind::Eicar,
+        MessageKind::EicarZipLike,
+        MessageKind::Spam,
+        MessageKind::Html,
+    ];
+    let to = vec!["bob@rcpt.example".to_string()];
+    for kind in kinds {
+        let expected = match kind {
+            MessageKind::Eicar | MessageKind::EicarZipLike => Verdict::Malware,
+            MessageKind::Spam => Verdict::Spam,
+            _ => Verdict::Clean,
+        };
+        for seed in 0..40u64 {
+            for size in [0, 100, 3000] {
+                let raw = build_message(&MessageSpec {
+                    message_id: "m1.s1@senders.example",
+                    from: "alice@senders.example",
+                    to: &to,
+                    subject_seed: seed,
+                    body_seed: seed.wrapping_mul(31) ^ 5,
+                    kind,
+                    body_bytes_approx: size,
+                    date_rfc2822: "Wed, 25 Nov 2026 00:00:00 +0000",
+                });
+                let report = scan(&raw);
+                assert_eq!(
+                    report.verdict, expected,
+                    "{kind:?} seed {seed} size {size}: {}",
+                    report.reason
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_bytes_reach_the_mailbox_witness_intact_through_the_gateway_client() {
+    // Dot lines, a lone dot, a 998-octet line led by a dot, NUL and 8-bit
+    // bytes: the gateway's client stuffs, mailin unstuffs, and the witness
+    // must record exactly the bytes that were sent.
+    let mut body = b"Subject: hostile\r\nMessage-ID: <hostile@gw>\r\n\r\n".to_vec();
+    body.extend_from_slice(
+        b".\r\n..\r\n.leading\r\nNUL \0 here, 8-bit \xff\xfe, Gr\xc3\xbc\xc3\x9fe\r\n",
+    );
+    body.extend_from_slice(format!(".{}\r\n", "y".repeat(997)).as_bytes());
+    body.extend_from_slice(b"\r\n.\r\nend\r\n");
+    let sent_sha256 = traces::sha256_hex(&body);
+    let (mut sim, shared) = world(&[], "bob@nowhere.example");
+    let gw: SharedEnv = Rc::new(TurmoilEnv::new("gw", shared.clone(), 3));
+    sim.host("gw", move || {
+        let (env, body) = (gw.clone(), body.clone());
+        async move {
+            env.sleep(Duration::from_millis(100)).await;
+            let mut conn = env.connect("mbx-acme", SMTP_PORT).await?;
+            let to = ["alice@acme.example".to_string()];
+            send_mail(&*env, &mut conn, "gw", "a@gw", &to, &body, 2_000).await?;
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+    let events = run(&mut sim, &shared, 3);
+    let [
+        EventKind::MailboxReceived {
+            msg, body_sha256, ..
+        },
+    ] = received(&events)[..]
+    else {
+        panic!("expected one delivery: {events:#?}");
+    };
+    assert_eq!(msg, "hostile@gw");
+    assert_eq!(body_sha256, &sent_sha256);
+}

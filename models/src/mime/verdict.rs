@@ -17,8 +17,23 @@ use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 pub use traces::Verdict;
 
-/// The industry-standard antivirus test string; any scanner must flag it.
-pub const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!H+H*";
+/// The industry-standard antivirus test file (68 bytes, sha256
+/// 275a021b…51fd0f, as published by EICAR); any scanner must flag it.
+pub const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/// The signature as this scanner once spelled it, with the second `$`
+/// missing: the `scanner-signature-typo` bug scans for this instead, and so
+/// misses the real file.
+pub const EICAR_TYPO: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!H+H*";
+
+/// How a scan deviates from the correct one: each field is a catalogue bug.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanBugs {
+    /// `scanner-skips-encoded-attachments`.
+    pub skip_base64_attachments: bool,
+    /// `scanner-signature-typo`.
+    pub signature_typo: bool,
+}
 
 /// What the scanner decided and a human-readable why, for logs and traces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,12 +44,18 @@ pub struct ScanReport {
 
 /// Scans a whole message: Malware beats Spam beats Clean.
 pub fn scan(raw: &[u8]) -> ScanReport {
-    scan_with(raw, false)
+    scan_with(raw, ScanBugs::default())
 }
 
 /// The same, but ignoring attachments whose Content-Transfer-Encoding is base64 (a known-bug switch the gateway can turn on later).
 pub fn scan_skipping_encoded_attachments(raw: &[u8]) -> ScanReport {
-    scan_with(raw, true)
+    scan_with(
+        raw,
+        ScanBugs {
+            skip_base64_attachments: true,
+            ..ScanBugs::default()
+        },
+    )
 }
 
 /// A message is Spam when its score reaches this.
@@ -71,10 +92,16 @@ pub const SPAM_PHRASES: &[&str] = &[
 /// still searched, just not parsed, so hostile nesting cannot exhaust the stack.
 const MAX_NESTING: usize = 16;
 
-fn scan_with(raw: &[u8], skip_base64_attachments: bool) -> ScanReport {
+/// Scans with the catalogue bugs in `bugs` switched on.
+pub fn scan_with(raw: &[u8], bugs: ScanBugs) -> ScanReport {
+    let signature = if bugs.signature_typo {
+        EICAR_TYPO.as_bytes()
+    } else {
+        EICAR.as_bytes()
+    };
     // The raw check comes first so that even bytes mail-parser rejects, or
     // parts it mis-splits, cannot carry EICAR past the scanner unencoded.
-    if contains(raw, EICAR.as_bytes()) {
+    if contains(raw, signature) {
         return malware("EICAR test string in raw message bytes".to_string());
     }
     let Some(message) = parse_guarded(raw) else {
@@ -83,7 +110,11 @@ fn scan_with(raw: &[u8], skip_base64_attachments: bool) -> ScanReport {
             reason: "unparseable".to_string(),
         };
     };
-    if let Some(place) = find_eicar(&message, skip_base64_attachments, 0, "") {
+    let search = Search {
+        signature,
+        skip_b64: bugs.skip_base64_attachments,
+    };
+    if let Some(place) = search.find(&message, 0, "") {
         return malware(format!("EICAR test string in part {place}"));
     }
     let (score, hits) = spam_score(&message);
@@ -120,52 +151,61 @@ pub(crate) fn parse_guarded(raw: &[u8]) -> Option<Message<'_>> {
         .flatten()
 }
 
-/// Returns where EICAR was found, as a dotted path of part indexes, e.g.
-/// `2.1` for part 1 of the message nested in part 2.
-fn find_eicar(message: &Message<'_>, skip_b64: bool, depth: usize, path: &str) -> Option<String> {
-    for (index, part) in message.parts.iter().enumerate() {
-        let here = if path.is_empty() {
-            index.to_string()
-        } else {
-            format!("{path}.{index}")
-        };
-        if skip_b64 && is_base64_attachment(message, index, part) {
-            continue;
-        }
-        match &part.body {
-            PartType::Text(text) | PartType::Html(text) => {
-                if contains(text.as_bytes(), EICAR.as_bytes()) {
-                    return Some(here);
-                }
+/// What [`Search::find`] looks for, and which parts it skips.
+struct Search<'s> {
+    signature: &'s [u8],
+    skip_b64: bool,
+}
+
+impl Search<'_> {
+    /// Returns where EICAR was found, as a dotted path of part indexes, e.g.
+    /// `2.1` for part 1 of the message nested in part 2.
+    fn find(&self, message: &Message<'_>, depth: usize, path: &str) -> Option<String> {
+        let (signature, skip_b64) = (self.signature, self.skip_b64);
+        for (index, part) in message.parts.iter().enumerate() {
+            let here = if path.is_empty() {
+                index.to_string()
+            } else {
+                format!("{path}.{index}")
+            };
+            if skip_b64 && is_base64_attachment(message, index, part) {
+                continue;
             }
-            PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
-                if contains(bytes, EICAR.as_bytes()) {
-                    return Some(here);
+            match &part.body {
+                PartType::Text(text) | PartType::Html(text) => {
+                    if contains(text.as_bytes(), signature) {
+                        return Some(here);
+                    }
                 }
-                // mail-parser stops parsing nested encoded messages after a
-                // few levels and hands back the decoded bytes instead; they
-                // may hold further encoded layers, so parse them ourselves.
-                if depth < MAX_NESTING
-                    && part.is_content_type("message", "rfc822")
-                    && let Some(nested) = parse_guarded(bytes)
-                    && let Some(found) = find_eicar(&nested, skip_b64, depth + 1, &here)
-                {
-                    return Some(found);
-                }
-            }
-            PartType::Message(nested) => {
-                if depth < MAX_NESTING {
-                    if let Some(found) = find_eicar(nested, skip_b64, depth + 1, &here) {
+                PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
+                    if contains(bytes, signature) {
+                        return Some(here);
+                    }
+                    // mail-parser stops parsing nested encoded messages after a
+                    // few levels and hands back the decoded bytes instead; they
+                    // may hold further encoded layers, so parse them ourselves.
+                    if depth < MAX_NESTING
+                        && part.is_content_type("message", "rfc822")
+                        && let Some(nested) = parse_guarded(bytes)
+                        && let Some(found) = self.find(&nested, depth + 1, &here)
+                    {
                         return Some(found);
                     }
-                } else if contains(part.contents(), EICAR.as_bytes()) {
-                    return Some(here);
                 }
+                PartType::Message(nested) => {
+                    if depth < MAX_NESTING {
+                        if let Some(found) = self.find(nested, depth + 1, &here) {
+                            return Some(found);
+                        }
+                    } else if contains(part.contents(), signature) {
+                        return Some(here);
+                    }
+                }
+                PartType::Multipart(_) => {}
             }
-            PartType::Multipart(_) => {}
         }
+        None
     }
-    None
 }
 
 fn is_base64_attachment(message: &Message<'_>, index: usize, part: &MessagePart<'_>) -> bool {
@@ -300,6 +340,31 @@ mod tests {
              Message-ID: <plain@x.example>\r\n\r\n{body}\r\n"
         )
         .into_bytes()
+    }
+
+    #[test]
+    fn the_signature_is_the_canonical_68_byte_eicar_file() {
+        assert_eq!(EICAR.len(), 68);
+        assert_eq!(
+            traces::sha256_hex(EICAR.as_bytes()),
+            "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+        );
+    }
+
+    #[test]
+    fn the_signature_typo_misses_the_real_file_in_every_carrier() {
+        let typo = ScanBugs {
+            signature_typo: true,
+            ..ScanBugs::default()
+        };
+        for raw in [
+            plain("hello", EICAR),
+            eicar_in_base64_attachment(),
+            eicar_in_nested_base64_message(),
+        ] {
+            assert_eq!(scan(&raw).verdict, Verdict::Malware);
+            assert_eq!(scan_with(&raw, typo).verdict, Verdict::Clean);
+        }
     }
 
     #[test]

@@ -86,9 +86,7 @@ impl MxDirectory {
     }
 }
 
-/// One MX answer as a resolver sees it; the gateway's DSN path resolves
-/// with the same client, so both ends share one parser.
-pub use models::mx::MxAnswer;
+pub use crate::workload::mx_query::MxAnswer;
 
 /// What the control plane said, and the zone it may steer within.
 #[derive(Debug)]
@@ -277,7 +275,7 @@ pub async fn lookup_mx(
     domain: &str,
     timeout_ms: u64,
 ) -> io::Result<MxAnswer> {
-    models::mx::lookup(env, dns_host, domain, timeout_ms).await
+    crate::workload::mx_query::lookup(env, dns_host, domain, timeout_ms).await
 }
 
 /// Splits a byte stream into CRLF-terminated lines, bounded in memory.
@@ -400,7 +398,9 @@ mod tests {
         assert_eq!(reply, "MX 5000 gw-a gw-b\r\n");
         assert!(open);
         assert_eq!(
-            models::mx::parse_answer(reply.trim_end()).unwrap().hosts,
+            crate::workload::mx_query::parse(reply.trim_end())
+                .unwrap()
+                .hosts,
             vec!["gw-a", "gw-b"]
         );
     }
@@ -418,7 +418,7 @@ mod tests {
         for garbage in [&b""[..], b"MX", b"A acme.example", b"MX a b", b"\xff\xfe"] {
             assert_eq!(answer(&directory(), garbage), ("ERR\r\n".into(), false));
         }
-        assert!(models::mx::parse_answer("ERR").is_err());
+        assert!(crate::workload::mx_query::parse("ERR").is_err());
     }
 
     #[test]

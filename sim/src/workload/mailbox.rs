@@ -1,12 +1,18 @@
 //! A final-destination mail server that records what it receives: tenant
 //! mailbox hosts (`mbx-<tenant>`) and the senders' own domains, where the
-//! gateway's DSNs land.
+//! gateway's DSNs land; in real mode (`mailsim serve`) the same server, with
+//! a Maildir behind it.
 //!
 //! Its `mailbox_received` events are ground truth for the properties (was a
 //! message delivered, to whom, intact, tagged as spam, bounced about what),
-//! so it uses the same SMTP session state machine as the gateway and records
-//! only what a real server would have: the envelope and the exact bytes.
-//! It accepts every recipient in its domains and relays nothing else.
+//! so it is an independent witness: SMTP is spoken by `mailin`, a
+//! maintained IO-free server state machine nobody here wrote, and bounces
+//! are read by [`dsn_reader`] with `mail-parser` directly. Nothing here is
+//! the gateway's code, so a mistake in the gateway's SMTP (dot-stuffing,
+//! line handling, 8-bit) or DSN formatting cannot be read back by the same
+//! mistake. It records only what a real server would have: the envelope and
+//! the exact bytes. It accepts every recipient in its domains and relays
+//! nothing else.
 //!
 //! It also says when a 250 it gave may not have been heard: a session that
 //! dies right after the reply to a message, before the client's next
@@ -19,26 +25,49 @@
 //! domain ([`Rejections`]), every message after DATA. A refused envelope or
 //! message still reached this server, which is what tenant isolation and
 //! the DSN rules judge.
+//!
+//! Two things mailin 0.6.5 gets wrong are worked around at its edge, in
+//! [`Conversation`]: it refuses the null reverse-path `MAIL FROM:<>` that
+//! RFC 5321 §4.5.5 requires of bounces (its path parser wants one
+//! character), so that line reaches it with a placeholder; and after an
+//! error answer to the final dot it stays in its DATA state, so the answer
+//! to a message is decided here and mailin is always told OK.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 use std::time::Duration;
 
+use mailin::{Action, Handler, Response, SessionBuilder};
 use models::config::SMTP_PORT;
 use models::env::{self, BoxConn, Env, SharedEnv};
-use models::mime::dsn::{message_id, parse_dsn};
-use models::smtp::session::{RcptCheck, Session, SessionLimits, Step};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use traces::EventKind;
+
+use crate::workload::dsn_reader;
 
 /// A client silent this long is hung up on, so dead peers do not pile up.
 const IDLE_MS: u64 = 60_000;
 
 /// Generous: the mailbox must never be the reason a message is refused.
-const MAX_MESSAGE_BYTES: u64 = 10 * 1024 * 1024;
-const MAX_RECIPIENTS: u32 = 100;
-const MAX_LINE_BYTES: usize = 1000;
+const MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
+/// Bytes of one line (command or message) before the client is hung up on.
+const LINE_BYTES_MAX: usize = 1024 * 1024;
+
+/// What mailin is shown in place of the empty reverse-path; never a real
+/// address (RFC 2606 `.invalid`).
+const NULL_SENDER_PLACEHOLDER: &str = "null-reverse-path@mailin.invalid";
+
+/// Keeps a message once it is accepted (a Maildir in real mode); an error
+/// is answered 451, so the sender keeps it.
+pub type Store = Rc<dyn Fn(&dyn Env, &str, &[String], &[u8]) -> io::Result<()>>;
+
+/// The simulator's mailboxes keep nothing beyond their events.
+pub fn keep_nothing() -> Store {
+    Rc::new(|_, _, _, _| Ok(()))
+}
 
 /// Domains whose mail servers reject every message after DATA right now;
 /// the engine sets it from the active `mailbox_rejects` faults.
@@ -60,20 +89,37 @@ impl Rejections {
     }
 }
 
-/// Serves SMTP on `SMTP_PORT` for `accept_domains` until the host dies.
+/// Serves SMTP on `SMTP_PORT` for `accept_domains` until the host dies:
+/// the simulator's mailbox, which keeps nothing but its events.
 pub async fn serve(env: SharedEnv, accept_domains: Vec<String>, rejections: Rc<Rejections>) {
+    serve_storing(env, accept_domains, rejections, keep_nothing()).await;
+}
+
+/// The same server, handing each accepted message to `store` before its 250.
+pub async fn serve_storing(
+    env: SharedEnv,
+    accept_domains: Vec<String>,
+    rejections: Rc<Rejections>,
+    store: Store,
+) {
     let Ok(listener) = env.listen(SMTP_PORT).await else {
         // Clients will see refused connections: a dead mailbox server.
         return;
     };
-    let accept_domains = std::rc::Rc::new(accept_domains);
+    let accept_domains = Rc::new(accept_domains);
     loop {
         match listener.accept().await {
             Ok((conn, _peer)) => {
+                let witness = Witness {
+                    env: env.clone(),
+                    accept_domains: accept_domains.clone(),
+                    transaction: Rc::default(),
+                };
                 let task = serve_connection(
                     env.clone(),
-                    accept_domains.clone(),
+                    witness,
                     rejections.clone(),
+                    store.clone(),
                     conn,
                 );
                 env.spawn(Box::pin(task));
@@ -85,39 +131,88 @@ pub async fn serve(env: SharedEnv, accept_domains: Vec<String>, rejections: Rc<R
     }
 }
 
+/// The message in flight, shared between mailin's handler and the loop.
+#[derive(Default)]
+struct Transaction {
+    mail_from: String,
+    rcpts: Vec<String>,
+    data: Vec<u8>,
+    oversize: bool,
+    /// Set at the final dot: the message awaits the loop's answer.
+    complete: bool,
+}
+
+/// mailin's handler: checks recipients, collects the message.
+struct Witness {
+    env: SharedEnv,
+    accept_domains: Rc<Vec<String>>,
+    transaction: Rc<RefCell<Transaction>>,
+}
+
+impl Handler for Witness {
+    fn rcpt(&mut self, to: &str) -> Response {
+        if is_ours(&self.accept_domains, to) {
+            return mailin::response::OK;
+        }
+        self.env.observe(EventKind::MailboxRefused {
+            msg: None,
+            mail_from: None,
+            rcpts: vec![to.to_string()],
+            code: 550,
+            dsn_about: None,
+            dsn_rcpts: Vec::new(),
+        });
+        mailin::response::NO_MAILBOX
+    }
+
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
+        let from = if from == NULL_SENDER_PLACEHOLDER {
+            ""
+        } else {
+            from
+        };
+        *self.transaction.borrow_mut() = Transaction {
+            mail_from: from.to_string(),
+            rcpts: to.to_vec(),
+            ..Transaction::default()
+        };
+        mailin::response::OK
+    }
+
+    fn data(&mut self, line: &[u8]) -> io::Result<()> {
+        let mut transaction = self.transaction.borrow_mut();
+        if transaction.data.len() + line.len() > MAX_MESSAGE_BYTES {
+            transaction.oversize = true;
+        } else {
+            transaction.data.extend_from_slice(line);
+        }
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        self.transaction.borrow_mut().complete = true;
+        // The real answer is the loop's; see the module doc.
+        mailin::response::OK
+    }
+}
+
 /// Runs one SMTP connection to its end; every IO error just ends it.
 async fn serve_connection(
     env: SharedEnv,
-    accept_domains: std::rc::Rc<Vec<String>>,
+    witness: Witness,
     rejections: Rc<Rejections>,
+    store: Store,
     mut conn: BoxConn,
 ) {
-    let limits = SessionLimits {
-        hostname: env.host_name().to_string(),
-        max_message_bytes: MAX_MESSAGE_BYTES,
-        max_recipients: MAX_RECIPIENTS,
-        max_line_bytes: MAX_LINE_BYTES,
-    };
-    let mut session = Session::new(limits);
+    let transaction = witness.transaction.clone();
+    let mut session =
+        SessionBuilder::new(env.host_name()).build(IpAddr::V4(Ipv4Addr::UNSPECIFIED), witness);
     let idle = Duration::from_millis(IDLE_MS);
-    if !write(&*env, &mut conn, &session.greeting(), idle).await {
+    if !write(&*env, &mut conn, &render(&session.greeting()), idle).await {
         return;
     }
-    let mut check = |rcpt: &str| {
-        let answer = rcpt_check(&accept_domains, rcpt);
-        if answer != RcptCheck::Accept {
-            env.observe(EventKind::MailboxRefused {
-                msg: None,
-                mail_from: None,
-                rcpts: vec![rcpt.to_string()],
-                code: 550,
-                dsn_about: None,
-                dsn_rcpts: Vec::new(),
-            });
-        }
-        answer
-    };
     let mut chunk = vec![0u8; 16 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
     // The last message answered 250 with nothing heard from the client since.
     let mut unheard: Option<(String, Vec<String>)> = None;
     let reply_lost = |unheard: Option<(String, Vec<String>)>| {
@@ -126,37 +221,38 @@ async fn serve_connection(
         }
     };
     loop {
-        // Drain everything the session can do with what it has, before
-        // reading more: the session wants no input while a message awaits
-        // its answer, and here the answer is immediate.
-        while let Some(step) = session.next(&mut check) {
-            let reply = match step {
-                Step::Write(bytes) => bytes,
-                Step::Message { envelope, data } if rejections.rejects(&envelope.rcpts) => {
-                    refuse(&*env, &envelope.mail_from, &envelope.rcpts, &data);
-                    session.answer_message(554, "5.7.1", "message rejected by policy")
+        while let Some(end) = memchr::memchr(b'\n', &pending) {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let response = session.process(&null_sender_shown_to_mailin(&line));
+            let complete = std::mem::take(&mut transaction.borrow_mut().complete);
+            let reply = if complete {
+                let done = std::mem::take(&mut *transaction.borrow_mut());
+                let (reply, delivered) = answer(&*env, &rejections, &store, done);
+                if delivered.is_some() {
+                    unheard = delivered;
                 }
-                Step::Message { envelope, data } => {
-                    record(&*env, &envelope.mail_from, &envelope.rcpts, &data);
-                    let msg = message_id(&data).unwrap_or_else(|| "<none>".to_string());
-                    unheard = Some((msg, envelope.rcpts.clone()));
-                    session.answer_message(250, "2.0.0", "delivered to mailbox")
-                }
-                Step::Close => {
-                    let _ = env::timeout(&*env, idle, conn.shutdown()).await;
-                    return;
-                }
+                reply
+            } else {
+                render(&response)
             };
-            if !write(&*env, &mut conn, &reply, idle).await {
+            if !reply.is_empty() && !write(&*env, &mut conn, &reply, idle).await {
                 reply_lost(unheard);
                 return;
             }
+            if response.action == Action::Close {
+                let _ = env::timeout(&*env, idle, conn.shutdown()).await;
+                return;
+            }
+        }
+        if pending.len() > LINE_BYTES_MAX {
+            reply_lost(unheard);
+            return;
         }
         match env::timeout(&*env, idle, conn.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => {
                 // The client spoke after our answer: it heard it.
                 unheard = None;
-                session.push(&chunk[..n]);
+                pending.extend_from_slice(&chunk[..n]);
             }
             // EOF, reset or idleness.
             _ => {
@@ -165,6 +261,64 @@ async fn serve_connection(
             }
         }
     }
+}
+
+/// Decides about a complete message: refused by a fault, too big, kept
+/// (and recorded) or not kept. Returns the reply and, when it is a 250,
+/// what a lost reply would concern.
+fn answer(
+    env: &dyn Env,
+    rejections: &Rejections,
+    store: &Store,
+    done: Transaction,
+) -> (Vec<u8>, Option<(String, Vec<String>)>) {
+    if done.oversize {
+        return (
+            b"552 5.3.4 message too big for this mailbox\r\n".to_vec(),
+            None,
+        );
+    }
+    if rejections.rejects(&done.rcpts) {
+        refuse(env, &done.mail_from, &done.rcpts, &done.data);
+        return (b"554 5.7.1 message rejected by policy\r\n".to_vec(), None);
+    }
+    if let Err(error) = store(env, &done.mail_from, &done.rcpts, &done.data) {
+        tracing::warn!(host = env.host_name(), %error, "mailbox could not keep a message");
+        return (
+            b"451 4.3.0 mailbox write failed, try later\r\n".to_vec(),
+            None,
+        );
+    }
+    record(env, &done.mail_from, &done.rcpts, &done.data);
+    let msg = dsn_reader::message_id(&done.data).unwrap_or_else(|| "<none>".to_string());
+    (
+        b"250 2.0.0 delivered to mailbox\r\n".to_vec(),
+        Some((msg, done.rcpts)),
+    )
+}
+
+/// The line as mailin is shown it: `MAIL FROM:<>` (any case, any
+/// parameters) with the placeholder in the brackets.
+fn null_sender_shown_to_mailin(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    const PREFIX: &[u8] = b"MAIL FROM:<>";
+    match line.get(..PREFIX.len()) {
+        Some(head) if head.eq_ignore_ascii_case(PREFIX) => {
+            let mut shown = format!("MAIL FROM:<{NULL_SENDER_PLACEHOLDER}>").into_bytes();
+            shown.extend_from_slice(&line[PREFIX.len()..]);
+            std::borrow::Cow::Owned(shown)
+        }
+        _ => std::borrow::Cow::Borrowed(line),
+    }
+}
+
+/// mailin's reply as bytes; empty for the lines it does not answer.
+fn render(response: &Response) -> Vec<u8> {
+    let mut out = Vec::new();
+    if response.action != Action::NoReply {
+        // Writing into a Vec cannot fail.
+        let _ = response.write_to(&mut out);
+    }
+    out
 }
 
 /// Writes and flushes within `limit`; false if the peer is gone or stuck.
@@ -176,31 +330,25 @@ async fn write(env: &dyn Env, conn: &mut BoxConn, bytes: &[u8], limit: Duration)
     matches!(env::timeout(env, limit, io).await, Ok(Ok(())))
 }
 
-/// Accept exactly the recipients in our domains (case-insensitive, RFC 4343).
-fn rcpt_check(accept_domains: &[String], rcpt: &str) -> RcptCheck {
-    let ours = rcpt.rsplit_once('@').is_some_and(|(_, domain)| {
-        accept_domains
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(domain))
-    });
-    if ours {
-        RcptCheck::Accept
-    } else {
-        RcptCheck::RelayDenied
-    }
+/// Whether `rcpt` is in our domains (case-insensitive, RFC 4343), with a
+/// local part.
+fn is_ours(accept_domains: &[String], rcpt: &str) -> bool {
+    rcpt.rsplit_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && accept_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(domain))
+    })
 }
 
 /// Logs one `mailbox_received` per recipient of a delivered message.
 pub fn record(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
-    let msg = message_id(data).unwrap_or_else(|| "<none>".to_string());
+    let msg = dsn_reader::message_id(data).unwrap_or_else(|| "<none>".to_string());
     let body_sha256 = traces::sha256_hex(data);
     let (additions, original) = take_off_additions(data);
     let original_sha256 = traces::sha256_hex(&original);
     let spam_tagged = has_spam_flag(data);
-    let (dsn_about, dsn_rcpts) = match parse_dsn(data) {
-        Some(info) => (info.about_message_id, info.final_recipients),
-        None => (None, Vec::new()),
-    };
+    let bounce = dsn_reader::read(data).unwrap_or_default();
     for rcpt in rcpts {
         env.observe(EventKind::MailboxReceived {
             msg: msg.clone(),
@@ -211,25 +359,22 @@ pub fn record(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
             additions: additions.clone(),
             original_sha256: original_sha256.clone(),
             spam_tagged,
-            dsn_about: dsn_about.clone(),
-            dsn_rcpts: dsn_rcpts.clone(),
+            dsn_about: bounce.about.clone(),
+            dsn_rcpts: bounce.final_recipients.clone(),
         });
     }
 }
 
 /// Logs one `mailbox_refused` for a message rejected after DATA.
 fn refuse(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
-    let (dsn_about, dsn_rcpts) = match parse_dsn(data) {
-        Some(info) => (info.about_message_id, info.final_recipients),
-        None => (None, Vec::new()),
-    };
+    let bounce = dsn_reader::read(data).unwrap_or_default();
     env.observe(EventKind::MailboxRefused {
-        msg: Some(message_id(data).unwrap_or_else(|| "<none>".to_string())),
+        msg: Some(dsn_reader::message_id(data).unwrap_or_else(|| "<none>".to_string())),
         mail_from: Some(mail_from.to_string()),
         rcpts: rcpts.to_vec(),
         code: 554,
-        dsn_about,
-        dsn_rcpts,
+        dsn_about: bounce.about,
+        dsn_rcpts: bounce.final_recipients,
     });
 }
 
@@ -348,12 +493,21 @@ mod tests {
     #[test]
     fn only_our_domains_are_accepted_whatever_their_case() {
         let ours = vec!["acme.example".to_string()];
-        assert_eq!(rcpt_check(&ours, "bob@ACME.example"), RcptCheck::Accept);
+        assert!(is_ours(&ours, "bob@ACME.example"));
+        assert!(!is_ours(&ours, "bob@other.example"));
+        assert!(!is_ours(&ours, "@acme.example"));
+        assert!(!is_ours(&ours, "acme.example"));
+        assert!(!is_ours(&ours, ""));
+    }
+
+    #[test]
+    fn mailin_is_shown_a_placeholder_for_the_null_sender() {
+        let shown = null_sender_shown_to_mailin(b"mail from:<> BODY=8BITMIME\r\n");
         assert_eq!(
-            rcpt_check(&ours, "bob@other.example"),
-            RcptCheck::RelayDenied
+            &*shown,
+            format!("MAIL FROM:<{NULL_SENDER_PLACEHOLDER}> BODY=8BITMIME\r\n").as_bytes()
         );
-        assert_eq!(rcpt_check(&ours, "acme.example"), RcptCheck::RelayDenied);
-        assert_eq!(rcpt_check(&ours, ""), RcptCheck::RelayDenied);
+        let other = b"MAIL FROM:<a@b>\r\n";
+        assert_eq!(&*null_sender_shown_to_mailin(other), other);
     }
 }

@@ -1,6 +1,10 @@
 //! The simulated world outside the gateway: senders, DNS, mailbox servers.
 
 pub mod dns;
+pub mod dsn_reader;
 pub mod mailbox;
 pub mod mime;
+pub mod multipart;
+pub mod mx_query;
 pub mod sender;
+pub mod smtp_client;

@@ -16,13 +16,12 @@ use std::time::Duration;
 
 use models::config::SMTP_PORT;
 use models::env::{self, Env, SharedEnv};
-use models::retry;
-use models::smtp::client::{ClientError, Reply, Transaction, send_mail};
 use traces::{Class, EventKind, Told};
 
 use crate::scenario::MessagePlan;
 use crate::workload::dns::{MxCache, resolve_shared};
 use crate::workload::mime::{MessageKind, MessageSpec, build_message};
+use crate::workload::smtp_client::{self, Failure, Reply, Transaction};
 
 /// How every sender of a run behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,7 +127,7 @@ async fn deliver(
         }
         passes += 1;
         let min = settings.backoff_ms_min.max(1);
-        let backoff = retry::backoff_ms(passes, min, settings.backoff_ms_max.max(min));
+        let backoff = backoff_ms(passes, min, settings.backoff_ms_max.max(min));
         let left = deadline.saturating_sub(now_ms(env));
         env.sleep(Duration::from_millis(backoff.min(left))).await;
         if now_ms(env) >= deadline {
@@ -224,7 +223,7 @@ impl<'a> Delivery<'a> {
             Ok(Err(error)) => return self.no_answer(mx, &format!("connect: {error}")),
             Err(_) => return self.no_answer(mx, "connect: timed out"),
         };
-        let result = send_mail(
+        let result = smtp_client::send(
             self.env,
             &mut conn,
             self.env.host_name(),
@@ -236,8 +235,8 @@ impl<'a> Delivery<'a> {
         .await;
         match result {
             Ok(transaction) => self.judge(mx, rcpts, &transaction),
-            Err(ClientError::BeforeDot(why)) => self.no_answer(mx, &why),
-            Err(ClientError::AfterDot(why)) => {
+            Err(Failure::BeforeDot(why)) => self.no_answer(mx, &why),
+            Err(Failure::AfterDot(why)) => {
                 // RFC 1047: the server may have taken the message. The error
                 // does not say which RCPTs were accepted, so every recipient
                 // offered is reported (a superset errs on the safe side for
@@ -364,6 +363,14 @@ fn domain_of(address: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The wait before retry pass `pass` (from 1): `min` doubled each pass,
+/// capped at `max` (RFC 5321 §4.5.4.1 asks for at least 30 minutes between
+/// real retries; the simulation scales time down, not the shape).
+fn backoff_ms(pass: u32, min: u64, max: u64) -> u64 {
+    let doublings = pass.saturating_sub(1).min(32);
+    min.saturating_mul(1u64 << doublings).min(max)
+}
+
 fn now_ms(env: &dyn Env) -> u64 {
     u64::try_from(env.now().as_millis()).unwrap_or(u64::MAX)
 }
@@ -385,6 +392,15 @@ mod tests {
     fn the_date_header_follows_the_send_time_within_the_day() {
         assert_eq!(date_for(0), "Wed, 25 Nov 2026 00:00:00 +0000");
         assert_eq!(date_for(3_723_999), "Wed, 25 Nov 2026 01:02:03 +0000");
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_minimum_up_to_the_cap() {
+        assert_eq!(backoff_ms(1, 100, 1_000), 100);
+        assert_eq!(backoff_ms(2, 100, 1_000), 200);
+        assert_eq!(backoff_ms(4, 100, 1_000), 800);
+        assert_eq!(backoff_ms(5, 100, 1_000), 1_000);
+        assert_eq!(backoff_ms(u32::MAX, 100, 1_000), 1_000);
     }
 
     #[test]

@@ -6,12 +6,19 @@ recipients), "refused" (every recipient, or the sender, or the data),
 or "error" (the connection failed)."""
 
 import argparse
+import hashlib
 import json
 import smtplib
 from email.message import EmailMessage
 
-# The industry-standard antivirus test string (harmless by design).
-EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!H+H*"
+# The industry-standard antivirus test file (harmless by design): the
+# canonical 68 bytes, checked against EICAR's published sha256 so a typo
+# here cannot make a test pass.
+EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+assert (
+    hashlib.sha256(EICAR.encode("ascii")).hexdigest()
+    == "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+)
 
 
 def build(args):
@@ -25,12 +32,15 @@ def build(args):
     body += ("x" * 70 + "\n") * (args.pad_bytes // 71)
     msg.set_content(body)
     if args.eicar_attachment:
+        # email's own choice of carrier: base64 for application/octet-stream.
         msg.add_attachment(
             EICAR.encode("ascii"),
             maintype="application",
             subtype="octet-stream",
             filename="eicar.com",
         )
+    if args.eicar_quoted_printable:
+        msg.add_attachment(EICAR, subtype="plain", cte="quoted-printable", filename="eicar.txt")
     return msg
 
 
@@ -44,6 +54,7 @@ def main():
     parser.add_argument("--body", default="hello\\n")
     parser.add_argument("--pad-bytes", type=int, default=0)
     parser.add_argument("--eicar-attachment", action="store_true")
+    parser.add_argument("--eicar-quoted-printable", action="store_true")
     args = parser.parse_args()
     msg = build(args)
     out = {"outcome": "error", "code": 0, "refused": {}, "features": [], "size": 0}

@@ -1,0 +1,152 @@
+//! How a sender's mail server reads a bounce: RFC 3464 delivery status
+//! notifications, read with `mail-parser` directly.
+//!
+//! This is the witness's own reading, written from the RFCs, not the
+//! gateway's DSN module: a DSN the gateway formats wrongly must look wrong
+//! here, not be read back by the same mistake. A DSN is a
+//! `multipart/report; report-type=delivery-status` message (RFC 6522) whose
+//! `message/delivery-status` part holds per-recipient fields
+//! (`Final-Recipient: rfc822; addr`, `Action`, `Status`), and whose third
+//! part returns the original's header (`text/rfc822-headers`, or the whole
+//! original as `message/rfc822`), where its Message-ID is.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+
+/// What a bounce says, as far as the properties need it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bounce {
+    /// The Message-ID of the message it is about, without angle brackets.
+    pub about: Option<String>,
+    /// Every `Final-Recipient` address, in the order given.
+    pub final_recipients: Vec<String>,
+}
+
+/// Reads `raw` as a DSN; None if it is not one.
+pub fn read(raw: &[u8]) -> Option<Bounce> {
+    let message = parse(raw)?;
+    if !is_delivery_report(&message) {
+        return None;
+    }
+    let mut bounce = Bounce::default();
+    for part in message.parts.iter().skip(1) {
+        if part.is_content_type("message", "delivery-status") {
+            bounce
+                .final_recipients
+                .extend(final_recipients(part.contents()));
+        } else if bounce.about.is_none() {
+            bounce.about = match &part.body {
+                PartType::Message(original) => original.message_id().map(str::to_string),
+                _ if part.is_content_type("text", "rfc822-headers")
+                    || part.is_content_type("message", "rfc822") =>
+                {
+                    // A returned header block may lack its closing blank
+                    // line (the part ends where the boundary begins).
+                    let mut header = part.contents().to_vec();
+                    header.extend_from_slice(b"\r\n\r\n");
+                    message_id(&header)
+                }
+                _ => None,
+            };
+        }
+    }
+    Some(bounce)
+}
+
+/// The Message-ID in the header block of `raw`, without angle brackets.
+pub fn message_id(raw: &[u8]) -> Option<String> {
+    let parser = MessageParser::default();
+    // mail-parser promises not to panic; the bytes are the gateway's, and a
+    // witness must not die of them either way.
+    let headers = catch_unwind(AssertUnwindSafe(|| parser.parse_headers(raw))).ok()??;
+    headers.message_id().map(str::to_string)
+}
+
+fn parse(raw: &[u8]) -> Option<Message<'_>> {
+    let parser = MessageParser::default();
+    catch_unwind(AssertUnwindSafe(|| parser.parse(raw))).ok()?
+}
+
+fn is_delivery_report(message: &Message<'_>) -> bool {
+    message.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            && ct
+                .attribute("report-type")
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("delivery-status"))
+    })
+}
+
+/// The addresses of the `Final-Recipient` fields (RFC 3464 §2.3.2:
+/// `address-type ";" generic-address`), folded lines joined first.
+fn final_recipients(status: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(status);
+    let mut fields: Vec<String> = Vec::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        match (line.starts_with([' ', '\t']), fields.last_mut()) {
+            (true, Some(field)) => field.push_str(line),
+            _ => fields.push(line.to_string()),
+        }
+    }
+    fields
+        .iter()
+        .filter_map(|field| {
+            let (name, value) = field.split_once(':')?;
+            if !name.trim().eq_ignore_ascii_case("Final-Recipient") {
+                return None;
+            }
+            let (_, address) = value.split_once(';')?;
+            let address = address.trim();
+            let address = address
+                .strip_prefix('<')
+                .and_then(|a| a.strip_suffix('>'))
+                .unwrap_or(address);
+            (!address.is_empty()).then(|| address.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DSN: &[u8] = b"From: MAILER-DAEMON@gw.test\r\n\
+        Message-ID: <dsn1@gw.test>\r\n\
+        MIME-Version: 1.0\r\n\
+        Content-Type: multipart/report; report-type=delivery-status;\r\n\
+        \tboundary=\"b1\"\r\n\r\n\
+        --b1\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n\
+        --b1\r\nContent-Type: message/delivery-status\r\n\r\n\
+        Reporting-MTA: dns; gw.test\r\n\r\n\
+        Final-Recipient: rfc822; bob@acme.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+        Final-Recipient: rfc822;\r\n carol@acme.example\r\nAction: failed\r\nStatus: 4.4.7\r\n\
+        --b1\r\nContent-Type: text/rfc822-headers\r\n\r\n\
+        From: alice@sender.example\r\nMessage-ID: <m7.s1@sender.example>\r\n\
+        --b1--\r\n";
+
+    #[test]
+    fn a_dsn_names_the_original_and_each_final_recipient() {
+        let bounce = read(DSN).expect("a DSN");
+        assert_eq!(bounce.about.as_deref(), Some("m7.s1@sender.example"));
+        assert_eq!(
+            bounce.final_recipients,
+            ["bob@acme.example", "carol@acme.example"]
+        );
+        assert_eq!(message_id(DSN).as_deref(), Some("dsn1@gw.test"));
+    }
+
+    #[test]
+    fn ordinary_mail_and_garbage_are_not_dsns() {
+        assert_eq!(
+            read(b"Subject: hi\r\n\r\nFinal-Recipient: rfc822; x@y\r\n"),
+            None
+        );
+        assert_eq!(read(b"\xff\x00:"), None);
+        assert_eq!(read(b""), None);
+        assert_eq!(message_id(b"Subject: no id\r\n\r\n"), None);
+    }
+}
