@@ -112,10 +112,14 @@ pub fn entry_path(id: &str) -> String {
     format!("{SPOOL_DIR}/{id}.json")
 }
 
-/// How careful a write is; `Unsynced` exists only for the ack-before-fsync bug.
+/// How careful a write is; anything but `Synced` exists only for the
+/// catalogue's bugs (`ack-before-fsync`, `ack-before-dir-sync`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
     Synced,
+    /// The files are fsynced, their directory is not: a crash can lose
+    /// the names, and with them the files.
+    FilesOnly,
     Unsynced,
 }
 
@@ -129,7 +133,7 @@ pub fn store_new(
     disk.create_dir_all(SPOOL_DIR)?;
     let path = message_path(&entry.id);
     disk.write(&path, raw)?;
-    if durability == Durability::Synced {
+    if durability != Durability::Unsynced {
         disk.sync(&path)?;
     }
     store_entry(disk, entry, durability)
@@ -140,7 +144,7 @@ pub fn store_entry(disk: &dyn Disk, entry: &Entry, durability: Durability) -> io
     let json = serde_json::to_vec(entry).map_err(io::Error::other)?;
     let temp = format!("{SPOOL_DIR}/{}.json.tmp", entry.id);
     disk.write(&temp, &json)?;
-    if durability == Durability::Synced {
+    if durability != Durability::Unsynced {
         disk.sync(&temp)?;
     }
     disk.rename(&temp, &entry_path(&entry.id))?;

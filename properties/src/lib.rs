@@ -19,11 +19,15 @@ pub mod figures;
 pub mod sometimes;
 pub mod view;
 
+pub mod ack_durable;
 pub mod drained_after_heal;
 pub mod dsn_correct;
 pub mod duplicates_bounded;
 pub mod expiry_honoured;
+pub mod integrity;
 pub mod no_acked_loss;
+pub mod no_false_bounce;
+pub mod no_false_quarantine;
 pub mod no_malware_delivered;
 pub mod no_unacked_delivery;
 pub mod recipients_only;
@@ -100,8 +104,12 @@ macro_rules! property {
     };
 }
 
-static ALL: [Property; 11] = [
+static ALL: [Property; 15] = [
     property!(no_acked_loss),
+    property!(ack_durable),
+    property!(integrity),
+    property!(no_false_quarantine),
+    property!(no_false_bounce),
     property!(no_unacked_delivery),
     property!(duplicates_bounded),
     property!(recipients_only),
@@ -175,9 +183,9 @@ mod tests {
     use traces::Told;
 
     #[test]
-    fn the_registry_names_eleven_distinct_properties_matching_their_modules() {
+    fn the_registry_names_fifteen_distinct_properties_matching_their_modules() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), 11);
+        assert_eq!(names.len(), 15);
         assert!(names.contains("expiry_honoured"));
         assert!(names.contains("no_acked_loss"));
         assert!(names.contains("drained_after_heal"));
@@ -197,7 +205,7 @@ mod tests {
             "unexpected violations: {:#?}",
             report.violations
         );
-        assert_eq!(report.verdicts.len(), 11);
+        assert_eq!(report.verdicts.len(), 15);
         assert!(
             report
                 .verdicts

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use traces::{Event, EventKind, Log, Presence, Told, Verdict};
+use traces::{Class, Event, EventKind, Log, Presence, Told, Verdict};
 
 use crate::facts::{Facts, MessageFacts, TenantFacts, addr_key, msg_key};
 
@@ -65,6 +65,24 @@ pub struct Arrival<'a> {
     /// For a DSN: the message it reports on, normalised.
     pub dsn_about: Option<String>,
     pub dsn_rcpts: Vec<String>,
+    /// SHA-256 of the bytes as they arrived.
+    pub body_sha256: &'a str,
+    /// Header fields the mailbox took off as added in transit, in order.
+    pub additions: &'a [String],
+    /// SHA-256 of the bytes without those additions.
+    pub original_sha256: &'a str,
+}
+
+/// A `message_built`: what a sender put in a message, before any attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Built<'a> {
+    pub index: usize,
+    pub t_us: u64,
+    /// The sender's host.
+    pub host: &'a str,
+    pub class: Class,
+    pub body_sha256: &'a str,
+    pub size: u64,
 }
 
 /// A `mailbox_refused`: what a mailbox server was offered and refused.
@@ -125,6 +143,8 @@ pub struct Outcomes<'a> {
     pub facts: &'a Facts,
     /// Facts' messages under normalised ids.
     messages: BTreeMap<String, &'a MessageFacts>,
+    /// `message_built` by message (the first, if a sender logged two).
+    pub built: BTreeMap<String, Built<'a>>,
     /// Every `send_outcome`, by message, in log order.
     pub sends_by_msg: BTreeMap<String, Vec<usize>>,
     /// `send_outcome`s told accepted or indefinite, per pair they list.
@@ -153,6 +173,8 @@ pub struct Outcomes<'a> {
     pub verdicts: BTreeMap<String, Vec<Scan<'a>>>,
     /// Every `bytes_seen`, in log order.
     pub bytes: Vec<Bytes<'a>>,
+    /// `bytes_durable` by message, in log order: (index, time, host, region).
+    pub durable: BTreeMap<String, Vec<(usize, u64, &'a str, &'a str)>>,
     /// `mailbox_reply_lost` per pair (a DSN's under its own Message-ID):
     /// deliveries whose 250 the delivering side may never have heard.
     pub lost_replies: BTreeMap<Pair, usize>,
@@ -171,6 +193,7 @@ impl<'a> Outcomes<'a> {
                 .iter()
                 .map(|(id, m)| (msg_key(id), m))
                 .collect(),
+            built: BTreeMap::new(),
             sends_by_msg: BTreeMap::new(),
             covers: BTreeMap::new(),
             attempts: BTreeMap::new(),
@@ -184,6 +207,7 @@ impl<'a> Outcomes<'a> {
             quarantined: BTreeMap::new(),
             verdicts: BTreeMap::new(),
             bytes: Vec::new(),
+            durable: BTreeMap::new(),
             lost_replies: BTreeMap::new(),
             lost_disks: Vec::new(),
         };
@@ -197,6 +221,22 @@ impl<'a> Outcomes<'a> {
         let t_us = event.t_us;
         let host = event.host.as_str();
         match &event.kind {
+            EventKind::MessageBuilt {
+                msg,
+                class,
+                body_sha256,
+                size,
+                ..
+            } => {
+                self.built.entry(msg_key(msg)).or_insert(Built {
+                    index,
+                    t_us,
+                    host,
+                    class: *class,
+                    body_sha256: body_sha256.as_str(),
+                    size: *size,
+                });
+            }
             EventKind::SendAttempt { msg, mx, .. } => {
                 self.attempts
                     .entry(msg_key(msg))
@@ -235,6 +275,9 @@ impl<'a> Outcomes<'a> {
                 spam_tagged,
                 dsn_about,
                 dsn_rcpts,
+                body_sha256,
+                additions,
+                original_sha256,
                 ..
             } => {
                 let arrival = Arrival {
@@ -247,6 +290,9 @@ impl<'a> Outcomes<'a> {
                     spam_tagged: *spam_tagged,
                     dsn_about: dsn_about.as_deref().map(msg_key),
                     dsn_rcpts: dsn_rcpts.iter().map(|r| addr_key(r)).collect(),
+                    body_sha256: body_sha256.as_str(),
+                    additions: additions.as_slice(),
+                    original_sha256: original_sha256.as_str(),
                 };
                 match &arrival.dsn_about {
                     None => {
@@ -304,6 +350,9 @@ impl<'a> Outcomes<'a> {
                             spam_tagged: false,
                             dsn_about: Some(about.clone()),
                             dsn_rcpts: dsn_rcpts.clone(),
+                            body_sha256: "",
+                            additions: &[],
+                            original_sha256: "",
                         });
                     }
                     self.dsn_ids.insert(msg_key(msg));
@@ -346,6 +395,14 @@ impl<'a> Outcomes<'a> {
                     place: place.as_str(),
                 });
             }
+            EventKind::BytesDurable { msg, region, .. } => {
+                self.durable.entry(msg_key(msg)).or_default().push((
+                    index,
+                    t_us,
+                    host,
+                    region.as_str(),
+                ));
+            }
             EventKind::ScanVerdict { msg, verdict } => {
                 self.verdicts.entry(msg_key(msg)).or_default().push(Scan {
                     index,
@@ -363,6 +420,33 @@ impl<'a> Outcomes<'a> {
     /// The workload's facts about a message (any spelling of its id).
     pub fn message(&self, msg: &str) -> Option<&'a MessageFacts> {
         self.messages.get(&msg_key(msg)).copied()
+    }
+
+    /// What the workload built `msg` to be: the sender's `message_built`
+    /// when it logged one, else the scenario's facts (older logs).
+    pub fn class_of(&self, msg: &str) -> Option<Class> {
+        if let Some(built) = self.built.get(&msg_key(msg)) {
+            return Some(built.class);
+        }
+        let facts = self.message(msg)?;
+        Some(if facts.malicious {
+            Class::Malware
+        } else if facts.spam {
+            Class::Spam
+        } else {
+            Class::Clean
+        })
+    }
+
+    /// The earliest `send_outcome` that accepted or left indefinite any of
+    /// `msg`'s recipients: the gateway cannot have held it before then.
+    pub fn first_covered_us(&self, msg: &str) -> Option<u64> {
+        let msg = msg_key(msg);
+        self.covers
+            .range(Pair::new(&msg, "")..)
+            .take_while(|(pair, _)| pair.msg == msg)
+            .flat_map(|(_, sends)| sends.iter().map(|s| s.t_us))
+            .min()
     }
 
     /// The tenant a message belongs to, by the facts.

@@ -162,7 +162,7 @@ fn category(kind: &EventKind) -> &'static str {
         EventKind::MailboxReceived { .. }
         | EventKind::MailboxReplyLost { .. }
         | EventKind::MailboxRefused { .. } => "mailbox",
-        EventKind::BytesSeen { .. } => "bytes",
+        EventKind::BytesSeen { .. } | EventKind::BytesDurable { .. } => "bytes",
         EventKind::ScanVerdict { .. } => "scanner",
         EventKind::GwAccepted { .. }
         | EventKind::GwDeferred { .. }

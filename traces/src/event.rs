@@ -193,6 +193,17 @@ pub enum EventKind {
         place: String,
     },
 
+    /// A file holding the message's bytes became durable on a gateway-side
+    /// host: its contents fsynced and its directory entry synced, in either
+    /// order, after its last write or rename (recorded by the seam, once
+    /// per file and boot).
+    BytesDurable {
+        msg: String,
+        region: String,
+        /// Disk path.
+        place: String,
+    },
+
     // ---- scanners (their own hosts) ----
     ScanVerdict {
         msg: String,
@@ -242,6 +253,7 @@ impl EventKind {
             | EventKind::MailboxReplyLost { msg, .. }
             | EventKind::MailboxRefused { msg: Some(msg), .. }
             | EventKind::BytesSeen { msg, .. }
+            | EventKind::BytesDurable { msg, .. }
             | EventKind::ScanVerdict { msg, .. }
             | EventKind::GwAccepted { msg, .. }
             | EventKind::GwDeferred { msg, .. }
@@ -270,6 +282,7 @@ impl EventKind {
             EventKind::MailboxReplyLost { .. } => "mailbox_reply_lost",
             EventKind::MailboxRefused { .. } => "mailbox_refused",
             EventKind::BytesSeen { .. } => "bytes_seen",
+            EventKind::BytesDurable { .. } => "bytes_durable",
             EventKind::ScanVerdict { .. } => "scan_verdict",
             EventKind::GwAccepted { .. } => "gw_accepted",
             EventKind::GwDeferred { .. } => "gw_deferred",

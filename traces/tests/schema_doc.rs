@@ -75,6 +75,11 @@ fn one_of_each() -> Vec<EventKind> {
             presence: Presence::Stored,
             place: s(),
         },
+        EventKind::BytesDurable {
+            msg: s(),
+            region: s(),
+            place: s(),
+        },
         EventKind::ScanVerdict {
             msg: s(),
             verdict: Verdict::Clean,
@@ -136,6 +141,7 @@ fn listed(kind: &EventKind) {
         | EventKind::MailboxReplyLost { .. }
         | EventKind::MailboxRefused { .. }
         | EventKind::BytesSeen { .. }
+        | EventKind::BytesDurable { .. }
         | EventKind::ScanVerdict { .. }
         | EventKind::GwAccepted { .. }
         | EventKind::GwDeferred { .. }

@@ -169,6 +169,8 @@ async fn accept(node: &SharedNode, envelope: &Envelope, data: &[u8]) -> Answer {
     };
     let durability = if node.config.bug("ack-before-fsync") {
         Durability::Unsynced
+    } else if node.config.bug("ack-before-dir-sync") {
+        Durability::FilesOnly
     } else {
         Durability::Synced
     };

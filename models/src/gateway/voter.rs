@@ -58,6 +58,8 @@ fn replicate(node: &SharedNode, entry: Entry, payload: &[u8]) -> std::io::Result
     // fsynced replicas would hide the bug from every check.
     let durability = if node.config.bug("ack-before-fsync") {
         Durability::Unsynced
+    } else if node.config.bug("ack-before-dir-sync") {
+        Durability::FilesOnly
     } else {
         Durability::Synced
     };

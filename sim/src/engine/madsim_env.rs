@@ -121,6 +121,7 @@ impl MadsimEnv {
                 host: host.to_string(),
                 shared: shared.clone(),
                 inner: disk,
+                durable: Default::default(),
             },
             shared,
             links,

@@ -17,9 +17,10 @@ use std::task::{Context, Poll};
 
 use models::env::{BoxConn, Conn, Disk};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use traces::Presence;
+use traces::{EventKind, Presence};
 
-use crate::engine::observer::Observer;
+use crate::engine::durable_watch::DurableWatch;
+use crate::engine::observer::{Observer, message_ids_in};
 
 /// Disk faults a host can be put under while a fault is active.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,11 +145,15 @@ impl<S: Conn> AsyncWrite for ObservedConn<S> {
 }
 
 /// A host's disk with our disk faults on top and every write scanned for
-/// message bytes; `inner` is the engine's own disk.
+/// message bytes; `inner` is the engine's own disk. On a gateway-side host
+/// it also records the moment message bytes become durable
+/// (`bytes_durable`, see `durable_watch`).
 pub struct ObservedDisk<D> {
     pub host: String,
     pub shared: Rc<Shared>,
     pub inner: D,
+    /// Files of this boot holding message bytes, not durable yet.
+    pub durable: DurableWatch,
 }
 
 impl<D> ObservedDisk<D> {
@@ -161,6 +166,23 @@ impl<D> ObservedDisk<D> {
             return Err(io::Error::other("fsync failed: input/output error"));
         }
         Ok(())
+    }
+
+    /// Records `bytes_durable` for `ids` now durable at `path`.
+    fn report_durable(&self, path: &str, ids: Vec<String>) {
+        let Some(region) = self.shared.region_of(&self.host) else {
+            return;
+        };
+        for msg in ids {
+            self.shared.observer.record(
+                &self.host,
+                EventKind::BytesDurable {
+                    msg,
+                    region: region.to_string(),
+                    place: path.to_string(),
+                },
+            );
+        }
     }
 }
 
@@ -183,17 +205,34 @@ impl<D: Disk> Disk for ObservedDisk<D> {
                 &mut seen,
             );
         }
-        self.inner.write(path, bytes)
+        let result = self.inner.write(path, bytes);
+        if self.shared.region_of(&self.host).is_some() {
+            // Even a failed write may have replaced what was there.
+            let ids = if result.is_ok() {
+                message_ids_in(bytes)
+            } else {
+                Vec::new()
+            };
+            self.durable.written(path, ids);
+        }
+        result
     }
 
     fn sync(&self, path: &str) -> io::Result<()> {
         self.check_fsync()?;
-        self.inner.sync(path)
+        self.inner.sync(path)?;
+        let ids = self.durable.synced(path);
+        self.report_durable(path, ids);
+        Ok(())
     }
 
     fn sync_dir(&self, dir: &str) -> io::Result<()> {
         self.check_fsync()?;
-        self.inner.sync_dir(dir)
+        self.inner.sync_dir(dir)?;
+        for (path, ids) in self.durable.dir_synced(dir) {
+            self.report_durable(&path, ids);
+        }
+        Ok(())
     }
 
     fn read(&self, path: &str) -> io::Result<Vec<u8>> {
@@ -205,11 +244,14 @@ impl<D: Disk> Disk for ObservedDisk<D> {
     }
 
     fn remove(&self, path: &str) -> io::Result<()> {
+        self.durable.removed(path);
         self.inner.remove(path)
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        self.inner.rename(from, to)
+        self.inner.rename(from, to)?;
+        self.durable.renamed(from, to);
+        Ok(())
     }
 
     fn create_dir_all(&self, dir: &str) -> io::Result<()> {

@@ -34,6 +34,7 @@ impl TurmoilEnv {
                 host: host.to_string(),
                 shared: shared.clone(),
                 inner: TurmoilDisk,
+                durable: Default::default(),
             },
             shared,
             prng: RefCell::new(Prng::new(seed)),
