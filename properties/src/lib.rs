@@ -30,6 +30,7 @@ pub mod no_false_bounce;
 pub mod no_false_quarantine;
 pub mod no_malware_delivered;
 pub mod no_unacked_delivery;
+pub mod progress;
 pub mod recipients_only;
 pub mod residency;
 pub mod tenant_isolation;
@@ -104,7 +105,7 @@ macro_rules! property {
     };
 }
 
-static ALL: [Property; 15] = [
+static ALL: [Property; 16] = [
     property!(no_acked_loss),
     property!(ack_durable),
     property!(integrity),
@@ -120,6 +121,7 @@ static ALL: [Property; 15] = [
     property!(dsn_correct),
     property!(expiry_honoured),
     property!(drained_after_heal),
+    property!(progress),
 ];
 
 /// Every property, in a fixed order (reports list them in this order).
@@ -183,9 +185,9 @@ mod tests {
     use traces::Told;
 
     #[test]
-    fn the_registry_names_fifteen_distinct_properties_matching_their_modules() {
+    fn the_registry_names_sixteen_distinct_properties_matching_their_modules() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), 15);
+        assert_eq!(names.len(), 16);
         assert!(names.contains("expiry_honoured"));
         assert!(names.contains("no_acked_loss"));
         assert!(names.contains("drained_after_heal"));
@@ -205,7 +207,7 @@ mod tests {
             "unexpected violations: {:#?}",
             report.violations
         );
-        assert_eq!(report.verdicts.len(), 15);
+        assert_eq!(report.verdicts.len(), 16);
         assert!(
             report
                 .verdicts

@@ -85,7 +85,8 @@ mod tests {
         let held = run.quarantine("m1", "eu-west-1");
         let found = check(&run.log, &facts());
         assert_reported(&found, NAME, "the sender built clean mail");
-        assert!(found[0].events.contains(&held));
+        // The evidence is the write that settled it (just before the read).
+        assert!(found[0].events.contains(&(held - 1)));
     }
 
     #[test]

@@ -307,9 +307,19 @@ impl Run {
         )
     }
 
-    /// The message held in `region`'s quarantine.
+    /// The message written to `region`'s quarantine and found there at
+    /// the end; returns the `quarantine_held`'s index.
     pub fn quarantine(&mut self, msg: &str, region: &str) -> usize {
-        self.store(msg, region, &format!("quarantine/{msg}"))
+        let place = format!("quarantine/{msg}");
+        self.store(msg, region, &place);
+        self.push(
+            &format!("gw-{region}-0"),
+            EventKind::QuarantineHeld {
+                msg: msg.into(),
+                region: region.into(),
+                place,
+            },
+        )
     }
 
     pub fn note(&mut self, what: &str) -> usize {

@@ -167,8 +167,15 @@ pub struct Outcomes<'a> {
     /// Refused DSNs (event indices) per (reported-on message, recipient):
     /// the gateway did bounce the pair; the sender's server would not hear it.
     pub refused_bounces: BTreeMap<Pair, Vec<usize>>,
-    /// `bytes_seen` stored under `quarantine/`, by message: event indices.
+    /// Quarantines that settle, by message: for each gateway whose disk
+    /// still held the message in its quarantine at the end of the run
+    /// (`quarantine_held`), the first write of it there (when it settled),
+    /// else the `quarantine_held` itself. Event indices, ascending.
     pub quarantined: BTreeMap<String, Vec<usize>>,
+    /// Writes under `quarantine/`, by message: (event index, host).
+    pub quarantine_writes: BTreeMap<String, Vec<(usize, &'a str)>>,
+    /// `quarantine_held`, by message: (event index, host).
+    pub quarantine_held: BTreeMap<String, Vec<(usize, &'a str)>>,
     /// Scanner verdicts by message, in log order.
     pub verdicts: BTreeMap<String, Vec<Scan<'a>>>,
     /// Every `bytes_seen`, in log order.
@@ -205,6 +212,8 @@ impl<'a> Outcomes<'a> {
             refused_dsns: Vec::new(),
             refused_bounces: BTreeMap::new(),
             quarantined: BTreeMap::new(),
+            quarantine_writes: BTreeMap::new(),
+            quarantine_held: BTreeMap::new(),
             verdicts: BTreeMap::new(),
             bytes: Vec::new(),
             durable: BTreeMap::new(),
@@ -214,6 +223,37 @@ impl<'a> Outcomes<'a> {
         for (index, event) in log.events().iter().enumerate() {
             view.index(index, event);
         }
+        for (msg, held) in &view.quarantine_held {
+            let writes = view
+                .quarantine_writes
+                .get(msg)
+                .map_or(&[][..], Vec::as_slice);
+            let mut settled: Vec<usize> = held
+                .iter()
+                .map(|&(held_at, host)| {
+                    writes
+                        .iter()
+                        .find(|(_, h)| *h == host)
+                        .map_or(held_at, |&(written_at, _)| written_at)
+                })
+                .collect();
+            settled.sort_unstable();
+            settled.dedup();
+            view.quarantined.insert(msg.clone(), settled);
+        }
+        view
+    }
+
+    /// The view while the run is still going, before the disks are read
+    /// (the drain check): every quarantine write counts as settling, as it
+    /// will if the file is still there at the end.
+    pub fn build_during_run(log: &'a Log, facts: &'a Facts) -> Self {
+        let mut view = Outcomes::build(log, facts);
+        view.quarantined = view
+            .quarantine_writes
+            .iter()
+            .map(|(msg, writes)| (msg.clone(), writes.iter().map(|&(i, _)| i).collect()))
+            .collect();
         view
     }
 
@@ -383,7 +423,10 @@ impl<'a> Outcomes<'a> {
             } => {
                 let msg = msg_key(msg);
                 if *presence == Presence::Stored && place.starts_with("quarantine/") {
-                    self.quarantined.entry(msg.clone()).or_default().push(index);
+                    self.quarantine_writes
+                        .entry(msg.clone())
+                        .or_default()
+                        .push((index, host));
                 }
                 self.bytes.push(Bytes {
                     index,
@@ -394,6 +437,12 @@ impl<'a> Outcomes<'a> {
                     presence: *presence,
                     place: place.as_str(),
                 });
+            }
+            EventKind::QuarantineHeld { msg, .. } => {
+                self.quarantine_held
+                    .entry(msg_key(msg))
+                    .or_default()
+                    .push((index, host));
             }
             EventKind::BytesDurable { msg, region, .. } => {
                 self.durable.entry(msg_key(msg)).or_default().push((

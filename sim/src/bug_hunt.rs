@@ -40,6 +40,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("retry-forever", Family::Bounces),
     ("cross-tenant-routing", Family::Calm),
     ("truncate-body", Family::Calm),
+    ("answer-451-always", Family::Calm),
     ("ack-before-dir-sync", Family::Calm),
     ("quarantine-clean-mail", Family::ScannerOutage),
     ("bounce-on-4xx", Family::Bounces),

@@ -236,6 +236,15 @@ impl RunOutcome {
         );
         let _ = writeln!(
             out,
+            "availability as senders see it: accepted within 1 min {}, 5 min {}, 30 min {} of the first attempt (5 min, first tried in an outage: {}); headline {}%",
+            share(&figures.accepted_within_1m),
+            share(&figures.accepted_within_5m),
+            share(&figures.accepted_within_30m),
+            share(&figures.accepted_within_5m_in_outage),
+            properties::figures::HEADLINE_AVAILABILITY * 100.0
+        );
+        let _ = writeln!(
+            out,
             "fault model: {}; {}",
             self.fault_model,
             if self.within_fault_model {
@@ -271,6 +280,15 @@ impl RunOutcome {
             out,
             "reached: {} host restarts, {} recipients deferred at RCPT, {} messages deferred by the gateway, {} gateway disk errors",
             s.host_restarts, s.rcpt_deferred, s.gateway_deferrals, s.storage_errors
+        );
+        let _ = writeln!(
+            out,
+            "reached: {} bodies compared ({} tagged), {} acks judged at the disks, {} bounces after a 5xx, {} quarantine writes undone",
+            s.bodies_compared,
+            s.tagged_bodies_compared,
+            s.acks_judged_durable,
+            s.bounces_after_refusal,
+            s.quarantine_writes_undone
         );
         if let Some(failure) = &self.host_failure {
             let _ = writeln!(out, "host failure: {failure}");

@@ -168,6 +168,12 @@ fn ack_before_dir_sync_acknowledges_mail_whose_name_is_not_yet_durable() {
 }
 
 #[test]
+fn answer_451_always_accepts_nothing_and_breaks_only_progress() {
+    // Nothing accepted: nothing lost, leaked or late. Only progress sees it.
+    hunted("answer-451-always", "progress", 0);
+}
+
+#[test]
 fn truncate_body_delivers_a_copy_that_differs_from_what_was_sent() {
     // Calm: every delivery is altered; only a comparison of bytes sees it.
     hunted("truncate-body", "integrity", 0);

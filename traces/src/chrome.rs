@@ -162,7 +162,9 @@ fn category(kind: &EventKind) -> &'static str {
         EventKind::MailboxReceived { .. }
         | EventKind::MailboxReplyLost { .. }
         | EventKind::MailboxRefused { .. } => "mailbox",
-        EventKind::BytesSeen { .. } | EventKind::BytesDurable { .. } => "bytes",
+        EventKind::BytesSeen { .. }
+        | EventKind::BytesDurable { .. }
+        | EventKind::QuarantineHeld { .. } => "bytes",
         EventKind::ScanVerdict { .. } => "scanner",
         EventKind::GwAccepted { .. }
         | EventKind::GwDeferred { .. }

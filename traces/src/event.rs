@@ -204,6 +204,16 @@ pub enum EventKind {
         place: String,
     },
 
+    /// At the end of the run, the message's bytes sat in the quarantine on
+    /// this gateway's disk (read from the disk by the engine, once per host
+    /// and message): what settles a pair as quarantined.
+    QuarantineHeld {
+        msg: String,
+        region: String,
+        /// Disk path.
+        place: String,
+    },
+
     // ---- scanners (their own hosts) ----
     ScanVerdict {
         msg: String,
@@ -254,6 +264,7 @@ impl EventKind {
             | EventKind::MailboxRefused { msg: Some(msg), .. }
             | EventKind::BytesSeen { msg, .. }
             | EventKind::BytesDurable { msg, .. }
+            | EventKind::QuarantineHeld { msg, .. }
             | EventKind::ScanVerdict { msg, .. }
             | EventKind::GwAccepted { msg, .. }
             | EventKind::GwDeferred { msg, .. }
@@ -283,6 +294,7 @@ impl EventKind {
             EventKind::MailboxRefused { .. } => "mailbox_refused",
             EventKind::BytesSeen { .. } => "bytes_seen",
             EventKind::BytesDurable { .. } => "bytes_durable",
+            EventKind::QuarantineHeld { .. } => "quarantine_held",
             EventKind::ScanVerdict { .. } => "scan_verdict",
             EventKind::GwAccepted { .. } => "gw_accepted",
             EventKind::GwDeferred { .. } => "gw_deferred",

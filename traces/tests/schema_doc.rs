@@ -80,6 +80,11 @@ fn one_of_each() -> Vec<EventKind> {
             region: s(),
             place: s(),
         },
+        EventKind::QuarantineHeld {
+            msg: s(),
+            region: s(),
+            place: s(),
+        },
         EventKind::ScanVerdict {
             msg: s(),
             verdict: Verdict::Clean,
@@ -142,6 +147,7 @@ fn listed(kind: &EventKind) {
         | EventKind::MailboxRefused { .. }
         | EventKind::BytesSeen { .. }
         | EventKind::BytesDurable { .. }
+        | EventKind::QuarantineHeld { .. }
         | EventKind::ScanVerdict { .. }
         | EventKind::GwAccepted { .. }
         | EventKind::GwDeferred { .. }
