@@ -52,6 +52,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "routes a recipient to another tenant's mailbox server",
     ),
     (
+        "report-disk-lost-on-empty-boot",
+        "a gateway that boots with an empty spool reports its disk as lost (a fault event)",
+    ),
+    (
         "truncate-body",
         "delivers the body without its last line (an off-by-one in line splitting)",
     ),

@@ -31,6 +31,7 @@ pub mod no_false_quarantine;
 pub mod no_malware_delivered;
 pub mod no_unacked_delivery;
 pub mod progress;
+pub mod provenance;
 pub mod recipients_only;
 pub mod residency;
 pub mod tenant_isolation;
@@ -105,7 +106,7 @@ macro_rules! property {
     };
 }
 
-static ALL: [Property; 16] = [
+static ALL: [Property; 17] = [
     property!(no_acked_loss),
     property!(ack_durable),
     property!(integrity),
@@ -119,6 +120,7 @@ static ALL: [Property; 16] = [
     property!(no_malware_delivered),
     property!(residency),
     property!(dsn_correct),
+    property!(provenance),
     property!(expiry_honoured),
     property!(drained_after_heal),
     property!(progress),
@@ -185,9 +187,9 @@ mod tests {
     use traces::Told;
 
     #[test]
-    fn the_registry_names_sixteen_distinct_properties_matching_their_modules() {
+    fn the_registry_names_seventeen_distinct_properties_matching_their_modules() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 17);
         assert!(names.contains("expiry_honoured"));
         assert!(names.contains("no_acked_loss"));
         assert!(names.contains("drained_after_heal"));
@@ -207,7 +209,7 @@ mod tests {
             "unexpected violations: {:#?}",
             report.violations
         );
-        assert_eq!(report.verdicts.len(), 16);
+        assert_eq!(report.verdicts.len(), 17);
         assert!(
             report
                 .verdicts

@@ -16,6 +16,9 @@ use traces::{Class, Event, EventKind, Log, Presence, Told, Verdict};
 
 use crate::facts::{Facts, MessageFacts, TenantFacts, addr_key, msg_key};
 
+/// The host name the simulator records its own actions under.
+pub const WORLD: &str = "world";
+
 /// One (message, recipient) pair, both normalised.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Pair {
@@ -406,7 +409,11 @@ impl<'a> Outcomes<'a> {
                     code: *code,
                 });
             }
-            EventKind::FaultStarted { kind, target, .. } if kind == "disk_lost" => {
+            // Only the world may say a disk was lost: the allowance it buys
+            // must not be one a gateway can grant itself.
+            EventKind::FaultStarted { kind, target, .. }
+                if kind == "disk_lost" && host == WORLD =>
+            {
                 self.lost_disks.push((t_us, target.as_str()));
             }
             EventKind::MailboxReplyLost { msg, rcpts } => {

@@ -41,6 +41,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("cross-tenant-routing", Family::Calm),
     ("truncate-body", Family::Calm),
     ("answer-451-always", Family::Calm),
+    ("report-disk-lost-on-empty-boot", Family::Calm),
     ("ack-before-dir-sync", Family::Calm),
     ("quarantine-clean-mail", Family::ScannerOutage),
     ("bounce-on-4xx", Family::Bounces),

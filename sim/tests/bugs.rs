@@ -174,6 +174,13 @@ fn answer_451_always_accepts_nothing_and_breaks_only_progress() {
 }
 
 #[test]
+fn report_disk_lost_on_empty_boot_is_refused_at_the_seam() {
+    // Calm: every gateway boots empty; the seam refuses a world event
+    // from a gateway, so it never buys a duplicate allowance.
+    hunted("report-disk-lost-on-empty-boot", "provenance", 0);
+}
+
+#[test]
 fn truncate_body_delivers_a_copy_that_differs_from_what_was_sent() {
     // Calm: every delivery is altered; only a comparison of bytes sees it.
     hunted("truncate-body", "integrity", 0);

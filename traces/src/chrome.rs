@@ -153,7 +153,8 @@ fn category(kind: &EventKind) -> &'static str {
         | EventKind::FaultStarted { .. }
         | EventKind::FaultEnded { .. }
         | EventKind::HostCrashed {}
-        | EventKind::HostRestarted {} => "world",
+        | EventKind::HostRestarted {}
+        | EventKind::EventRefused { .. } => "world",
         EventKind::MessageBuilt { .. }
         | EventKind::SendAttempt { .. }
         | EventKind::RcptReply { .. }

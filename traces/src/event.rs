@@ -72,6 +72,23 @@ pub enum Presence {
     Received,
 }
 
+/// The class of host an event kind may come from. Properties trust an
+/// event only as far as its source: a sender speaks for what senders were
+/// told, a mailbox server for what arrived, never the other way round.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The simulator itself: phases, faults, crashes and restarts.
+    World,
+    /// The engine's seam around a gateway-side host's sockets and disks.
+    Seam,
+    Sender,
+    Mailbox,
+    Scanner,
+    /// Gateway nodes and their control plane (self-reports).
+    Gateway,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(tag = "ev", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventKind {
@@ -96,6 +113,14 @@ pub enum EventKind {
     },
     HostCrashed {},
     HostRestarted {},
+    /// The seam refused an event a host tried to report: its kind may come
+    /// only from another class of host (recorded under the reporting host).
+    EventRefused {
+        /// The refused event's `ev` name.
+        kind: String,
+        /// The class of host that kind may come from.
+        from: Source,
+    },
 
     // ---- senders: what they were told (ground truth) ----
     /// A sender built a message, once, before its first attempt: every
@@ -275,6 +300,37 @@ impl EventKind {
         }
     }
 
+    /// The class of host this kind may come from (see [`Source`]).
+    pub fn source(&self) -> Source {
+        match self {
+            EventKind::RunStarted { .. }
+            | EventKind::Phase { .. }
+            | EventKind::FaultStarted { .. }
+            | EventKind::FaultEnded { .. }
+            | EventKind::HostCrashed {}
+            | EventKind::HostRestarted {}
+            | EventKind::EventRefused { .. } => Source::World,
+            EventKind::MessageBuilt { .. }
+            | EventKind::SendAttempt { .. }
+            | EventKind::RcptReply { .. }
+            | EventKind::SendOutcome { .. }
+            | EventKind::SenderGaveUp { .. } => Source::Sender,
+            EventKind::MailboxReceived { .. }
+            | EventKind::MailboxReplyLost { .. }
+            | EventKind::MailboxRefused { .. } => Source::Mailbox,
+            EventKind::BytesSeen { .. }
+            | EventKind::BytesDurable { .. }
+            | EventKind::QuarantineHeld { .. } => Source::Seam,
+            EventKind::ScanVerdict { .. } => Source::Scanner,
+            EventKind::GwAccepted { .. }
+            | EventKind::GwDeferred { .. }
+            | EventKind::GwDelivered { .. }
+            | EventKind::GwBounced { .. }
+            | EventKind::GwQuarantined { .. }
+            | EventKind::GwNote { .. } => Source::Gateway,
+        }
+    }
+
     /// The event's tag as written in JSONL (`ev` field).
     pub fn name(&self) -> &'static str {
         match self {
@@ -284,6 +340,7 @@ impl EventKind {
             EventKind::FaultEnded { .. } => "fault_ended",
             EventKind::HostCrashed {} => "host_crashed",
             EventKind::HostRestarted {} => "host_restarted",
+            EventKind::EventRefused { .. } => "event_refused",
             EventKind::MessageBuilt { .. } => "message_built",
             EventKind::SendAttempt { .. } => "send_attempt",
             EventKind::RcptReply { .. } => "rcpt_reply",

@@ -25,6 +25,10 @@ fn one_of_each() -> Vec<EventKind> {
         EventKind::FaultEnded { fault: 0 },
         EventKind::HostCrashed {},
         EventKind::HostRestarted {},
+        EventKind::EventRefused {
+            kind: s(),
+            from: traces::Source::Sender,
+        },
         EventKind::MessageBuilt {
             msg: s(),
             class: Class::Clean,
@@ -137,6 +141,7 @@ fn listed(kind: &EventKind) {
         | EventKind::FaultEnded { .. }
         | EventKind::HostCrashed {}
         | EventKind::HostRestarted {}
+        | EventKind::EventRefused { .. }
         | EventKind::MessageBuilt { .. }
         | EventKind::SendAttempt { .. }
         | EventKind::RcptReply { .. }

@@ -199,7 +199,7 @@ impl Env for MadsimEnv {
     }
 
     fn observe(&self, event: EventKind) {
-        self.shared.observer.record(&self.host, event);
+        self.shared.observe_from(&self.host, event);
     }
 }
 

@@ -135,6 +135,7 @@ fn new_shared(scenario: &Scenario) -> Rc<Shared> {
         disk_faults: RefCell::new(BTreeMap::new()),
         lost_disks: Default::default(),
         rejections: Default::default(),
+        sources: hosts::host_sources(scenario),
     })
 }
 

@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use models::env::{BoxConn, Conn, Disk};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use traces::{EventKind, Presence};
+use traces::{EventKind, Presence, Source};
 
 use crate::engine::durable_watch::DurableWatch;
 use crate::engine::observer::{Observer, message_ids_in};
@@ -41,9 +41,33 @@ pub struct Shared {
     pub lost_disks: crate::engine::disk_loss::LostDisks,
     /// Mail domains whose servers reject everything (`mailbox_rejects`).
     pub rejections: Rc<crate::workload::mailbox::Rejections>,
+    /// The classes of event source each host may report as, by host.
+    pub sources: BTreeMap<String, Vec<Source>>,
 }
 
 impl Shared {
+    /// Records an event a host reports through its `Env::observe`, if its
+    /// kind may come from that host's class; otherwise records that the
+    /// seam refused it (provenance: a host speaks only for itself).
+    pub fn observe_from(&self, host: &str, kind: EventKind) {
+        let from = kind.source();
+        let allowed = self
+            .sources
+            .get(host)
+            .is_some_and(|sources| sources.contains(&from));
+        if allowed {
+            self.observer.record(host, kind);
+        } else {
+            self.observer.record(
+                host,
+                EventKind::EventRefused {
+                    kind: kind.name().to_string(),
+                    from,
+                },
+            );
+        }
+    }
+
     pub fn region_of(&self, host: &str) -> Option<&str> {
         self.host_regions.get(host).map(String::as_str)
     }

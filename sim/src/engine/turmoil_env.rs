@@ -92,7 +92,7 @@ impl Env for TurmoilEnv {
     }
 
     fn observe(&self, event: EventKind) {
-        self.shared.observer.record(&self.host, event);
+        self.shared.observe_from(&self.host, event);
     }
 }
 

@@ -37,6 +37,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         disk_faults: RefCell::new(BTreeMap::new()),
         lost_disks: Default::default(),
         rejections: Default::default(),
+        sources: hosts::host_sources(scenario),
     });
 
     let mut builder = turmoil::Builder::new();
