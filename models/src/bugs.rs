@@ -52,6 +52,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "routes a recipient to another tenant's mailbox server",
     ),
     (
+        "answer-451-always",
+        "takes the replication quorum over the whole deployment, so every message gets 451",
+    ),
+    (
         "report-disk-lost-on-empty-boot",
         "a gateway that boots with an empty spool reports its disk as lost (a fault event)",
     ),

@@ -99,8 +99,27 @@ pub fn from_view(view: &Outcomes<'_>) -> Figures {
         }
     }
 
+    // Mail refused for good (an unknown user: 5xx) and never accepted is
+    // not the gateway's to take; it is left out of the availability shares.
+    let refused_only = |msg: &str| {
+        !first_accept.contains_key(msg)
+            && view.sends_by_msg.get(msg).is_some_and(|sends| {
+                sends.iter().any(|&i| {
+                    matches!(
+                        view.events[i].kind,
+                        EventKind::SendOutcome {
+                            told: Told::Rejected,
+                            ..
+                        }
+                    )
+                })
+            })
+    };
     let mut first_attempt: BTreeMap<String, u64> = BTreeMap::new();
     for (msg, attempts) in &view.attempts {
+        if refused_only(msg) {
+            continue;
+        }
         if let Some(&(index, _, _)) = attempts.first() {
             first_attempt.insert(msg.clone(), view.events[index].t_us);
         }

@@ -236,7 +236,7 @@ impl RunOutcome {
         );
         let _ = writeln!(
             out,
-            "availability as senders see it: accepted within 1 min {}, 5 min {}, 30 min {} of the first attempt (5 min, first tried in an outage: {}); headline {}%",
+            "availability as senders see it: accepted within 1 min {}, 5 min {}, 30 min {} of the first attempt (5 min, first tried in an outage: {}); headline {:.3}%",
             share(&figures.accepted_within_1m),
             share(&figures.accepted_within_5m),
             share(&figures.accepted_within_30m),

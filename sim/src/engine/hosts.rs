@@ -125,7 +125,9 @@ pub fn host_sources(scenario: &Scenario) -> BTreeMap<String, Vec<Source>> {
         .map(|host| {
             let sources = match host.role {
                 Role::Gateway | Role::Controller => vec![Source::Gateway],
-                Role::Scanner => vec![Source::Scanner],
+                // A scanner is the gateway's own service: its notes are
+                // self-reports like a node's.
+                Role::Scanner => vec![Source::Scanner, Source::Gateway],
                 Role::Dns { .. } => Vec::new(),
                 Role::Mailbox { .. } => vec![Source::Mailbox],
                 Role::Sender { .. } => vec![Source::Sender, Source::Mailbox],
