@@ -177,6 +177,27 @@ pub fn remove(disk: &dyn Disk, id: &str) -> io::Result<()> {
     disk.sync_dir(SPOOL_DIR)
 }
 
+/// Removes a finished message's files. If a recipient was quarantined, the
+/// message is kept in this node's quarantine first: every copy that lets
+/// go keeps the quarantine, so it is not on the owner's disk alone, where
+/// a lost disk would take the only one (found by the quarantine check from
+/// the disks, issue 15).
+pub fn remove_finished(disk: &dyn Disk, entry: &Entry) -> io::Result<()> {
+    if entry
+        .rcpts
+        .values()
+        .any(|state| matches!(state, RcptState::Quarantined))
+    {
+        match load_message(disk, &entry.id) {
+            Ok(raw) => quarantine(disk, &entry.id, &raw)?,
+            // No bytes here to keep (a torn copy dropped at boot).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    remove(disk, &entry.id)
+}
+
 /// Every complete entry on disk, by id. Entries whose message file is
 /// missing or whose JSON is torn were never acknowledged from this node's
 /// copy alone; they are dropped (the files are removed).

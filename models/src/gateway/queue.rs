@@ -490,7 +490,7 @@ async fn finish(node: &SharedNode, entry: &Entry) {
         );
         return;
     }
-    if let Err(e) = spool::remove(node.env.disk(), &current.id) {
+    if let Err(e) = spool::remove_finished(node.env.disk(), &current) {
         node.note("spool_remove_failed", format!("{}: {e}", current.id));
         return;
     }
