@@ -10,6 +10,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "answers 250 before the spooled message is fsynced",
     ),
     (
+        "ack-before-dir-sync",
+        "answers 250 once the spooled files are fsynced, without syncing their directory",
+    ),
+    (
         "ack-before-replication-quorum",
         "answers 250 after the local fsync without waiting for replicas",
     ),
@@ -50,6 +54,26 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         "cross-tenant-routing",
         "routes a recipient to another tenant's mailbox server",
+    ),
+    (
+        "answer-451-always",
+        "takes the replication quorum over the whole deployment, so every message gets 451",
+    ),
+    (
+        "report-disk-lost-on-empty-boot",
+        "a gateway that boots with an empty spool reports its disk as lost (a fault event)",
+    ),
+    (
+        "truncate-body",
+        "delivers the body without its last line (an off-by-one in line splitting)",
+    ),
+    (
+        "quarantine-clean-mail",
+        "quarantines a message no scanner answered for, instead of waiting",
+    ),
+    (
+        "bounce-on-4xx",
+        "bounces a recipient at the first 4xx or refused connection instead of retrying",
     ),
 ];
 

@@ -160,10 +160,14 @@ pub fn entry_path(id: &str) -> String {
     format!("{SPOOL_DIR}/{id}.json")
 }
 
-/// How careful a write is; `Unsynced` exists only for the ack-before-fsync bug.
+/// How careful a write is; anything but `Synced` exists only for the
+/// catalogue's bugs (`ack-before-fsync`, `ack-before-dir-sync`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
     Synced,
+    /// The files are fsynced, their directory is not: a crash can lose
+    /// the names, and with them the files.
+    FilesOnly,
     Unsynced,
 }
 
@@ -177,7 +181,7 @@ pub fn store_new(
     disk.create_dir_all(SPOOL_DIR)?;
     let path = message_path(&entry.id);
     disk.write(&path, raw)?;
-    if durability == Durability::Synced {
+    if durability != Durability::Unsynced {
         disk.sync(&path)?;
     }
     store_entry(disk, entry, durability)
@@ -188,7 +192,7 @@ pub fn store_entry(disk: &dyn Disk, entry: &Entry, durability: Durability) -> io
     let json = serde_json::to_vec(entry).map_err(io::Error::other)?;
     let temp = format!("{SPOOL_DIR}/{}.json.tmp", entry.id);
     disk.write(&temp, &json)?;
-    if durability == Durability::Synced {
+    if durability != Durability::Unsynced {
         disk.sync(&temp)?;
     }
     disk.rename(&temp, &entry_path(&entry.id))?;
@@ -219,6 +223,27 @@ pub fn remove(disk: &dyn Disk, id: &str) -> io::Result<()> {
         }
     }
     disk.sync_dir(SPOOL_DIR)
+}
+
+/// Removes a finished message's files. If a recipient was quarantined, the
+/// message is kept in this node's quarantine first: every copy that lets
+/// go keeps the quarantine, so it is not on the owner's disk alone, where
+/// a lost disk would take the only one (found by the quarantine check from
+/// the disks, issue 15).
+pub fn remove_finished(disk: &dyn Disk, entry: &Entry) -> io::Result<()> {
+    if entry
+        .rcpts
+        .values()
+        .any(|state| matches!(state, RcptState::Quarantined))
+    {
+        match load_message(disk, &entry.id) {
+            Ok(raw) => quarantine(disk, &entry.id, &raw)?,
+            // No bytes here to keep (a torn copy dropped at boot).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    remove(disk, &entry.id)
 }
 
 /// Every complete entry on disk, by id. Entries whose message file is

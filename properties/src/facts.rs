@@ -75,6 +75,16 @@ pub struct Facts {
     /// interval plus the timeouts and handovers that can delay that retry.
     #[serde(default)]
     pub expiry_grace_us: u64,
+    /// Copies (the accepting node's included) that must be durable when a
+    /// 250 is sent (0: not judged).
+    #[serde(default)]
+    pub replica_quorum: u32,
+    /// Distinct clouds those durable copies must span.
+    #[serde(default)]
+    pub replica_clouds_min: u32,
+    /// The cloud of every gateway region, by region name.
+    #[serde(default)]
+    pub region_clouds: BTreeMap<String, String>,
 }
 
 impl Facts {

@@ -19,13 +19,19 @@ pub mod figures;
 pub mod sometimes;
 pub mod view;
 
+pub mod ack_durable;
 pub mod drained_after_heal;
 pub mod dsn_correct;
 pub mod duplicates_bounded;
 pub mod expiry_honoured;
+pub mod integrity;
 pub mod no_acked_loss;
+pub mod no_false_bounce;
+pub mod no_false_quarantine;
 pub mod no_malware_delivered;
 pub mod no_unacked_delivery;
+pub mod progress;
+pub mod provenance;
 pub mod recipients_only;
 pub mod residency;
 pub mod tenant_isolation;
@@ -100,8 +106,12 @@ macro_rules! property {
     };
 }
 
-static ALL: [Property; 11] = [
+static ALL: [Property; 17] = [
     property!(no_acked_loss),
+    property!(ack_durable),
+    property!(integrity),
+    property!(no_false_quarantine),
+    property!(no_false_bounce),
     property!(no_unacked_delivery),
     property!(duplicates_bounded),
     property!(recipients_only),
@@ -110,8 +120,10 @@ static ALL: [Property; 11] = [
     property!(no_malware_delivered),
     property!(residency),
     property!(dsn_correct),
+    property!(provenance),
     property!(expiry_honoured),
     property!(drained_after_heal),
+    property!(progress),
 ];
 
 /// Every property, in a fixed order (reports list them in this order).
@@ -175,9 +187,9 @@ mod tests {
     use traces::Told;
 
     #[test]
-    fn the_registry_names_eleven_distinct_properties_matching_their_modules() {
+    fn the_registry_names_seventeen_distinct_properties_matching_their_modules() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), 11);
+        assert_eq!(names.len(), 17);
         assert!(names.contains("expiry_honoured"));
         assert!(names.contains("no_acked_loss"));
         assert!(names.contains("drained_after_heal"));
@@ -197,7 +209,7 @@ mod tests {
             "unexpected violations: {:#?}",
             report.violations
         );
-        assert_eq!(report.verdicts.len(), 11);
+        assert_eq!(report.verdicts.len(), 17);
         assert!(
             report
                 .verdicts

@@ -98,4 +98,23 @@ mod tests {
         run.quarantine("m3", "eu-west-1");
         assert_eq!(check(&run.log, &facts()), vec![]);
     }
+
+    #[test]
+    fn a_quarantine_write_the_disk_no_longer_holds_settles_nothing() {
+        // Written to the quarantine, then undone by a crash before its
+        // fsync: the disks read at the end do not have it.
+        let mut run = Run::new();
+        run.send("m3", Told::Accepted, &["bob@acme.example"]);
+        run.store("m3", "eu-west-1", "quarantine/m3");
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "message m3 to bob@acme.example");
+        // While the run goes on, the write counts (the drain check).
+        let facts = facts();
+        let view = Outcomes::build_during_run(&run.log, &facts);
+        assert!(
+            !view
+                .settlements(&crate::Pair::new("m3", "bob@acme.example"))
+                .is_empty()
+        );
+    }
 }

@@ -49,6 +49,24 @@ pub struct Sometimes {
     /// Gateway disk operations that failed: a spool write that turned into
     /// a 451, or a spool, DSN or quarantine update it had to note.
     pub storage_errors: u64,
+    /// Delivered copies whose bytes were compared with what their sender
+    /// built (`integrity` had something to judge).
+    #[serde(default)]
+    pub bodies_compared: u64,
+    /// Of those, copies tagged as spam: the declared addition checked.
+    #[serde(default)]
+    pub tagged_bodies_compared: u64,
+    /// Bounced pairs a 5xx from the recipient's server explains
+    /// (`no_false_bounce`'s refusal path).
+    #[serde(default)]
+    pub bounces_after_refusal: u64,
+    /// Messages written to a quarantine that no disk held at the end: a
+    /// crash undid the write, and only the disks could tell.
+    #[serde(default)]
+    pub quarantine_writes_undone: u64,
+    /// Accepted outcomes `ack_durable` judged against durable copies.
+    #[serde(default)]
+    pub acks_judged_durable: u64,
 }
 
 /// Gateway notes that say a disk operation failed.
@@ -76,6 +94,11 @@ impl Sometimes {
         self.rcpt_deferred += other.rcpt_deferred;
         self.gateway_deferrals += other.gateway_deferrals;
         self.storage_errors += other.storage_errors;
+        self.bodies_compared += other.bodies_compared;
+        self.tagged_bodies_compared += other.tagged_bodies_compared;
+        self.bounces_after_refusal += other.bounces_after_refusal;
+        self.quarantine_writes_undone += other.quarantine_writes_undone;
+        self.acks_judged_durable += other.acks_judged_durable;
     }
 }
 
@@ -120,7 +143,42 @@ pub fn from_view(view: &Outcomes<'_>) -> Sometimes {
             EventKind::HostCrashed {} => s.host_crashes += 1,
             _ => {}
         }
+        if let EventKind::SendOutcome {
+            told: Told::Accepted,
+            msg,
+            ..
+        } = &event.kind
+            && facts.replica_quorum > 0
+            && view.durable.contains_key(&crate::facts::msg_key(msg))
+        {
+            s.acks_judged_durable += 1;
+        }
     }
+    for (pair, arrivals) in &view.deliveries {
+        if view.built.contains_key(&pair.msg) {
+            s.bodies_compared += arrivals.len() as u64;
+            s.tagged_bodies_compared += arrivals.iter().filter(|a| a.spam_tagged).count() as u64;
+        }
+    }
+    s.bounces_after_refusal = view
+        .bounces
+        .keys()
+        .chain(view.refused_bounces.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|pair| {
+            view.refusals.iter().any(|r| {
+                r.code >= 500
+                    && r.rcpts.contains(&pair.rcpt)
+                    && r.msg.as_ref().is_none_or(|m| *m == pair.msg)
+            })
+        })
+        .count() as u64;
+    s.quarantine_writes_undone = view
+        .quarantine_writes
+        .keys()
+        .filter(|msg| !view.quarantine_held.contains_key(*msg))
+        .count() as u64;
     s.dsns_sent = view.dsns.len() as u64;
     s.quarantines = view.quarantined.len() as u64;
     s.excused_duplicates = view
@@ -147,6 +205,10 @@ mod tests {
         assert_eq!(s.dsns_sent, 1);
         assert_eq!(s.quarantines, 2);
         assert_eq!(s.excused_duplicates, 1);
+        // m1 twice, m2 (tagged) once, m6 twice; every 250 had durable copies.
+        assert_eq!((s.bodies_compared, s.tagged_bodies_compared), (5, 1));
+        assert_eq!(s.acks_judged_durable, 6);
+        assert_eq!(s.quarantine_writes_undone, 0);
         assert_eq!(s.failovers, 0);
     }
 

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use traces::{EventKind, Log, Presence, Told, Verdict};
+use traces::{Class, EventKind, Log, Presence, Told, Verdict};
 
 use crate::facts::{Facts, MessageFacts, OutageWindow, TenantFacts};
 
@@ -90,6 +90,14 @@ pub fn facts() -> Facts {
         }],
         queue_lifetime_us: 0,
         expiry_grace_us: 0,
+        replica_quorum: 2,
+        replica_clouds_min: 2,
+        region_clouds: BTreeMap::from([
+            ("eu-west-1".into(), "aws".into()),
+            ("eu-central-1".into(), "gcp".into()),
+            ("us-east-1".into(), "aws".into()),
+            ("us-west-2".into(), "gcp".into()),
+        ]),
     }
 }
 
@@ -183,7 +191,34 @@ impl Run {
         )
     }
 
+    /// What a sender built: `message_built` with the body's digest.
+    pub fn build(&mut self, msg: &str, class: Class, body_sha256: &str) -> usize {
+        self.push(
+            SENDER,
+            EventKind::MessageBuilt {
+                msg: msg.into(),
+                class,
+                body_sha256: body_sha256.into(),
+                size: 1_000,
+                mail_from: "alice@sender.example".into(),
+                rcpts: Vec::new(),
+            },
+        )
+    }
+
+    /// An arrival as a correct gateway makes it: one `Received` added, and
+    /// `X-Spam-Flag` when tagged; the rest as sent (digest "00").
     pub fn arrive(&mut self, a: Arrive<'_>) -> usize {
+        let additions: &[&str] = if a.spam_tagged {
+            &["Received", "X-Spam-Flag"]
+        } else {
+            &["Received"]
+        };
+        self.arrive_with(a, additions)
+    }
+
+    /// An arrival with the header fields the mailbox took off named.
+    pub fn arrive_with(&mut self, a: Arrive<'_>, additions: &[&str]) -> usize {
         self.push(
             a.host,
             EventKind::MailboxReceived {
@@ -192,7 +227,7 @@ impl Run {
                 mail_from: a.mail_from.into(),
                 size: 1_000,
                 body_sha256: "00".into(),
-                additions: Vec::new(),
+                additions: additions.iter().map(|a| a.to_string()).collect(),
                 original_sha256: "00".into(),
                 spam_tagged: a.spam_tagged,
                 dsn_about: a.dsn_about.map(str::to_string),
@@ -259,9 +294,32 @@ impl Run {
         )
     }
 
-    /// The message held in `region`'s quarantine.
+    /// The message's bytes made durable on `region`'s gateway.
+    pub fn durable(&mut self, msg: &str, region: &str) -> usize {
+        let host = format!("gw-{region}-0");
+        self.push(
+            &host,
+            EventKind::BytesDurable {
+                msg: msg.into(),
+                region: region.into(),
+                place: format!("spool/{msg}.msg"),
+            },
+        )
+    }
+
+    /// The message written to `region`'s quarantine and found there at
+    /// the end; returns the `quarantine_held`'s index.
     pub fn quarantine(&mut self, msg: &str, region: &str) -> usize {
-        self.store(msg, region, &format!("quarantine/{msg}"))
+        let place = format!("quarantine/{msg}");
+        self.store(msg, region, &place);
+        self.push(
+            &format!("gw-{region}-0"),
+            EventKind::QuarantineHeld {
+                msg: msg.into(),
+                region: region.into(),
+                place,
+            },
+        )
     }
 
     pub fn note(&mut self, what: &str) -> usize {
@@ -281,6 +339,30 @@ pub fn clean_run() -> Run {
     let bob = "bob@acme.example";
     let carol = "carol@acme.example";
     let dave = "dave@globex.example";
+    for (msg, class) in [
+        ("m1", Class::Clean),
+        ("m2", Class::Spam),
+        ("m3", Class::Spam),
+        ("m4", Class::Malware),
+        ("m5", Class::Clean),
+        ("m6", Class::Clean),
+    ] {
+        run.build(msg, class, "00");
+    }
+
+    // Every accepted message is durable on two clouds before its 250.
+    for (msg, regions) in [
+        ("m1", ["eu-west-1", "eu-central-1"]),
+        ("m2", ["us-east-1", "us-west-2"]),
+        ("m3", ["eu-west-1", "eu-central-1"]),
+        ("m4", ["eu-west-1", "eu-central-1"]),
+        ("m5", ["eu-west-1", "eu-central-1"]),
+        ("m6", ["us-east-1", "us-west-2"]),
+    ] {
+        for region in regions {
+            run.durable(msg, region);
+        }
+    }
 
     // m1: clean, two recipients, replicated across two allowed regions.
     run.send("m1", Told::Accepted, &[bob, carol]);

@@ -12,9 +12,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use traces::{Event, EventKind, Log, Presence, Told, Verdict};
+use traces::{Class, Event, EventKind, Log, Presence, Told, Verdict};
 
 use crate::facts::{Facts, MessageFacts, TenantFacts, addr_key, msg_key};
+
+/// The host name the simulator records its own actions under.
+pub const WORLD: &str = "world";
 
 /// One (message, recipient) pair, both normalised.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,6 +68,24 @@ pub struct Arrival<'a> {
     /// For a DSN: the message it reports on, normalised.
     pub dsn_about: Option<String>,
     pub dsn_rcpts: Vec<String>,
+    /// SHA-256 of the bytes as they arrived.
+    pub body_sha256: &'a str,
+    /// Header fields the mailbox took off as added in transit, in order.
+    pub additions: &'a [String],
+    /// SHA-256 of the bytes without those additions.
+    pub original_sha256: &'a str,
+}
+
+/// A `message_built`: what a sender put in a message, before any attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Built<'a> {
+    pub index: usize,
+    pub t_us: u64,
+    /// The sender's host.
+    pub host: &'a str,
+    pub class: Class,
+    pub body_sha256: &'a str,
+    pub size: u64,
 }
 
 /// A `mailbox_refused`: what a mailbox server was offered and refused.
@@ -125,6 +146,8 @@ pub struct Outcomes<'a> {
     pub facts: &'a Facts,
     /// Facts' messages under normalised ids.
     messages: BTreeMap<String, &'a MessageFacts>,
+    /// `message_built` by message (the first, if a sender logged two).
+    pub built: BTreeMap<String, Built<'a>>,
     /// Every `send_outcome`, by message, in log order.
     pub sends_by_msg: BTreeMap<String, Vec<usize>>,
     /// `send_outcome`s told accepted or indefinite, per pair they list.
@@ -147,12 +170,21 @@ pub struct Outcomes<'a> {
     /// Refused DSNs (event indices) per (reported-on message, recipient):
     /// the gateway did bounce the pair; the sender's server would not hear it.
     pub refused_bounces: BTreeMap<Pair, Vec<usize>>,
-    /// `bytes_seen` stored under `quarantine/`, by message: event indices.
+    /// Quarantines that settle, by message: for each gateway whose disk
+    /// still held the message in its quarantine at the end of the run
+    /// (`quarantine_held`), the first write of it there (when it settled),
+    /// else the `quarantine_held` itself. Event indices, ascending.
     pub quarantined: BTreeMap<String, Vec<usize>>,
+    /// Writes under `quarantine/`, by message: (event index, host).
+    pub quarantine_writes: BTreeMap<String, Vec<(usize, &'a str)>>,
+    /// `quarantine_held`, by message: (event index, host).
+    pub quarantine_held: BTreeMap<String, Vec<(usize, &'a str)>>,
     /// Scanner verdicts by message, in log order.
     pub verdicts: BTreeMap<String, Vec<Scan<'a>>>,
     /// Every `bytes_seen`, in log order.
     pub bytes: Vec<Bytes<'a>>,
+    /// `bytes_durable` by message, in log order: (index, time, host, region).
+    pub durable: BTreeMap<String, Vec<(usize, u64, &'a str, &'a str)>>,
     /// `mailbox_reply_lost` per pair (a DSN's under its own Message-ID):
     /// deliveries whose 250 the delivering side may never have heard.
     pub lost_replies: BTreeMap<Pair, usize>,
@@ -171,6 +203,7 @@ impl<'a> Outcomes<'a> {
                 .iter()
                 .map(|(id, m)| (msg_key(id), m))
                 .collect(),
+            built: BTreeMap::new(),
             sends_by_msg: BTreeMap::new(),
             covers: BTreeMap::new(),
             attempts: BTreeMap::new(),
@@ -182,14 +215,48 @@ impl<'a> Outcomes<'a> {
             refused_dsns: Vec::new(),
             refused_bounces: BTreeMap::new(),
             quarantined: BTreeMap::new(),
+            quarantine_writes: BTreeMap::new(),
+            quarantine_held: BTreeMap::new(),
             verdicts: BTreeMap::new(),
             bytes: Vec::new(),
+            durable: BTreeMap::new(),
             lost_replies: BTreeMap::new(),
             lost_disks: Vec::new(),
         };
         for (index, event) in log.events().iter().enumerate() {
             view.index(index, event);
         }
+        for (msg, held) in &view.quarantine_held {
+            let writes = view
+                .quarantine_writes
+                .get(msg)
+                .map_or(&[][..], Vec::as_slice);
+            let mut settled: Vec<usize> = held
+                .iter()
+                .map(|&(held_at, host)| {
+                    writes
+                        .iter()
+                        .find(|(_, h)| *h == host)
+                        .map_or(held_at, |&(written_at, _)| written_at)
+                })
+                .collect();
+            settled.sort_unstable();
+            settled.dedup();
+            view.quarantined.insert(msg.clone(), settled);
+        }
+        view
+    }
+
+    /// The view while the run is still going, before the disks are read
+    /// (the drain check): every quarantine write counts as settling, as it
+    /// will if the file is still there at the end.
+    pub fn build_during_run(log: &'a Log, facts: &'a Facts) -> Self {
+        let mut view = Outcomes::build(log, facts);
+        view.quarantined = view
+            .quarantine_writes
+            .iter()
+            .map(|(msg, writes)| (msg.clone(), writes.iter().map(|&(i, _)| i).collect()))
+            .collect();
         view
     }
 
@@ -197,6 +264,22 @@ impl<'a> Outcomes<'a> {
         let t_us = event.t_us;
         let host = event.host.as_str();
         match &event.kind {
+            EventKind::MessageBuilt {
+                msg,
+                class,
+                body_sha256,
+                size,
+                ..
+            } => {
+                self.built.entry(msg_key(msg)).or_insert(Built {
+                    index,
+                    t_us,
+                    host,
+                    class: *class,
+                    body_sha256: body_sha256.as_str(),
+                    size: *size,
+                });
+            }
             EventKind::SendAttempt { msg, mx, .. } => {
                 self.attempts
                     .entry(msg_key(msg))
@@ -235,6 +318,9 @@ impl<'a> Outcomes<'a> {
                 spam_tagged,
                 dsn_about,
                 dsn_rcpts,
+                body_sha256,
+                additions,
+                original_sha256,
                 ..
             } => {
                 let arrival = Arrival {
@@ -247,6 +333,9 @@ impl<'a> Outcomes<'a> {
                     spam_tagged: *spam_tagged,
                     dsn_about: dsn_about.as_deref().map(msg_key),
                     dsn_rcpts: dsn_rcpts.iter().map(|r| addr_key(r)).collect(),
+                    body_sha256: body_sha256.as_str(),
+                    additions: additions.as_slice(),
+                    original_sha256: original_sha256.as_str(),
                 };
                 match &arrival.dsn_about {
                     None => {
@@ -304,6 +393,9 @@ impl<'a> Outcomes<'a> {
                             spam_tagged: false,
                             dsn_about: Some(about.clone()),
                             dsn_rcpts: dsn_rcpts.clone(),
+                            body_sha256: "",
+                            additions: &[],
+                            original_sha256: "",
                         });
                     }
                     self.dsn_ids.insert(msg_key(msg));
@@ -317,7 +409,11 @@ impl<'a> Outcomes<'a> {
                     code: *code,
                 });
             }
-            EventKind::FaultStarted { kind, target, .. } if kind == "disk_lost" => {
+            // Only the world may say a disk was lost: the allowance it buys
+            // must not be one a gateway can grant itself.
+            EventKind::FaultStarted { kind, target, .. }
+                if kind == "disk_lost" && host == WORLD =>
+            {
                 self.lost_disks.push((t_us, target.as_str()));
             }
             EventKind::MailboxReplyLost { msg, rcpts } => {
@@ -334,7 +430,10 @@ impl<'a> Outcomes<'a> {
             } => {
                 let msg = msg_key(msg);
                 if *presence == Presence::Stored && place.starts_with("quarantine/") {
-                    self.quarantined.entry(msg.clone()).or_default().push(index);
+                    self.quarantine_writes
+                        .entry(msg.clone())
+                        .or_default()
+                        .push((index, host));
                 }
                 self.bytes.push(Bytes {
                     index,
@@ -345,6 +444,20 @@ impl<'a> Outcomes<'a> {
                     presence: *presence,
                     place: place.as_str(),
                 });
+            }
+            EventKind::QuarantineHeld { msg, .. } => {
+                self.quarantine_held
+                    .entry(msg_key(msg))
+                    .or_default()
+                    .push((index, host));
+            }
+            EventKind::BytesDurable { msg, region, .. } => {
+                self.durable.entry(msg_key(msg)).or_default().push((
+                    index,
+                    t_us,
+                    host,
+                    region.as_str(),
+                ));
             }
             EventKind::ScanVerdict { msg, verdict } => {
                 self.verdicts.entry(msg_key(msg)).or_default().push(Scan {
@@ -363,6 +476,33 @@ impl<'a> Outcomes<'a> {
     /// The workload's facts about a message (any spelling of its id).
     pub fn message(&self, msg: &str) -> Option<&'a MessageFacts> {
         self.messages.get(&msg_key(msg)).copied()
+    }
+
+    /// What the workload built `msg` to be: the sender's `message_built`
+    /// when it logged one, else the scenario's facts (older logs).
+    pub fn class_of(&self, msg: &str) -> Option<Class> {
+        if let Some(built) = self.built.get(&msg_key(msg)) {
+            return Some(built.class);
+        }
+        let facts = self.message(msg)?;
+        Some(if facts.malicious {
+            Class::Malware
+        } else if facts.spam {
+            Class::Spam
+        } else {
+            Class::Clean
+        })
+    }
+
+    /// The earliest `send_outcome` that accepted or left indefinite any of
+    /// `msg`'s recipients: the gateway cannot have held it before then.
+    pub fn first_covered_us(&self, msg: &str) -> Option<u64> {
+        let msg = msg_key(msg);
+        self.covers
+            .range(Pair::new(&msg, "")..)
+            .take_while(|(pair, _)| pair.msg == msg)
+            .flat_map(|(_, sends)| sends.iter().map(|s| s.t_us))
+            .min()
     }
 
     /// The tenant a message belongs to, by the facts.

@@ -23,7 +23,9 @@ use crate::shrink;
 /// delivery that fails (bounces: mailboxes down), failover and fencing need
 /// a region outage,
 /// the DSN and expiry bugs need mail to expire or be refused (bounces), the
-/// fail-open scanner needs every scanner of a jurisdiction down.
+/// fail-open scanner and the quarantine of unscanned mail need every scanner
+/// of a jurisdiction down, a bounce on a 4xx needs a mailbox that is down
+/// (bounces), an altered body needs only a delivery (calm).
 pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("ack-before-fsync", Family::PowerLoss),
     ("ack-before-replication-quorum", Family::DiskLoss),
@@ -38,6 +40,12 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("expiry-without-dsn", Family::Bounces),
     ("retry-forever", Family::Bounces),
     ("cross-tenant-routing", Family::Calm),
+    ("truncate-body", Family::Calm),
+    ("answer-451-always", Family::Calm),
+    ("report-disk-lost-on-empty-boot", Family::Calm),
+    ("ack-before-dir-sync", Family::Calm),
+    ("quarantine-clean-mail", Family::ScannerOutage),
+    ("bounce-on-4xx", Family::Bounces),
 ];
 
 /// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so

@@ -171,6 +171,13 @@ pub fn facts(scenario: &Scenario, config: &GatewayConfig) -> Facts {
         outage_windows,
         queue_lifetime_us: scenario.knobs.queue_lifetime_ms * 1_000,
         expiry_grace_us: expiry_grace_ms(&scenario.knobs) * 1_000,
+        replica_quorum: config.knobs.replica_quorum,
+        replica_clouds_min: config.knobs.replica_clouds_min,
+        region_clouds: config
+            .regions
+            .iter()
+            .map(|r| (r.name.clone(), r.cloud.clone()))
+            .collect(),
     }
 }
 

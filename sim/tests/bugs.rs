@@ -168,6 +168,44 @@ fn cross_tenant_routing_offers_one_tenants_recipients_to_another() {
 }
 
 #[test]
+fn ack_before_dir_sync_acknowledges_mail_whose_name_is_not_yet_durable() {
+    // Calm: judged at the disk seam at the instant of each 250, no crash
+    // needed to expose it.
+    hunted("ack-before-dir-sync", "ack_durable", 0);
+}
+
+#[test]
+fn answer_451_always_accepts_nothing_and_breaks_only_progress() {
+    // Nothing accepted: nothing lost, leaked or late. Only progress sees it.
+    hunted("answer-451-always", "progress", 0);
+}
+
+#[test]
+fn report_disk_lost_on_empty_boot_is_refused_at_the_seam() {
+    // Calm: every gateway boots empty; the seam refuses a world event
+    // from a gateway, so it never buys a duplicate allowance.
+    hunted("report-disk-lost-on-empty-boot", "provenance", 0);
+}
+
+#[test]
+fn truncate_body_delivers_a_copy_that_differs_from_what_was_sent() {
+    // Calm: every delivery is altered; only a comparison of bytes sees it.
+    hunted("truncate-body", "integrity", 0);
+}
+
+#[test]
+fn quarantine_clean_mail_holds_what_no_scanner_answered_for() {
+    // Settled as quarantined, so nothing is lost by count: only ground
+    // truth says the held mail was clean.
+    hunted("quarantine-clean-mail", "no_false_quarantine", 3);
+}
+
+#[test]
+fn bounce_on_4xx_gives_up_on_a_mailbox_that_is_only_down() {
+    hunted("bounce-on-4xx", "no_false_bounce", 3);
+}
+
+#[test]
 fn every_catalogue_bug_has_a_test_here() {
     // A bug added to the catalogue without a test above would go unproven.
     let tested = include_str!("bugs.rs");

@@ -22,7 +22,7 @@ use sim::workload::mailbox;
 use sim::workload::mime::{MessageKind, MessageSpec, build_message};
 use sim::workload::sender::{self, SenderSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use traces::{EventKind, Told};
+use traces::{EventKind, Source, Told};
 
 const ID: &str = "m1.s1@mailsim.test";
 
@@ -37,6 +37,18 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
         disk_faults: RefCell::new(BTreeMap::new()),
         lost_disks: Default::default(),
         rejections: Default::default(),
+        // Hosts named `mta-*` send and `mbx-*` receive (provenance).
+        sources: ["mta-0", "mbx-acme", "mbx-flaky", "mbx-dead"]
+            .into_iter()
+            .map(|host| {
+                let source = if host.starts_with("mta-") {
+                    Source::Sender
+                } else {
+                    Source::Mailbox
+                };
+                (host.to_string(), vec![source])
+            })
+            .collect(),
     });
     let mut sim = turmoil::Builder::new().rng_seed(1).build();
     let env = |host: &str| -> SharedEnv { Rc::new(TurmoilEnv::new(host, shared.clone(), 7)) };

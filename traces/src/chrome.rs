@@ -153,7 +153,8 @@ fn category(kind: &EventKind) -> &'static str {
         | EventKind::FaultStarted { .. }
         | EventKind::FaultEnded { .. }
         | EventKind::HostCrashed {}
-        | EventKind::HostRestarted {} => "world",
+        | EventKind::HostRestarted {}
+        | EventKind::EventRefused { .. } => "world",
         EventKind::MessageBuilt { .. }
         | EventKind::SendAttempt { .. }
         | EventKind::RcptReply { .. }
@@ -162,7 +163,9 @@ fn category(kind: &EventKind) -> &'static str {
         EventKind::MailboxReceived { .. }
         | EventKind::MailboxReplyLost { .. }
         | EventKind::MailboxRefused { .. } => "mailbox",
-        EventKind::BytesSeen { .. } => "bytes",
+        EventKind::BytesSeen { .. }
+        | EventKind::BytesDurable { .. }
+        | EventKind::QuarantineHeld { .. } => "bytes",
         EventKind::ScanVerdict { .. } => "scanner",
         EventKind::GwAccepted { .. }
         | EventKind::GwDeferred { .. }

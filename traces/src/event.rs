@@ -72,6 +72,23 @@ pub enum Presence {
     Received,
 }
 
+/// The class of host an event kind may come from. Properties trust an
+/// event only as far as its source: a sender speaks for what senders were
+/// told, a mailbox server for what arrived, never the other way round.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The simulator itself: phases, faults, crashes and restarts.
+    World,
+    /// The engine's seam around a gateway-side host's sockets and disks.
+    Seam,
+    Sender,
+    Mailbox,
+    Scanner,
+    /// Gateway nodes and their control plane (self-reports).
+    Gateway,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(tag = "ev", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventKind {
@@ -96,6 +113,14 @@ pub enum EventKind {
     },
     HostCrashed {},
     HostRestarted {},
+    /// The seam refused an event a host tried to report: its kind may come
+    /// only from another class of host (recorded under the reporting host).
+    EventRefused {
+        /// The refused event's `ev` name.
+        kind: String,
+        /// The class of host that kind may come from.
+        from: Source,
+    },
 
     // ---- senders: what they were told (ground truth) ----
     /// A sender built a message, once, before its first attempt: every
@@ -193,6 +218,27 @@ pub enum EventKind {
         place: String,
     },
 
+    /// A file holding the message's bytes became durable on a gateway-side
+    /// host: its contents fsynced and its directory entry synced, in either
+    /// order, after its last write or rename (recorded by the seam, once
+    /// per file and boot).
+    BytesDurable {
+        msg: String,
+        region: String,
+        /// Disk path.
+        place: String,
+    },
+
+    /// At the end of the run, the message's bytes sat in the quarantine on
+    /// this gateway's disk (read from the disk by the engine, once per host
+    /// and message): what settles a pair as quarantined.
+    QuarantineHeld {
+        msg: String,
+        region: String,
+        /// Disk path.
+        place: String,
+    },
+
     // ---- scanners (their own hosts) ----
     ScanVerdict {
         msg: String,
@@ -242,6 +288,8 @@ impl EventKind {
             | EventKind::MailboxReplyLost { msg, .. }
             | EventKind::MailboxRefused { msg: Some(msg), .. }
             | EventKind::BytesSeen { msg, .. }
+            | EventKind::BytesDurable { msg, .. }
+            | EventKind::QuarantineHeld { msg, .. }
             | EventKind::ScanVerdict { msg, .. }
             | EventKind::GwAccepted { msg, .. }
             | EventKind::GwDeferred { msg, .. }
@@ -249,6 +297,37 @@ impl EventKind {
             | EventKind::GwBounced { msg, .. }
             | EventKind::GwQuarantined { msg, .. } => Some(msg),
             _ => None,
+        }
+    }
+
+    /// The class of host this kind may come from (see [`Source`]).
+    pub fn source(&self) -> Source {
+        match self {
+            EventKind::RunStarted { .. }
+            | EventKind::Phase { .. }
+            | EventKind::FaultStarted { .. }
+            | EventKind::FaultEnded { .. }
+            | EventKind::HostCrashed {}
+            | EventKind::HostRestarted {}
+            | EventKind::EventRefused { .. } => Source::World,
+            EventKind::MessageBuilt { .. }
+            | EventKind::SendAttempt { .. }
+            | EventKind::RcptReply { .. }
+            | EventKind::SendOutcome { .. }
+            | EventKind::SenderGaveUp { .. } => Source::Sender,
+            EventKind::MailboxReceived { .. }
+            | EventKind::MailboxReplyLost { .. }
+            | EventKind::MailboxRefused { .. } => Source::Mailbox,
+            EventKind::BytesSeen { .. }
+            | EventKind::BytesDurable { .. }
+            | EventKind::QuarantineHeld { .. } => Source::Seam,
+            EventKind::ScanVerdict { .. } => Source::Scanner,
+            EventKind::GwAccepted { .. }
+            | EventKind::GwDeferred { .. }
+            | EventKind::GwDelivered { .. }
+            | EventKind::GwBounced { .. }
+            | EventKind::GwQuarantined { .. }
+            | EventKind::GwNote { .. } => Source::Gateway,
         }
     }
 
@@ -261,6 +340,7 @@ impl EventKind {
             EventKind::FaultEnded { .. } => "fault_ended",
             EventKind::HostCrashed {} => "host_crashed",
             EventKind::HostRestarted {} => "host_restarted",
+            EventKind::EventRefused { .. } => "event_refused",
             EventKind::MessageBuilt { .. } => "message_built",
             EventKind::SendAttempt { .. } => "send_attempt",
             EventKind::RcptReply { .. } => "rcpt_reply",
@@ -270,6 +350,8 @@ impl EventKind {
             EventKind::MailboxReplyLost { .. } => "mailbox_reply_lost",
             EventKind::MailboxRefused { .. } => "mailbox_refused",
             EventKind::BytesSeen { .. } => "bytes_seen",
+            EventKind::BytesDurable { .. } => "bytes_durable",
+            EventKind::QuarantineHeld { .. } => "quarantine_held",
             EventKind::ScanVerdict { .. } => "scan_verdict",
             EventKind::GwAccepted { .. } => "gw_accepted",
             EventKind::GwDeferred { .. } => "gw_deferred",

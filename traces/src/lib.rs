@@ -9,6 +9,6 @@ pub mod failure;
 pub mod log;
 pub mod read;
 
-pub use event::{Class, Event, EventKind, Presence, SCHEMA_VERSION, Told, Verdict};
+pub use event::{Class, Event, EventKind, Presence, SCHEMA_VERSION, Source, Told, Verdict};
 pub use failure::{Expected, FAILURE_FILE_VERSION, FailureFile};
 pub use log::{Log, hex, sha256_hex};

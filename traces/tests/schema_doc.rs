@@ -25,6 +25,10 @@ fn one_of_each() -> Vec<EventKind> {
         EventKind::FaultEnded { fault: 0 },
         EventKind::HostCrashed {},
         EventKind::HostRestarted {},
+        EventKind::EventRefused {
+            kind: s(),
+            from: traces::Source::Sender,
+        },
         EventKind::MessageBuilt {
             msg: s(),
             class: Class::Clean,
@@ -73,6 +77,16 @@ fn one_of_each() -> Vec<EventKind> {
             msg: s(),
             region: s(),
             presence: Presence::Stored,
+            place: s(),
+        },
+        EventKind::BytesDurable {
+            msg: s(),
+            region: s(),
+            place: s(),
+        },
+        EventKind::QuarantineHeld {
+            msg: s(),
+            region: s(),
             place: s(),
         },
         EventKind::ScanVerdict {
@@ -127,6 +141,7 @@ fn listed(kind: &EventKind) {
         | EventKind::FaultEnded { .. }
         | EventKind::HostCrashed {}
         | EventKind::HostRestarted {}
+        | EventKind::EventRefused { .. }
         | EventKind::MessageBuilt { .. }
         | EventKind::SendAttempt { .. }
         | EventKind::RcptReply { .. }
@@ -136,6 +151,8 @@ fn listed(kind: &EventKind) {
         | EventKind::MailboxReplyLost { .. }
         | EventKind::MailboxRefused { .. }
         | EventKind::BytesSeen { .. }
+        | EventKind::BytesDurable { .. }
+        | EventKind::QuarantineHeld { .. }
         | EventKind::ScanVerdict { .. }
         | EventKind::GwAccepted { .. }
         | EventKind::GwDeferred { .. }

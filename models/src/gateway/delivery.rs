@@ -32,13 +32,22 @@ pub async fn deliver_pending(node: &SharedNode, entry: &mut Entry, raw: &[u8], t
             return;
         }
     };
-    let body = if tag_spam {
+    let mut body = if tag_spam {
         let mut tagged = b"X-Spam-Flag: YES\r\n".to_vec();
         tagged.extend_from_slice(raw);
         tagged
     } else {
         raw.to_vec()
     };
+    if node.config.bug("truncate-body") {
+        // The bug: the last line is lost, as by a splitter that stops at
+        // the last line break it finds before the end.
+        let kept = body[..body.len().saturating_sub(2)]
+            .windows(2)
+            .rposition(|w| w == b"\r\n")
+            .map_or(body.len(), |at| at + 2);
+        body.truncate(kept);
+    }
     if node.config.bug("delete-before-downstream-ack") {
         // Settle first, deliver after: a failed delivery is now a lost one.
         for rcpt in &pending {
@@ -131,6 +140,13 @@ async fn attempt(
     .await;
     let mut conn = match connect {
         Ok(Ok(conn)) => conn,
+        _ if node.config.bug("bounce-on-4xx") => {
+            // The bug: a refused connection is taken for a permanent failure.
+            return pending
+                .iter()
+                .map(|rcpt| (rcpt.clone(), bounced(421, "connection refused")))
+                .collect();
+        }
         _ => return Vec::new(),
     };
     let still_ours = async {
@@ -204,6 +220,8 @@ async fn attempt(
         .map(|r| r.code);
     for (rcpt, reply) in &transaction.rcpts {
         let state = if reply.code >= 500 {
+            bounced(reply.code, &reply.text)
+        } else if reply.code >= 400 && node.config.bug("bounce-on-4xx") {
             bounced(reply.code, &reply.text)
         } else if reply.code >= 400 {
             continue;

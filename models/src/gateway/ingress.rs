@@ -210,6 +210,8 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
     let entry = Entry::new(message, now_ms);
     let durability = if node.config.bug("ack-before-fsync") {
         Durability::Unsynced
+    } else if node.config.bug("ack-before-dir-sync") {
+        Durability::FilesOnly
     } else {
         Durability::Synced
     };

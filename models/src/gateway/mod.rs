@@ -92,6 +92,16 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         "boot",
         format!("{} spool entries", node.entries.borrow().len()),
     );
+    if node.config.bug("report-disk-lost-on-empty-boot") && node.entries.borrow().is_empty() {
+        // The bug: an operator alert written in the world's vocabulary. A
+        // lost disk excuses duplicates, so a gateway that may say it lost
+        // its disk could excuse its own.
+        env.observe(traces::EventKind::FaultStarted {
+            fault: u32::MAX,
+            kind: "disk_lost".into(),
+            target: node.me().to_string(),
+        });
+    }
     env.spawn(Box::pin(voter::serve(node.clone())));
     env.spawn(Box::pin(sync::run(node.clone())));
     env.spawn(Box::pin(queue::run(node.clone())));

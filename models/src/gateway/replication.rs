@@ -82,5 +82,13 @@ pub fn quorum_holds(config: &GatewayConfig, me: &str, acked: &[String]) -> bool 
         .chain(acked.iter().map(String::as_str))
         .filter_map(|host| config.cloud_of_host(host))
         .collect();
-    copies >= config.knobs.replica_quorum && clouds.len() as u32 >= config.knobs.replica_clouds_min
+    let quorum = if config.bug("answer-451-always") {
+        // The bug: the quorum is taken over the whole deployment rather
+        // than the tenant's copy set, so it never holds and every message
+        // gets 451: nothing accepted, nothing lost, nothing delivered.
+        config.gateways.len() as u32
+    } else {
+        config.knobs.replica_quorum
+    };
+    copies >= quorum && clouds.len() as u32 >= config.knobs.replica_clouds_min
 }

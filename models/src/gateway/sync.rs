@@ -263,7 +263,7 @@ fn store(node: &SharedNode, entry: &Entry) {
 
 /// The message is finished (or was refused) elsewhere: drop our copy.
 fn drop_copy(node: &SharedNode, entry: &Entry, why: &str) {
-    if let Err(e) = spool::remove(node.env.disk(), &entry.id) {
+    if let Err(e) = spool::remove_finished(node.env.disk(), entry) {
         node.note("spool_remove_failed", format!("{}: {e}", entry.id));
         return;
     }

@@ -107,6 +107,8 @@ fn replicate(node: &SharedNode, entry: Entry, payload: &[u8]) -> std::io::Result
     // fsynced replicas would hide the bug from every check.
     let durability = if node.config.bug("ack-before-fsync") {
         Durability::Unsynced
+    } else if node.config.bug("ack-before-dir-sync") {
+        Durability::FilesOnly
     } else {
         Durability::Synced
     };
@@ -159,15 +161,18 @@ fn update(node: &SharedNode, from: &str, incoming: Entry) -> std::io::Result<()>
 }
 
 fn forget(node: &SharedNode, id: &str, sender: &Ballot) -> std::io::Result<()> {
-    let known = node.entries.borrow().get(id).map(Ballot::of);
-    if let Some(known) = known
+    let mine = node.entries.borrow().get(id).cloned();
+    if let Some(known) = mine.as_ref().map(Ballot::of)
         && known > *sender
     {
         return Err(std::io::Error::other(format!(
             "stale ballot: {sender} is older than {known}"
         )));
     }
-    spool::remove(node.env.disk(), id)?;
+    match &mine {
+        Some(entry) => spool::remove_finished(node.env.disk(), entry)?,
+        None => spool::remove(node.env.disk(), id)?,
+    }
     node.entries.borrow_mut().remove(id);
     node.heard.borrow_mut().forget(id);
     Ok(())

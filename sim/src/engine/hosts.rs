@@ -12,7 +12,7 @@ use std::rc::Rc;
 use models::config::GatewayConfig;
 use models::env::BoxFut;
 use models::env::SharedEnv;
-use traces::EventKind;
+use traces::{EventKind, Source};
 
 use crate::deploy::{DNS_HOST, mailbox_host, sender_host};
 use crate::engine::seam::Shared;
@@ -113,6 +113,28 @@ pub fn all_hosts(scenario: &Scenario, config: &GatewayConfig) -> Vec<String> {
     hosts.extend(config.tenants.iter().map(|t| mailbox_host(&t.name)));
     hosts.extend((0..scenario.workload.senders).map(sender_host));
     hosts
+}
+
+/// Host name → the classes of event source it may report as (provenance,
+/// enforced by `Shared::observe_from`): a sender host also runs its
+/// domain's mailbox server (for DSNs); the DNS host reports nothing.
+pub fn host_sources(scenario: &Scenario) -> BTreeMap<String, Vec<Source>> {
+    let config = crate::deploy::gateway_config(scenario);
+    plan(scenario, &config)
+        .into_iter()
+        .map(|host| {
+            let sources = match host.role {
+                Role::Gateway | Role::Controller => vec![Source::Gateway],
+                // A scanner is the gateway's own service: its notes are
+                // self-reports like a node's.
+                Role::Scanner => vec![Source::Scanner, Source::Gateway],
+                Role::Dns { .. } => Vec::new(),
+                Role::Mailbox { .. } => vec![Source::Mailbox],
+                Role::Sender { .. } => vec![Source::Sender, Source::Mailbox],
+            };
+            (host.name, sources)
+        })
+        .collect()
 }
 
 /// Host name → region name, for the hosts inside the gateway's regions.

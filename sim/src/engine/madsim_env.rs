@@ -121,6 +121,7 @@ impl MadsimEnv {
                 host: host.to_string(),
                 shared: shared.clone(),
                 inner: disk,
+                durable: Default::default(),
             },
             shared,
             links,
@@ -198,7 +199,7 @@ impl Env for MadsimEnv {
     }
 
     fn observe(&self, event: EventKind) {
-        self.shared.observer.record(&self.host, event);
+        self.shared.observe_from(&self.host, event);
     }
 }
 

@@ -26,8 +26,9 @@ use madsim::net::NetSim;
 use madsim::runtime::{Handle, Runtime};
 use madsim::task::NodeId;
 use madsim::time::TimeHandle;
+use models::env::Disk;
 use models::env::{BoxFut, SharedEnv};
-use models::spool::SPOOL_DIR;
+use models::spool::{QUARANTINE_DIR, SPOOL_DIR};
 
 use crate::deploy;
 use crate::engine::fault_state::WorldControl;
@@ -37,7 +38,7 @@ use crate::engine::observer::Observer;
 use crate::engine::power_fail_disk::PowerFailDisk;
 use crate::engine::run_loop::{RunArtifacts, RunLoop};
 use crate::engine::seam::Shared;
-use crate::engine::spool_check::{SpoolReader, message_ids};
+use crate::engine::spool_check::{SpoolReader, message_ids, record_quarantines};
 use crate::prng::{Prng, derive_seed};
 use crate::scenario::Scenario;
 
@@ -137,6 +138,7 @@ fn new_shared(scenario: &Scenario) -> Rc<Shared> {
         disk_faults: RefCell::new(BTreeMap::new()),
         lost_disks: Default::default(),
         rejections: Default::default(),
+        sources: hosts::host_sources(scenario),
     })
 }
 
@@ -219,6 +221,7 @@ async fn simulate(
         let due = run_loop.next_due_ms(now_ms);
         time.sleep_until(origin + Duration::from_millis(due)).await;
     }
+    record_quarantines(&spools, &shared);
     let log = run_loop.finish();
     let spool_residue = match run_loop.drained() {
         true => spools.residue(&log),
@@ -252,6 +255,19 @@ impl SpoolReader for Spools {
         let mut found = Vec::new();
         for (host, disk) in &self.disks {
             found.extend(message_ids(host, &disk.files_in(SPOOL_DIR)));
+        }
+        found
+    }
+
+    fn quarantine_files(&self) -> Vec<(String, String, Vec<u8>)> {
+        let mut found = Vec::new();
+        for (host, disk) in &self.disks {
+            for name in disk.files_in(QUARANTINE_DIR) {
+                let path = format!("{QUARANTINE_DIR}/{name}");
+                if let Ok(bytes) = disk.read(&path) {
+                    found.push((host.clone(), path, bytes));
+                }
+            }
         }
         found
     }

@@ -8,6 +8,7 @@
 pub mod choice;
 pub mod disk_loss;
 pub mod drain;
+pub mod durable_watch;
 pub mod fault_state;
 pub mod hosts;
 #[cfg(madsim)]

@@ -17,9 +17,10 @@ use std::task::{Context, Poll};
 
 use models::env::{BoxConn, Conn, Disk};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use traces::Presence;
+use traces::{EventKind, Presence, Source};
 
-use crate::engine::observer::Observer;
+use crate::engine::durable_watch::DurableWatch;
+use crate::engine::observer::{Observer, message_ids_in};
 
 /// Disk faults a host can be put under while a fault is active.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,9 +41,33 @@ pub struct Shared {
     pub lost_disks: crate::engine::disk_loss::LostDisks,
     /// Mail domains whose servers reject everything (`mailbox_rejects`).
     pub rejections: Rc<crate::workload::mailbox::Rejections>,
+    /// The classes of event source each host may report as, by host.
+    pub sources: BTreeMap<String, Vec<Source>>,
 }
 
 impl Shared {
+    /// Records an event a host reports through its `Env::observe`, if its
+    /// kind may come from that host's class; otherwise records that the
+    /// seam refused it (provenance: a host speaks only for itself).
+    pub fn observe_from(&self, host: &str, kind: EventKind) {
+        let from = kind.source();
+        let allowed = self
+            .sources
+            .get(host)
+            .is_some_and(|sources| sources.contains(&from));
+        if allowed {
+            self.observer.record(host, kind);
+        } else {
+            self.observer.record(
+                host,
+                EventKind::EventRefused {
+                    kind: kind.name().to_string(),
+                    from,
+                },
+            );
+        }
+    }
+
     pub fn region_of(&self, host: &str) -> Option<&str> {
         self.host_regions.get(host).map(String::as_str)
     }
@@ -144,11 +169,15 @@ impl<S: Conn> AsyncWrite for ObservedConn<S> {
 }
 
 /// A host's disk with our disk faults on top and every write scanned for
-/// message bytes; `inner` is the engine's own disk.
+/// message bytes; `inner` is the engine's own disk. On a gateway-side host
+/// it also records the moment message bytes become durable
+/// (`bytes_durable`, see `durable_watch`).
 pub struct ObservedDisk<D> {
     pub host: String,
     pub shared: Rc<Shared>,
     pub inner: D,
+    /// Files of this boot holding message bytes, not durable yet.
+    pub durable: DurableWatch,
 }
 
 impl<D> ObservedDisk<D> {
@@ -161,6 +190,23 @@ impl<D> ObservedDisk<D> {
             return Err(io::Error::other("fsync failed: input/output error"));
         }
         Ok(())
+    }
+
+    /// Records `bytes_durable` for `ids` now durable at `path`.
+    fn report_durable(&self, path: &str, ids: Vec<String>) {
+        let Some(region) = self.shared.region_of(&self.host) else {
+            return;
+        };
+        for msg in ids {
+            self.shared.observer.record(
+                &self.host,
+                EventKind::BytesDurable {
+                    msg,
+                    region: region.to_string(),
+                    place: path.to_string(),
+                },
+            );
+        }
     }
 }
 
@@ -183,17 +229,34 @@ impl<D: Disk> Disk for ObservedDisk<D> {
                 &mut seen,
             );
         }
-        self.inner.write(path, bytes)
+        let result = self.inner.write(path, bytes);
+        if self.shared.region_of(&self.host).is_some() {
+            // Even a failed write may have replaced what was there.
+            let ids = if result.is_ok() {
+                message_ids_in(bytes)
+            } else {
+                Vec::new()
+            };
+            self.durable.written(path, ids);
+        }
+        result
     }
 
     fn sync(&self, path: &str) -> io::Result<()> {
         self.check_fsync()?;
-        self.inner.sync(path)
+        self.inner.sync(path)?;
+        let ids = self.durable.synced(path);
+        self.report_durable(path, ids);
+        Ok(())
     }
 
     fn sync_dir(&self, dir: &str) -> io::Result<()> {
         self.check_fsync()?;
-        self.inner.sync_dir(dir)
+        self.inner.sync_dir(dir)?;
+        for (path, ids) in self.durable.dir_synced(dir) {
+            self.report_durable(&path, ids);
+        }
+        Ok(())
     }
 
     fn read(&self, path: &str) -> io::Result<Vec<u8>> {
@@ -205,11 +268,14 @@ impl<D: Disk> Disk for ObservedDisk<D> {
     }
 
     fn remove(&self, path: &str) -> io::Result<()> {
+        self.durable.removed(path);
         self.inner.remove(path)
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        self.inner.rename(from, to)
+        self.inner.rename(from, to)?;
+        self.durable.renamed(from, to);
+        Ok(())
     }
 
     fn create_dir_all(&self, dir: &str) -> io::Result<()> {

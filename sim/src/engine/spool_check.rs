@@ -11,13 +11,21 @@
 //! handles, taken on each gateway's first boot; on madsim through our own
 //! power-fail disks ([`SpoolReader`] either way) — the judge looks at the
 //! disks, not at what the gateway says it did.
+//!
+//! Quarantines are settled the same way: at the end of the run every
+//! gateway's `quarantine/` is read and each message found there is logged
+//! as `quarantine_held` ([`record_quarantines`]), so a quarantine that a
+//! crash undid, or one never synced, settles nothing.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use models::spool::SPOOL_DIR;
+use models::spool::{QUARANTINE_DIR, SPOOL_DIR};
 use traces::{EventKind, Log};
+
+use crate::engine::observer::message_ids_in;
+use crate::engine::seam::Shared;
 use turmoil::fs::FsHandle;
 use turmoil::fs::shim::std::fs as simfs;
 
@@ -69,6 +77,10 @@ pub trait SpoolReader {
         self.spool_ids().is_empty()
     }
 
+    /// Every file in a gateway's quarantine: (host, path, bytes), in host
+    /// and path order.
+    fn quarantine_files(&self) -> Vec<(String, String, Vec<u8>)>;
+
     /// What is left, named by Message-ID where a `gw_accepted` says which.
     fn residue(&self, log: &Log) -> Vec<Residue> {
         let mut accepted: BTreeMap<&str, &str> = BTreeMap::new();
@@ -97,7 +109,52 @@ pub fn message_ids(host: &str, names: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Logs `quarantine_held` for every workload message whose bytes are in a
+/// gateway's quarantine at the end of the run, once per (host, message).
+pub fn record_quarantines(reader: &dyn SpoolReader, shared: &Shared) {
+    let mut held = std::collections::BTreeSet::new();
+    for (host, path, bytes) in reader.quarantine_files() {
+        let Some(region) = shared.region_of(&host) else {
+            continue;
+        };
+        for msg in message_ids_in(&bytes) {
+            if held.insert((host.clone(), msg.clone())) {
+                shared.observer.record(
+                    &host,
+                    EventKind::QuarantineHeld {
+                        msg,
+                        region: region.to_string(),
+                        place: path.clone(),
+                    },
+                );
+            }
+        }
+    }
+}
+
 impl SpoolReader for SpoolDisks {
+    fn quarantine_files(&self) -> Vec<(String, String, Vec<u8>)> {
+        let mut found = Vec::new();
+        for (host, handle) in self.handles.borrow().iter() {
+            let _inside = handle.enter();
+            let Ok(dir) = simfs::read_dir(format!("/{QUARANTINE_DIR}")) else {
+                continue;
+            };
+            let mut names: Vec<String> = dir
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            for name in names {
+                let path = format!("{QUARANTINE_DIR}/{name}");
+                if let Ok(bytes) = simfs::read(format!("/{path}")) {
+                    found.push((host.clone(), path, bytes));
+                }
+            }
+        }
+        found
+    }
+
     fn spool_ids(&self) -> Vec<(String, String)> {
         let mut found = Vec::new();
         for (host, handle) in self.handles.borrow().iter() {

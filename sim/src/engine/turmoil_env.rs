@@ -34,6 +34,7 @@ impl TurmoilEnv {
                 host: host.to_string(),
                 shared: shared.clone(),
                 inner: TurmoilDisk,
+                durable: Default::default(),
             },
             shared,
             prng: RefCell::new(Prng::new(seed)),
@@ -91,7 +92,7 @@ impl Env for TurmoilEnv {
     }
 
     fn observe(&self, event: EventKind) {
-        self.shared.observer.record(&self.host, event);
+        self.shared.observe_from(&self.host, event);
     }
 }
 

@@ -21,7 +21,7 @@ use crate::engine::hosts::{self, Deployment, Role};
 use crate::engine::observer::Observer;
 pub use crate::engine::run_loop::RunArtifacts;
 use crate::engine::run_loop::RunLoop;
-use crate::engine::spool_check::{SpoolDisks, SpoolReader};
+use crate::engine::spool_check::{SpoolDisks, SpoolReader, record_quarantines};
 use crate::engine::turmoil_env::{Shared, TurmoilEnv};
 use crate::scenario::Scenario;
 
@@ -38,6 +38,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         disk_faults: RefCell::new(BTreeMap::new()),
         lost_disks: Default::default(),
         rejections: Default::default(),
+        sources: hosts::host_sources(scenario),
     });
 
     let mut builder = turmoil::Builder::new();
@@ -102,6 +103,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
             break;
         }
     }
+    record_quarantines(&spool_disks, &shared);
     let log = run_loop.finish();
     let spool_residue = match run_loop.drained() {
         true => spool_disks.residue(&log),
