@@ -1,8 +1,8 @@
 //! The seam: the only way gateway code reaches the network, the disk, the
 //! clock, randomness, task spawning and the out-of-band observation log.
 //!
-//! An engine (turmoil today; madsim and real tokio later) implements [`Env`]
-//! for each host it boots. Gateway logic never names an engine type, so the
+//! Each engine (turmoil, madsim) and real mode (tokio sockets and files, for
+//! `mailsim serve`) implements [`Env`] for each host it boots. Gateway logic never names an engine type, so the
 //! same code runs under every engine. The trait is object safe on purpose:
 //! engines are picked at run time and the gateway holds an `Rc<dyn Env>`.
 

@@ -16,10 +16,6 @@ use crate::engine::Engine;
 use crate::run::{self, RunOutcome};
 use crate::scenario::Scenario;
 
-/// The default engine's name (failure files record the engine a run
-/// actually used: `RunOutcome::engine`).
-pub const ENGINE: &str = "turmoil";
-
 /// Listed among the violated properties when a host's software failed (a
 /// panic or an error out of a host): that fails a run without any property.
 pub const HOST_FAILURE: &str = "host_failure";

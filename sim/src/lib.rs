@@ -1,6 +1,7 @@
 //! The simulator: scenarios drawn from seeds, the standard topology, the
 //! world outside the gateway (senders, DNS, mailbox servers), the fault
-//! schedule, the turmoil engine that runs it all, and the `mailsim` CLI.
+//! schedule, the engines that run it all (turmoil; madsim in a
+//! `--cfg madsim` build), real mode (`mailsim serve`), and the `mailsim` CLI.
 
 pub mod bench;
 pub mod bug_hunt;
