@@ -149,6 +149,10 @@ fn check_rcpt(
 /// 451 before the body than after it. A node just booted does not know
 /// yet, and tries.
 fn knows_no_quorum(node: &SharedNode) -> bool {
+    if node.config.bug("ack-before-replication-quorum") {
+        // A gateway that does not wait for its quorum does not look for one.
+        return false;
+    }
     let now_ms = node.now_ms();
     let heard = node.heard.borrow();
     !heard.in_boot_grace(now_ms, node.config.knobs.owner_lease_ms)

@@ -89,14 +89,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_has_six_hosts_in_the_fixed_order() {
+    fn the_default_has_eight_hosts_in_the_fixed_order() {
         let names: Vec<String> = hosts(&ServeConfig::default())
             .into_iter()
             .map(|(h, _)| h)
             .collect();
         assert_eq!(
             names,
-            ["gw-a", "gw-b", "scan-a", "scan-b", "dns", "mbx-example"]
+            [
+                "gw-a",
+                "gw-b",
+                "gw-c",
+                "scan-a",
+                "scan-b",
+                "scan-c",
+                "dns",
+                "mbx-example"
+            ]
         );
         assert_eq!(
             region_hosts(&ServeConfig::default(), "local-a"),
@@ -121,6 +130,6 @@ mod tests {
                 domains: vec!["example.test".into(), "other.test".into()]
             })
         );
-        assert_eq!(hosts(&config).len(), 6);
+        assert_eq!(hosts(&config).len(), 8);
     }
 }

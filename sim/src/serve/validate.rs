@@ -176,7 +176,7 @@ mod tests {
         assert!(error_of(|c| c.gateway.gateways[0].host = "../etc".into()).contains("../etc"));
         assert!(error_of(|c| c.gateway.scanners[0].host = "gw-b".into()).contains("gw-b"));
         assert!(error_of(|c| c.gateway.gateways[1].region = "mars".into()).contains("mars"));
-        assert!(error_of(|c| c.gateway.knobs.replica_quorum = 3).contains("quorum"));
+        assert!(error_of(|c| c.gateway.knobs.replica_quorum = 4).contains("quorum"));
         assert!(error_of(|c| c.gateway.knobs.queue_tick_ms = 0).contains("queue_tick_ms"));
         assert!(error_of(|c| c.gateway.knobs.backoff_ms_max = 1).contains("backoff"));
         assert!(error_of(|c| c.gateway.bugs.push("nope".into())).contains("nope"));
