@@ -77,16 +77,17 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// python3 if it runs here; tests that need it skip (loudly) without it.
-pub fn python3() -> bool {
+/// Fails loudly when python3 is missing: the tests that drive `mailsim
+/// serve` with smtplib must not pass without it.
+pub fn require_python3() {
     let ok = Command::new("python3")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: python3 is not installed; this test drives mailsim serve with smtplib");
-    }
-    ok
+    assert!(
+        ok,
+        "python3 is not installed; these tests drive mailsim serve with smtplib"
+    );
 }
 
 pub fn script(name: &str) -> PathBuf {
