@@ -200,9 +200,9 @@ async fn attempt(
         .or(transaction.data_start.as_ref())
         .map(|r| r.code);
     for (rcpt, reply) in &transaction.rcpts {
-        let state = if reply.code >= 500 {
-            bounced(reply.code, &reply.text)
-        } else if reply.code >= 400 && node.config.bug("bounce-on-4xx") {
+        // The bounce-on-4xx bug takes a 4xx for a 5xx.
+        let permanent = reply.code >= 500 || node.config.bug("bounce-on-4xx");
+        let state = if reply.code >= 400 && permanent {
             bounced(reply.code, &reply.text)
         } else if reply.code >= 400 {
             continue;
