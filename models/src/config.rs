@@ -56,8 +56,12 @@ pub struct Tenant {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Knobs {
-    pub max_message_bytes: u64,
-    pub max_recipients: u32,
+    // Saved scenarios and failure files from before the rename (limit last)
+    // still load: the old names are aliases.
+    #[serde(alias = "max_message_bytes")]
+    pub message_bytes_max: u64,
+    #[serde(alias = "max_recipients")]
+    pub recipients_max: u32,
     /// Limit for one whole SMTP command line at ingress, counted from our
     /// previous reply (or the greeting): a client that trickles a command a
     /// byte at a time gets 421 when it runs out (RFC 5321 §4.5.3.2.7).
@@ -89,8 +93,8 @@ impl Knobs {
     /// few simulated minutes.
     pub fn simulation_defaults() -> Self {
         Knobs {
-            max_message_bytes: 256 * 1024,
-            max_recipients: 50,
+            message_bytes_max: 256 * 1024,
+            recipients_max: 50,
             smtp_command_timeout_ms: 30_000,
             smtp_data_timeout_ms: Knobs::smtp_data_timeout_ms_default(),
             replication_timeout_ms: 2_000,
@@ -235,5 +239,22 @@ impl GatewayConfig {
 
     pub fn bug(&self, name: &str) -> bool {
         self.bugs.iter().any(|b| b == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knobs_saved_under_the_old_limit_first_names_still_load() {
+        let mut json = serde_json::to_value(Knobs::simulation_defaults()).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        let bytes = fields.remove("message_bytes_max").unwrap();
+        let rcpts = fields.remove("recipients_max").unwrap();
+        fields.insert("max_message_bytes".into(), bytes);
+        fields.insert("max_recipients".into(), rcpts);
+        let old: Knobs = serde_json::from_value(json).unwrap();
+        assert_eq!(old, Knobs::simulation_defaults());
     }
 }

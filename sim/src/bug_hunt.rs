@@ -173,7 +173,7 @@ pub fn minimise(
     minimise_within(engine, bug, family, seed, property, u32::MAX, progress)
 }
 
-/// [`minimise`] with at most `max_runs` shrinker runs (see
+/// [`minimise`] with at most `runs_max` shrinker runs (see
 /// [`shrink::shrink_within_on`]).
 pub fn minimise_within(
     engine: Engine,
@@ -181,12 +181,12 @@ pub fn minimise_within(
     family: Family,
     seed: u64,
     property: &str,
-    max_runs: u32,
+    runs_max: u32,
     progress: &mut dyn FnMut(&str),
 ) -> Option<Minimised> {
     let scenario = scenario_with(seed, family, &[bug]);
     let shrunk =
-        shrink::shrink_within_on(engine, &scenario, seed, property, max_runs, progress).ok()?;
+        shrink::shrink_within_on(engine, &scenario, seed, property, runs_max, progress).ok()?;
     Some(Minimised {
         seed,
         property: property.to_string(),

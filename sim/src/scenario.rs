@@ -474,7 +474,7 @@ impl fmt::Display for Scenario {
             k.backoff_ms_max,
             k.queue_lifetime_ms,
             k.owner_lease_ms,
-            k.max_message_bytes
+            k.message_bytes_max
         )?;
         if self.bugs.is_empty() {
             write!(f, "bugs: none")

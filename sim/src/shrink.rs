@@ -69,7 +69,7 @@ struct Shrinker<'a> {
     best_outcome: RunOutcome,
     runs: u32,
     /// Runs allowed, the original's included; a candidate past it is not run.
-    max_runs: u32,
+    runs_max: u32,
     /// Scenarios already run (by digest): delta debugging can propose the
     /// same candidate twice, and a rerun would say nothing new.
     tried: BTreeSet<String>,
@@ -79,7 +79,7 @@ struct Shrinker<'a> {
 impl Shrinker<'_> {
     /// Runs `candidate`; keeps it as the best if it still fails.
     fn try_candidate(&mut self, candidate: Scenario, what: &str) -> bool {
-        if self.runs >= self.max_runs {
+        if self.runs >= self.runs_max {
             return false;
         }
         if candidate.validate().is_err() || !self.tried.insert(candidate.sha256()) {
@@ -322,7 +322,7 @@ pub fn shrink_on(
     shrink_within_on(engine, scenario, seed, target, u32::MAX, progress)
 }
 
-/// [`shrink_on`] with at most `max_runs` runs (the original's included): the
+/// [`shrink_on`] with at most `runs_max` runs (the original's included): the
 /// steps run in the same order and stop trying candidates when the budget is
 /// spent, so a test can afford the first, largest reductions (faults, then
 /// the messages the violation is not about) and leave the polish to
@@ -332,7 +332,7 @@ pub fn shrink_within_on(
     scenario: &Scenario,
     seed: u64,
     target: &str,
-    max_runs: u32,
+    runs_max: u32,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Shrunk, ShrinkError> {
     let original = run::run_on(engine, scenario, seed);
@@ -364,7 +364,7 @@ pub fn shrink_within_on(
         best: scenario.clone(),
         best_outcome: original,
         runs: 1,
-        max_runs,
+        runs_max,
         tried: BTreeSet::from([scenario.sha256()]),
         progress,
     };

@@ -29,9 +29,9 @@ const SMALL_MESSAGES: usize = 12;
 
 /// Hunts `bug` from seed 1, asserts the first detection violates
 /// `property` and the correct gateway passes every seed searched, then
-/// shrinks it and asserts at most `max_faults` faults and a handful of
+/// shrinks it and asserts at most `faults_max` faults and a handful of
 /// messages remain.
-fn hunted(bug: &str, property: &str, max_faults: usize) -> Minimised {
+fn hunted(bug: &str, property: &str, faults_max: usize) -> Minimised {
     let family = bug_hunt::family_for(bug);
     let range = bug_hunt::hunt_range(Engine::Turmoil, bug, family, 1, SEARCH_CAP, &mut |_| {});
     let found = range.detection.clone().unwrap_or_else(|| {
@@ -78,8 +78,8 @@ fn hunted(bug: &str, property: &str, max_faults: usize) -> Minimised {
         shrunk.runs
     );
     assert!(
-        shrunk.faults <= max_faults,
-        "{bug}: {} faults left after shrinking, expected at most {max_faults}",
+        shrunk.faults <= faults_max,
+        "{bug}: {} faults left after shrinking, expected at most {faults_max}",
         shrunk.faults
     );
     assert!(

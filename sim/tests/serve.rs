@@ -112,7 +112,7 @@ fn size_is_advertised_and_an_oversized_message_gets_552() {
     require_python3();
     let cluster = Cluster::start("size");
     let port = cluster.smtp_port("gw-a");
-    let limit = cluster.config.gateway.knobs.max_message_bytes;
+    let limit = cluster.config.gateway.knobs.message_bytes_max;
     let over = (limit + 40_000).to_string();
     // smtplib declares SIZE= in MAIL FROM, so the refusal comes up front.
     let declared = send(

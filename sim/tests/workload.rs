@@ -338,9 +338,9 @@ async fn lose_every_answer(env: SharedEnv) -> turmoil::Result {
         let (mut conn, _) = listener.accept().await?;
         let mut session = Session::new(SessionLimits {
             hostname: "mbx-flaky".into(),
-            max_message_bytes: 1 << 20,
-            max_recipients: 10,
-            max_line_bytes: 1000,
+            message_bytes_max: 1 << 20,
+            recipients_max: 10,
+            line_bytes_max: 1000,
         });
         conn.write_all(&session.greeting()).await?;
         let mut chunk = [0u8; 4096];

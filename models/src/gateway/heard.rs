@@ -66,7 +66,7 @@ impl Heard {
         *seen = (*seen).max(epoch);
     }
 
-    pub fn max_epoch(&self, id: &str) -> u64 {
+    pub fn epoch_max(&self, id: &str) -> u64 {
         self.epoch_seen.get(id).copied().unwrap_or(0)
     }
 
@@ -116,8 +116,8 @@ mod tests {
         assert!(!heard.peer_recent("gw-b", 5_100, 5_000));
         heard.saw_epoch("m", 3);
         heard.saw_epoch("m", 2);
-        assert_eq!(heard.max_epoch("m"), 3);
+        assert_eq!(heard.epoch_max("m"), 3);
         heard.forget("m");
-        assert_eq!(heard.max_epoch("m"), 0);
+        assert_eq!(heard.epoch_max("m"), 0);
     }
 }

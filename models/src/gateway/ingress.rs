@@ -49,9 +49,9 @@ async fn session(node: SharedNode, mut conn: BoxConn, peer: String) {
     let knobs = &node.config.knobs;
     let mut session = Session::new(SessionLimits {
         hostname: node.me().to_string(),
-        max_message_bytes: knobs.max_message_bytes,
-        max_recipients: knobs.max_recipients,
-        max_line_bytes: 1000,
+        message_bytes_max: knobs.message_bytes_max,
+        recipients_max: knobs.recipients_max,
+        line_bytes_max: 1000,
     });
     if conn.write_all(&session.greeting()).await.is_err() {
         return;

@@ -374,7 +374,7 @@ async fn claim_if_owner_is_gone(node: &SharedNode, entry: &Entry, tally: &Tally)
     }
     let epoch = tally
         .highest_epoch
-        .max(node.heard.borrow().max_epoch(&entry.id))
+        .max(node.heard.borrow().epoch_max(&entry.id))
         + 1;
     let ours = Ballot {
         epoch,

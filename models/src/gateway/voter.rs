@@ -50,7 +50,7 @@ async fn handle(node: &SharedNode, mut conn: BoxConn, peer: &str) -> std::io::Re
     let (framed, payload): (Framed, Vec<u8>) = env::timeout(
         node.env.as_ref(),
         deadline,
-        read_frame(&mut conn, knobs.max_message_bytes + 64 * 1024),
+        read_frame(&mut conn, knobs.message_bytes_max + 64 * 1024),
     )
     .await??;
     // The sender names itself: a transport's peer address (a loopback port

@@ -90,7 +90,7 @@ pub const SPAM_PHRASES: &[&str] = &[
 
 /// Nested messages are opened at most this deep; beyond it a part's bytes are
 /// still searched, just not parsed, so hostile nesting cannot exhaust the stack.
-const MAX_NESTING: usize = 16;
+const NESTING_MAX: usize = 16;
 
 /// Scans with the catalogue bugs in `bugs` switched on.
 pub fn scan_with(raw: &[u8], bugs: ScanBugs) -> ScanReport {
@@ -184,7 +184,7 @@ impl Search<'_> {
                     // mail-parser stops parsing nested encoded messages after a
                     // few levels and hands back the decoded bytes instead; they
                     // may hold further encoded layers, so parse them ourselves.
-                    if depth < MAX_NESTING
+                    if depth < NESTING_MAX
                         && part.is_content_type("message", "rfc822")
                         && let Some(nested) = parse_guarded(bytes)
                         && let Some(found) = self.find(&nested, depth + 1, &here)
@@ -193,7 +193,7 @@ impl Search<'_> {
                     }
                 }
                 PartType::Message(nested) => {
-                    if depth < MAX_NESTING {
+                    if depth < NESTING_MAX {
                         if let Some(found) = self.find(nested, depth + 1, &here) {
                             return Some(found);
                         }

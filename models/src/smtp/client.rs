@@ -28,7 +28,7 @@ use crate::env::{BoxConn, Env, timeout};
 use crate::smtp::body::encode_body;
 
 /// A reply bigger than this is not SMTP; give up rather than buffer it.
-const MAX_REPLY_BYTES: usize = 64 * 1024;
+const REPLY_BYTES_MAX: usize = 64 * 1024;
 
 /// One complete server reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -381,8 +381,8 @@ impl Wire<'_> {
                 if let Some(reply) = take_reply(inbox)? {
                     return Ok(reply);
                 }
-                if inbox.len() > MAX_REPLY_BYTES {
-                    return Err(format!("reply longer than {MAX_REPLY_BYTES} bytes"));
+                if inbox.len() > REPLY_BYTES_MAX {
+                    return Err(format!("reply longer than {REPLY_BYTES_MAX} bytes"));
                 }
                 let read = conn
                     .read(&mut chunk)
@@ -1019,9 +1019,9 @@ mod tests {
         let mut stream = stream;
         let mut session = Session::new(SessionLimits {
             hostname: "gw.test".to_string(),
-            max_message_bytes: 10_000,
-            max_recipients: 10,
-            max_line_bytes: 1000,
+            message_bytes_max: 10_000,
+            recipients_max: 10,
+            line_bytes_max: 1000,
         });
         let mut received = Vec::new();
         stream

@@ -25,7 +25,7 @@ use smtp_proto::{
 
 /// After this many bad commands in a row the peer is not speaking SMTP with
 /// us in good faith (or at all); we answer 421 and hang up.
-pub const MAX_CONSECUTIVE_BAD_COMMANDS: u32 = 10;
+pub const BAD_COMMANDS_CONSECUTIVE_MAX: u32 = 10;
 
 /// What one session enforces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,11 +34,11 @@ pub struct SessionLimits {
     pub hostname: String,
     /// Largest message accepted, counted after dot-unstuffing and CRLF
     /// normalisation (what we would store).
-    pub max_message_bytes: u64,
-    pub max_recipients: u32,
+    pub message_bytes_max: u64,
+    pub recipients_max: u32,
     /// Longest command line including its CRLF; RFC 5321 allows 512, we use
     /// 1000 as most servers do.
-    pub max_line_bytes: usize,
+    pub line_bytes_max: usize,
 }
 
 /// The gateway's verdict on one `RCPT TO` address.
@@ -255,7 +255,7 @@ impl Session {
                 }
             },
             Phase::Data(mut cursor) => {
-                let limit = self.limits.max_message_bytes;
+                let limit = self.limits.message_bytes_max;
                 let (consumed, end) = read_body(
                     &mut cursor,
                     &self.inbox[self.inbox_start..],
@@ -289,7 +289,7 @@ impl Session {
         rcpt_check: &mut dyn FnMut(&str) -> RcptCheck,
         out: &mut Vec<u8>,
     ) -> Progress {
-        let max_line = self.limits.max_line_bytes;
+        let line_max = self.limits.line_bytes_max;
         let pending = self.pending();
         if pending.is_empty() {
             return Progress::NeedInput;
@@ -298,7 +298,7 @@ impl Session {
             // Without a newline the line can still grow; once it cannot fit
             // any more, answer now rather than wait for a CRLF that a hostile
             // client may never send.
-            if pending.len() >= max_line {
+            if pending.len() >= line_max {
                 self.inbox_start = self.inbox.len();
                 self.phase = Phase::SkippingLongLine;
                 return self.bad(out, 500, "5.5.2", "Line too long");
@@ -309,7 +309,7 @@ impl Session {
         let line_end = line_start + newline + 1;
         self.inbox_start = line_end;
         let line = &self.inbox[line_start..line_end];
-        if line.len() > max_line {
+        if line.len() > line_max {
             return self.bad(out, 500, "5.5.2", "Line too long");
         }
         if std::str::from_utf8(line).is_err() {
@@ -359,7 +359,7 @@ impl Session {
                     | EXT_8BIT_MIME
                     | EXT_SMTP_UTF8
                     | EXT_ENHANCED_STATUS_CODES;
-                ehlo.size = usize::try_from(self.limits.max_message_bytes).unwrap_or(usize::MAX);
+                ehlo.size = usize::try_from(self.limits.message_bytes_max).unwrap_or(usize::MAX);
                 ehlo.write(&mut *out)
                     .expect("writing into a Vec cannot fail");
                 self.good()
@@ -380,7 +380,7 @@ impl Session {
                     return self.bad(out, 503, "5.5.1", "Sender already specified");
                 }
                 let declared = u64::try_from(from.size).unwrap_or(u64::MAX);
-                if declared > self.limits.max_message_bytes {
+                if declared > self.limits.message_bytes_max {
                     out.extend(reply(
                         552,
                         "5.3.4",
@@ -466,7 +466,7 @@ impl Session {
             out.extend(reply(250, "2.1.5", "Recipient OK (duplicate)"));
             return self.good();
         }
-        if self.rcpts.len() >= self.limits.max_recipients as usize {
+        if self.rcpts.len() >= self.limits.recipients_max as usize {
             out.extend(reply(452, "4.5.3", "Too many recipients"));
             return self.good();
         }
@@ -519,7 +519,7 @@ impl Session {
     fn bad(&mut self, out: &mut Vec<u8>, code: u16, enhanced: &str, text: &str) -> Progress {
         out.extend(reply(code, enhanced, text));
         self.bad_streak += 1;
-        if self.bad_streak >= MAX_CONSECUTIVE_BAD_COMMANDS {
+        if self.bad_streak >= BAD_COMMANDS_CONSECUTIVE_MAX {
             let text = format!(
                 "{} Too many errors, closing connection",
                 sanitize(&self.limits.hostname)
@@ -557,9 +557,9 @@ mod tests {
     fn limits() -> SessionLimits {
         SessionLimits {
             hostname: "gw.test".to_string(),
-            max_message_bytes: 1000,
-            max_recipients: 3,
-            max_line_bytes: 1000,
+            message_bytes_max: 1000,
+            recipients_max: 3,
+            line_bytes_max: 1000,
         }
     }
 
@@ -959,7 +959,7 @@ mod tests {
         let mut session = Session::new(limits());
         let steps = feed(&mut session, &b"BOGUS\r\n".repeat(20));
         assert_eq!(steps.last(), Some(&Step::Close));
-        let mut expected = vec![500; MAX_CONSECUTIVE_BAD_COMMANDS as usize];
+        let mut expected = vec![500; BAD_COMMANDS_CONSECUTIVE_MAX as usize];
         expected.push(421);
         assert_eq!(codes(&written(&steps)), expected);
     }
@@ -1082,8 +1082,8 @@ mod tests {
         let mut closes_seen = 0;
         for round in 0..500u32 {
             let mut session = Session::new(SessionLimits {
-                max_line_bytes: 64,
-                max_message_bytes: 200,
+                line_bytes_max: 64,
+                message_bytes_max: 200,
                 ..limits()
             });
             // Half the rounds open a transaction first so the body reader

@@ -98,7 +98,7 @@ struct Mix {
     /// Relative weight of each of [`SWARM_KINDS`]; zero leaves a kind out.
     weights: [u64; SWARM_KINDS.len()],
     /// Longest fault, in ms: some seeds flicker, others stay broken.
-    max_duration_ms: u64,
+    duration_ms_max: u64,
     /// Worst gray-link latency ceiling and loss this seed draws.
     gray_latency_ms_max: u64,
     gray_loss_percent_max: u64,
@@ -125,7 +125,7 @@ fn draw_mix(prng: &mut Prng, model: FaultModel, heal_at_ms: u64) -> Mix {
     }
     Mix {
         weights,
-        max_duration_ms: prng.range(2_000, heal_at_ms / 2),
+        duration_ms_max: prng.range(2_000, heal_at_ms / 2),
         gray_latency_ms_max: prng.range(100, 4_000),
         gray_loss_percent_max: prng.range(0, 40),
         disk_full_percent: prng.range(0, 101),
@@ -152,7 +152,7 @@ fn swarm(
     let mut faults = Vec::new();
     for _ in 0..count {
         let at_ms = prng.range(1_000, heal_at_ms * 3 / 4);
-        let longest = mix.max_duration_ms.min(heal_at_ms - at_ms).max(501);
+        let longest = mix.duration_ms_max.min(heal_at_ms - at_ms).max(501);
         let duration_ms = prng.range(500, longest);
         let mut draw = prng.range(0, total);
         let mut chosen = 0;

@@ -120,8 +120,8 @@ fn check_quorum(config: &ServeConfig, tenant: &models::config::Tenant) -> Result
 fn check_knobs(config: &ServeConfig) -> Result<(), String> {
     let k = &config.gateway.knobs;
     let positive = [
-        ("max_message_bytes", k.max_message_bytes),
-        ("max_recipients", u64::from(k.max_recipients)),
+        ("message_bytes_max", k.message_bytes_max),
+        ("recipients_max", u64::from(k.recipients_max)),
         ("smtp_command_timeout_ms", k.smtp_command_timeout_ms),
         ("smtp_data_timeout_ms", k.smtp_data_timeout_ms),
         ("replication_timeout_ms", k.replication_timeout_ms),
@@ -140,8 +140,8 @@ fn check_knobs(config: &ServeConfig) -> Result<(), String> {
         return Err("knobs.backoff_ms_min must not exceed knobs.backoff_ms_max".into());
     }
     // Frames carry lengths as u32.
-    if k.max_message_bytes > u64::from(u32::MAX / 2) {
-        return Err("knobs.max_message_bytes must be below 2 GiB".into());
+    if k.message_bytes_max > u64::from(u32::MAX / 2) {
+        return Err("knobs.message_bytes_max must be below 2 GiB".into());
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::sweep::record::{Outcome, SeedRecord};
 use crate::sweep::summary::Summary;
 
 /// Violations listed in one failure body; the rest are in summary.json.
-const MAX_LISTED: usize = 20;
+const LISTED_MAX: usize = 20;
 
 /// The JUnit document for `summary`.
 pub fn render(summary: &Summary) -> Result<String, String> {
@@ -99,18 +99,18 @@ fn seconds(wall_seconds: f64) -> Duration {
 pub fn body(record: &SeedRecord) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", record.headline());
-    for violation in record.violations.iter().take(MAX_LISTED) {
+    for violation in record.violations.iter().take(LISTED_MAX) {
         let _ = writeln!(
             out,
             "violation [{}] {}: {}",
             violation.kind, violation.property, violation.reason
         );
     }
-    if record.violations.len() > MAX_LISTED {
+    if record.violations.len() > LISTED_MAX {
         let _ = writeln!(
             out,
             "... and {} more violations (all in summary.json)",
-            record.violations.len() - MAX_LISTED
+            record.violations.len() - LISTED_MAX
         );
     }
     if let Some(detail) = &record.detail {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::sweep::summary::Summary;
 
 /// Failures listed before "... and N more".
-const MAX_FAILURES: usize = 50;
+const FAILURES_MAX: usize = 50;
 
 pub fn render(summary: &Summary) -> String {
     let totals = &summary.totals;
@@ -53,18 +53,18 @@ pub fn render(summary: &Summary) -> String {
     let failures: Vec<_> = summary.failures().collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "failures:");
-        for record in failures.iter().take(MAX_FAILURES) {
+        for record in failures.iter().take(FAILURES_MAX) {
             let _ = writeln!(out, "  {}", record.headline());
             if let Some(shrink) = &record.shrink {
                 let _ = writeln!(out, "    shrink: {shrink}");
             }
             let _ = writeln!(out, "    {}", record.repro);
         }
-        if failures.len() > MAX_FAILURES {
+        if failures.len() > FAILURES_MAX {
             let _ = writeln!(
                 out,
                 "  ... and {} more (see summary.json)",
-                failures.len() - MAX_FAILURES
+                failures.len() - FAILURES_MAX
             );
         }
     }

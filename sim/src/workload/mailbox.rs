@@ -52,7 +52,7 @@ use crate::workload::dsn_reader;
 const IDLE_MS: u64 = 60_000;
 
 /// Generous: the mailbox must never be the reason a message is refused.
-const MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
+const MESSAGE_BYTES_MAX: usize = 10 * 1024 * 1024;
 /// Bytes of one line (command or message) before the client is hung up on.
 const LINE_BYTES_MAX: usize = 1024 * 1024;
 
@@ -181,7 +181,7 @@ impl Handler for Witness {
 
     fn data(&mut self, line: &[u8]) -> io::Result<()> {
         let mut transaction = self.transaction.borrow_mut();
-        if transaction.data.len() + line.len() > MAX_MESSAGE_BYTES {
+        if transaction.data.len() + line.len() > MESSAGE_BYTES_MAX {
             transaction.oversize = true;
         } else {
             transaction.data.extend_from_slice(line);

@@ -10,7 +10,7 @@ use crate::sweep::summary::Summary;
 use crate::sweep::xml::{attr, text};
 
 /// Violations listed per failure; the rest are in summary.json.
-const MAX_LISTED: usize = 20;
+const LISTED_MAX: usize = 20;
 
 const STYLE: &str = "
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1160px; }
@@ -154,7 +154,7 @@ fn failure(out: &mut String, record: &SeedRecord, timeline: Option<&Result<Strin
     let _ = writeln!(out, "<pre class=\"repro\">{}</pre>", text(&record.repro));
     if !record.violations.is_empty() {
         out.push_str("<ul class=\"violations\">\n");
-        for violation in record.violations.iter().take(MAX_LISTED) {
+        for violation in record.violations.iter().take(LISTED_MAX) {
             let _ = writeln!(
                 out,
                 "<li><b>{}</b> [{}]: {}</li>",
@@ -163,11 +163,11 @@ fn failure(out: &mut String, record: &SeedRecord, timeline: Option<&Result<Strin
                 text(&violation.reason)
             );
         }
-        if record.violations.len() > MAX_LISTED {
+        if record.violations.len() > LISTED_MAX {
             let _ = writeln!(
                 out,
                 "<li>… and {} more (summary.json)</li>",
-                record.violations.len() - MAX_LISTED
+                record.violations.len() - LISTED_MAX
             );
         }
         out.push_str("</ul>\n");
@@ -205,7 +205,7 @@ fn failure(out: &mut String, record: &SeedRecord, timeline: Option<&Result<Strin
             let _ = writeln!(
                 out,
                 "<p class=\"muted\">No timeline (only the first {} failures get one).</p>",
-                super::MAX_TIMELINES
+                super::TIMELINES_MAX
             );
         }
     }

@@ -15,14 +15,14 @@ use crate::sweep::summary::Summary;
 
 /// Timelines drawn; later failures are listed without one, to keep a page
 /// about a disastrous night small enough to open.
-pub const MAX_TIMELINES: usize = 100;
+pub const TIMELINES_MAX: usize = 100;
 
 /// The page for the sweep in `dir`.
 pub fn render(dir: &Path) -> Result<String, String> {
     let layout = Layout::new(dir);
     let summary = Summary::load(&layout.summary())?;
     let mut timelines = Vec::new();
-    for record in summary.failures().take(MAX_TIMELINES) {
+    for record in summary.failures().take(TIMELINES_MAX) {
         timelines.push((record.seed, timeline_for(&layout, record)));
     }
     Ok(html::page(&summary, &timelines))

@@ -238,20 +238,20 @@ impl Timeline {
             );
             return;
         }
-        let max_latency = self
+        let latency_max = self
             .dots
             .iter()
             .filter_map(|d| d.latency_ms)
             .fold(1.0_f64, f64::max);
         // Missing messages sit in a band at the top, above every latency.
         let band = 14.0;
-        let y = |ms: f64| top + PLOT - (PLOT - band - 4.0) * (ms / max_latency);
+        let y = |ms: f64| top + PLOT - (PLOT - band - 4.0) * (ms / latency_max);
         let _ = writeln!(
             out,
             r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#666">{:.0} ms</text><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#666">0</text>"##,
             LEFT - 6.0,
-            y(max_latency) + 4.0,
-            max_latency,
+            y(latency_max) + 4.0,
+            latency_max,
             LEFT - 6.0,
             top + PLOT,
         );
