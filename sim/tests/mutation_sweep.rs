@@ -40,7 +40,7 @@ fn every_family_passes_a_few_dozen_seeds_on_madsim() {
                     .collect();
                 failures.push(format!(
                     "{} seed {seed}: {:?} {properties:?} {}",
-                    sim::bug_hunt::family_word(family),
+                    family.name(),
                     outcome.verdict,
                     outcome.host_failure.unwrap_or_default()
                 ));
