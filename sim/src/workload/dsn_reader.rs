@@ -68,16 +68,23 @@ fn parse(raw: &[u8]) -> Option<Message<'_>> {
     catch_unwind(AssertUnwindSafe(|| parser.parse(raw))).ok()?
 }
 
+/// RFC 6522 §3: a report is a `multipart/report` whose `report-type`
+/// names its kind; a DSN's is `delivery-status` (RFC 3464 §2).
 fn is_delivery_report(message: &Message<'_>) -> bool {
-    message.content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
-            && ct
-                .attribute("report-type")
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("delivery-status"))
-    })
+    let Some(content_type) = message.content_type() else {
+        return false;
+    };
+    let seen = [
+        content_type.ctype(),
+        content_type.subtype().unwrap_or_default(),
+        content_type
+            .attribute("report-type")
+            .unwrap_or_default()
+            .trim(),
+    ];
+    seen.iter()
+        .zip(["multipart", "report", "delivery-status"])
+        .all(|(seen, wanted)| seen.eq_ignore_ascii_case(wanted))
 }
 
 /// The addresses of the `Final-Recipient` fields (RFC 3464 §2.3.2:

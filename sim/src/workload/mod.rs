@@ -8,3 +8,4 @@ pub mod multipart;
 pub mod mx_query;
 pub mod sender;
 pub mod smtp_client;
+pub mod smtp_reply;

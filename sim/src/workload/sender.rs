@@ -21,7 +21,8 @@ use traces::{Class, EventKind, Told};
 use crate::scenario::MessagePlan;
 use crate::workload::dns::{MxCache, resolve_shared};
 use crate::workload::mime::{MessageKind, MessageSpec, build_message};
-use crate::workload::smtp_client::{self, Failure, Reply, Transaction};
+use crate::workload::smtp_client::{self, Failure, Offer, Transaction};
+use crate::workload::smtp_reply::ServerReply;
 
 /// How every sender of a run behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,16 +224,14 @@ impl<'a> Delivery<'a> {
             Ok(Err(error)) => return self.no_answer(mx, &format!("connect: {error}")),
             Err(_) => return self.no_answer(mx, "connect: timed out"),
         };
-        let result = smtp_client::send(
-            self.env,
-            &mut conn,
-            self.env.host_name(),
-            &self.plan.mail_from,
+        let offer = Offer {
+            helo: self.env.host_name(),
+            mail_from: &self.plan.mail_from,
             rcpts,
             message,
-            self.settings.smtp_timeout_ms,
-        )
-        .await;
+        };
+        let result =
+            smtp_client::send(self.env, &mut conn, offer, self.settings.smtp_timeout_ms).await;
         match result {
             Ok(transaction) => self.judge(mx, rcpts, &transaction),
             Err(Failure::BeforeDot(why)) => self.no_answer(mx, &why),
@@ -258,11 +257,11 @@ impl<'a> Delivery<'a> {
     /// Reads a completed transaction: who was accepted, refused or put off.
     fn judge(&mut self, mx: &str, offered: &[String], transaction: &Transaction) {
         let mail = &transaction.mail;
-        if !mail.is_positive() {
+        if !mail.positive_completion() {
             // No RCPT was sent. A permanent MAIL refusal refuses the message
             // for everyone offered; anything else is worth another try.
             self.last_error = format!("{mx}: MAIL {mail}");
-            if mail.is_permanent_failure() {
+            if mail.permanent_negative() {
                 for rcpt in offered {
                     self.settle(rcpt);
                 }
@@ -274,17 +273,17 @@ impl<'a> Delivery<'a> {
             return;
         }
         let mut accepted = Vec::new();
-        let mut transient: Option<&Reply> = None;
-        let mut permanent: Option<&Reply> = None;
+        let mut transient: Option<&ServerReply> = None;
+        let mut permanent: Option<&ServerReply> = None;
         for (rcpt, reply) in &transaction.rcpts {
             self.env.observe(EventKind::RcptReply {
                 msg: self.plan.id.clone(),
                 rcpt: rcpt.clone(),
                 code: reply.code,
             });
-            if reply.is_positive() {
+            if reply.positive_completion() {
                 accepted.push(rcpt.clone());
-            } else if reply.is_permanent_failure() {
+            } else if reply.permanent_negative() {
                 self.settle(rcpt);
                 self.rejected_code = Some(reply.code);
                 permanent = Some(reply);
@@ -303,14 +302,14 @@ impl<'a> Delivery<'a> {
             .as_ref()
             .filter(|reply| reply.code != 354));
         match verdict {
-            Some(reply) if reply.is_positive() => {
+            Some(reply) if reply.positive_completion() => {
                 for rcpt in &accepted {
                     self.settle(rcpt);
                 }
                 self.accepted_ever = true;
                 self.outcome(Told::Accepted, reply.code, accepted);
             }
-            Some(reply) if reply.is_permanent_failure() => {
+            Some(reply) if reply.permanent_negative() => {
                 self.last_error = format!("{mx}: DATA {reply}");
                 for rcpt in &accepted {
                     self.settle(rcpt);

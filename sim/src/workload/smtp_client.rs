@@ -15,40 +15,14 @@
 //! reached the server, a missing reply means nobody can know
 //! ([`Failure::AfterDot`], RFC 1047). The message goes out as built, byte
 //! for byte, only dot-stuffed (§4.5.2) and given a final CRLF if it lacks
-//! one.
+//! one. Replies are read by `smtp_reply`, from RFC 5321 §4.2 alone.
 
-use std::fmt;
 use std::time::Duration;
 
 use models::env::{self, BoxConn, Env};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A reply bigger than this is not SMTP; give up rather than buffer it.
-const REPLY_BYTES_MAX: usize = 64 * 1024;
-
-/// One complete server reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
-    pub code: u16,
-    /// The text of every line, joined by " / ".
-    pub text: String,
-}
-
-impl Reply {
-    pub fn is_positive(&self) -> bool {
-        (200..300).contains(&self.code)
-    }
-
-    pub fn is_permanent_failure(&self) -> bool {
-        (500..600).contains(&self.code)
-    }
-}
-
-impl fmt::Display for Reply {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.code, self.text)
-    }
-}
+use crate::workload::smtp_reply::{REPLY_LINE_OCTETS_MAX, ReplyLines, ServerReply};
 
 /// How a transaction broke off.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,102 +36,104 @@ pub enum Failure {
 /// What the server answered, stage by stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transaction {
-    pub mail: Reply,
+    pub mail: ServerReply,
     /// Each recipient offered, with its RCPT reply (none offered if MAIL
     /// was refused).
-    pub rcpts: Vec<(String, Reply)>,
+    pub rcpts: Vec<(String, ServerReply)>,
     /// The reply to DATA, if sent (only when some recipient was accepted).
-    pub data_start: Option<Reply>,
+    pub data_start: Option<ServerReply>,
     /// The reply to the final dot, if the body was sent.
-    pub data: Option<Reply>,
+    pub data: Option<ServerReply>,
 }
 
-/// Offers `message` from `mail_from` to `rcpts` over `conn`; every read
-/// and write is bounded by `timeout_ms`.
+/// One message as offered: the envelope, the bytes as built, and the
+/// name the sender gives in EHLO.
+#[derive(Clone, Copy, Debug)]
+pub struct Offer<'a> {
+    pub mail_from: &'a str,
+    pub rcpts: &'a [String],
+    pub message: &'a [u8],
+    pub helo: &'a str,
+}
+
+/// Makes `offer` over `conn`; every write, and every whole reply, is
+/// bounded by `timeout_ms` on the seam's clock.
 pub async fn send(
     env: &dyn Env,
     conn: &mut BoxConn,
-    helo: &str,
-    mail_from: &str,
-    rcpts: &[String],
-    message: &[u8],
+    offer: Offer<'_>,
     timeout_ms: u64,
 ) -> Result<Transaction, Failure> {
-    let mut wire = Wire {
+    let Offer {
+        helo,
+        mail_from,
+        rcpts,
+        message,
+    } = offer;
+    let mut wire = Link {
+        stream: conn,
+        unread: Vec::new(),
         env,
-        conn,
-        limit: Duration::from_millis(timeout_ms),
-        inbox: Vec::new(),
+        deadline: Duration::from_millis(timeout_ms),
     };
-    let before = |stage: &str, why: String| Failure::BeforeDot(format!("{stage}: {why}"));
-    let greeting = wire.reply().await.map_err(|why| before("greeting", why))?;
+    let greeting = wire.before_dot("greeting", None).await?;
     if greeting.code != 220 {
         return Err(Failure::BeforeDot(format!("greeting {greeting}")));
     }
-    let mut hello = wire
-        .command(&format!("EHLO {helo}"))
-        .await
-        .map_err(|why| before("EHLO", why))?;
-    if !hello.is_positive() {
-        // RFC 5321 §3.2: a server that does not know EHLO may know HELO.
-        hello = wire
-            .command(&format!("HELO {helo}"))
-            .await
-            .map_err(|why| before("HELO", why))?;
-    }
-    if !hello.is_positive() {
+    let ehlo = wire
+        .before_dot("EHLO", Some(format!("EHLO {helo}")))
+        .await?;
+    // RFC 5321 §3.2: a server that does not know EHLO may know HELO.
+    let hello = match ehlo.positive_completion() {
+        true => ehlo,
+        false => {
+            wire.before_dot("HELO", Some(format!("HELO {helo}")))
+                .await?
+        }
+    };
+    if !hello.positive_completion() {
         return Err(Failure::BeforeDot(format!("hello refused: {hello}")));
     }
-    let mail = wire
-        .command(&format!("MAIL FROM:<{mail_from}>"))
-        .await
-        .map_err(|why| before("MAIL", why))?;
+    let mail_line = format!("MAIL FROM:<{mail_from}>");
     let mut transaction = Transaction {
-        mail,
-        rcpts: Vec::new(),
+        mail: wire.before_dot("MAIL", Some(mail_line)).await?,
+        rcpts: Vec::with_capacity(rcpts.len()),
         data_start: None,
         data: None,
     };
-    if !transaction.mail.is_positive() {
-        wire.quit().await;
-        return Ok(transaction);
+    // Each stage goes on only if the one before let it (§3.3): MAIL
+    // accepted, then at least one RCPT, then 354 to DATA.
+    if transaction.mail.positive_completion() {
+        for rcpt in rcpts {
+            let line = format!("RCPT TO:<{rcpt}>");
+            let answer = wire.before_dot("RCPT", Some(line)).await?;
+            transaction.rcpts.push((rcpt.clone(), answer));
+        }
     }
-    for rcpt in rcpts {
-        let reply = wire
-            .command(&format!("RCPT TO:<{rcpt}>"))
-            .await
-            .map_err(|why| before("RCPT", why))?;
-        transaction.rcpts.push((rcpt.clone(), reply));
-    }
-    if !transaction
+    let someone_taken = transaction
         .rcpts
         .iter()
-        .any(|(_, reply)| reply.is_positive())
+        .any(|(_, a)| a.positive_completion());
+    if someone_taken {
+        let go_ahead = wire.before_dot("DATA", Some("DATA".to_string())).await?;
+        transaction.data_start = Some(go_ahead);
+    }
+    if transaction
+        .data_start
+        .as_ref()
+        .is_some_and(|a| a.code == 354)
     {
-        wire.quit().await;
-        return Ok(transaction);
+        wire.write(&dot_stuffed(message))
+            .await
+            .map_err(|why| Failure::BeforeDot(format!("message body: {why}")))?;
+        // From here on the server may hold the message whatever we hear.
+        let after = |stage: &str, why: String| Failure::AfterDot(format!("{stage}: {why}"));
+        wire.write(b".\r\n")
+            .await
+            .map_err(|why| after("final dot", why))?;
+        let verdict = wire.reply().await;
+        transaction.data = Some(verdict.map_err(|why| after("reply to the final dot", why))?);
     }
-    let data_start = wire
-        .command("DATA")
-        .await
-        .map_err(|why| before("DATA", why))?;
-    let go_ahead = data_start.code == 354;
-    transaction.data_start = Some(data_start);
-    if !go_ahead {
-        wire.quit().await;
-        return Ok(transaction);
-    }
-    wire.write(&dot_stuffed(message))
-        .await
-        .map_err(|why| before("message body", why))?;
-    wire.write(b".\r\n")
-        .await
-        .map_err(|why| Failure::AfterDot(format!("final dot: {why}")))?;
-    let data = wire
-        .reply()
-        .await
-        .map_err(|why| Failure::AfterDot(format!("reply to the final dot: {why}")))?;
-    transaction.data = Some(data);
     wire.quit().await;
     Ok(transaction)
 }
@@ -181,82 +157,86 @@ pub fn dot_stuffed(message: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The connection with its unread reply bytes.
-struct Wire<'a> {
+/// The connection with the reply bytes read from it and not yet taken.
+struct Link<'a> {
+    stream: &'a mut BoxConn,
+    unread: Vec<u8>,
+    /// The clock that bounds each write, and each whole reply, by `deadline`.
     env: &'a dyn Env,
-    conn: &'a mut BoxConn,
-    limit: Duration,
-    inbox: Vec<u8>,
+    deadline: Duration,
 }
 
-impl Wire<'_> {
-    async fn command(&mut self, line: &str) -> Result<Reply, String> {
+impl Link<'_> {
+    /// Sends `line` (if any) and reads the reply; any failure is one
+    /// before the final dot, named by `stage`.
+    async fn before_dot(
+        &mut self,
+        stage: &str,
+        line: Option<String>,
+    ) -> Result<ServerReply, Failure> {
+        let answer = match line {
+            Some(line) => self.command(&line).await,
+            None => self.reply().await,
+        };
+        answer.map_err(|why| Failure::BeforeDot(format!("{stage}: {why}")))
+    }
+
+    async fn command(&mut self, line: &str) -> Result<ServerReply, String> {
         self.write(format!("{line}\r\n").as_bytes()).await?;
         self.reply().await
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
         let io = async {
-            self.conn.write_all(bytes).await?;
-            self.conn.flush().await
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
         };
-        match env::timeout(self.env, self.limit, io).await {
+        match env::timeout(self.env, self.deadline, io).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(error.to_string()),
             Err(_) => Err("timed out".to_string()),
         }
     }
 
-    /// Reads one reply: lines `CODE-text` continue it, `CODE text` ends it
-    /// (RFC 5321 §4.2.1); every line must carry the same code.
-    async fn reply(&mut self) -> Result<Reply, String> {
-        let mut code: Option<u16> = None;
-        let mut texts: Vec<String> = Vec::new();
-        loop {
-            let line = self.line().await?;
-            let line = line.strip_suffix("\r\n").unwrap_or(&line);
-            let (digits, rest) = line.split_at(line.len().min(3));
-            let this: u16 = digits
-                .parse()
-                .ok()
-                .filter(|c| (200..600).contains(c))
-                .ok_or_else(|| format!("not a reply line: {line:?}"))?;
-            if code.is_some_and(|c| c != this) {
-                return Err(format!("reply code changed mid-reply: {line:?}"));
+    /// Reads one whole reply (`smtp_reply`), all of it within the time
+    /// limit: RFC 5321 bounds a reply's lines, not their number.
+    async fn reply(&mut self) -> Result<ServerReply, String> {
+        let deadline = self.deadline;
+        let env = self.env;
+        let whole = async {
+            let mut lines = ReplyLines::default();
+            loop {
+                let line = self.crlf_line().await?;
+                if let Some(reply) = lines.take(&line)? {
+                    return Ok(reply);
+                }
             }
-            code = Some(this);
-            let (last, text) = match rest.as_bytes().first() {
-                None => (true, ""),
-                Some(b' ') => (true, &rest[1..]),
-                Some(b'-') => (false, &rest[1..]),
-                Some(_) => return Err(format!("not a reply line: {line:?}")),
-            };
-            texts.push(text.to_string());
-            if last {
-                return Ok(Reply {
-                    code: this,
-                    text: texts.join(" / "),
-                });
-            }
+        };
+        match env::timeout(env, deadline, whole).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err("timed out".to_string()),
         }
     }
 
-    /// One line, CRLF included, within the time limit.
-    async fn line(&mut self) -> Result<String, String> {
+    /// The next line up to its CRLF (taken off). A line must end within
+    /// the 512 octets RFC 5321 §4.5.3.1.5 allows it.
+    async fn crlf_line(&mut self) -> Result<Vec<u8>, String> {
         loop {
-            if let Some(end) = memchr::memchr(b'\n', &self.inbox) {
-                let line: Vec<u8> = self.inbox.drain(..=end).collect();
-                return Ok(String::from_utf8_lossy(&line).into_owned());
+            if let Some(at) = self.unread.windows(2).position(|pair| pair == b"\r\n") {
+                let line = self.unread[..at].to_vec();
+                self.unread.drain(..at + 2);
+                return Ok(line);
             }
-            if self.inbox.len() > REPLY_BYTES_MAX {
-                return Err("reply too long".to_string());
+            if self.unread.len() >= REPLY_LINE_OCTETS_MAX {
+                return Err(format!(
+                    "no CRLF within the {REPLY_LINE_OCTETS_MAX} octets of a reply line"
+                ));
             }
-            let mut chunk = [0u8; 4096];
-            match env::timeout(self.env, self.limit, self.conn.read(&mut chunk)).await {
-                Ok(Ok(0)) => return Err("connection closed".to_string()),
-                Ok(Ok(n)) => self.inbox.extend_from_slice(&chunk[..n]),
-                Ok(Err(error)) => return Err(error.to_string()),
-                Err(_) => return Err("timed out".to_string()),
+            let mut chunk = [0u8; REPLY_LINE_OCTETS_MAX];
+            match self.stream.read(&mut chunk).await {
+                Ok(0) => return Err("connection closed".to_string()),
+                Ok(n) => self.unread.extend_from_slice(&chunk[..n]),
+                Err(error) => return Err(error.to_string()),
             }
         }
     }
@@ -264,7 +244,7 @@ impl Wire<'_> {
     /// Says goodbye; the outcome is settled, so its answer does not matter.
     async fn quit(&mut self) {
         let _ = self.command("QUIT").await;
-        let _ = env::timeout(self.env, self.limit, self.conn.shutdown()).await;
+        let _ = env::timeout(self.env, self.deadline, self.stream.shutdown()).await;
     }
 }
 
