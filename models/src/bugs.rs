@@ -72,6 +72,14 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "quarantines a message no scanner answered for, instead of waiting",
     ),
     (
+        "dsn-replicas-anywhere",
+        "replicates a DSN to every gateway, whatever the jurisdiction of the tenant whose mail it quotes",
+    ),
+    (
+        "size-limit-off-by-one",
+        "refuses a message exactly at the declared size limit (counts with >= where RFC 1870 allows equal)",
+    ),
+    (
         "bounce-on-4xx",
         "bounces a recipient at the first 4xx or refused connection instead of retrying",
     ),

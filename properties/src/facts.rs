@@ -85,6 +85,10 @@ pub struct Facts {
     /// The cloud of every gateway region, by region name.
     #[serde(default)]
     pub region_clouds: BTreeMap<String, String>,
+    /// The largest message, in RFC 1870 octets, the gateway is configured
+    /// to take (0: not known, not judged).
+    #[serde(default)]
+    pub message_bytes_max: u64,
 }
 
 impl Facts {
@@ -120,6 +124,12 @@ impl Facts {
         self.outage_windows
             .iter()
             .any(|w| w.regions_down.len() == 1 && w.contains(t_us))
+    }
+
+    /// Whether a message of `size` RFC 1870 octets is over the gateway's
+    /// configured limit (never, when the limit is not known).
+    pub fn over_size_limit(&self, size: u64) -> bool {
+        self.message_bytes_max > 0 && size > self.message_bytes_max
     }
 
     /// Whether `t_us` lies in any outage window.

@@ -34,6 +34,7 @@ pub mod progress;
 pub mod provenance;
 pub mod recipients_only;
 pub mod residency;
+pub mod size_limit;
 pub mod tenant_isolation;
 pub mod verdict_before_delivery;
 
@@ -106,10 +107,11 @@ macro_rules! property {
     };
 }
 
-static ALL: [Property; 17] = [
+static ALL: [Property; 18] = [
     property!(no_acked_loss),
     property!(ack_durable),
     property!(integrity),
+    property!(size_limit),
     property!(no_false_quarantine),
     property!(no_false_bounce),
     property!(no_unacked_delivery),
@@ -187,9 +189,10 @@ mod tests {
     use traces::Told;
 
     #[test]
-    fn the_registry_names_seventeen_distinct_properties_matching_their_modules() {
+    fn the_registry_names_eighteen_distinct_properties_matching_their_modules() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), 17);
+        assert_eq!(names.len(), 18);
+        assert!(names.contains("size_limit"));
         assert!(names.contains("expiry_honoured"));
         assert!(names.contains("no_acked_loss"));
         assert!(names.contains("drained_after_heal"));
@@ -209,7 +212,7 @@ mod tests {
             "unexpected violations: {:#?}",
             report.violations
         );
-        assert_eq!(report.verdicts.len(), 17);
+        assert_eq!(report.verdicts.len(), 18);
         assert!(
             report
                 .verdicts

@@ -45,7 +45,9 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
     }
     let mut out = Vec::new();
     for (msg, built) in &view.built {
-        if built.class != Class::Clean {
+        // Mail over the configured size limit is owed a refusal, not an
+        // acceptance (`size_limit`).
+        if built.class != Class::Clean || view.facts.over_size_limit(built.size) {
             continue;
         }
         let Some(message) = view.message(msg) else {

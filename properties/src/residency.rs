@@ -174,6 +174,49 @@ mod tests {
     }
 
     #[test]
+    fn a_dsn_spooled_inside_the_original_tenants_regions_passes() {
+        let mut run = Run::new();
+        run.store("dsn-m5", "eu-central-1", "spool/dsn-m5");
+        run.dsn(
+            "dsn-m5",
+            "m5",
+            &["bob@acme.example"],
+            "erin@sender.example",
+            "mbx-ext",
+        );
+        assert_eq!(check(&run.log, &facts()), vec![]);
+    }
+
+    #[test]
+    fn a_dsn_is_judged_by_the_tenant_of_the_message_it_reports_on() {
+        // m6 is globex's (US): the same store in eu-central-1 that passes
+        // for acme's m5 above is a breach for a DSN about m6.
+        let mut run = Run::new();
+        let stray = run.store("dsn-m6", "eu-central-1", "spool/dsn-m6");
+        run.dsn(
+            "dsn-m6",
+            "m6",
+            &["dave@globex.example"],
+            "alice@sender.example",
+            "mbx-ext",
+        );
+        let found = check(&run.log, &facts());
+        assert_reported(
+            &found,
+            NAME,
+            "DSN dsn-m6 (about message m6) of tenant globex",
+        );
+        assert_eq!(found[0].events, vec![stray]);
+    }
+
+    #[test]
+    fn a_dsn_whose_subject_never_arrived_is_not_attributed() {
+        let mut run = Run::new();
+        run.store("dsn-unknown", "us-east-1", "spool/dsn-unknown");
+        assert_eq!(check(&run.log, &facts()), vec![]);
+    }
+
+    #[test]
     fn the_final_mailbox_servers_are_exempt() {
         let mut run = Run::new();
         run.push(

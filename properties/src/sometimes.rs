@@ -67,6 +67,13 @@ pub struct Sometimes {
     /// Accepted outcomes `ack_durable` judged against durable copies.
     #[serde(default)]
     pub acks_judged_durable: u64,
+    /// Messages exactly at the configured size limit that were accepted:
+    /// `size_limit`'s boundary reached from below.
+    #[serde(default)]
+    pub accepted_at_size_limit: u64,
+    /// Messages over the size limit refused with 552: its other side.
+    #[serde(default)]
+    pub refused_over_size_limit: u64,
 }
 
 /// Gateway notes that say a disk operation failed.
@@ -99,6 +106,8 @@ impl Sometimes {
         self.bounces_after_refusal += other.bounces_after_refusal;
         self.quarantine_writes_undone += other.quarantine_writes_undone;
         self.acks_judged_durable += other.acks_judged_durable;
+        self.accepted_at_size_limit += other.accepted_at_size_limit;
+        self.refused_over_size_limit += other.refused_over_size_limit;
     }
 }
 
@@ -179,6 +188,21 @@ pub fn from_view(view: &Outcomes<'_>) -> Sometimes {
         .keys()
         .filter(|msg| !view.quarantine_held.contains_key(*msg))
         .count() as u64;
+    for (msg, built) in &view.built {
+        let told = |wanted: Told, code_wanted: Option<u16>| {
+            view.sends_by_msg.get(msg).into_iter().flatten().any(|&i| {
+                matches!(&view.events[i].kind, EventKind::SendOutcome { told, code, .. }
+                    if *told == wanted && code_wanted.is_none_or(|c| c == *code))
+            })
+        };
+        let limit = facts.message_bytes_max;
+        if limit > 0 && built.size == limit && told(Told::Accepted, None) {
+            s.accepted_at_size_limit += 1;
+        }
+        if facts.over_size_limit(built.size) && told(Told::Rejected, Some(552)) {
+            s.refused_over_size_limit += 1;
+        }
+    }
     s.dsns_sent = view.dsns.len() as u64;
     s.quarantines = view.quarantined.len() as u64;
     s.excused_duplicates = view
@@ -208,6 +232,9 @@ mod tests {
         // m1 twice, m2 (tagged) once, m6 twice; every 250 had durable copies.
         assert_eq!((s.bodies_compared, s.tagged_bodies_compared), (5, 1));
         assert_eq!(s.acks_judged_durable, 6);
+        // Every message is built at the limit; m1..m6 were all accepted.
+        assert_eq!(s.accepted_at_size_limit, 6);
+        assert_eq!(s.refused_over_size_limit, 0);
         assert_eq!(s.quarantine_writes_undone, 0);
         assert_eq!(s.failovers, 0);
     }

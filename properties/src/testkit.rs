@@ -98,6 +98,8 @@ pub fn facts() -> Facts {
             ("us-east-1".into(), "aws".into()),
             ("us-west-2".into(), "gcp".into()),
         ]),
+        // Every message of the clean run is built at exactly this size.
+        message_bytes_max: 1_000,
     }
 }
 

@@ -25,7 +25,8 @@ use crate::shrink;
 /// the DSN and expiry bugs need mail to expire or be refused (bounces), the
 /// fail-open scanner and the quarantine of unscanned mail need every scanner
 /// of a jurisdiction down, a bounce on a 4xx needs a mailbox that is down
-/// (bounces), an altered body needs only a delivery (calm).
+/// (bounces), an altered body needs only a delivery (calm), and so does a
+/// message at the size limit (calm: every seed sends one).
 pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("ack-before-fsync", Family::PowerLoss),
     ("ack-before-replication-quorum", Family::DiskLoss),
@@ -46,6 +47,8 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("ack-before-dir-sync", Family::Calm),
     ("quarantine-clean-mail", Family::ScannerOutage),
     ("bounce-on-4xx", Family::Bounces),
+    ("size-limit-off-by-one", Family::Calm),
+    ("dsn-replicas-anywhere", Family::Bounces),
 ];
 
 /// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so

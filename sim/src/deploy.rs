@@ -178,6 +178,7 @@ pub fn facts(scenario: &Scenario, config: &GatewayConfig) -> Facts {
             .iter()
             .map(|r| (r.name.clone(), r.cloud.clone()))
             .collect(),
+        message_bytes_max: config.knobs.message_bytes_max,
     }
 }
 

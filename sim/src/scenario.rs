@@ -15,6 +15,7 @@ use crate::faults::{FaultModel, FaultSchedule};
 use crate::prng::{Prng, derive_seed};
 use crate::topology::Topology;
 use crate::workload::mime::MessageKind;
+use crate::workload::size_edge::SizeEdge;
 
 pub const SCENARIO_VERSION: u32 = 1;
 
@@ -45,6 +46,10 @@ pub struct MessagePlan {
     pub kind: MessageKind,
     pub body_bytes_approx: u32,
     pub body_seed: u64,
+    /// The exact RFC 1870 size to pad the message to: set for the messages
+    /// drawn at the gateway's size limit (`workload::size_edge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_octets: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -169,11 +174,19 @@ impl Scenario {
             heal_at_ms: 40_000,
             drain_bound_ms: family.drain_bound_ms(),
         };
-        let workload = draw_workload(
+        let mut workload = draw_workload(
             &mut Prng::new(derive_seed(seed, "workload")),
             seed,
             &tenants,
             phases.heal_at_ms,
+        );
+        // From a generator of their own, so the rest of the draw stays put.
+        add_size_edges(
+            &mut Prng::new(derive_seed(seed, "size_edges")),
+            seed,
+            &tenants,
+            knobs.message_bytes_max,
+            &mut workload,
         );
         let faults = FaultSchedule::draw(
             &mut Prng::new(derive_seed(seed, "faults")),
@@ -397,6 +410,7 @@ fn draw_workload(prng: &mut Prng, seed: u64, tenants: &[TenantSpec], heal_at_ms:
                 kind,
                 body_bytes_approx: prng.range(300, 6_000) as u32,
                 body_seed: prng.next_u64(),
+                size_octets: None,
             }
         })
         .collect();
@@ -409,6 +423,45 @@ fn draw_workload(prng: &mut Prng, seed: u64, tenants: &[TenantSpec], heal_at_ms:
         sender_backoff_ms_max: 10_000,
         dns_ttl_ms: 10_000,
     }
+}
+
+/// Adds three plain messages at the gateway's declared size limit: one
+/// octet under it, exactly at it and one octet over (RFC 1870 sizes), each
+/// to one existing user of a drawn tenant, sent during the fault phase.
+fn add_size_edges(
+    prng: &mut Prng,
+    seed: u64,
+    tenants: &[TenantSpec],
+    message_bytes_max: u64,
+    workload: &mut Workload,
+) {
+    let first = workload.messages.len();
+    let send_window_ms = workload
+        .messages
+        .iter()
+        .map(|m| m.at_ms)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    for (offset, edge) in SizeEdge::ALL.into_iter().enumerate() {
+        let tenant = prng.pick(tenants);
+        let sender = prng.range(0, u64::from(workload.senders)) as u32;
+        workload.messages.push(MessagePlan {
+            id: format!("m{}.s{seed}@mailsim.test", first + offset),
+            at_ms: prng.range(0, send_window_ms),
+            sender,
+            mail_from: format!("bulk@{}", sender_domain(sender)),
+            rcpts: vec![format!("{}@{}", prng.pick(&tenant.users), tenant.domain)],
+            tenant: tenant.name.clone(),
+            kind: MessageKind::Plain,
+            body_bytes_approx: prng.range(300, 2_000) as u32,
+            body_seed: prng.next_u64(),
+            size_octets: Some(edge.octets(message_bytes_max)),
+        });
+    }
+    workload
+        .messages
+        .sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then(a.id.cmp(&b.id)));
 }
 
 impl fmt::Display for Scenario {

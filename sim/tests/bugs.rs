@@ -210,6 +210,18 @@ fn bounce_on_4xx_gives_up_on_a_mailbox_that_is_only_down() {
 }
 
 #[test]
+fn size_limit_off_by_one_refuses_the_message_exactly_at_the_limit() {
+    // Calm: every seed sends one message at the configured limit.
+    hunted("size-limit-off-by-one", "size_limit", 0);
+}
+
+#[test]
+fn dsn_replicas_anywhere_copies_a_tenants_bounce_out_of_its_jurisdiction() {
+    // Bounces: DSNs need refused or expired mail.
+    hunted("dsn-replicas-anywhere", "residency", 3);
+}
+
+#[test]
 fn every_catalogue_bug_has_a_test_here() {
     // A bug added to the catalogue without a test above would go unproven.
     let tested = include_str!("bugs.rs");

@@ -389,6 +389,7 @@ fn one_message_scenario() -> Scenario {
         rcpts: vec![format!("{}@{}", tenant.users[0], tenant.domain)],
         tenant: tenant.name.clone(),
         kind: sim::workload::mime::MessageKind::Plain,
+        size_octets: None,
         ..scenario.workload.messages[0].clone()
     };
     scenario.workload.messages = vec![message];

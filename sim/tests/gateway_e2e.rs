@@ -171,6 +171,7 @@ fn policy_scenario() -> Scenario {
                 tenant: tenant.name.clone(),
                 kind,
                 body_seed: template.body_seed ^ n as u64,
+                size_octets: None,
                 ..template.clone()
             });
         }
@@ -232,6 +233,7 @@ fn one_message_scenario(bugs: &[&str]) -> Scenario {
         rcpts: vec![format!("{}@{}", tenant.users[0], tenant.domain)],
         tenant: tenant.name.clone(),
         kind: MessageKind::Plain,
+        size_octets: None,
         ..scenario.workload.messages[0].clone()
     };
     scenario.workload.messages = vec![message];

@@ -87,6 +87,7 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
         kind: MessageKind::Plain,
         body_bytes_approx: 500,
         body_seed: 42,
+        size_octets: None,
     };
     let settings = SenderSettings {
         dns_host: "dns".into(),

@@ -387,7 +387,7 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
         rcpts: vec![to],
         owner: node.me().to_string(),
         epoch: entry.epoch,
-        replicas: entry.replicas.clone(),
+        replicas: dsn_replicas(node, entry),
         smtputf8: false,
     };
     let mut dsn_entry = Entry::new(message, node.now_ms());
@@ -411,6 +411,21 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
     tracing::info!(msg = %entry.message_id, dsn = %dsn_entry.message_id, rcpts = ?bounced, "DSN queued");
     node.entries.borrow_mut().insert(dsn_id, dsn_entry);
     entry.dsn_reported.extend(bounced);
+}
+
+/// Where a DSN about `entry` is copied: where `entry` is, since it quotes
+/// the tenant's mail and stays in the tenant's jurisdiction (under the
+/// dsn-replicas-anywhere bug, every other gateway, as if a DSN, being the
+/// gateway's own mail, were nobody's).
+fn dsn_replicas(node: &SharedNode, entry: &Entry) -> Vec<String> {
+    if !node.config.bug("dsn-replicas-anywhere") {
+        return entry.replicas.clone();
+    }
+    let gateways = node.config.gateways.iter();
+    gateways
+        .filter(|n| n.host != node.me())
+        .map(|n| n.host.clone())
+        .collect()
 }
 
 /// A retry to `entry`'s destination just got through: the destination is

@@ -1,6 +1,11 @@
 //! The seam's eyes: shared state every host's `Env` writes the observation
 //! log through, and the scan that spots a message's bytes on a disk or a
-//! socket (by its Message-ID), so residency is judged from outside.
+//! socket, so residency is judged from outside. A message is spotted by a
+//! workload Message-ID anywhere in the bytes (the message, a replica, a
+//! DSN's copied headers), and any mail is spotted by the value of a
+//! `Message-ID:` header field (RFC 5322 §3.6.4), so the gateway's own
+//! messages — DSNs, which carry ids the workload never made — are seen
+//! wherever they land too.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -78,7 +83,10 @@ impl Observer {
         bytes: &[u8],
         seen: &mut BTreeSet<String>,
     ) {
-        for id in message_ids_in(bytes) {
+        let spotted = message_ids_in(bytes)
+            .into_iter()
+            .chain(header_message_ids_in(bytes));
+        for id in spotted {
             if seen.insert(id.clone()) {
                 self.record(
                     host,
@@ -129,6 +137,47 @@ pub fn message_ids_in(bytes: &[u8]) -> Vec<String> {
     ids
 }
 
+/// The longest Message-ID taken from a header field; anything longer is
+/// not one (RFC 5322 §2.1.1 keeps a line within 998 characters, and ids
+/// in practice are far shorter).
+const HEADER_ID_BYTES_MAX: usize = 250;
+
+/// The value of every `Message-ID:` header field in `bytes` (the field
+/// name in any case, at the start of a line, RFC 5322 §3.6.4 and §1.2.2),
+/// without its angle brackets, in order.
+pub fn header_message_ids_in(bytes: &[u8]) -> Vec<String> {
+    const NAME: &[u8] = b"message-id:";
+    let line_starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
+    let mut ids = Vec::new();
+    for start in line_starts {
+        let Some(name) = bytes.get(start..start + NAME.len()) else {
+            continue;
+        };
+        if !name.eq_ignore_ascii_case(NAME) {
+            continue;
+        }
+        let value = &bytes[start + NAME.len()..];
+        let Some(open) = value
+            .iter()
+            .position(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .filter(|&i| value[i] == b'<')
+        else {
+            continue;
+        };
+        let inner = &value[open + 1..value.len().min(open + 1 + HEADER_ID_BYTES_MAX)];
+        let Some(close) = inner.iter().position(|&b| b == b'>') else {
+            continue;
+        };
+        if let Ok(id) = std::str::from_utf8(&inner[..close])
+            && id.contains('@')
+            && !id.contains(|c: char| c.is_ascii_whitespace() || c == '<')
+        {
+            ids.push(id.to_string());
+        }
+    }
+    ids
+}
+
 /// The first `needle` in `haystack`. Every socket read and disk write of a
 /// gateway host goes through here, so it is memchr's vectorised search, not
 /// a byte loop (about 2% of a madsim run before).
@@ -150,6 +199,28 @@ mod tests {
                 "m9.s1@mailsim.test".to_string()
             ]
         );
+    }
+
+    #[test]
+    fn a_message_id_field_is_read_in_any_case_and_with_folding() {
+        let text = b"From: x\r\nMESSAGE-ID:\r\n\t<dsn.a1-dsn0@gw-aws-us-east-1-0>\r\n\
+                     message-id: <m1.s2@mailsim.test>\r\n";
+        assert_eq!(
+            header_message_ids_in(text),
+            vec![
+                "dsn.a1-dsn0@gw-aws-us-east-1-0".to_string(),
+                "m1.s2@mailsim.test".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_message_id_not_at_a_line_start_or_not_bracketed_is_not_read() {
+        assert!(header_message_ids_in(b"X-Old-Message-ID: <a@b>\r\n").is_empty());
+        assert!(header_message_ids_in(b"Message-ID: a@b\r\n").is_empty());
+        assert!(header_message_ids_in(b"Message-ID: <no at sign>\r\n").is_empty());
+        assert!(header_message_ids_in(b"Message-ID: <a@b").is_empty());
+        assert!(header_message_ids_in(b"essage-ID: <a@b>").is_empty());
     }
 
     #[test]

@@ -7,5 +7,6 @@ pub mod mime;
 pub mod multipart;
 pub mod mx_query;
 pub mod sender;
+pub mod size_edge;
 pub mod smtp_client;
 pub mod smtp_reply;

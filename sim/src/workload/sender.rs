@@ -21,6 +21,7 @@ use traces::{Class, EventKind, Told};
 use crate::scenario::MessagePlan;
 use crate::workload::dns::{MxCache, resolve_shared};
 use crate::workload::mime::{MessageKind, MessageSpec, build_message};
+use crate::workload::size_edge;
 use crate::workload::smtp_client::{self, Failure, Offer, Transaction};
 use crate::workload::smtp_reply::ServerReply;
 
@@ -88,11 +89,17 @@ async fn deliver(
         body_bytes_approx: plan.body_bytes_approx as usize,
         date_rfc2822: &date,
     });
+    // A message meant to sit at the size limit is padded to it exactly; if
+    // it cannot be, it goes as built and `size` below says what it is.
+    let message = match plan.size_octets {
+        Some(octets) => size_edge::padded_to(message.clone(), octets).unwrap_or(message),
+        None => message,
+    };
     env.observe(EventKind::MessageBuilt {
         msg: plan.id.clone(),
         class: class_of(plan.kind),
         body_sha256: traces::sha256_hex(&message),
-        size: message.len() as u64,
+        size: size_edge::rfc1870_octets(&message),
         mail_from: plan.mail_from.clone(),
         rcpts: plan.rcpts.clone(),
     });
