@@ -13,11 +13,23 @@ fn the_scenario_for_a_seed_never_changes() {
     // `message_bytes_max`/`recipients_max` renamed, with the old names as
     // aliases, and the new knob `smtp_data_timeout_ms`, with a default; so
     // version 1 files still load, as the corpus replays show.)
+    // Version 2: three messages at the size limit added from a generator
+    // of their own, so the rest of seed 42's draw is as before, and
+    // version 1 files still load.
     let scenario = Scenario::generate(42);
+    assert_eq!(scenario.version, 2);
     assert_eq!(
         scenario.sha256(),
-        "af8d1c3ce2142da7afff6af1ba30869f1a185bb2ae9a53f70a6fe4e77d01fe65"
+        "9c7b6d8cc68fc3cd0400d317db43aa20f95572379da39addc32ce645564da28f"
     );
+    let unpadded: Vec<_> = scenario
+        .workload
+        .messages
+        .iter()
+        .filter(|m| m.size_octets.is_none())
+        .collect();
+    let padded = scenario.workload.messages.len() - unpadded.len();
+    assert_eq!(padded, 3, "one under, one at, one over the limit");
 }
 
 #[test]
