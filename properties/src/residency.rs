@@ -9,10 +9,13 @@
 //!
 //! Two exemptions, both outside the gateway's control: the final mailbox
 //! servers (the tenant's own, or a DSN's destination) are wherever their
-//! owners put them. A DSN has its own Message-ID; its bytes are judged by
-//! the tenant of the message it reports on when a DSN arrival reveals that
-//! link. Bytes of a message that is neither a workload message nor such a
-//! DSN cannot be attributed to a tenant and are left to the other properties.
+//! owners put them. A DSN has its own Message-ID, which the seam spots as
+//! the value of its `Message-ID:` field wherever the DSN is written or
+//! sent; its bytes are judged by the tenant of the message it reports on
+//! when a DSN arrival reveals that link (a DSN copy outside the tenant's
+//! jurisdiction is the `dsn-replicas-anywhere` bug). Bytes of a message
+//! that is neither a workload message nor such a DSN cannot be attributed
+//! to a tenant and are left to the other properties.
 
 use std::collections::{BTreeMap, BTreeSet};
 
