@@ -72,6 +72,14 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "quarantines a message no scanner answered for, instead of waiting",
     ),
     (
+        "scan-head-only",
+        "sends the scanner only a message's first 4 KiB and delivers the whole on that verdict",
+    ),
+    (
+        "deliver-and-bounce",
+        "after a delivery attempt that settled nothing, bounces the recipients it had just delivered",
+    ),
+    (
         "bounce-on-4xx",
         "bounces a recipient at the first 4xx or refused connection instead of retrying",
     ),

@@ -74,6 +74,12 @@ pub struct Arrival<'a> {
     pub additions: &'a [String],
     /// SHA-256 of the bytes without those additions.
     pub original_sha256: &'a str,
+    /// SHA-256 of the bytes without their `X-Spam-Flag` fields: what the
+    /// scanner must have judged.
+    pub unflagged_sha256: &'a str,
+    /// The host that delivered it, as the network named it ("" when not
+    /// known: a refusal).
+    pub client: &'a str,
 }
 
 /// A `message_built`: what a sender put in a message, before any attempt.
@@ -107,6 +113,8 @@ pub struct Scan<'a> {
     pub t_us: u64,
     pub host: &'a str,
     pub verdict: Verdict,
+    /// SHA-256 of the bytes the scanner judged.
+    pub input_sha256: &'a str,
 }
 
 /// A `bytes_seen`: a message's bytes on a host.
@@ -321,6 +329,8 @@ impl<'a> Outcomes<'a> {
                 body_sha256,
                 additions,
                 original_sha256,
+                unflagged_sha256,
+                client,
                 ..
             } => {
                 let arrival = Arrival {
@@ -336,6 +346,8 @@ impl<'a> Outcomes<'a> {
                     body_sha256: body_sha256.as_str(),
                     additions: additions.as_slice(),
                     original_sha256: original_sha256.as_str(),
+                    unflagged_sha256: unflagged_sha256.as_str(),
+                    client: client.as_str(),
                 };
                 match &arrival.dsn_about {
                     None => {
@@ -396,6 +408,8 @@ impl<'a> Outcomes<'a> {
                             body_sha256: "",
                             additions: &[],
                             original_sha256: "",
+                            unflagged_sha256: "",
+                            client: "",
                         });
                     }
                     self.dsn_ids.insert(msg_key(msg));
@@ -459,12 +473,17 @@ impl<'a> Outcomes<'a> {
                     region.as_str(),
                 ));
             }
-            EventKind::ScanVerdict { msg, verdict } => {
+            EventKind::ScanVerdict {
+                msg,
+                verdict,
+                input_sha256,
+            } => {
                 self.verdicts.entry(msg_key(msg)).or_default().push(Scan {
                     index,
                     t_us,
                     host,
                     verdict: *verdict,
+                    input_sha256: input_sha256.as_str(),
                 });
             }
             // The world's own actions and the gateway's self-reports are not

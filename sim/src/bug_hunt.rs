@@ -46,6 +46,8 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("ack-before-dir-sync", Family::Calm),
     ("quarantine-clean-mail", Family::ScannerOutage),
     ("bounce-on-4xx", Family::Bounces),
+    ("scan-head-only", Family::Calm),
+    ("deliver-and-bounce", Family::Bounces),
 ];
 
 /// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so

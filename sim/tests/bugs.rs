@@ -210,6 +210,19 @@ fn bounce_on_4xx_gives_up_on_a_mailbox_that_is_only_down() {
 }
 
 #[test]
+fn scan_head_only_delivers_bytes_no_scanner_judged() {
+    // The verdict is on a 4 KiB head; the copy delivered is the whole.
+    hunted("scan-head-only", "verdict_before_delivery", 0);
+}
+
+#[test]
+fn deliver_and_bounce_tells_the_sender_of_a_failure_after_a_delivery() {
+    // A pass after the lifetime that delivered still bounces what had
+    // been pending before it.
+    hunted("deliver-and-bounce", "no_false_bounce", 3);
+}
+
+#[test]
 fn every_catalogue_bug_has_a_test_here() {
     // A bug added to the catalogue without a test above would go unproven.
     let tested = include_str!("bugs.rs");
