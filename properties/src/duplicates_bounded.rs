@@ -19,9 +19,12 @@
 //! And a gateway whose disk is lost after it delivered (the `disk_lost`
 //! fault: the VM replaced with its disk) may take the only record of that
 //! delivery with it; its peers, still holding the message, must deliver it
-//! again rather than risk a loss. Each such disk, lost between the pair's
-//! first and last delivery by a host that had stored the message, excuses
-//! one more copy — and nothing else does. (Found on madsim: disk-loss
+//! again rather than risk a loss. The allowance names the culprit: a disk
+//! lost at `t` by host `H` excuses one more copy of a pair only if `H`
+//! itself delivered a copy of that pair before `t` (the mailbox's
+//! `client`, as the network named it) and another copy arrived after `t`.
+//! A lost disk of a host that merely stored the message, or one lost
+//! before the host delivered, excuses nothing. (Found on madsim: disk-loss
 //! seeds 17 and 31 of the correct gateway.)
 
 use traces::{Log, Told};
@@ -40,7 +43,8 @@ pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
 
 /// How many deliveries of a pair its send outcomes explain: no more than
 /// the outcomes themselves, and one plus the indefinite ones; plus one per
-/// delivery whose 250 the mailbox saw go unheard.
+/// delivery whose 250 the mailbox saw go unheard, and one per disk its
+/// delivering gateway lost after it delivered.
 pub fn allowed_deliveries(view: &Outcomes<'_>, pair: &crate::Pair) -> usize {
     let covers = view.covers.get(pair).map_or(&[][..], Vec::as_slice);
     let indefinite = covers.iter().filter(|s| s.told == Told::Indefinite).count();
@@ -72,7 +76,7 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
             format!(
                 "{pair} was delivered {} times ({}) but the sender saw {accepted} accepted and \
                  {indefinite} indefinite outcome(s), the mailbox {} lost reply(ies) and {} \
-                 lost disk(s) held it, which explain at most {allowed}: the gateway added {} \
+                 gateway(s) lost their disk after delivering it, which explain at most {allowed}: the gateway added {} \
                  copy(ies) of its own",
                 arrivals.len(),
                 copies.join(", "),
@@ -182,7 +186,7 @@ mod tests {
         run.deliver("m1", "bob@acme.example", "mbx-acme");
         let found = check(&run.log, &facts());
         assert_reported(&found, NAME, "message m1 to bob@acme.example");
-        assert!(found[0].reason.contains("1 lost disk(s)"));
+        assert!(found[0].reason.contains("1 gateway(s) lost their disk"));
 
         // A disk that never held the message excuses nothing.
         let mut run = Run::new();
@@ -191,6 +195,55 @@ mod tests {
         run.deliver("m1", "bob@acme.example", "mbx-acme");
         lose(&mut run, "gw-eu-west-1-0");
         run.deliver("m1", "bob@acme.example", "mbx-acme");
+        assert_reported(&check(&run.log, &facts()), NAME, "message m1");
+    }
+
+    #[test]
+    fn a_lost_disk_excuses_a_copy_only_when_its_host_delivered_before_losing_it() {
+        let lose = |run: &mut Run, host: &str| {
+            run.push(
+                "world",
+                traces::EventKind::FaultStarted {
+                    fault: 0,
+                    kind: "disk_lost".into(),
+                    target: host.into(),
+                },
+            );
+        };
+        let copy_from = |run: &mut Run, client: &str| {
+            run.arrive(crate::testkit::Arrive {
+                client,
+                ..Default::default()
+            });
+        };
+        // A replica that stored the message loses its disk; the owner
+        // delivered twice: the replica's loss took no delivery record.
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.store("m1", "us-east-1", "spool/m1.msg");
+        run.store("m1", "us-west-2", "spool/m1.msg");
+        copy_from(&mut run, "gw-us-east-1-0");
+        lose(&mut run, "gw-us-west-2-0");
+        copy_from(&mut run, "gw-us-east-1-0");
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "message m1 to bob@acme.example");
+        assert!(found[0].reason.contains("0 gateway(s) lost their disk"));
+
+        // The delivering host loses its disk, its peer delivers again.
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        copy_from(&mut run, "gw-us-east-1-0");
+        lose(&mut run, "gw-us-east-1-0");
+        copy_from(&mut run, "gw-us-west-2-0");
+        assert_eq!(check(&run.log, &facts()), vec![]);
+
+        // The same host's disk lost before it delivered excuses nothing.
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.store("m1", "us-east-1", "spool/m1.msg");
+        lose(&mut run, "gw-us-east-1-0");
+        copy_from(&mut run, "gw-us-east-1-0");
+        copy_from(&mut run, "gw-us-west-2-0");
         assert_reported(&check(&run.log, &facts()), NAME, "message m1");
     }
 }

@@ -543,28 +543,36 @@ impl<'a> Outcomes<'a> {
         self.lost_replies.get(pair).copied().unwrap_or(0)
     }
 
-    /// Disks lost, between the pair's first and last delivery, by gateway
-    /// hosts that had stored the message by then: each may have taken the
-    /// only record that the pair was delivered.
-    pub fn delivery_records_lost(&self, pair: &Pair) -> usize {
+    /// Disks lost by a gateway after it had delivered a copy of the pair
+    /// (the mailbox's `client` names it): each may have taken the only
+    /// record of that delivery, if its update had not yet reached the rest
+    /// of the copy set, so its peers may honestly act on the pair again.
+    /// The disk of a host that only stored the message excuses nothing:
+    /// losing it loses no record of a delivery it never made.
+    pub fn delivery_records_lost_after(&self, pair: &Pair) -> Vec<(u64, &'a str)> {
         let Some(arrivals) = self.deliveries.get(pair) else {
-            return 0;
-        };
-        let (Some(first), Some(last)) = (arrivals.first(), arrivals.last()) else {
-            return 0;
+            return Vec::new();
         };
         self.lost_disks
             .iter()
             .filter(|(t_us, host)| {
-                first.t_us <= *t_us
-                    && *t_us <= last.t_us
-                    && self.bytes.iter().any(|b| {
-                        b.host == *host
-                            && b.msg == pair.msg
-                            && b.presence == Presence::Stored
-                            && b.t_us <= *t_us
-                    })
+                arrivals
+                    .iter()
+                    .any(|a| a.client == *host && a.t_us <= *t_us)
             })
+            .copied()
+            .collect()
+    }
+
+    /// How many copies of the pair lost delivery records explain: disks
+    /// lost by a host after it delivered a copy, with a copy after the loss.
+    pub fn delivery_records_lost(&self, pair: &Pair) -> usize {
+        let Some(last) = self.deliveries.get(pair).and_then(|a| a.last()) else {
+            return 0;
+        };
+        self.delivery_records_lost_after(pair)
+            .iter()
+            .filter(|(t_us, _)| *t_us <= last.t_us)
             .count()
     }
 
