@@ -80,6 +80,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "after a delivery attempt that settled nothing, bounces the recipients it had just delivered",
     ),
     (
+        "queue-newest-first",
+        "takes due messages newest first, so mail parked behind an outage drains in reverse",
+    ),
+    (
         "bounce-on-4xx",
         "bounces a recipient at the first 4xx or refused connection instead of retrying",
     ),

@@ -67,6 +67,10 @@ pub struct Sometimes {
     /// Accepted outcomes `ack_durable` judged against durable copies.
     #[serde(default)]
     pub acks_judged_durable: u64,
+    /// Groups of mail parked behind one mailbox outage, by one owner, whose
+    /// order after the return `order_after_recovery` judged.
+    #[serde(default)]
+    pub orders_judged: u64,
 }
 
 /// Gateway notes that say a disk operation failed.
@@ -99,6 +103,7 @@ impl Sometimes {
         self.bounces_after_refusal += other.bounces_after_refusal;
         self.quarantine_writes_undone += other.quarantine_writes_undone;
         self.acks_judged_durable += other.acks_judged_durable;
+        self.orders_judged += other.orders_judged;
     }
 }
 
@@ -179,6 +184,7 @@ pub fn from_view(view: &Outcomes<'_>) -> Sometimes {
         .keys()
         .filter(|msg| !view.quarantine_held.contains_key(*msg))
         .count() as u64;
+    s.orders_judged = crate::order_after_recovery::groups_judged(view);
     s.dsns_sent = view.dsns.len() as u64;
     s.quarantines = view.quarantined.len() as u64;
     s.excused_duplicates = view

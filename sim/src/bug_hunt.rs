@@ -48,6 +48,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("bounce-on-4xx", Family::Bounces),
     ("scan-head-only", Family::Calm),
     ("deliver-and-bounce", Family::Bounces),
+    ("queue-newest-first", Family::PowerLoss),
 ];
 
 /// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so

@@ -54,6 +54,10 @@ pub async fn run(node: SharedNode) {
             }
         }
         due.sort();
+        if node.config.bug("queue-newest-first") {
+            // The bug: a stack where a queue belongs.
+            due.reverse();
+        }
         for (_, id, destination) in due {
             let passes = busy.entry(destination).or_default();
             if *passes >= PASSES_PER_DESTINATION_MAX {
