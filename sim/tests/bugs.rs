@@ -223,6 +223,12 @@ fn deliver_and_bounce_tells_the_sender_of_a_failure_after_a_delivery() {
 }
 
 #[test]
+fn queue_newest_first_drains_parked_mail_in_reverse() {
+    // Mail parked behind the mailbox outage comes out newest first.
+    hunted("queue-newest-first", "order_after_recovery", 3);
+}
+
+#[test]
 fn every_catalogue_bug_has_a_test_here() {
     // A bug added to the catalogue without a test above would go unproven.
     let tested = include_str!("bugs.rs");
