@@ -126,6 +126,7 @@ fn delivered_twice_honestly(view: &Outcomes<'_>, pair: &Pair) -> bool {
     covers > 1
         || view.lost_replies(pair) > 0
         || !view.delivery_records_lost_after(pair).is_empty()
+        || view.refused_copies(pair) > 0
 }
 
 #[cfg(test)]
