@@ -4,18 +4,26 @@
 # runs sim/tests/mutation_sweep.rs — a madsim sweep of every family, a few
 # dozen seeds each — as the test. A mutant the sweep does not catch is a
 # behaviour change no property notices: give it a check that kills it, or
-# a line in docs/ARCHITECTURE.md saying why it is equivalent.
+# a line in docs/MUTANTS.md saying why it is equivalent.
 #
 # Usage: scripts/mutants.sh [FILE...]   (default: the whole gateway core)
-# Env:   MUTATION_SEEDS (seeds per family, default 24), JOBS (default 1).
-# Needs: cargo install cargo-mutants. Output: mutants.out/ (caught.txt,
-# missed.txt, unviable.txt, timeout.txt); the counts are printed at the end.
+# Env:   MUTATION_SEEDS  seeds per family in the sweep (default 24)
+#        SHARD           I/N: only this share of the mutants (cargo-mutants
+#                        --shard; the nightly runs N shards side by side)
+#        IN_PLACE=1      mutate this checkout and build in target/madsim
+#                        (reuses a warm build; do not edit the tree meanwhile)
+#        JOBS            parallel mutants when not in place (default 1)
+#        LIST=1          only list the mutants (no build, no tests)
+# cargo-mutants is installed here (pinned) when missing, so nothing is
+# hand-installed. Output: mutants.out/ (caught.txt, missed.txt,
+# unviable.txt, timeout.txt, outcomes.json); the counts are printed last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v cargo-mutants >/dev/null || {
-    echo "cargo-mutants is not installed: cargo install --locked cargo-mutants" >&2
-    exit 2
-}
+CARGO_MUTANTS_VERSION=27.1.0
+if ! command -v cargo-mutants >/dev/null \
+    || ! cargo-mutants --version | grep -q "$CARGO_MUTANTS_VERSION"; then
+    cargo install --locked cargo-mutants --version "$CARGO_MUTANTS_VERSION"
+fi
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
     files=(models/src/gateway models/src/spool.rs models/src/retry.rs
@@ -25,7 +33,27 @@ args=()
 for f in "${files[@]}"; do
     if [ -d "$f" ]; then args+=(--file "$f/**/*.rs" --file "$f/*.rs"); else args+=(--file "$f"); fi
 done
+if [ -n "${SHARD:-}" ]; then
+    args+=(--shard "$SHARD")
+fi
+if [ "${LIST:-0}" = 1 ]; then
+    exec cargo mutants --package models --list "${args[@]}"
+fi
+if [ "${IN_PLACE:-0}" = 1 ]; then
+    args+=(--in-place)
+    export CARGO_TARGET_DIR=target/madsim
+else
+    args+=(--jobs "${JOBS:-1}")
+fi
 export RUSTFLAGS="--cfg madsim"
 export MUTATION_SEEDS="${MUTATION_SEEDS:-24}"
-cargo mutants --package models --test-package sim --jobs "${JOBS:-1}" \
-    "${args[@]}" -- --release --test mutation_sweep
+status=0
+cargo mutants --package models --test-package sim --cargo-arg=--release \
+    "${args[@]}" -- --test mutation_sweep || status=$?
+# cargo-mutants exits 2 when a mutant was missed, 3 on timeouts: the counts
+# say which; anything else is the tool failing.
+out=mutants.out
+for outcome in caught missed unviable timeout; do
+    printf '%s: %s\n' "$outcome" "$( (cat "$out/$outcome.txt" 2>/dev/null || true) | wc -l)"
+done
+exit "$status"

@@ -78,6 +78,16 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         "size-limit-off-by-one",
         "refuses a message exactly at the declared size limit (counts with >= where RFC 1870 allows equal)",
+        "scan-head-only",
+        "sends the scanner only a message's first 4 KiB and delivers the whole on that verdict",
+    ),
+    (
+        "deliver-and-bounce",
+        "after a delivery attempt that settled nothing, bounces the recipients it had just delivered",
+    ),
+    (
+        "queue-newest-first",
+        "takes due messages newest first, so mail parked behind an outage drains in reverse",
     ),
     (
         "bounce-on-4xx",

@@ -73,6 +73,7 @@ async fn serve_one(
     env.observe(EventKind::ScanVerdict {
         msg: request.message_id.clone(),
         verdict: report.verdict,
+        input_sha256: traces::sha256_hex(&raw),
     });
     write_frame(
         &mut conn,

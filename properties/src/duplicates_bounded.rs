@@ -19,10 +19,23 @@
 //! And a gateway whose disk is lost after it delivered (the `disk_lost`
 //! fault: the VM replaced with its disk) may take the only record of that
 //! delivery with it; its peers, still holding the message, must deliver it
-//! again rather than risk a loss. Each such disk, lost between the pair's
-//! first and last delivery by a host that had stored the message, excuses
-//! one more copy — and nothing else does. (Found on madsim: disk-loss
+//! again rather than risk a loss. The allowance names the culprit: a disk
+//! lost at `t` by host `H` excuses one more copy of a pair only if `H`
+//! itself delivered a copy of that pair before `t` (the mailbox's
+//! `client`, as the network named it) and another copy arrived after `t`.
+//! A lost disk of a host that merely stored the message, or one lost
+//! before the host delivered, excuses nothing. (Found on madsim: disk-loss
 //! seeds 17 and 31 of the correct gateway.)
+//!
+//! The replication leg has its own window: an MX that stored a message and
+//! copied it to a replica, then missed the quorum and answered 451, tells
+//! the copy to forget it; cut off from it (a partition, its disk lost), it
+//! cannot, and the copy set takes the orphan over and delivers it, since a
+//! replica cannot tell it from a message whose 250 went out just before
+//! its owner went quiet. Meanwhile the sender, told 451, sends it again.
+//! Each such refused attempt whose bytes reached the host that delivered a
+//! copy excuses one more copy (`Outcomes::refused_copies`; found on
+//! madsim: disk-loss seed 442 of the correct gateway).
 
 use traces::{Log, Told};
 
@@ -40,11 +53,17 @@ pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
 
 /// How many deliveries of a pair its send outcomes explain: no more than
 /// the outcomes themselves, and one plus the indefinite ones; plus one per
-/// delivery whose 250 the mailbox saw go unheard.
+/// delivery whose 250 the mailbox saw go unheard, one per disk its
+/// delivering gateway lost after it delivered, and one per attempt the
+/// gateway refused after replicating it to the host that delivered a copy
+/// (`Outcomes::refused_copies`).
 pub fn allowed_deliveries(view: &Outcomes<'_>, pair: &crate::Pair) -> usize {
     let covers = view.covers.get(pair).map_or(&[][..], Vec::as_slice);
     let indefinite = covers.iter().filter(|s| s.told == Told::Indefinite).count();
-    covers.len().min(1 + indefinite) + view.lost_replies(pair) + view.delivery_records_lost(pair)
+    covers.len().min(1 + indefinite)
+        + view.lost_replies(pair)
+        + view.delivery_records_lost(pair)
+        + view.refused_copies(pair)
 }
 
 pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
@@ -71,13 +90,15 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
             KIND,
             format!(
                 "{pair} was delivered {} times ({}) but the sender saw {accepted} accepted and \
-                 {indefinite} indefinite outcome(s), the mailbox {} lost reply(ies) and {} \
-                 lost disk(s) held it, which explain at most {allowed}: the gateway added {} \
+                 {indefinite} indefinite outcome(s), the mailbox {} lost reply(ies), {} \
+                 gateway(s) lost their disk after delivering it and {} refused attempt(s) \
+                 left a replica that delivered, which explain at most {allowed}: the gateway added {} \
                  copy(ies) of its own",
                 arrivals.len(),
                 copies.join(", "),
                 view.lost_replies(pair),
                 view.delivery_records_lost(pair),
+                view.refused_copies(pair),
                 arrivals.len() - allowed
             ),
             events,
@@ -182,7 +203,7 @@ mod tests {
         run.deliver("m1", "bob@acme.example", "mbx-acme");
         let found = check(&run.log, &facts());
         assert_reported(&found, NAME, "message m1 to bob@acme.example");
-        assert!(found[0].reason.contains("1 lost disk(s)"));
+        assert!(found[0].reason.contains("1 gateway(s) lost their disk"));
 
         // A disk that never held the message excuses nothing.
         let mut run = Run::new();
@@ -191,6 +212,115 @@ mod tests {
         run.deliver("m1", "bob@acme.example", "mbx-acme");
         lose(&mut run, "gw-eu-west-1-0");
         run.deliver("m1", "bob@acme.example", "mbx-acme");
+        assert_reported(&check(&run.log, &facts()), NAME, "message m1");
+    }
+
+    /// m1 offered to the testkit's MX, which copied it to
+    /// `gw-us-east-1-0` and then answered 451; then accepted elsewhere.
+    fn refused_after_replicating(replica: &str) -> Run {
+        use traces::{EventKind, Presence};
+        let mut run = Run::new();
+        run.push(
+            crate::testkit::SENDER,
+            EventKind::SendAttempt {
+                msg: "m1".into(),
+                attempt: 1,
+                mx: crate::testkit::MX.into(),
+            },
+        );
+        run.push(
+            replica,
+            EventKind::BytesSeen {
+                msg: "m1".into(),
+                region: "us-east-1".into(),
+                presence: Presence::Received,
+                place: crate::testkit::MX.into(),
+            },
+        );
+        run.push(
+            crate::testkit::SENDER,
+            EventKind::SendOutcome {
+                msg: "m1".into(),
+                told: Told::Deferred,
+                code: 451,
+                rcpts: vec!["bob@acme.example".into()],
+            },
+        );
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run
+    }
+
+    #[test]
+    fn a_refused_attempt_whose_replica_delivered_excuses_that_copy_only() {
+        // The replica of the refused attempt delivers its orphan, the
+        // accepted attempt's owner delivers too (disk-loss seed 442).
+        let mut run = refused_after_replicating("gw-us-east-1-0");
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        run.arrive(crate::testkit::Arrive {
+            client: crate::testkit::MX,
+            ..Default::default()
+        });
+        assert_eq!(check(&run.log, &facts()), vec![]);
+        assert_eq!(crate::no_unacked_delivery::check(&run.log, &facts()), vec![]);
+        // A third copy is the gateway's own.
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "1 refused attempt(s) left a replica");
+
+        // A host that never received the refused attempt's bytes delivering
+        // the second copy is not excused.
+        let mut run = refused_after_replicating("gw-us-west-2-0");
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        run.deliver("m1", "bob@acme.example", "mbx-acme");
+        assert_reported(&check(&run.log, &facts()), NAME, "message m1");
+    }
+
+    #[test]
+    fn a_lost_disk_excuses_a_copy_only_when_its_host_delivered_before_losing_it() {
+        let lose = |run: &mut Run, host: &str| {
+            run.push(
+                "world",
+                traces::EventKind::FaultStarted {
+                    fault: 0,
+                    kind: "disk_lost".into(),
+                    target: host.into(),
+                },
+            );
+        };
+        let copy_from = |run: &mut Run, client: &str| {
+            run.arrive(crate::testkit::Arrive {
+                client,
+                ..Default::default()
+            });
+        };
+        // A replica that stored the message loses its disk; the owner
+        // delivered twice: the replica's loss took no delivery record.
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.store("m1", "us-east-1", "spool/m1.msg");
+        run.store("m1", "us-west-2", "spool/m1.msg");
+        copy_from(&mut run, "gw-us-east-1-0");
+        lose(&mut run, "gw-us-west-2-0");
+        copy_from(&mut run, "gw-us-east-1-0");
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "message m1 to bob@acme.example");
+        assert!(found[0].reason.contains("0 gateway(s) lost their disk"));
+
+        // The delivering host loses its disk, its peer delivers again.
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        copy_from(&mut run, "gw-us-east-1-0");
+        lose(&mut run, "gw-us-east-1-0");
+        copy_from(&mut run, "gw-us-west-2-0");
+        assert_eq!(check(&run.log, &facts()), vec![]);
+
+        // The same host's disk lost before it delivered excuses nothing.
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.store("m1", "us-east-1", "spool/m1.msg");
+        lose(&mut run, "gw-us-east-1-0");
+        copy_from(&mut run, "gw-us-east-1-0");
+        copy_from(&mut run, "gw-us-west-2-0");
         assert_reported(&check(&run.log, &facts()), NAME, "message m1");
     }
 }

@@ -136,6 +136,8 @@ mod tests {
                 spam_tagged: false,
                 dsn_about: None,
                 dsn_rcpts: vec![],
+                unflagged_sha256: "ff".into(),
+                client: "gw-us-east-1-0".into(),
             },
         );
         let found = check(&run.log, &facts());

@@ -30,6 +30,7 @@ pub mod no_false_bounce;
 pub mod no_false_quarantine;
 pub mod no_malware_delivered;
 pub mod no_unacked_delivery;
+pub mod order_after_recovery;
 pub mod progress;
 pub mod provenance;
 pub mod recipients_only;
@@ -107,7 +108,7 @@ macro_rules! property {
     };
 }
 
-static ALL: [Property; 18] = [
+static ALL: [Property; 19] = [
     property!(no_acked_loss),
     property!(ack_durable),
     property!(integrity),
@@ -126,6 +127,7 @@ static ALL: [Property; 18] = [
     property!(expiry_honoured),
     property!(drained_after_heal),
     property!(progress),
+    property!(order_after_recovery),
 ];
 
 /// Every property, in a fixed order (reports list them in this order).
@@ -189,10 +191,11 @@ mod tests {
     use traces::Told;
 
     #[test]
-    fn the_registry_names_eighteen_distinct_properties_matching_their_modules() {
+    fn the_registry_names_nineteen_distinct_properties_matching_their_modules() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), 18);
+        assert_eq!(names.len(), 19);
         assert!(names.contains("size_limit"));
+        assert!(names.contains("order_after_recovery"));
         assert!(names.contains("expiry_honoured"));
         assert!(names.contains("no_acked_loss"));
         assert!(names.contains("drained_after_heal"));

@@ -15,7 +15,7 @@
 //! - delivered and bounced both: excused only where the gateway may
 //!   honestly have held the pair twice or lost the record of a delivery —
 //!   two accepted or indefinite outcomes, a 250 the mailbox saw go
-//!   unheard, a lost disk that had stored the message.
+//!   unheard, the disk of the gateway that delivered it lost after.
 
 use traces::Log;
 
@@ -119,21 +119,14 @@ fn taken_at_earliest(view: &Outcomes<'_>, pair: &Pair) -> Option<(u64, usize)> {
 
 /// Whether a correct gateway may have both delivered and bounced the pair:
 /// it held two copies (two accepted or indefinite outcomes), or it cannot
-/// have known of a delivery (a lost 250, a lost disk that stored it after).
+/// have known of a delivery (a lost 250, or the delivering gateway's disk
+/// lost after it delivered).
 fn delivered_twice_honestly(view: &Outcomes<'_>, pair: &Pair) -> bool {
     let covers = view.covers.get(pair).map_or(0, Vec::len);
-    if covers > 1 || view.lost_replies(pair) > 0 {
-        return true;
-    }
-    let Some(first) = view.deliveries.get(pair).and_then(|a| a.first()) else {
-        return false;
-    };
-    view.lost_disks.iter().any(|(t_us, host)| {
-        *t_us >= first.t_us
-            && view.bytes.iter().any(|b| {
-                b.host == *host && b.msg == pair.msg && b.presence == traces::Presence::Stored
-            })
-    })
+    covers > 1
+        || view.lost_replies(pair) > 0
+        || !view.delivery_records_lost_after(pair).is_empty()
+        || view.refused_copies(pair) > 0
 }
 
 #[cfg(test)]

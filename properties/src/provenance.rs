@@ -122,6 +122,7 @@ mod tests {
             EventKind::ScanVerdict {
                 msg: "m1".into(),
                 verdict: traces::Verdict::Clean,
+                input_sha256: "00".into(),
             },
         );
         assert_reported(

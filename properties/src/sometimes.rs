@@ -74,6 +74,10 @@ pub struct Sometimes {
     /// Messages over the size limit refused with 552: its other side.
     #[serde(default)]
     pub refused_over_size_limit: u64,
+    /// Groups of mail parked behind one mailbox outage, by one owner, whose
+    /// order after the return `order_after_recovery` judged.
+    #[serde(default)]
+    pub orders_judged: u64,
 }
 
 /// Gateway notes that say a disk operation failed.
@@ -108,6 +112,7 @@ impl Sometimes {
         self.acks_judged_durable += other.acks_judged_durable;
         self.accepted_at_size_limit += other.accepted_at_size_limit;
         self.refused_over_size_limit += other.refused_over_size_limit;
+        self.orders_judged += other.orders_judged;
     }
 }
 
@@ -203,6 +208,7 @@ pub fn from_view(view: &Outcomes<'_>) -> Sometimes {
             s.refused_over_size_limit += 1;
         }
     }
+    s.orders_judged = crate::order_after_recovery::groups_judged(view);
     s.dsns_sent = view.dsns.len() as u64;
     s.quarantines = view.quarantined.len() as u64;
     s.excused_duplicates = view

@@ -112,6 +112,8 @@ pub struct Arrive<'a> {
     pub spam_tagged: bool,
     pub dsn_about: Option<&'a str>,
     pub dsn_rcpts: &'a [&'a str],
+    /// The host that delivered it.
+    pub client: &'a str,
 }
 
 impl Default for Arrive<'_> {
@@ -124,6 +126,7 @@ impl Default for Arrive<'_> {
             spam_tagged: false,
             dsn_about: None,
             dsn_rcpts: &[],
+            client: "gw-us-east-1-0",
         }
     }
 }
@@ -234,6 +237,8 @@ impl Run {
                 spam_tagged: a.spam_tagged,
                 dsn_about: a.dsn_about.map(str::to_string),
                 dsn_rcpts: a.dsn_rcpts.iter().map(|r| r.to_string()).collect(),
+                unflagged_sha256: "00".into(),
+                client: a.client.into(),
             },
         )
     }
@@ -272,12 +277,19 @@ impl Run {
         })
     }
 
+    /// A verdict on the bytes every arrival here carries (digest "00").
     pub fn scan(&mut self, msg: &str, verdict: Verdict) -> usize {
+        self.scan_bytes(msg, verdict, "00")
+    }
+
+    /// A verdict on bytes with digest `input_sha256`.
+    pub fn scan_bytes(&mut self, msg: &str, verdict: Verdict, input_sha256: &str) -> usize {
         self.push(
             SCANNER,
             EventKind::ScanVerdict {
                 msg: msg.into(),
                 verdict,
+                input_sha256: input_sha256.into(),
             },
         )
     }

@@ -74,6 +74,12 @@ pub struct Arrival<'a> {
     pub additions: &'a [String],
     /// SHA-256 of the bytes without those additions.
     pub original_sha256: &'a str,
+    /// SHA-256 of the bytes without their `X-Spam-Flag` fields: what the
+    /// scanner must have judged.
+    pub unflagged_sha256: &'a str,
+    /// The host that delivered it, as the network named it ("" when not
+    /// known: a refusal).
+    pub client: &'a str,
 }
 
 /// A `message_built`: what a sender put in a message, before any attempt.
@@ -107,6 +113,8 @@ pub struct Scan<'a> {
     pub t_us: u64,
     pub host: &'a str,
     pub verdict: Verdict,
+    /// SHA-256 of the bytes the scanner judged.
+    pub input_sha256: &'a str,
 }
 
 /// A `bytes_seen`: a message's bytes on a host.
@@ -321,6 +329,8 @@ impl<'a> Outcomes<'a> {
                 body_sha256,
                 additions,
                 original_sha256,
+                unflagged_sha256,
+                client,
                 ..
             } => {
                 let arrival = Arrival {
@@ -336,6 +346,8 @@ impl<'a> Outcomes<'a> {
                     body_sha256: body_sha256.as_str(),
                     additions: additions.as_slice(),
                     original_sha256: original_sha256.as_str(),
+                    unflagged_sha256: unflagged_sha256.as_str(),
+                    client: client.as_str(),
                 };
                 match &arrival.dsn_about {
                     None => {
@@ -396,6 +408,8 @@ impl<'a> Outcomes<'a> {
                             body_sha256: "",
                             additions: &[],
                             original_sha256: "",
+                            unflagged_sha256: "",
+                            client: "",
                         });
                     }
                     self.dsn_ids.insert(msg_key(msg));
@@ -459,12 +473,17 @@ impl<'a> Outcomes<'a> {
                     region.as_str(),
                 ));
             }
-            EventKind::ScanVerdict { msg, verdict } => {
+            EventKind::ScanVerdict {
+                msg,
+                verdict,
+                input_sha256,
+            } => {
                 self.verdicts.entry(msg_key(msg)).or_default().push(Scan {
                     index,
                     t_us,
                     host,
                     verdict: *verdict,
+                    input_sha256: input_sha256.as_str(),
                 });
             }
             // The world's own actions and the gateway's self-reports are not
@@ -524,28 +543,90 @@ impl<'a> Outcomes<'a> {
         self.lost_replies.get(pair).copied().unwrap_or(0)
     }
 
-    /// Disks lost, between the pair's first and last delivery, by gateway
-    /// hosts that had stored the message by then: each may have taken the
-    /// only record that the pair was delivered.
-    pub fn delivery_records_lost(&self, pair: &Pair) -> usize {
+    /// Disks lost by a gateway after it had delivered a copy of the pair
+    /// (the mailbox's `client` names it): each may have taken the only
+    /// record of that delivery, if its update had not yet reached the rest
+    /// of the copy set, so its peers may honestly act on the pair again.
+    /// The disk of a host that only stored the message excuses nothing:
+    /// losing it loses no record of a delivery it never made.
+    pub fn delivery_records_lost_after(&self, pair: &Pair) -> Vec<(u64, &'a str)> {
         let Some(arrivals) = self.deliveries.get(pair) else {
-            return 0;
-        };
-        let (Some(first), Some(last)) = (arrivals.first(), arrivals.last()) else {
-            return 0;
+            return Vec::new();
         };
         self.lost_disks
             .iter()
             .filter(|(t_us, host)| {
-                first.t_us <= *t_us
-                    && *t_us <= last.t_us
-                    && self.bytes.iter().any(|b| {
-                        b.host == *host
-                            && b.msg == pair.msg
-                            && b.presence == Presence::Stored
-                            && b.t_us <= *t_us
-                    })
+                arrivals
+                    .iter()
+                    .any(|a| a.client == *host && a.t_us <= *t_us)
             })
+            .copied()
+            .collect()
+    }
+
+    /// Copies of the pair a refused-but-replicated attempt explains: the
+    /// sender was told 4xx after DATA by MX `H` (so it kept the message and
+    /// may send it again), yet during that attempt another gateway `G` had
+    /// received the bytes from `H` — a replica of a message `H` then
+    /// refused. `H` tells its copies to forget it; when that cannot reach
+    /// them (a partition, `H`'s disk lost), the copy set may take the
+    /// orphan over and deliver it, since a replica cannot tell a refused
+    /// message from one whose 250 its owner sent just before it went
+    /// quiet: RFC 1047's window, on the replication leg. Each such attempt
+    /// counts once, and only if some copy of the pair was delivered by one
+    /// of the hosts that received that attempt's bytes.
+    pub fn refused_copies(&self, pair: &Pair) -> usize {
+        let Some(arrivals) = self.deliveries.get(pair) else {
+            return 0;
+        };
+        let Some(sends) = self.sends_by_msg.get(&pair.msg) else {
+            return 0;
+        };
+        sends
+            .iter()
+            .filter(|&&index| {
+                let event = &self.events[index];
+                let EventKind::SendOutcome {
+                    told: Told::Deferred,
+                    code,
+                    rcpts,
+                    ..
+                } = &event.kind
+                else {
+                    return false;
+                };
+                if *code < 400 || !rcpts.iter().any(|r| addr_key(r) == pair.rcpt) {
+                    return false;
+                }
+                let Some(&(attempt_at, _, mx)) = self.attempts.get(&pair.msg).and_then(|a| {
+                    a.iter()
+                        .rev()
+                        .find(|(i, host, _)| *i < index && *host == event.host)
+                }) else {
+                    return false;
+                };
+                let started_us = self.events[attempt_at].t_us;
+                self.bytes.iter().any(|b| {
+                    b.msg == pair.msg
+                        && b.presence == Presence::Received
+                        && b.place == mx
+                        && b.host != mx
+                        && (started_us..=event.t_us).contains(&b.t_us)
+                        && arrivals.iter().any(|a| a.client == b.host)
+                })
+            })
+            .count()
+    }
+
+    /// How many copies of the pair lost delivery records explain: disks
+    /// lost by a host after it delivered a copy, with a copy after the loss.
+    pub fn delivery_records_lost(&self, pair: &Pair) -> usize {
+        let Some(last) = self.deliveries.get(pair).and_then(|a| a.last()) else {
+            return 0;
+        };
+        self.delivery_records_lost_after(pair)
+            .iter()
+            .filter(|(t_us, _)| *t_us <= last.t_us)
             .count()
     }
 

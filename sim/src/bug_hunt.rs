@@ -49,6 +49,9 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("bounce-on-4xx", Family::Bounces),
     ("size-limit-off-by-one", Family::Calm),
     ("dsn-replicas-anywhere", Family::Bounces),
+    ("scan-head-only", Family::Calm),
+    ("deliver-and-bounce", Family::Bounces),
+    ("queue-newest-first", Family::PowerLoss),
 ];
 
 /// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so

@@ -281,12 +281,13 @@ impl RunOutcome {
         );
         let _ = writeln!(
             out,
-            "reached: {} bodies compared ({} tagged), {} acks judged at the disks, {} bounces after a 5xx, {} quarantine writes undone",
+            "reached: {} bodies compared ({} tagged), {} acks judged at the disks, {} bounces after a 5xx, {} quarantine writes undone, {} parked groups judged for order",
             s.bodies_compared,
             s.tagged_bodies_compared,
             s.acks_judged_durable,
             s.bounces_after_refusal,
-            s.quarantine_writes_undone
+            s.quarantine_writes_undone,
+            s.orders_judged
         );
         if let Some(failure) = &self.host_failure {
             let _ = writeln!(out, "host failure: {failure}");

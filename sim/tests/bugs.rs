@@ -219,6 +219,22 @@ fn size_limit_off_by_one_refuses_the_message_exactly_at_the_limit() {
 fn dsn_replicas_anywhere_copies_a_tenants_bounce_out_of_its_jurisdiction() {
     // Bounces: DSNs need refused or expired mail.
     hunted("dsn-replicas-anywhere", "residency", 3);
+fn scan_head_only_delivers_bytes_no_scanner_judged() {
+    // The verdict is on a 4 KiB head; the copy delivered is the whole.
+    hunted("scan-head-only", "verdict_before_delivery", 0);
+}
+
+#[test]
+fn deliver_and_bounce_tells_the_sender_of_a_failure_after_a_delivery() {
+    // A pass after the lifetime that delivered still bounces what had
+    // been pending before it.
+    hunted("deliver-and-bounce", "no_false_bounce", 3);
+}
+
+#[test]
+fn queue_newest_first_drains_parked_mail_in_reverse() {
+    // Mail parked behind the mailbox outage comes out newest first.
+    hunted("queue-newest-first", "order_after_recovery", 3);
 }
 
 #[test]

@@ -76,6 +76,31 @@ fn the_bug_hunt_runs_on_madsim_and_the_correct_gateway_passes_its_seeds() {
 }
 
 #[test]
+fn a_replica_of_a_refused_attempt_delivering_its_orphan_is_excused_on_disk_loss_seed_442() {
+    // gw-gcp-us-central1-0 copies m7 to both its peers, misses the quorum
+    // behind a partition and answers 451; its forget never arrives and its
+    // disk is lost, so the peers take the orphan over and deliver it while
+    // the sender, told 451, got it accepted elsewhere: two copies, the
+    // second from the refused attempt's replica (duplicates_bounded once
+    // failed this seed of the correct gateway).
+    let scenario = Scenario::generate_family(442, Family::DiskLoss);
+    let artifacts = madsim_run::run(&scenario, 442);
+    let report = properties::check_all(&artifacts.log, &artifacts.facts);
+    assert!(report.passed(), "{:#?}", report.violations);
+    let view = properties::Outcomes::build(&artifacts.log, &artifacts.facts);
+    let excused: Vec<_> = view
+        .deliveries
+        .iter()
+        .filter(|(pair, copies)| copies.len() > 1 && view.refused_copies(pair) > 0)
+        .map(|(pair, _)| pair.to_string())
+        .collect();
+    assert!(
+        !excused.is_empty(),
+        "seed 442 no longer reaches the refused-copy window; pick another seed"
+    );
+}
+
+#[test]
 fn a_cloud_outage_and_a_swarm_seed_pass_on_madsim() {
     for (seed, family) in [(2, Family::CloudOutage), (5, Family::Swarm)] {
         let outcome = run(seed, family);

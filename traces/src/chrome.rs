@@ -321,7 +321,7 @@ impl<'a> Spans<'a> {
                     .entry((host.to_string(), msg.clone()))
                     .or_insert(ts);
             }
-            EventKind::ScanVerdict { msg, verdict } => {
+            EventKind::ScanVerdict { msg, verdict, .. } => {
                 let key = (host.to_string(), msg.clone());
                 let started = self.received.remove(&key).unwrap_or(ts);
                 let open = self.begin(
@@ -510,6 +510,7 @@ mod tests {
             EventKind::ScanVerdict {
                 msg: "m1".into(),
                 verdict: Verdict::Clean,
+                input_sha256: "ab".into(),
             },
         );
         log.push(
@@ -526,6 +527,8 @@ mod tests {
                 spam_tagged: false,
                 dsn_about: None,
                 dsn_rcpts: vec![],
+                unflagged_sha256: "cd".into(),
+                client: "gw-aws-us-east-1-0".into(),
             },
         );
         log.push(

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// One observation, stamped with simulated time. (Unknown fields are
 /// refused by [`EventKind`]; serde cannot refuse them here, beside `flatten`.)
@@ -181,6 +181,13 @@ pub enum EventKind {
         /// For a DSN: the Message-ID it reports on, and for which recipients.
         dsn_about: Option<String>,
         dsn_rcpts: Vec<String>,
+        /// SHA-256 of the bytes with only the `X-Spam-Flag` fields taken
+        /// off: what the gateway's scanner must have judged (its
+        /// `scan_verdict.input_sha256`), since the tag follows the verdict.
+        unflagged_sha256: String,
+        /// The host that delivered it, as the network named the client's
+        /// end of the connection (not as the client introduced itself).
+        client: String,
     },
     /// The mailbox server answered 250 to a message, and the session died
     /// before the client said anything more (it sends QUIT at once when it
@@ -243,6 +250,8 @@ pub enum EventKind {
     ScanVerdict {
         msg: String,
         verdict: Verdict,
+        /// SHA-256 of the exact bytes the scanner judged.
+        input_sha256: String,
     },
 
     // ---- the gateway's self-reports ----

@@ -68,6 +68,8 @@ fn one_of_each() -> Vec<EventKind> {
             spam_tagged: false,
             dsn_about: None,
             dsn_rcpts: vec![],
+            unflagged_sha256: s(),
+            client: s(),
         },
         EventKind::MailboxReplyLost {
             msg: s(),
@@ -92,6 +94,7 @@ fn one_of_each() -> Vec<EventKind> {
         EventKind::ScanVerdict {
             msg: s(),
             verdict: Verdict::Clean,
+            input_sha256: s(),
         },
         EventKind::GwAccepted {
             msg: s(),

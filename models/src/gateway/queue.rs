@@ -54,6 +54,10 @@ pub async fn run(node: SharedNode) {
             }
         }
         due.sort();
+        if node.config.bug("queue-newest-first") {
+            // The bug: a stack where a queue belongs.
+            due.reverse();
+        }
         for (_, id, destination) in due {
             let passes = busy.entry(destination).or_default();
             if *passes >= PASSES_PER_DESTINATION_MAX {
@@ -212,6 +216,7 @@ async fn process(node: &SharedNode, id: &str) {
         return;
     };
     entry.verdict = entry.verdict.or(verdict);
+    let pending_at_start = entry.pending_rcpts();
     if quarantine {
         match spool::quarantine(node.env.disk(), &entry.id, &raw) {
             Ok(()) => {
@@ -237,7 +242,14 @@ async fn process(node: &SharedNode, id: &str) {
             destination_is_back(node, &entry);
         }
     }
-    if !entry.pending_rcpts().is_empty() {
+    // The deliver-and-bounce bug expires the recipients pending before this
+    // pass, as if the attempt that just delivered some had not happened.
+    let still_pending = if node.config.bug("deliver-and-bounce") {
+        pending_at_start
+    } else {
+        entry.pending_rcpts()
+    };
+    if !still_pending.is_empty() {
         let expired = retry::expired(
             node.now_ms(),
             entry.received_ms,
@@ -245,13 +257,14 @@ async fn process(node: &SharedNode, id: &str) {
         );
         if expired && !node.config.bug("retry-forever") {
             tracing::info!(msg = %entry.message_id, spool_id = %entry.id, "expired in queue, bouncing what is pending");
-            for state in entry.rcpts.values_mut() {
-                if !state.is_final() {
-                    *state = RcptState::Bounced {
+            for rcpt in still_pending {
+                entry.rcpts.insert(
+                    rcpt,
+                    RcptState::Bounced {
                         status: "4.4.7".into(),
                         diagnostic: "smtp; message expired in queue".into(),
-                    };
-                }
+                    },
+                );
             }
         } else {
             entry.attempts += 1;
@@ -295,6 +308,13 @@ async fn scan(node: &SharedNode, entry: &Entry, raw: &[u8]) -> Option<Verdict> {
     let request = ScanRequest {
         spool_id: entry.id.clone(),
         message_id: entry.message_id.clone(),
+    };
+    // The bug: a scanning budget cut at the first 4 KiB, so the verdict is
+    // about a head, and the whole message is delivered on its strength.
+    let raw = if node.config.bug("scan-head-only") {
+        &raw[..raw.len().min(4096)]
+    } else {
+        raw
     };
     for host in &scanners {
         match scanner::ask(&node.env, &node.config, host, &request, raw).await {

@@ -109,7 +109,7 @@ pub async fn serve_storing(
     let accept_domains = Rc::new(accept_domains);
     loop {
         match listener.accept().await {
-            Ok((conn, _peer)) => {
+            Ok((conn, peer)) => {
                 let witness = Witness {
                     env: env.clone(),
                     accept_domains: accept_domains.clone(),
@@ -118,6 +118,7 @@ pub async fn serve_storing(
                 let task = serve_connection(
                     env.clone(),
                     witness,
+                    peer,
                     rejections.clone(),
                     store.clone(),
                     conn,
@@ -200,6 +201,7 @@ impl Handler for Witness {
 async fn serve_connection(
     env: SharedEnv,
     witness: Witness,
+    client: String,
     rejections: Rc<Rejections>,
     store: Store,
     mut conn: BoxConn,
@@ -227,7 +229,7 @@ async fn serve_connection(
             let complete = std::mem::take(&mut transaction.borrow_mut().complete);
             let reply = if complete {
                 let done = std::mem::take(&mut *transaction.borrow_mut());
-                let (reply, delivered) = answer(&*env, &rejections, &store, done);
+                let (reply, delivered) = answer(&*env, &client, &rejections, &store, done);
                 if delivered.is_some() {
                     unheard = delivered;
                 }
@@ -268,6 +270,7 @@ async fn serve_connection(
 /// what a lost reply would concern.
 fn answer(
     env: &dyn Env,
+    client: &str,
     rejections: &Rejections,
     store: &Store,
     done: Transaction,
@@ -289,7 +292,7 @@ fn answer(
             None,
         );
     }
-    record(env, &done.mail_from, &done.rcpts, &done.data);
+    record(env, client, &done.mail_from, &done.rcpts, &done.data);
     let msg = dsn_reader::message_id(&done.data).unwrap_or_else(|| "<none>".to_string());
     (
         b"250 2.0.0 delivered to mailbox\r\n".to_vec(),
@@ -341,12 +344,14 @@ fn is_ours(accept_domains: &[String], rcpt: &str) -> bool {
     })
 }
 
-/// Logs one `mailbox_received` per recipient of a delivered message.
-pub fn record(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
+/// Logs one `mailbox_received` per recipient of a message `client`
+/// delivered.
+pub fn record(env: &dyn Env, client: &str, mail_from: &str, rcpts: &[String], data: &[u8]) {
     let msg = dsn_reader::message_id(data).unwrap_or_else(|| "<none>".to_string());
     let body_sha256 = traces::sha256_hex(data);
     let (additions, original) = take_off_additions(data);
     let original_sha256 = traces::sha256_hex(&original);
+    let unflagged_sha256 = traces::sha256_hex(&take_off_fields(data, false).1);
     let spam_tagged = has_spam_flag(data);
     let bounce = dsn_reader::read(data).unwrap_or_default();
     for rcpt in rcpts {
@@ -361,6 +366,8 @@ pub fn record(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
             spam_tagged,
             dsn_about: bounce.about.clone(),
             dsn_rcpts: bounce.final_recipients.clone(),
+            unflagged_sha256: unflagged_sha256.clone(),
+            client: client.to_string(),
         });
     }
 }
@@ -385,6 +392,13 @@ fn refuse(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
 /// stood, and the bytes without them. Folded continuation lines go with
 /// their field.
 pub fn take_off_additions(data: &[u8]) -> (Vec<String>, Vec<u8>) {
+    take_off_fields(data, true)
+}
+
+/// [`take_off_additions`], with the `Received` fields at the top taken off
+/// only when `received_too`: without them, what is left of a delivered
+/// copy is what the gateway had (and scanned) before it tagged it.
+fn take_off_fields(data: &[u8], received_too: bool) -> (Vec<String>, Vec<u8>) {
     let mut names = Vec::new();
     let mut kept = Vec::with_capacity(data.len());
     let mut at_top = true;
@@ -419,7 +433,9 @@ pub fn take_off_additions(data: &[u8]) -> (Vec<String>, Vec<u8>) {
             .map(|colon| bare[..colon].trim_ascii());
         let added = match name {
             Some(n) if n.eq_ignore_ascii_case(b"X-Spam-Flag") => Some("X-Spam-Flag"),
-            Some(n) if at_top && n.eq_ignore_ascii_case(b"Received") => Some("Received"),
+            Some(n) if received_too && at_top && n.eq_ignore_ascii_case(b"Received") => {
+                Some("Received")
+            }
             _ => None,
         };
         match added {
