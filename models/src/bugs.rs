@@ -72,6 +72,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "quarantines a message no scanner answered for, instead of waiting",
     ),
     (
+        "expiry-trusts-clocks",
+        "expires queued mail by comparing the owner's clock with the acceptor's as if both were exact",
+    ),
+    (
         "bounce-on-4xx",
         "bounces a recipient at the first 4xx or refused connection instead of retrying",
     ),
