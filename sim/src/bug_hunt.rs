@@ -46,6 +46,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("ack-before-dir-sync", Family::Calm),
     ("quarantine-clean-mail", Family::ScannerOutage),
     ("bounce-on-4xx", Family::Bounces),
+    ("expiry-trusts-clocks", Family::ClockSkew),
 ];
 
 /// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so

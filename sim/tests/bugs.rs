@@ -210,6 +210,26 @@ fn bounce_on_4xx_gives_up_on_a_mailbox_that_is_only_down() {
 }
 
 #[test]
+fn expiry_trusts_clocks_bounces_early_once_a_clock_steps_and_never_without() {
+    // The acceptance time is the acceptor's clock, the expiry check the
+    // owner's: a step within the model's bound makes a message look older
+    // than it is. A clock fault must be left after shrinking.
+    let shrunk = hunted("expiry-trusts-clocks", "no_false_bounce", 3);
+    assert!(shrunk.faults >= 1);
+    // With every clock true (the bounces family: the same mail, the same
+    // expiries) the bug is invisible.
+    for seed in 1..4 {
+        let judged = bug_hunt::judge(
+            Engine::Turmoil,
+            seed,
+            sim::scenario::Family::Bounces,
+            &["expiry-trusts-clocks"],
+        );
+        assert!(!judged.failed(), "seed {seed}: {:?}", judged.properties);
+    }
+}
+
+#[test]
 fn every_catalogue_bug_has_a_test_here() {
     // A bug added to the catalogue without a test above would go unproven.
     let tested = include_str!("bugs.rs");

@@ -39,6 +39,7 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
         rejections: Default::default(),
         // Hosts named `mta-*` send and `mbx-*` receive (provenance).
         sources: ["mta-0", "mbx-acme", "mbx-flaky", "mbx-dead"]
+        host_faults: Default::default(),
             .into_iter()
             .map(|host| {
                 let source = if host.starts_with("mta-") {

@@ -11,6 +11,8 @@
 //!   its jurisdiction loses power at once (beyond the model: only "nothing
 //!   acknowledged is lost" and the drain are still promised).
 //! - scanner-outage: every scanner of a jurisdiction down for a while.
+//! - clock-skew: the bounces family with every gateway's clock off (within
+//!   the bound) for the whole fault phase, and a few short pauses.
 //!
 //! Each is drawn from its own stream, so the older families' seeds are
 //! unchanged.
@@ -239,4 +241,48 @@ mod tests {
             .expect_err("an unknown domain is refused");
         assert!(error.contains("nowhere.example"), "{error}");
     }
+}
+
+/// `schedule` with every gateway's clock stepped forward by most of the
+/// model's bound (and drifting a little faster) at some point of the first
+/// half of the fault phase until the heal — a step while mail is queued is
+/// what moves an acceptance time against its owner's clock, and forward is
+/// the direction that makes mail look older — and one to three pauses of
+/// gateways within the bound. (The swarm's `clock::draw` steps either way.)
+pub fn clock_skew(
+    prng: &mut Prng,
+    topology: &Topology,
+    mut schedule: FaultSchedule,
+    heal_at_ms: u64,
+) -> FaultSchedule {
+    let gateways: Vec<String> = topology
+        .regions
+        .iter()
+        .flat_map(|r| topology.gateway_hosts(r))
+        .collect();
+    for host in &gateways {
+        let at_ms = prng.range(1_000, heal_at_ms / 2);
+        let bound_ms = models::tolerances::CLOCK_ERROR_MS_MAX;
+        let fault = Fault {
+            at_ms,
+            duration_ms: heal_at_ms - at_ms,
+            kind: FaultKind::Clock {
+                host: host.clone(),
+                offset_ms: prng.range(bound_ms * 6 / 10, bound_ms * 9 / 10 + 1) as i64,
+                drift_ppm: prng.range(0, 101) as i64,
+                wander_ms: 0,
+                wander_period_ms: 0,
+            },
+        };
+        debug_assert!(crate::faults::clock::within_bound(&fault));
+        schedule.faults.push(fault);
+    }
+    for _ in 0..prng.range(1, 4) {
+        let at_ms = prng.range(1_000, heal_at_ms - 3_000);
+        schedule
+            .faults
+            .push(crate::faults::pause::draw(prng, &gateways, at_ms, 0));
+    }
+    schedule.faults.sort_by_key(|f| f.at_ms);
+    schedule
 }
