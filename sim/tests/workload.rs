@@ -39,7 +39,6 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
         rejections: Default::default(),
         // Hosts named `mta-*` send and `mbx-*` receive (provenance).
         sources: ["mta-0", "mbx-acme", "mbx-flaky", "mbx-dead"]
-        host_faults: Default::default(),
             .into_iter()
             .map(|host| {
                 let source = if host.starts_with("mta-") {
@@ -50,6 +49,7 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
                 (host.to_string(), vec![source])
             })
             .collect(),
+        host_faults: Default::default(),
     });
     let mut sim = turmoil::Builder::new().rng_seed(1).build();
     let env = |host: &str| -> SharedEnv { Rc::new(TurmoilEnv::new(host, shared.clone(), 7)) };
