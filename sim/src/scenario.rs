@@ -130,8 +130,9 @@ pub enum Family {
     PowerLoss,
     /// Every scanner of a jurisdiction down for a while.
     ScannerOutage,
-    /// The bounces family with every gateway's clock off (within the
-    /// model's bound) and short process pauses: expiry judged across clocks.
+    /// The bounces family with every gateway's clock stepped forward while
+    /// mail waits (beyond the model's bound) and short process pauses:
+    /// expiry judged across clocks.
     ClockSkew,
 }
 

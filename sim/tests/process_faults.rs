@@ -260,3 +260,68 @@ fn a_delivery_dropped_after_the_mailboxs_reply_is_seen_by_the_mailbox_as_a_lost_
         assert!(lost > 0, "{engine}: no mailbox saw its reply go unheard");
     }
 }
+
+/// Pairs delivered more than once.
+fn duplicated(outcome: &RunOutcome) -> usize {
+    let mut seen = std::collections::BTreeMap::<(String, String), usize>::new();
+    for event in outcome.log.events() {
+        if let EventKind::MailboxReceived { msg, rcpt, .. } = &event.kind {
+            *seen.entry((msg.clone(), rcpt.clone())).or_default() += 1;
+        }
+    }
+    seen.values().filter(|n| **n > 1).count()
+}
+
+#[test]
+fn an_owner_paused_past_its_lease_resumes_with_stale_beliefs_and_only_fencing_stops_it() {
+    for engine in engines() {
+        // acme's mailbox is down, so its mail waits on its owners; then the
+        // busiest owner stalls for three leases (beyond the model): its
+        // peers take its mail over and deliver it once the mailbox is back.
+        // It resumes believing it still owns that mail.
+        let scenario = small(5);
+        let host = busiest_acceptor(&passing(engine, &scenario));
+        let lease_ms = scenario.knobs.owner_lease_ms;
+        let mut faulted = scenario.clone();
+        faulted.faults.faults = vec![
+            Fault {
+                at_ms: 0,
+                duration_ms: 12_000,
+                kind: FaultKind::MailboxOutage {
+                    tenant: "acme".into(),
+                },
+            },
+            Fault {
+                at_ms: 9_000,
+                duration_ms: 3 * lease_ms,
+                kind: FaultKind::Pause { host: host.clone() },
+            },
+        ];
+        faulted.validate().expect("valid");
+        // The correct gateway confirms before it acts, learns it was
+        // replaced, and delivers nothing twice.
+        let correct = sim::run::run_on(engine, &faulted, faulted.seed);
+        assert!(!correct.within_fault_model, "{engine}: three leases is beyond the bound");
+        assert_eq!(correct.verdict, Verdict::Pass, "{engine}:\n{}", correct.summary());
+        let failovers = (correct.log.events().iter())
+            .filter(|e| matches!(&e.kind, EventKind::GwNote { what, .. } if what == "failover"))
+            .count();
+        assert!(failovers > 0, "{engine}: nobody took over from the paused {host}");
+        assert_eq!(duplicated(&correct), 0, "{engine}");
+        // Without fencing, the resumed owner acts on what it believed before
+        // the pause: the same mail is delivered twice.
+        let mut unfenced = faulted.clone();
+        unfenced.bugs = vec!["no-fencing-on-rejoin".into()];
+        let buggy = sim::run::run_on(engine, &unfenced, unfenced.seed);
+        assert!(duplicated(&buggy) > 0, "{engine}:\n{}", buggy.summary());
+        assert!(
+            buggy
+                .report
+                .violations
+                .iter()
+                .any(|v| v.property == "duplicates_bounded"),
+            "{engine}:\n{}",
+            buggy.summary()
+        );
+    }
+}
