@@ -78,6 +78,8 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         "size-limit-off-by-one",
         "refuses a message exactly at the declared size limit (counts with >= where RFC 1870 allows equal)",
+    ),
+    (
         "scan-head-only",
         "sends the scanner only a message's first 4 KiB and delivers the whole on that verdict",
     ),
@@ -88,6 +90,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         "queue-newest-first",
         "takes due messages newest first, so mail parked behind an outage drains in reverse",
+    ),
+    (
+        "expiry-trusts-clocks",
+        "expires queued mail by comparing the owner's clock with the acceptor's as if both were exact",
     ),
     (
         "bounce-on-4xx",

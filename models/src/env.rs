@@ -68,6 +68,13 @@ pub trait Env {
     /// Records a gateway self-report in the observation log. Properties never
     /// judge by these; traces and "sometimes" checks read them.
     fn observe(&self, event: traces::EventKind);
+    /// Whether the BUGGIFY site `site` (one of `crate::buggify::SITES`)
+    /// fires now. No, unless a simulated run switched BUGGIFY on; real mode
+    /// never does.
+    fn buggify(&self, site: &'static str) -> bool {
+        let _ = site;
+        false
+    }
 }
 
 pub type SharedEnv = Rc<dyn Env>;

@@ -5,6 +5,7 @@
 //! bounces with one DSN. Everything outside memory goes through [`env::Env`],
 //! so the same code runs under any engine.
 
+pub mod buggify;
 pub mod bugs;
 pub mod config;
 pub mod control;
@@ -18,3 +19,4 @@ pub mod retry;
 pub mod scanner;
 pub mod smtp;
 pub mod spool;
+pub mod tolerances;

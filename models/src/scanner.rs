@@ -69,6 +69,10 @@ async fn serve_one(
             signature_typo: config.bug("scanner-signature-typo"),
         },
     );
+    if env.buggify("scanner.slow_scan") {
+        // As slow as the asker's patience: its answer may arrive too late.
+        env.sleep(deadline).await;
+    }
     tracing::debug!(msg = %request.message_id, verdict = ?report.verdict, reason = %report.reason, "scanned");
     env.observe(EventKind::ScanVerdict {
         msg: request.message_id.clone(),

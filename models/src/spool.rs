@@ -202,6 +202,15 @@ pub fn store_entry(disk: &dyn Disk, entry: &Entry, durability: Durability) -> io
     Ok(())
 }
 
+/// Half of an entry's write, as a process killed mid-write leaves it: only
+/// its temporary file is torn, never the entry itself (the rename that
+/// would publish it never happens).
+pub fn write_torn_entry(disk: &dyn Disk, entry: &Entry) -> io::Result<()> {
+    let json = serde_json::to_vec(entry).map_err(io::Error::other)?;
+    let temp = format!("{SPOOL_DIR}/{}.json.tmp", entry.id);
+    disk.write(&temp, &json[..json.len() / 2])
+}
+
 /// One entry as it stands on disk (it may be there before it is in memory:
 /// ingress writes it before the replicas confirm their copies).
 pub fn load_entry(disk: &dyn Disk, id: &str) -> io::Result<Entry> {
@@ -215,7 +224,9 @@ pub fn load_message(disk: &dyn Disk, id: &str) -> io::Result<Vec<u8>> {
 
 /// Removes a message's files durably (missing files are fine).
 pub fn remove(disk: &dyn Disk, id: &str) -> io::Result<()> {
-    for path in [message_path(id), entry_path(id)] {
+    // A write cut short (`spool.torn_write`) leaves the entry's temporary.
+    let temp = format!("{SPOOL_DIR}/{id}.json.tmp");
+    for path in [message_path(id), entry_path(id), temp] {
         match disk.remove(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -52,6 +52,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("scan-head-only", Family::Calm),
     ("deliver-and-bounce", Family::Bounces),
     ("queue-newest-first", Family::PowerLoss),
+    ("expiry-trusts-clocks", Family::ClockSkew),
 ];
 
 /// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so

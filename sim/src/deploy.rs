@@ -186,9 +186,11 @@ pub fn facts(scenario: &Scenario, config: &GatewayConfig) -> Facts {
 /// recipient: the retry that finds it expired comes up to one maximal
 /// backoff after the lifetime, may itself be delayed by a scan, a
 /// replication and two delivery timeouts, by a failover (two leases), and by
-/// a new owner waiting out an in-doubt predecessor.
+/// a new owner waiting out an in-doubt predecessor, and by the clock error
+/// the gateway allows for (its acceptor's clock against its owner's).
 pub fn expiry_grace_ms(knobs: &models::config::Knobs) -> u64 {
-    knobs.backoff_ms_max
+    2 * models::tolerances::CLOCK_ERROR_MS_MAX
+        + knobs.backoff_ms_max
         + knobs.scan_timeout_ms
         + knobs.replication_timeout_ms
         + 2 * knobs.delivery_timeout_ms

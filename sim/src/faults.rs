@@ -7,9 +7,11 @@
 //! and "drains after heal" must. Families draw schedules in [`draw`]; the
 //! model check lives in [`model`].
 
+pub mod clock;
 mod draw;
 mod families;
 mod model;
+pub mod pause;
 
 use std::fmt;
 
@@ -114,6 +116,24 @@ pub enum FaultKind {
     /// must refuse (4xx) in regions the tenant may not use, and senders must
     /// fall back along the list (RFC 5321 §5.1).
     StaleDns { tenant: String },
+    /// A gateway-side host's clock is off while the fault lasts: stepped by
+    /// `offset_ms` when it begins, drifting by `drift_ppm`, wandering by up
+    /// to `wander_ms` over `wander_period_ms`; stepped back to true time
+    /// when it ends (`faults/clock.rs`, `engine/host_clock.rs`).
+    Clock {
+        host: String,
+        offset_ms: i64,
+        #[serde(default)]
+        drift_ppm: i64,
+        #[serde(default)]
+        wander_ms: u64,
+        #[serde(default)]
+        wander_period_ms: u64,
+    },
+    /// A gateway-side host's processes freeze (a GC or VM stall) while the
+    /// fault lasts, and resume with the beliefs they had
+    /// (`faults/pause.rs`, `engine/pause.rs`).
+    Pause { host: String },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -173,6 +193,8 @@ impl fmt::Display for Fault {
             FaultKind::ScannerOutage { region } => format!("scanner outage {region}"),
             FaultKind::MailboxOutage { tenant } => format!("mailbox outage {tenant}"),
             FaultKind::StaleDns { tenant } => format!("stale dns for {tenant}"),
+            FaultKind::Clock { .. } => clock::describe(&self.kind),
+            FaultKind::Pause { host } => format!("pause of {host}"),
         };
         write!(f, "{what} at {} ms for {} ms", self.at_ms, self.duration_ms)
     }
@@ -194,6 +216,8 @@ impl FaultKind {
             FaultKind::ScannerOutage { .. } => "scanner_outage",
             FaultKind::MailboxOutage { .. } => "mailbox_outage",
             FaultKind::StaleDns { .. } => "stale_dns",
+            FaultKind::Clock { .. } => "clock",
+            FaultKind::Pause { .. } => "pause",
         }
     }
 
@@ -207,7 +231,10 @@ impl FaultKind {
             FaultKind::Partition { from, to, .. } | FaultKind::GrayLink { from, to, .. } => {
                 format!("{from},{to}")
             }
-            FaultKind::HostCrash { host } | FaultKind::DiskLost { host } => host.clone(),
+            FaultKind::HostCrash { host }
+            | FaultKind::DiskLost { host }
+            | FaultKind::Clock { host, .. }
+            | FaultKind::Pause { host } => host.clone(),
             FaultKind::MailboxRejects { domain } => domain.clone(),
             FaultKind::Disk { host, mode } => format!("{host},{}", mode.name()),
             FaultKind::MailboxOutage { tenant } | FaultKind::StaleDns { tenant } => tenant.clone(),
@@ -315,6 +342,8 @@ impl FaultSchedule {
                 FaultKind::MailboxOutage { tenant: t } | FaultKind::StaleDns { tenant: t } => {
                     tenant(t)?
                 }
+                FaultKind::Clock { .. } => clock::validate(fault, topology)?,
+                FaultKind::Pause { .. } => pause::validate(fault, topology)?,
             }
         }
         Ok(())

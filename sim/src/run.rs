@@ -77,6 +77,9 @@ pub struct RunOutcome {
     pub host_failure: Option<String>,
     pub sim_seconds: f64,
     pub wall_seconds: f64,
+    /// With BUGGIFY on: the sites that fired (sorted); None when it was off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buggify_fired: Option<Vec<String>>,
     #[serde(skip)]
     pub log: Log,
 }
@@ -137,6 +140,9 @@ pub fn run_on(engine: Engine, scenario: &Scenario, seed: u64) -> RunOutcome {
         host_failure: artifacts.host_failure,
         sim_seconds: artifacts.sim_ms as f64 / 1_000.0,
         wall_seconds,
+        buggify_fired: scenario
+            .buggify
+            .then(|| crate::engine::buggify::fired_sites(&artifacts.log)),
         log: artifacts.log,
     }
 }
@@ -289,6 +295,23 @@ impl RunOutcome {
             s.quarantine_writes_undone,
             s.orders_judged
         );
+        if let Some(fired) = &self.buggify_fired {
+            let never: Vec<&str> = models::buggify::SITES
+                .iter()
+                .map(|(site, _)| *site)
+                .filter(|site| !fired.iter().any(|f| f == site))
+                .collect();
+            let list = |sites: Vec<&str>| match sites.is_empty() {
+                true => "none".to_string(),
+                false => sites.join(", "),
+            };
+            let _ = writeln!(
+                out,
+                "buggify: fired {}; not fired {}",
+                list(fired.iter().map(String::as_str).collect()),
+                list(never)
+            );
+        }
         if let Some(failure) = &self.host_failure {
             let _ = writeln!(out, "host failure: {failure}");
         }

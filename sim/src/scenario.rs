@@ -97,6 +97,11 @@ pub struct Scenario {
     pub knobs: Knobs,
     /// Known bugs switched on; empty for the correct gateway.
     pub bugs: Vec<String>,
+    /// Code-level fault injection in the gateway (`models::buggify`,
+    /// `engine/buggify.rs`). Omitted from the JSON when off, so scenarios
+    /// saved before it existed keep their hash.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub buggify: bool,
 }
 
 /// Which family of fault schedules a generated scenario draws from. The
@@ -137,6 +142,10 @@ pub enum Family {
     PowerLoss,
     /// Every scanner of a jurisdiction down for a while.
     ScannerOutage,
+    /// The bounces family with every gateway's clock stepped forward while
+    /// mail waits (beyond the model's bound) and short process pauses:
+    /// expiry judged across clocks.
+    ClockSkew,
 }
 
 impl Family {
@@ -155,9 +164,11 @@ impl Family {
     pub fn drain_bound_ms(self) -> u64 {
         match self {
             Family::Calm | Family::RegionOutage | Family::CloudOutage | Family::Swarm => 90_000,
-            Family::Bounces | Family::DiskLoss | Family::PowerLoss | Family::ScannerOutage => {
-                30_000
-            }
+            Family::Bounces
+            | Family::DiskLoss
+            | Family::PowerLoss
+            | Family::ScannerOutage
+            | Family::ClockSkew => 30_000,
         }
     }
 }
@@ -174,7 +185,7 @@ impl Scenario {
         let topology = Topology::standard();
         let tenants = standard_tenants(&mut Prng::new(derive_seed(seed, "tenants")));
         let mut knobs = Knobs::simulation_defaults();
-        if family == Family::Bounces {
+        if matches!(family, Family::Bounces | Family::ClockSkew) {
             bounce_knobs(&mut Prng::new(derive_seed(seed, "knobs")), &mut knobs);
         }
         let phases = Phases {
@@ -214,6 +225,7 @@ impl Scenario {
             phases,
             knobs,
             bugs: Vec::new(),
+            buggify: false,
         }
     }
 
@@ -537,9 +549,13 @@ impl fmt::Display for Scenario {
             k.message_bytes_max
         )?;
         if self.bugs.is_empty() {
-            write!(f, "bugs: none")
+            write!(f, "bugs: none")?;
         } else {
-            write!(f, "bugs: {}", self.bugs.join(", "))
+            write!(f, "bugs: {}", self.bugs.join(", "))?;
         }
+        if self.buggify {
+            write!(f, "\nbuggify: on")?;
+        }
+        Ok(())
     }
 }

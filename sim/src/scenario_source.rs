@@ -29,6 +29,10 @@ pub struct ScenarioSource {
     /// Switch on a known bug (repeatable; see `mailsim bugs`).
     #[arg(long = "bug", value_name = "NAME")]
     pub bugs: Vec<String>,
+    /// Switch on code-level fault injection in the gateway (BUGGIFY sites,
+    /// `mailsim` lists them in `run`'s summary).
+    #[arg(long)]
+    pub buggify: bool,
     /// The engine: turmoil (reference) or madsim (fast; needs a build with
     /// RUSTFLAGS="--cfg madsim").
     #[arg(long, value_enum, default_value = "turmoil")]
@@ -52,6 +56,7 @@ impl ScenarioSource {
                 scenario.bugs.push(bug.clone());
             }
         }
+        scenario.buggify |= self.buggify;
         scenario.validate()?;
         Ok(scenario)
     }
@@ -72,6 +77,9 @@ impl ScenarioSource {
         for bug in &self.bugs {
             flags.push_str(&format!(" --bug {}", shell_word(bug)));
         }
+        if self.buggify {
+            flags.push_str(" --buggify");
+        }
         if self.engine != Engine::Turmoil {
             flags.push_str(&format!(" --engine {}", self.engine));
         }
@@ -89,6 +97,7 @@ mod tests {
             scenario: None,
             family,
             bugs: Vec::new(),
+            buggify: false,
             engine: Engine::Turmoil,
         }
     }

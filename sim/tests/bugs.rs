@@ -219,6 +219,9 @@ fn size_limit_off_by_one_refuses_the_message_exactly_at_the_limit() {
 fn dsn_replicas_anywhere_copies_a_tenants_bounce_out_of_its_jurisdiction() {
     // Bounces: DSNs need refused or expired mail.
     hunted("dsn-replicas-anywhere", "residency", 3);
+}
+
+#[test]
 fn scan_head_only_delivers_bytes_no_scanner_judged() {
     // The verdict is on a 4 KiB head; the copy delivered is the whole.
     hunted("scan-head-only", "verdict_before_delivery", 0);
@@ -235,6 +238,26 @@ fn deliver_and_bounce_tells_the_sender_of_a_failure_after_a_delivery() {
 fn queue_newest_first_drains_parked_mail_in_reverse() {
     // Mail parked behind the mailbox outage comes out newest first.
     hunted("queue-newest-first", "order_after_recovery", 3);
+}
+
+#[test]
+fn expiry_trusts_clocks_bounces_early_once_a_clock_steps_and_never_without() {
+    // The acceptance time is the acceptor's clock, the expiry check the
+    // owner's: a step within the model's bound makes a message look older
+    // than it is. A clock fault must be left after shrinking.
+    let shrunk = hunted("expiry-trusts-clocks", "no_false_bounce", 3);
+    assert!(shrunk.faults >= 1);
+    // With every clock true (the bounces family: the same mail, the same
+    // expiries) the bug is invisible.
+    for seed in 1..4 {
+        let judged = bug_hunt::judge(
+            Engine::Turmoil,
+            seed,
+            sim::scenario::Family::Bounces,
+            &["expiry-trusts-clocks"],
+        );
+        assert!(!judged.failed(), "seed {seed}: {:?}", judged.properties);
+    }
 }
 
 #[test]

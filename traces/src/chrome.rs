@@ -154,6 +154,7 @@ fn category(kind: &EventKind) -> &'static str {
         | EventKind::FaultEnded { .. }
         | EventKind::HostCrashed {}
         | EventKind::HostRestarted {}
+        | EventKind::BuggifyFired { .. }
         | EventKind::EventRefused { .. } => "world",
         EventKind::MessageBuilt { .. }
         | EventKind::SendAttempt { .. }

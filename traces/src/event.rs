@@ -113,6 +113,11 @@ pub enum EventKind {
     },
     HostCrashed {},
     HostRestarted {},
+    /// A BUGGIFY site in the gateway fired for the first time in this run
+    /// (recorded by the engine's seam, under the host that reached it).
+    BuggifyFired {
+        site: String,
+    },
     /// The seam refused an event a host tried to report: its kind may come
     /// only from another class of host (recorded under the reporting host).
     EventRefused {
@@ -329,7 +334,8 @@ impl EventKind {
             | EventKind::MailboxRefused { .. } => Source::Mailbox,
             EventKind::BytesSeen { .. }
             | EventKind::BytesDurable { .. }
-            | EventKind::QuarantineHeld { .. } => Source::Seam,
+            | EventKind::QuarantineHeld { .. }
+            | EventKind::BuggifyFired { .. } => Source::Seam,
             EventKind::ScanVerdict { .. } => Source::Scanner,
             EventKind::GwAccepted { .. }
             | EventKind::GwDeferred { .. }
@@ -349,6 +355,7 @@ impl EventKind {
             EventKind::FaultEnded { .. } => "fault_ended",
             EventKind::HostCrashed {} => "host_crashed",
             EventKind::HostRestarted {} => "host_restarted",
+            EventKind::BuggifyFired { .. } => "buggify_fired",
             EventKind::EventRefused { .. } => "event_refused",
             EventKind::MessageBuilt { .. } => "message_built",
             EventKind::SendAttempt { .. } => "send_attempt",

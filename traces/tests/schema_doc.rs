@@ -25,6 +25,7 @@ fn one_of_each() -> Vec<EventKind> {
         EventKind::FaultEnded { fault: 0 },
         EventKind::HostCrashed {},
         EventKind::HostRestarted {},
+        EventKind::BuggifyFired { site: s() },
         EventKind::EventRefused {
             kind: s(),
             from: traces::Source::Sender,
@@ -144,6 +145,7 @@ fn listed(kind: &EventKind) {
         | EventKind::FaultEnded { .. }
         | EventKind::HostCrashed {}
         | EventKind::HostRestarted {}
+        | EventKind::BuggifyFired { .. }
         | EventKind::EventRefused { .. }
         | EventKind::MessageBuilt { .. }
         | EventKind::SendAttempt { .. }

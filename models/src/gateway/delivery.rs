@@ -167,6 +167,13 @@ async fn attempt(
                 return false;
             }
         }
+        if node.env.buggify("delivery.stall_after_confirm") {
+            // A stall as long as the lease between the confirmation and the
+            // final dot: a successor may claim the message meanwhile, and
+            // must find it in doubt rather than deliver it too.
+            let lease = Duration::from_millis(node.config.knobs.owner_lease_ms);
+            node.env.sleep(lease).await;
+        }
         // The confirmation may have taught us that someone settled one of
         // these recipients meanwhile: then this transaction is stale.
         let current = node.entries.borrow().get(&entry.id).cloned();

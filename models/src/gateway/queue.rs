@@ -24,6 +24,7 @@ use crate::mime::dsn::{self, DsnRequest, FailedRecipient};
 use crate::retry;
 use crate::scanner::{self, ScanRequest};
 use crate::spool::{self, Durability, Entry, NewMessage, RcptState};
+use crate::tolerances;
 
 /// Concurrent passes per destination: enough to drain quickly, few enough
 /// that a recovering mailbox server sees the oldest mail first.
@@ -250,10 +251,18 @@ async fn process(node: &SharedNode, id: &str) {
         entry.pending_rcpts()
     };
     if !still_pending.is_empty() {
+        // `received_ms` is the accepting node's clock, read here on ours:
+        // allow for both being off by the most the model lets a clock be,
+        // or a fast clock here (or a slow one there) bounces mail early.
+        // The `expiry-trusts-clocks` bug compares the two as if exact.
+        let clock_error_ms = match node.config.bug("expiry-trusts-clocks") {
+            true => 0,
+            false => 2 * tolerances::CLOCK_ERROR_MS_MAX,
+        };
         let expired = retry::expired(
             node.now_ms(),
             entry.received_ms,
-            node.config.knobs.queue_lifetime_ms,
+            node.config.knobs.queue_lifetime_ms + clock_error_ms,
         );
         if expired && !node.config.bug("retry-forever") {
             tracing::info!(msg = %entry.message_id, spool_id = %entry.id, "expired in queue, bouncing what is pending");

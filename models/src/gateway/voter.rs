@@ -73,6 +73,17 @@ pub fn answer(node: &SharedNode, from: &str, request: PeerRequest, payload: &[u8
             reason: e.to_string(),
         },
     };
+    let copies = matches!(
+        request,
+        PeerRequest::Replicate { .. } | PeerRequest::Update { .. }
+    );
+    if copies && node.env.buggify("voter.spurious_refusal") {
+        // A transient refusal, before anything is stored: the asker must
+        // retry or count it as no copy, never as one.
+        return PeerReply::Failed {
+            reason: "busy, try again later".into(),
+        };
+    }
     match request {
         PeerRequest::Replicate { entry } => done(replicate(node, entry, payload)),
         PeerRequest::Update { entry } => done(update(node, from, entry)),
@@ -281,6 +292,10 @@ fn claim(node: &SharedNode, from: &str, id: &str, ballot: &Ballot) -> PeerReply 
 
 /// Stores the entry durably and in memory.
 fn store(node: &SharedNode, entry: &Entry) -> std::io::Result<()> {
+    if node.env.buggify("spool.torn_write") {
+        spool::write_torn_entry(node.env.disk(), entry)?;
+        return Err(std::io::Error::other("write interrupted: torn entry"));
+    }
     spool::store_entry(node.env.disk(), entry, Durability::Synced)?;
     node.entries
         .borrow_mut()

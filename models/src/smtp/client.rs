@@ -345,7 +345,11 @@ pub async fn send_mail_guarded(
         .await
         .map_err(|why| ClientError::AfterDot(format!("reply to the final dot: {why}")))?;
     transaction.data = Some(data);
-    wire.quit().await;
+    if !env.buggify("delivery.drop_after_reply") {
+        wire.quit().await;
+    }
+    // Fired: the connection is dropped with no QUIT, so the server sees
+    // its reply go unanswered (RFC 1047 from its side).
     Ok(Handover::Sent(transaction))
 }
 

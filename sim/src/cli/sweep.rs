@@ -61,6 +61,10 @@ pub struct SweepArgs {
     /// Switch on a known bug in every seed (repeatable; see `mailsim bugs`).
     #[arg(long = "bug", value_name = "NAME")]
     pub bugs: Vec<String>,
+    /// Switch on BUGGIFY in every seed; the summary lists the sites that
+    /// never fired across the sweep.
+    #[arg(long)]
+    pub buggify: bool,
     /// Minimise each violating seed with `mailsim shrink` (its output in DIR/shrink/).
     #[arg(long)]
     pub shrink: bool,
@@ -105,6 +109,7 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
         scenario: None,
         family: args.family,
         bugs: bugs.clone(),
+        buggify: args.buggify,
         engine: args.engine,
     }
     .load()?;
@@ -181,6 +186,7 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
         family: args.family,
         engine: args.engine,
         bugs: &bugs,
+        buggify: args.buggify,
         todo: &todo,
         jobs,
         budget: args.time_budget,

@@ -17,6 +17,7 @@ use traces::EventKind;
 
 use crate::deploy::mailbox_host;
 use crate::engine::hosts::all_hosts;
+use crate::engine::process_faults::ProcessFaults;
 use crate::engine::seam::{DiskFault, Shared};
 use crate::faults::{DiskMode, Fault, FaultKind};
 use crate::scenario::Scenario;
@@ -86,6 +87,7 @@ impl FaultState {
         let mut disks: BTreeMap<String, DiskMode> = BTreeMap::new();
         let mut stale_tenants: BTreeSet<&str> = BTreeSet::new();
         let mut rejecting: BTreeSet<String> = BTreeSet::new();
+        let mut process = ProcessFaults::default();
         for (_, fault) in active {
             let region_hosts = |name: &str| {
                 topology
@@ -165,6 +167,7 @@ impl FaultState {
                 FaultKind::StaleDns { tenant } => {
                     stale_tenants.insert(tenant);
                 }
+                FaultKind::Clock { .. } | FaultKind::Pause { .. } => process.add(fault),
             }
         }
         let now_active: BTreeSet<u32> = active.iter().map(|(i, _)| *i).collect();
@@ -230,6 +233,7 @@ impl FaultState {
             .collect();
         self.apply_stale_dns(directory, scenario, config, &stale_tenants);
         shared.rejections.set(rejecting);
+        process.apply(&shared.host_faults);
         self.active = now_active;
         self.down = down;
         self.cut = cut;

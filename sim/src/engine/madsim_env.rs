@@ -143,11 +143,13 @@ impl Env for MadsimEnv {
     }
 
     fn now(&self) -> Duration {
-        self.time.elapsed()
+        let clocks = &self.shared.host_faults.clocks;
+        clocks.local(&self.host, self.time.elapsed())
     }
 
     fn sleep(&self, duration: Duration) -> BoxFut<'static, ()> {
-        Box::pin(self.time.sleep(duration))
+        let clocks = &self.shared.host_faults.clocks;
+        Box::pin(self.time.sleep(clocks.global_span(&self.host, duration)))
     }
 
     fn connect(&self, host: &str, port: u16) -> BoxFut<'static, io::Result<BoxConn>> {
@@ -192,6 +194,7 @@ impl Env for MadsimEnv {
 
     fn spawn(&self, task: BoxFut<'static, ()>) {
         // Detached: the task lives until it ends or its node is killed.
+        let task = crate::engine::pause::gated(self.shared.clone(), self.host.clone(), task);
         drop(madsim::task::spawn_local(in_host(
             self.log_name.clone(),
             task,
@@ -200,6 +203,11 @@ impl Env for MadsimEnv {
 
     fn observe(&self, event: EventKind) {
         self.shared.observe_from(&self.host, event);
+    }
+
+    fn buggify(&self, site: &'static str) -> bool {
+        let buggify = &self.shared.host_faults.buggify;
+        buggify.fires(&self.shared.observer, &self.host, site)
     }
 }
 

@@ -35,6 +35,7 @@ use crate::engine::fault_state::WorldControl;
 use crate::engine::hosts::{self, Deployment, HostPlan, Role};
 use crate::engine::madsim_env::{self, Links, MadsimEnv};
 use crate::engine::observer::Observer;
+use crate::engine::pause;
 use crate::engine::power_fail_disk::PowerFailDisk;
 use crate::engine::run_loop::{RunArtifacts, RunLoop};
 use crate::engine::seam::Shared;
@@ -89,9 +90,10 @@ fn boot(host: &str) -> BoxFut<'static, ()> {
         host_seed,
         disk.clone(),
     ));
+    let main = plan.main(env, &world.deployment);
     madsim_env::in_host(
         crate::logging::host_name(host),
-        plan.main(env, &world.deployment),
+        pause::gated(world.shared.clone(), host.to_string(), main),
     )
 }
 
@@ -139,6 +141,7 @@ fn new_shared(scenario: &Scenario) -> Rc<Shared> {
         lost_disks: Default::default(),
         rejections: Default::default(),
         sources: hosts::host_sources(scenario),
+        host_faults: Default::default(),
     })
 }
 

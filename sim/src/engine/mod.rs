@@ -5,18 +5,23 @@
 //! state, the run loop, the observed seam, the drain and spool checks — is
 //! shared by both.
 
+pub mod buggify;
 pub mod choice;
 pub mod disk_loss;
 pub mod drain;
 pub mod durable_watch;
 pub mod fault_state;
+pub mod host_clock;
+pub mod host_faults;
 pub mod hosts;
 #[cfg(madsim)]
 pub mod madsim_env;
 #[cfg(madsim)]
 pub mod madsim_run;
 pub mod observer;
+pub mod pause;
 pub mod power_fail_disk;
+pub mod process_faults;
 pub mod run_loop;
 pub mod seam;
 pub mod spool_check;

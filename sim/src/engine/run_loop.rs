@@ -72,6 +72,10 @@ impl<'a> RunLoop<'a> {
             .filter(|&t| t < scenario.phases.heal_at_ms)
             .collect();
         boundaries.insert(scenario.phases.heal_at_ms);
+        if scenario.buggify {
+            let buggify_seed = crate::prng::derive_seed(seed, "buggify");
+            shared.host_faults.buggify.switch_on(buggify_seed);
+        }
         let observer = &shared.observer;
         observer.record(
             "world",

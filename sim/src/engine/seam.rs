@@ -43,6 +43,8 @@ pub struct Shared {
     pub rejections: Rc<crate::workload::mailbox::Rejections>,
     /// The classes of event source each host may report as, by host.
     pub sources: BTreeMap<String, Vec<Source>>,
+    /// Per-host clocks, pauses and BUGGIFY.
+    pub host_faults: crate::engine::host_faults::HostFaults,
 }
 
 impl Shared {

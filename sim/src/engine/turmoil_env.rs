@@ -1,6 +1,8 @@
 //! The turmoil engine's side of the seam: an [`Env`] per booted host, backed
 //! by turmoil's simulated TCP, its power-fail filesystem (unsynced writes are
-//! lost on a crash), tokio's paused clock, and a per-host seeded generator.
+//! lost on a crash), tokio's paused clock read through the host's own clock
+//! (`host_clock`), and a per-host seeded generator; every task it spawns
+//! runs behind the host's pause gate (`pause`).
 //!
 //! Every disk write and every byte received by a gateway-side host is scanned
 //! for workload Message-IDs (`engine::seam`), so where a message's bytes went
@@ -15,6 +17,7 @@ use models::env::{BoxConn, BoxFut, Disk, Env, Listener};
 use traces::EventKind;
 use turmoil::fs::shim::std::fs as simfs;
 
+use crate::engine::pause::gated;
 pub use crate::engine::seam::{DiskFault, Shared};
 use crate::engine::seam::{ObservedDisk, observe_conn};
 use crate::prng::Prng;
@@ -48,11 +51,13 @@ impl Env for TurmoilEnv {
     }
 
     fn now(&self) -> Duration {
-        turmoil::sim_elapsed().unwrap_or_default()
+        let global = turmoil::sim_elapsed().unwrap_or_default();
+        self.shared.host_faults.clocks.local(&self.host, global)
     }
 
     fn sleep(&self, duration: Duration) -> BoxFut<'static, ()> {
-        Box::pin(tokio::time::sleep(duration))
+        let clocks = &self.shared.host_faults.clocks;
+        Box::pin(tokio::time::sleep(clocks.global_span(&self.host, duration)))
     }
 
     fn connect(&self, host: &str, port: u16) -> BoxFut<'static, io::Result<BoxConn>> {
@@ -88,11 +93,16 @@ impl Env for TurmoilEnv {
     }
 
     fn spawn(&self, task: BoxFut<'static, ()>) {
-        tokio::task::spawn_local(task);
+        tokio::task::spawn_local(gated(self.shared.clone(), self.host.clone(), task));
     }
 
     fn observe(&self, event: EventKind) {
         self.shared.observe_from(&self.host, event);
+    }
+
+    fn buggify(&self, site: &'static str) -> bool {
+        let buggify = &self.shared.host_faults.buggify;
+        buggify.fires(&self.shared.observer, &self.host, site)
     }
 }
 

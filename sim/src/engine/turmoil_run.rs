@@ -19,6 +19,7 @@ use crate::engine::disk_loss;
 use crate::engine::fault_state::WorldControl;
 use crate::engine::hosts::{self, Deployment, Role};
 use crate::engine::observer::Observer;
+use crate::engine::pause;
 pub use crate::engine::run_loop::RunArtifacts;
 use crate::engine::run_loop::RunLoop;
 use crate::engine::spool_check::{SpoolDisks, SpoolReader, record_quarantines};
@@ -39,6 +40,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         lost_disks: Default::default(),
         rejections: Default::default(),
         sources: hosts::host_sources(scenario),
+        host_faults: Default::default(),
     });
 
     let mut builder = turmoil::Builder::new();
@@ -68,7 +70,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         sim.host(name.as_str(), move || {
             let host_seed = hosts::boot(&shared, seed, &plan.name, &boots);
             let env: SharedEnv = Rc::new(TurmoilEnv::new(&plan.name, shared.clone(), host_seed));
-            let main = plan.main(env, &deployment);
+            let main = pause::gated(
+                shared.clone(),
+                plan.name.clone(),
+                plan.main(env, &deployment),
+            );
             let capture =
                 matches!(plan.role, Role::Gateway).then(|| (disks.clone(), plan.name.clone()));
             let lost = shared.lost_disks.take(&plan.name);

@@ -84,6 +84,11 @@ impl FaultSchedule {
             Family::DiskLoss => return families::disk_loss(prng, topology, heal_at_ms),
             Family::PowerLoss => return families::power_loss(prng, topology, tenants, heal_at_ms),
             Family::ScannerOutage => return families::scanner_outage(prng, topology, heal_at_ms),
+            Family::ClockSkew => {
+                let bounces =
+                    families::bounces(prng, tenants, senders, knobs.queue_lifetime_ms, heal_at_ms);
+                return families::clock_skew(prng, topology, bounces, heal_at_ms);
+            }
         };
         FaultSchedule {
             model,

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::faults::{Fault, FaultKind, FaultModel, FaultSchedule};
+use crate::faults::{Fault, FaultKind, FaultModel, FaultSchedule, clock, pause};
 use crate::topology::Topology;
 
 impl FaultSchedule {
@@ -63,6 +63,14 @@ fn blame(fault: &Fault, model: FaultModel, topology: &Topology) -> Option<BTreeS
         | FaultKind::MailboxOutage { .. }
         | FaultKind::MailboxRejects { .. }
         | FaultKind::StaleDns { .. } => return None,
+        // Within its bound a wrong clock is no failure at all; beyond it
+        // no unit can take the blame.
+        FaultKind::Clock { .. } if clock::within_bound(fault) => return None,
+        FaultKind::Clock { .. } => return Some(BTreeSet::new()),
+        FaultKind::Pause { host } if pause::within_bound(fault) => {
+            region_of_host(host).into_iter().collect()
+        }
+        FaultKind::Pause { .. } => return Some(BTreeSet::new()),
     };
     let cloud_of = |region: &String| topology.region(region).map(|r| r.cloud.clone());
     Some(match (&fault.kind, model) {
@@ -283,5 +291,36 @@ mod tests {
             fault(2_000, 5_000, crash("us-central1")),
         ];
         assert!(!inside(FaultModel::OneCloud, both));
+    }
+
+    #[test]
+    fn clocks_within_the_bound_blame_nobody_and_pauses_blame_their_region() {
+        let clock = |offset_ms: i64, host: &str| FaultKind::Clock {
+            host: host.into(),
+            offset_ms,
+            drift_ppm: 0,
+            wander_ms: 0,
+            wander_period_ms: 0,
+        };
+        let pause = |host: &str| FaultKind::Pause { host: host.into() };
+        // Wrong clocks in two regions at once, with a region down: inside.
+        let faults = vec![
+            fault(1_000, 10_000, clock(900, "gw-aws-us-east-1-0")),
+            fault(1_000, 10_000, clock(-900, "gw-gcp-us-central1-0")),
+            fault(2_000, 5_000, crash("eastus")),
+        ];
+        assert!(inside(FaultModel::OneRegion, faults));
+        // A step past the bound is beyond the model on its own.
+        let far = vec![fault(1_000, 10_000, clock(1_001, "gw-aws-us-east-1-0"))];
+        assert!(!inside(FaultModel::OneCloud, far));
+        // A short pause is its region's failure: with another region down, beyond.
+        let short = fault(2_000, 2_000, pause("gw-aws-us-east-1-0"));
+        assert!(inside(FaultModel::OneRegion, vec![short.clone()]));
+        assert!(!inside(
+            FaultModel::OneRegion,
+            vec![short, fault(2_500, 1_000, crash("eastus"))]
+        ));
+        let long = fault(2_000, 2_001, pause("gw-aws-us-east-1-0"));
+        assert!(!inside(FaultModel::OneRegion, vec![long]));
     }
 }

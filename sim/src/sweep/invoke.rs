@@ -17,6 +17,7 @@ pub struct WorkerRun<'a> {
     pub family: Family,
     pub engine: crate::engine::Engine,
     pub bugs: &'a [String],
+    pub buggify: bool,
     /// Where to save the observation log if the run fails.
     pub trace: Option<&'a Path>,
     pub second_run: bool,
@@ -44,6 +45,9 @@ impl WorkerRun<'_> {
             .arg(self.family.name());
         for bug in self.bugs {
             command.arg("--bug").arg(bug);
+        }
+        if self.buggify {
+            command.arg("--buggify");
         }
         command.arg("--engine").arg(self.engine.name());
         if let Some(trace) = self.trace {

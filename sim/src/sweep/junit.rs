@@ -162,6 +162,8 @@ mod tests {
             failure_file: None,
             trace_file: None,
             shrink: None,
+            buggify: false,
+            buggify_fired: Vec::new(),
         }
     }
 

@@ -29,6 +29,8 @@ pub struct Plan<'a> {
     pub family: Family,
     pub engine: crate::engine::Engine,
     pub bugs: &'a [String],
+    /// BUGGIFY on in every seed.
+    pub buggify: bool,
     /// Seeds still to run, in the order to take them.
     pub todo: &'a [u64],
     pub jobs: usize,
@@ -107,6 +109,7 @@ fn run_one(plan: &Plan<'_>, seed: u64) -> Result<SeedRecord, String> {
         scenario: None,
         family: plan.family,
         bugs: plan.bugs.to_vec(),
+        buggify: plan.buggify,
         engine: plan.engine,
     };
     let scenario = source.load()?;
@@ -120,6 +123,7 @@ fn run_one(plan: &Plan<'_>, seed: u64) -> Result<SeedRecord, String> {
         family: plan.family,
         engine: plan.engine,
         bugs: plan.bugs,
+        buggify: plan.buggify,
         trace: (!second_run).then_some(trace.as_path()),
         second_run,
         limit: plan.seed_timeout,
@@ -147,6 +151,8 @@ fn run_one(plan: &Plan<'_>, seed: u64) -> Result<SeedRecord, String> {
         failure_file: None,
         trace_file: None,
         shrink: None,
+        buggify: plan.buggify,
+        buggify_fired: Vec::new(),
     };
     let (first, first_took) = worker(false).run();
     record.wall_seconds = first_took.as_secs_f64();
@@ -197,6 +203,7 @@ fn fill_from_report(record: &mut SeedRecord, report: &WorkerReport) {
     record.excused = report.excused;
     record.within_fault_model = Some(report.within_fault_model);
     record.sim_seconds = Some(report.sim_seconds);
+    record.buggify_fired = report.buggify_fired.clone();
     if report.trace.is_some() {
         record.trace_file = Some(Layout::relative("traces", record.seed));
     }

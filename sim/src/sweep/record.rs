@@ -78,6 +78,9 @@ pub struct WorkerReport {
     pub run_seconds: f64,
     /// Where the worker saved the observation log, if it did.
     pub trace: Option<String>,
+    /// BUGGIFY sites that fired in the run (from its `buggify_fired`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buggify_fired: Vec<String>,
 }
 
 /// The record of one finished seed.
@@ -114,6 +117,12 @@ pub struct SeedRecord {
     pub trace_file: Option<String>,
     /// What became of `--shrink` for this seed, when asked.
     pub shrink: Option<String>,
+    /// BUGGIFY was on for this seed (`--buggify`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub buggify: bool,
+    /// The BUGGIFY sites that fired in its run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buggify_fired: Vec<String>,
 }
 
 impl SeedRecord {

@@ -88,6 +88,10 @@ pub struct Summary {
     pub results: Vec<SeedRecord>,
     /// Selected seeds with no record, ascending.
     pub not_run: Vec<u64>,
+    /// With BUGGIFY on in some seed: the gateway's sites (`models::buggify`)
+    /// that fired in none of them, so the rare paths they open went untested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buggify_never_fired: Option<Vec<String>>,
 }
 
 /// What describes a sweep besides its records.
@@ -138,6 +142,7 @@ impl Summary {
                 .then(a.seed.cmp(&b.seed))
         });
         slowest.truncate(SLOWEST);
+        let buggify_never_fired = buggify_never_fired(&results);
         Summary {
             version: SUMMARY_VERSION,
             build_id: traces::failure::build_id(),
@@ -152,6 +157,7 @@ impl Summary {
             slowest,
             results,
             not_run,
+            buggify_never_fired,
         }
     }
 
@@ -187,6 +193,25 @@ impl Summary {
         serde_json::from_value(value)
             .map_err(|e| format!("{}: bad sweep summary: {e}", path.display()))
     }
+}
+
+/// The sites no seed fired, when any seed ran with BUGGIFY on.
+fn buggify_never_fired(results: &[SeedRecord]) -> Option<Vec<String>> {
+    if !results.iter().any(|r| r.buggify) {
+        return None;
+    }
+    let fired: BTreeSet<&str> = results
+        .iter()
+        .flat_map(|r| r.buggify_fired.iter().map(String::as_str))
+        .collect();
+    Some(
+        models::buggify::SITES
+            .iter()
+            .map(|(site, _)| *site)
+            .filter(|site| !fired.contains(site))
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 fn totals(results: &[SeedRecord], not_run: usize) -> Totals {

@@ -30,6 +30,14 @@ pub fn render(summary: &Summary) -> String {
             .collect();
         section(&mut out, "violated property", &rows);
     }
+    if let Some(never) = &summary.buggify_never_fired {
+        let sites = if never.is_empty() {
+            "none".to_string()
+        } else {
+            never.join(", ")
+        };
+        let _ = writeln!(out, "buggify sites that never fired: {sites}");
+    }
     if !summary.slowest.is_empty() {
         let slow: Vec<String> = summary
             .slowest

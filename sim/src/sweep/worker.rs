@@ -80,6 +80,7 @@ pub fn run_seed(
         sim_seconds: outcome.sim_seconds,
         run_seconds: outcome.wall_seconds,
         trace: saved,
+        buggify_fired: crate::engine::buggify::fired_sites(&outcome.log),
     })
 }
 

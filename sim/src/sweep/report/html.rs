@@ -104,6 +104,18 @@ pub fn page(summary: &Summary, timelines: &[(u64, Result<String, String>)]) -> S
         }
         out.push_str("</table>\n");
     }
+    if let Some(never) = &summary.buggify_never_fired {
+        let sites = if never.is_empty() {
+            "none".to_string()
+        } else {
+            never.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "<p>BUGGIFY sites that never fired: {}</p>",
+            text(&sites)
+        );
+    }
     out.push_str("<table>\n<tr><th>shard</th><th>of seeds</th><th>from</th></tr>\n");
     for shard in &summary.shards {
         let _ = writeln!(

@@ -105,7 +105,9 @@ impl Timeline {
                 }
                 FaultKind::HostCrash { host }
                 | FaultKind::Disk { host, .. }
-                | FaultKind::DiskLost { host } => (0..regions.len())
+                | FaultKind::DiskLost { host }
+                | FaultKind::Clock { host, .. }
+                | FaultKind::Pause { host } => (0..regions.len())
                     .filter(|&i| {
                         let r = &regions[i];
                         host.contains(&format!("-{}-{}-", r.cloud, r.name))
