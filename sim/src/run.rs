@@ -79,6 +79,10 @@ pub struct RunOutcome {
     pub wall_seconds: f64,
     #[serde(skip)]
     pub log: Log,
+    /// What the simulator knew of the run, beside the log (the "sometimes"
+    /// counters and `explore`'s coverage read it).
+    #[serde(skip)]
+    pub facts: std::rc::Rc<properties::Facts>,
 }
 
 /// Whether `property` is still promised when the schedule exceeds the fault
@@ -138,6 +142,7 @@ pub fn run_on(engine: Engine, scenario: &Scenario, seed: u64) -> RunOutcome {
         sim_seconds: artifacts.sim_ms as f64 / 1_000.0,
         wall_seconds,
         log: artifacts.log,
+        facts,
     }
 }
 

@@ -162,6 +162,7 @@ mod tests {
             failure_file: None,
             trace_file: None,
             shrink: None,
+            shrunk: None,
         }
     }
 

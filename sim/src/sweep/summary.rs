@@ -88,6 +88,11 @@ pub struct Summary {
     pub results: Vec<SeedRecord>,
     /// Selected seeds with no record, ascending.
     pub not_run: Vec<u64>,
+    /// The failures grouped by violated properties and shrunk shape,
+    /// largest group first (`sweep::groups`). Rebuilt from `results`;
+    /// absent from summaries written before it.
+    #[serde(default)]
+    pub groups: Vec<crate::sweep::groups::Group>,
 }
 
 /// What describes a sweep besides its records.
@@ -149,6 +154,7 @@ impl Summary {
             time_budget_seconds: meta.time_budget_seconds,
             budget_exhausted: meta.budget_exhausted,
             totals: totals(&results, not_run.len()),
+            groups: crate::sweep::groups::group(&results),
             slowest,
             results,
             not_run,

@@ -104,6 +104,7 @@ pub fn page(summary: &Summary, timelines: &[(u64, Result<String, String>)]) -> S
         }
         out.push_str("</table>\n");
     }
+    groups(&mut out, summary);
     out.push_str("<table>\n<tr><th>shard</th><th>of seeds</th><th>from</th></tr>\n");
     for shard in &summary.shards {
         let _ = writeln!(
@@ -142,6 +143,37 @@ pub fn page(summary: &Summary, timelines: &[(u64, Result<String, String>)]) -> S
     }
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// One row per failure group: what it violated, its shrunk shape, how many
+/// seeds, and the smallest repro.
+fn groups(out: &mut String, summary: &Summary) {
+    if summary.groups.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h2>Failure groups ({})</h2>\n<table>\n<tr><th>violated</th><th>shrunk shape</th><th>seeds</th><th>smallest repro</th></tr>",
+        summary.groups.len()
+    );
+    for group in &summary.groups {
+        let size = group
+            .smallest_size
+            .map(|(f, m)| format!(" ({f} faults, {m} messages)"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td><a href=\"#seed-{}\">seed {}</a>{}<br><code>{}</code></td></tr>",
+            text(&group.violated_text()),
+            text(&group.shape),
+            group.count,
+            group.smallest_seed,
+            group.smallest_seed,
+            text(&size),
+            text(&group.smallest_repro)
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 fn failure(out: &mut String, record: &SeedRecord, timeline: Option<&Result<String, String>>) {
