@@ -30,7 +30,12 @@ ul.violations li { margin: 2px 0; font-size: 13px; }
 .muted { color: #666; font-size: 12px; }
 ";
 
-pub fn page(summary: &Summary, timelines: &[(u64, Result<String, String>)]) -> String {
+/// The page; `coverage` is explore's coverage-over-time section, if any.
+pub fn page(
+    summary: &Summary,
+    coverage: Option<&str>,
+    timelines: &[(u64, Result<String, String>)],
+) -> String {
     let totals = &summary.totals;
     let mut out = String::new();
     let _ = write!(
@@ -126,6 +131,9 @@ pub fn page(summary: &Summary, timelines: &[(u64, Result<String, String>)]) -> S
         let _ = writeln!(out, "<p>Slowest seeds: {}</p>", text(&slow.join(", ")));
     }
 
+    if let Some(coverage) = coverage {
+        out.push_str(coverage);
+    }
     let failures: Vec<&SeedRecord> = summary.failures().collect();
     let _ = writeln!(out, "<h2>Failures ({})</h2>", failures.len());
     if failures.is_empty() {
