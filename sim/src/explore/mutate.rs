@@ -111,7 +111,11 @@ fn apply(prng: &mut Prng, name: &str, scenario: &mut Scenario, other: Option<&Sc
             }
             let index = prng.range(0, faults.len() as u64) as usize;
             let mut fault = faults[index].clone();
-            fault.kind = same_kind_elsewhere(prng, scenario, &fault.kind);
+            fault.kind = if name == "retarget" {
+                same_kind_elsewhere(prng, scenario, &fault.kind)
+            } else {
+                sibling(prng, scenario, &fault.kind)
+            };
             if name == "retarget" {
                 scenario.faults.faults[index] = fault;
             } else {
@@ -254,6 +258,67 @@ fn any_fault(prng: &mut Prng, scenario: &Scenario) -> FaultKind {
     same_kind_elsewhere(prng, scenario, &template)
 }
 
+/// The same fault on a sibling of its target that it does not already
+/// hit: another region of the same jurisdiction (so a whole jurisdiction
+/// can go down, or every scanner of it), a partition from the same region
+/// to another of its jurisdiction (so a region is cut off from all of its
+/// own); any other target for the other kinds.
+fn sibling(prng: &mut Prng, scenario: &Scenario, kind: &FaultKind) -> FaultKind {
+    let topology = &scenario.topology;
+    let taken: Vec<String> = scenario
+        .faults
+        .faults
+        .iter()
+        .filter(|f| f.kind.name() == kind.name())
+        .map(|f| f.kind.target())
+        .collect();
+    let siblings = |region: &str| -> Vec<String> {
+        let Some(jurisdiction) = topology.region(region).map(|r| r.jurisdiction.clone()) else {
+            return Vec::new();
+        };
+        topology
+            .regions_in(&jurisdiction)
+            .into_iter()
+            .map(|r| r.name.clone())
+            .filter(|name| name != region)
+            .collect()
+    };
+    match kind {
+        FaultKind::RegionCrash { region }
+        | FaultKind::RegionIsolation { region }
+        | FaultKind::ScannerOutage { region } => {
+            let free: Vec<String> = siblings(region)
+                .into_iter()
+                .filter(|name| !taken.contains(name))
+                .collect();
+            if free.is_empty() {
+                return same_kind_elsewhere(prng, scenario, kind);
+            }
+            let region = prng.pick(&free).clone();
+            match kind {
+                FaultKind::RegionCrash { .. } => FaultKind::RegionCrash { region },
+                FaultKind::RegionIsolation { .. } => FaultKind::RegionIsolation { region },
+                _ => FaultKind::ScannerOutage { region },
+            }
+        }
+        FaultKind::Partition { from, one_way, .. } => {
+            let free: Vec<String> = siblings(from)
+                .into_iter()
+                .filter(|to| !taken.contains(&format!("{from},{to}")))
+                .collect();
+            if free.is_empty() {
+                return same_kind_elsewhere(prng, scenario, kind);
+            }
+            FaultKind::Partition {
+                from: from.clone(),
+                to: prng.pick(&free).clone(),
+                one_way: *one_way,
+            }
+        }
+        _ => same_kind_elsewhere(prng, scenario, kind),
+    }
+}
+
 /// `kind` with its target drawn again (another region, host, cloud, tenant
 /// or domain; the same one may come back).
 fn same_kind_elsewhere(prng: &mut Prng, scenario: &Scenario, kind: &FaultKind) -> FaultKind {
@@ -361,8 +426,36 @@ mod tests {
         assert!(apply(&mut prng, "widen", &mut scenario, None));
         let faults = &scenario.faults.faults;
         assert_eq!(faults.len(), parent.faults.faults.len() + 1);
-        let last = faults.last().expect("a fault");
-        assert_eq!(last.at_ms, faults[0].at_ms);
-        assert_eq!(last.kind.name(), faults[0].kind.name());
+        let (first, last) = (&faults[0], faults.last().expect("a fault"));
+        assert_eq!(last.at_ms, first.at_ms);
+        assert_eq!(last.kind.name(), first.kind.name());
+        assert_ne!(last.kind.target(), first.kind.target());
+        // Region faults widen within their jurisdiction: us stays us.
+        let jurisdiction = |fault: &Fault| {
+            let region = fault.kind.target();
+            let region = region.split(',').next().unwrap_or_default().to_string();
+            scenario
+                .topology
+                .region(&region)
+                .map(|r| r.jurisdiction.clone())
+        };
+        assert_eq!(jurisdiction(last), jurisdiction(first));
+    }
+
+    #[test]
+    fn widening_twice_takes_a_whole_jurisdiction_down() {
+        let mut scenario = Scenario::generate_family(1, Family::RegionOutage);
+        scenario.faults.faults.truncate(1);
+        let mut prng = Prng::new(3);
+        for _ in 0..2 {
+            assert!(apply(&mut prng, "widen", &mut scenario, None));
+        }
+        let targets: std::collections::BTreeSet<String> = scenario
+            .faults
+            .faults
+            .iter()
+            .map(|f| f.kind.target())
+            .collect();
+        assert_eq!(targets.len(), 3, "{scenario}");
     }
 }

@@ -38,8 +38,8 @@ impl PoolRunner<'_> {
         self.plan.layout.path("scenarios", run_id)
     }
 
-    /// The result of a run already recorded, checked against `candidate`.
-    fn read_back(&self, candidate: &Candidate, record: &SeedRecord) -> Result<RunResult, String> {
+    /// Whether the run recorded for `candidate` ran its scenario.
+    fn check_saved(&self, candidate: &Candidate) -> Result<(), String> {
         let path = self.scenario_path(candidate.run_id);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -53,18 +53,24 @@ impl PoolRunner<'_> {
                 candidate.run_id
             ));
         }
+        Ok(())
+    }
+
+    /// The result of a run already recorded (its scenario checked first).
+    fn read_back(&self, candidate: &Candidate, record: &SeedRecord) -> RunResult {
         let coverage = self.plan.layout.path("coverage", candidate.run_id);
-        // A crash or a timeout reached nothing the campaign can use.
-        let features: Features = match std::fs::read_to_string(&coverage) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| format!("bad coverage {}: {e}", coverage.display()))?,
-            Err(_) => Features::new(),
-        };
-        Ok(RunResult {
+        // A run that crashed or timed out reached nothing the campaign can
+        // use; an unreadable file (a writer killed mid-way cannot leave one:
+        // writes are atomic) counts the same.
+        let features: Features = std::fs::read_to_string(&coverage)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        RunResult {
             failed: record.outcome.is_failure(),
             properties: record.violated(),
             features,
-        })
+        }
     }
 }
 
@@ -75,6 +81,7 @@ impl Runner for PoolRunner<'_> {
         let mut todo = Vec::new();
         for candidate in batch {
             if records.contains_key(&candidate.run_id) {
+                self.check_saved(candidate)?;
                 continue;
             }
             let text = candidate.scenario.to_json() + "\n";
@@ -111,7 +118,7 @@ impl Runner for PoolRunner<'_> {
         batch
             .iter()
             .map(|candidate| match records.get(&candidate.run_id) {
-                Some(record) => self.read_back(candidate, record).map(Some),
+                Some(record) => Ok(Some(self.read_back(candidate, record))),
                 None => Ok(None),
             })
             .collect()
