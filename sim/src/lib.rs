@@ -9,6 +9,7 @@ pub mod cli;
 pub mod deploy;
 pub mod engine;
 pub mod exit_code;
+pub mod explore;
 pub mod failure_file;
 pub mod faults;
 pub mod logging;

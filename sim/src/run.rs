@@ -82,6 +82,10 @@ pub struct RunOutcome {
     pub buggify_fired: Option<Vec<String>>,
     #[serde(skip)]
     pub log: Log,
+    /// What the simulator knew of the run, beside the log (the "sometimes"
+    /// counters and `explore`'s coverage read it).
+    #[serde(skip)]
+    pub facts: std::rc::Rc<properties::Facts>,
 }
 
 /// Whether `property` is still promised when the schedule exceeds the fault
@@ -144,6 +148,7 @@ pub fn run_on(engine: Engine, scenario: &Scenario, seed: u64) -> RunOutcome {
             .buggify
             .then(|| crate::engine::buggify::fired_sites(&artifacts.log)),
         log: artifacts.log,
+        facts,
     }
 }
 

@@ -322,7 +322,7 @@ impl Scenario {
 /// expires inside the fault phase, and retries and timeouts scaled down with
 /// it, so an expired message is bounced soon after its lifetime (and the
 /// grace `expiry_honoured` allows stays well inside the run).
-fn bounce_knobs(prng: &mut Prng, knobs: &mut Knobs) {
+pub(crate) fn bounce_knobs(prng: &mut Prng, knobs: &mut Knobs) {
     knobs.queue_lifetime_ms = prng.range(5_000, 8_001);
     knobs.backoff_ms_min = 500;
     knobs.backoff_ms_max = 2_000;

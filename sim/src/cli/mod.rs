@@ -3,10 +3,13 @@
 
 pub mod bench_bugs_cmd;
 pub mod bench_cmd;
+pub mod bench_explore_cmd;
 pub mod chrome_cmd;
 pub mod determinism;
+pub mod explore;
 pub mod merge_cmd;
 pub mod outputs;
+pub mod promote_cmd;
 pub mod replay_cmd;
 pub mod report_cmd;
 pub mod run_cmd;
@@ -58,6 +61,11 @@ pub enum Command {
     ServeNode(serve::ServeNodeArgs),
     /// Run many seeds in worker processes: sharded, resumable, with JUnit.
     Sweep(sweep::SweepArgs),
+    /// Search guided by coverage: keep the runs that reached something new,
+    /// mutate their faults, timings and workloads; a sweep's outputs.
+    Explore(explore::ExploreArgs),
+    /// Put a (shrunk) failure file into the corpus `cargo test` replays.
+    Promote(promote_cmd::PromoteArgs),
     /// Combine the output directories of a sharded sweep into one.
     Merge(merge_cmd::MergeArgs),
     /// Write a sweep directory as one self-contained HTML page.
@@ -95,6 +103,9 @@ pub enum BenchWhat {
     /// (median over disjoint ranges), how small its shrunk schedule is, and
     /// whether the correct gateway passes the same seeds.
     Bugs(BenchBugsArgs),
+    /// For each known bug: runs until first detection by `explore` and by
+    /// random swarm seeds, the median over several campaigns, side by side.
+    Explore(bench_explore_cmd::BenchExploreArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -233,6 +244,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         }
         Command::Bench(args) => match &args.what {
             Some(BenchWhat::Bugs(bugs)) => bench_bugs_cmd::run(bugs),
+            Some(BenchWhat::Explore(explore)) => bench_explore_cmd::run(explore),
             None => bench_cmd::run(&args),
         },
         Command::Bugs => {
@@ -244,6 +256,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Serve(args) => serve::serve(&args),
         Command::ServeNode(args) => serve::serve_node(&args),
         Command::Sweep(args) => sweep::run(&args),
+        Command::Explore(args) => explore::run(&args),
+        Command::Promote(args) => promote_cmd::run(&args),
         Command::Merge(args) => merge_cmd::run(&args),
         Command::Report(args) => report_cmd::run(&args),
         Command::SweepWorker(args) => sweep_worker::run(&args),

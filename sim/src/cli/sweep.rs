@@ -193,6 +193,7 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
         seed_timeout: args.seed_timeout,
         recheck_percent: args.recheck,
         shrink: args.shrink,
+        scenarios: None,
     };
     let end = pool::run(&plan, &progress);
     progress.finish();

@@ -16,6 +16,9 @@ pub struct SweepWorkerArgs {
     /// Save the observation log here if the run fails.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Save the run's coverage features here (JSON list; `mailsim explore`).
+    #[arg(long, value_name = "FILE")]
+    pub coverage: Option<PathBuf>,
     /// This is a recheck's second run.
     #[arg(long)]
     pub second_run: bool,
@@ -38,6 +41,7 @@ pub fn run(args: &SweepWorkerArgs) -> i32 {
         &scenario,
         args.source.seed,
         args.trace.as_deref(),
+        args.coverage.as_deref(),
         args.second_run,
     ) {
         Ok(report) => {

@@ -18,6 +18,10 @@ pub struct WorkerRun<'a> {
     pub engine: crate::engine::Engine,
     pub bugs: &'a [String],
     pub buggify: bool,
+    /// Run this scenario file instead of drawing from `family`.
+    pub scenario: Option<&'a Path>,
+    /// Where to save the run's coverage features (explore).
+    pub coverage: Option<&'a Path>,
     /// Where to save the observation log if the run fails.
     pub trace: Option<&'a Path>,
     pub second_run: bool,
@@ -40,9 +44,14 @@ impl WorkerRun<'_> {
         command
             .arg("sweep-worker")
             .arg("--seed")
-            .arg(self.seed.to_string())
-            .arg("--family")
-            .arg(self.family.name());
+            .arg(self.seed.to_string());
+        match self.scenario {
+            Some(file) => command.arg("--scenario").arg(file),
+            None => command.arg("--family").arg(self.family.name()),
+        };
+        if let Some(file) = self.coverage {
+            command.arg("--coverage").arg(file);
+        }
         for bug in self.bugs {
             command.arg("--bug").arg(bug);
         }

@@ -164,6 +164,7 @@ mod tests {
             shrink: None,
             buggify: false,
             buggify_fired: Vec::new(),
+            shrunk: None,
         }
     }
 

@@ -3,7 +3,11 @@
 //! - `seeds/seed-<N>.json` — one record per finished seed (the source of truth);
 //! - `failures/seed-<N>.json` — a `traces::FailureFile` per failed seed;
 //! - `traces/seed-<N>.jsonl` — the observation log of a failed run;
-//! - `shrink/seed-<N>.log` — what `mailsim shrink` said, with `--shrink`;
+//! - `shrink/seed-<N>.log` — what `mailsim shrink` said, with `--shrink`,
+//!   and `failures/seed-<N>.min.json`, the shrunk failure;
+//! - `scenarios/seed-<N>.json`, `coverage/seed-<N>.json` — for `explore`:
+//!   the scenario run N ran and the features it reached;
+//! - `coverage.json` — `explore`'s coverage over time;
 //! - `tmp/` — the workers' captured output while they run;
 //! - `summary.json` — rebuilt from `seeds/` at the end of every sweep.
 //!
@@ -47,6 +51,9 @@ impl Layout {
             "failures" => format!("failures/seed-{seed}.json"),
             "traces" => format!("traces/seed-{seed}.jsonl"),
             "shrink" => format!("shrink/seed-{seed}.log"),
+            "shrunk" => format!("failures/seed-{seed}.min.json"),
+            "coverage" => format!("coverage/seed-{seed}.json"),
+            "scenarios" => format!("scenarios/seed-{seed}.json"),
             _ => format!("seeds/seed-{seed}.json"),
         }
     }

@@ -96,9 +96,12 @@ pub fn merge(inputs: &[PathBuf], out: &Path, command: String) -> Result<Merged, 
         {
             copy(&from.root.join(relative), &layout.root.join(relative))?;
         }
-        let shrink_log = Layout::relative("shrink", record.seed);
-        if from.root.join(&shrink_log).exists() {
-            copy(&from.root.join(&shrink_log), &layout.root.join(&shrink_log))?;
+        // Shrink logs and shrunk failures; explore's scenarios and coverage.
+        for kind in ["shrink", "shrunk", "scenarios", "coverage"] {
+            let relative = Layout::relative(kind, record.seed);
+            if from.root.join(&relative).exists() {
+                copy(&from.root.join(&relative), &layout.root.join(&relative))?;
+            }
         }
         layout.write_record(record)?;
     }
@@ -121,6 +124,10 @@ pub fn merge(inputs: &[PathBuf], out: &Path, command: String) -> Result<Merged, 
         not_run.into_iter().collect(),
     );
     summary.save(&layout.summary())?;
+    // `explore` shards: every campaign's coverage curve, side by side.
+    if let Some(history) = crate::explore::history::History::merged(inputs)? {
+        history.save(&layout.root)?;
+    }
     let warnings = missing_shards(&summary);
     Ok(Merged { summary, warnings })
 }
@@ -185,5 +192,9 @@ fn missing_shards(summary: &Summary) -> Vec<String> {
 
 fn copy(from: &Path, to: &Path) -> Result<(), String> {
     let bytes = std::fs::read(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
     write_atomic(to, &bytes)
 }

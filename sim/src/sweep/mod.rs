@@ -10,6 +10,7 @@ pub mod child;
 pub mod clock;
 pub mod duration;
 pub mod failure_file;
+pub mod groups;
 pub mod invoke;
 pub mod junit;
 pub mod layout;

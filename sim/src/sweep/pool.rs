@@ -22,6 +22,7 @@ use crate::sweep::record::{Outcome, SeedRecord, WorkerReport};
 use crate::sweep::{clock, failure_file, recheck, shrink};
 
 /// What to run and how.
+#[derive(Clone)]
 pub struct Plan<'a> {
     /// The mailsim binary to re-execute as workers.
     pub exe: &'a Path,
@@ -38,6 +39,10 @@ pub struct Plan<'a> {
     pub seed_timeout: Duration,
     pub recheck_percent: f64,
     pub shrink: bool,
+    /// `explore`'s runs: seed N runs the scenario file `DIR/seed-N.json`
+    /// instead of drawing one from the family, and its worker saves the
+    /// run's coverage (`coverage/seed-N.json`) before the record.
+    pub scenarios: Option<&'a Path>,
 }
 
 /// How the run went.
@@ -104,9 +109,13 @@ pub fn run(plan: &Plan<'_>, progress: &Progress) -> PoolEnd {
 /// Runs one seed to its record, written to disk (failure file first, so a
 /// record never points at a file that is not there).
 fn run_one(plan: &Plan<'_>, seed: u64) -> Result<SeedRecord, String> {
+    let scenario_file = plan
+        .scenarios
+        .map(|dir| dir.join(format!("seed-{seed}.json")));
+    let coverage = plan.scenarios.map(|_| layout_coverage(plan.layout, seed));
     let source = ScenarioSource {
         seed,
-        scenario: None,
+        scenario: scenario_file.clone(),
         family: plan.family,
         bugs: plan.bugs.to_vec(),
         buggify: plan.buggify,
@@ -124,6 +133,8 @@ fn run_one(plan: &Plan<'_>, seed: u64) -> Result<SeedRecord, String> {
         engine: plan.engine,
         bugs: plan.bugs,
         buggify: plan.buggify,
+        scenario: scenario_file.as_deref(),
+        coverage: coverage.as_deref().filter(|_| !second_run),
         trace: (!second_run).then_some(trace.as_path()),
         second_run,
         limit: plan.seed_timeout,
@@ -153,6 +164,7 @@ fn run_one(plan: &Plan<'_>, seed: u64) -> Result<SeedRecord, String> {
         shrink: None,
         buggify: plan.buggify,
         buggify_fired: Vec::new(),
+        shrunk: None,
     };
     let (first, first_took) = worker(false).run();
     record.wall_seconds = first_took.as_secs_f64();
@@ -185,10 +197,16 @@ fn run_one(plan: &Plan<'_>, seed: u64) -> Result<SeedRecord, String> {
         record.failure_file = Some(crate::sweep::layout::Layout::relative("failures", seed));
         if plan.shrink && record.outcome.is_violation() {
             record.shrink = Some(shrink::shrink(plan.exe, layout, seed, plan.seed_timeout));
+            record.shrunk = shrink::shape(layout, seed);
         }
     }
     layout.write_record(&record)?;
     Ok(record)
+}
+
+/// Where the worker of an explore run saves its coverage.
+fn layout_coverage(layout: &Layout, seed: u64) -> std::path::PathBuf {
+    layout.path("coverage", seed)
 }
 
 fn fill_from_report(record: &mut SeedRecord, report: &WorkerReport) {

@@ -123,6 +123,33 @@ pub struct SeedRecord {
     /// The BUGGIFY sites that fired in its run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buggify_fired: Vec<String>,
+    /// The shape of the shrunk failure, when shrinking wrote one: what
+    /// failures are grouped by. Absent from records written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrunk: Option<Shape>,
+}
+
+/// What is left of a failure after shrinking: its fault kinds and its
+/// messages, and the file that holds it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Shape {
+    /// Fault kinds (`fault_started.kind` names), sorted, repeats kept.
+    pub faults: Vec<String>,
+    pub messages: usize,
+    /// The shrunk failure file, relative to the sweep directory.
+    pub file: String,
+}
+
+impl Shape {
+    /// `mailbox_outage+region_crash` or `no faults`.
+    pub fn faults_text(&self) -> String {
+        if self.faults.is_empty() {
+            "no faults".into()
+        } else {
+            self.faults.join("+")
+        }
+    }
 }
 
 impl SeedRecord {

@@ -45,3 +45,23 @@ pub fn shrink(exe: &Path, layout: &Layout, seed: u64, limit: Duration) -> String
         ),
     }
 }
+
+/// The shape of the shrunk failure `mailsim shrink` left beside `seed`'s
+/// failure file, if it left one that reads.
+pub fn shape(layout: &Layout, seed: u64) -> Option<crate::sweep::record::Shape> {
+    let relative = Layout::relative("shrunk", seed);
+    let file = traces::FailureFile::load(&layout.root.join(&relative)).ok()?;
+    let scenario: crate::scenario::Scenario = serde_json::from_value(file.scenario).ok()?;
+    let mut faults: Vec<String> = scenario
+        .faults
+        .faults
+        .iter()
+        .map(|f| f.kind.name().to_string())
+        .collect();
+    faults.sort();
+    Some(crate::sweep::record::Shape {
+        faults,
+        messages: scenario.workload.messages.len(),
+        file: relative,
+    })
+}

@@ -92,6 +92,11 @@ pub struct Summary {
     /// that fired in none of them, so the rare paths they open went untested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buggify_never_fired: Option<Vec<String>>,
+    /// The failures grouped by violated properties and shrunk shape,
+    /// largest group first (`sweep::groups`). Rebuilt from `results`;
+    /// absent from summaries written before it.
+    #[serde(default)]
+    pub groups: Vec<crate::sweep::groups::Group>,
 }
 
 /// What describes a sweep besides its records.
@@ -154,6 +159,7 @@ impl Summary {
             time_budget_seconds: meta.time_budget_seconds,
             budget_exhausted: meta.budget_exhausted,
             totals: totals(&results, not_run.len()),
+            groups: crate::sweep::groups::group(&results),
             slowest,
             results,
             not_run,

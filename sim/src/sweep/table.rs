@@ -1,5 +1,5 @@
 //! The table a sweep (or a merge) prints at the end: seeds per outcome, per
-//! violated property, the slowest seeds, each failure with its repro line,
+//! violated property, one row per failure group, the slowest seeds, each failure with its repro line,
 //! and one last line saying whether everything passed.
 
 use std::fmt::Write as _;
@@ -37,6 +37,26 @@ pub fn render(summary: &Summary) -> String {
             never.join(", ")
         };
         let _ = writeln!(out, "buggify sites that never fired: {sites}");
+    }
+    if !summary.groups.is_empty() {
+        let _ = writeln!(
+            out,
+            "failure groups (by violated properties and shrunk shape):"
+        );
+        for group in &summary.groups {
+            let size = group
+                .smallest_size
+                .map(|(f, m)| format!(" ({f} faults, {m} messages)"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:>5} x {} [{}]  smallest{size}: {}",
+                group.count,
+                group.violated_text(),
+                group.shape,
+                group.smallest_repro
+            );
+        }
     }
     if !summary.slowest.is_empty() {
         let slow: Vec<String> = summary

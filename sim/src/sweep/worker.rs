@@ -26,12 +26,14 @@ pub fn verdict_name(verdict: Verdict) -> &'static str {
     }
 }
 
-/// Runs `scenario` with `seed`; saves the log to `trace` if the run failed.
+/// Runs `scenario` with `seed`; saves the log to `trace` if the run failed,
+/// and the run's coverage features to `coverage` when asked.
 pub fn run_seed(
     engine: crate::engine::Engine,
     scenario: &Scenario,
     seed: u64,
     trace: Option<&Path>,
+    coverage: Option<&Path>,
     second_run: bool,
 ) -> Result<WorkerReport, String> {
     let fault = test_fault(seed);
@@ -46,6 +48,11 @@ pub fn run_seed(
     let mut digest = outcome.digest.clone();
     if second_run && fault.as_deref() == Some("nondeterministic") {
         digest = traces::sha256_hex(format!("{digest} perturbed by {TEST_FAULT_VAR}").as_bytes());
+    }
+    if let Some(path) = coverage {
+        let features = crate::explore::coverage::features(&outcome.log, &outcome.facts);
+        let text = serde_json::to_string(&features).expect("features serialize");
+        write_atomic(path, text.as_bytes())?;
     }
     let mut saved = None;
     if let (Some(path), true) = (trace, outcome.verdict != Verdict::Pass) {

@@ -30,7 +30,12 @@ ul.violations li { margin: 2px 0; font-size: 13px; }
 .muted { color: #666; font-size: 12px; }
 ";
 
-pub fn page(summary: &Summary, timelines: &[(u64, Result<String, String>)]) -> String {
+/// The page; `coverage` is explore's coverage-over-time section, if any.
+pub fn page(
+    summary: &Summary,
+    coverage: Option<&str>,
+    timelines: &[(u64, Result<String, String>)],
+) -> String {
     let totals = &summary.totals;
     let mut out = String::new();
     let _ = write!(
@@ -116,6 +121,7 @@ pub fn page(summary: &Summary, timelines: &[(u64, Result<String, String>)]) -> S
             text(&sites)
         );
     }
+    groups(&mut out, summary);
     out.push_str("<table>\n<tr><th>shard</th><th>of seeds</th><th>from</th></tr>\n");
     for shard in &summary.shards {
         let _ = writeln!(
@@ -137,6 +143,9 @@ pub fn page(summary: &Summary, timelines: &[(u64, Result<String, String>)]) -> S
         let _ = writeln!(out, "<p>Slowest seeds: {}</p>", text(&slow.join(", ")));
     }
 
+    if let Some(coverage) = coverage {
+        out.push_str(coverage);
+    }
     let failures: Vec<&SeedRecord> = summary.failures().collect();
     let _ = writeln!(out, "<h2>Failures ({})</h2>", failures.len());
     if failures.is_empty() {
@@ -154,6 +163,37 @@ pub fn page(summary: &Summary, timelines: &[(u64, Result<String, String>)]) -> S
     }
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// One row per failure group: what it violated, its shrunk shape, how many
+/// seeds, and the smallest repro.
+fn groups(out: &mut String, summary: &Summary) {
+    if summary.groups.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h2>Failure groups ({})</h2>\n<table>\n<tr><th>violated</th><th>shrunk shape</th><th>seeds</th><th>smallest repro</th></tr>",
+        summary.groups.len()
+    );
+    for group in &summary.groups {
+        let size = group
+            .smallest_size
+            .map(|(f, m)| format!(" ({f} faults, {m} messages)"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td><a href=\"#seed-{}\">seed {}</a>{}<br><code>{}</code></td></tr>",
+            text(&group.violated_text()),
+            text(&group.shape),
+            group.count,
+            group.smallest_seed,
+            group.smallest_seed,
+            text(&size),
+            text(&group.smallest_repro)
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 fn failure(out: &mut String, record: &SeedRecord, timeline: Option<&Result<String, String>>) {

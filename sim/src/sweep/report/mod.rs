@@ -1,8 +1,10 @@
 //! `mailsim report DIR`: one self-contained HTML page about a sweep — totals,
 //! every failure with its repro line, and an SVG timeline per failure (the
-//! fault schedule per region, message latencies from the saved trace). No
+//! fault schedule per region, message latencies from the saved trace), and
+//! for an `explore` run its coverage over time (`coverage_figure`). No
 //! scripts, fonts or images from anywhere else: it opens from a CI artifact.
 
+pub mod coverage_figure;
 pub mod html;
 pub mod timeline;
 
@@ -25,7 +27,9 @@ pub fn render(dir: &Path) -> Result<String, String> {
     for record in summary.failures().take(TIMELINES_MAX) {
         timelines.push((record.seed, timeline_for(&layout, record)));
     }
-    Ok(html::page(&summary, &timelines))
+    let coverage =
+        crate::explore::history::History::load(dir)?.map(|h| coverage_figure::section(&h));
+    Ok(html::page(&summary, coverage.as_deref(), &timelines))
 }
 
 /// The timeline SVG of one failure, or why there is none.

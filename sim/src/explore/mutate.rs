@@ -1,0 +1,461 @@
+//! Mutations of a scenario: the moves `mailsim explore` makes from a corpus
+//! entry to a new run. Each is small and keeps the scenario valid: shift a
+//! fault, stretch or shorten it, add one (any kind in the catalogue, also
+//! those the swarm never draws), drop one, change its target, copy it onto
+//! a sibling target at the same time (so regions go down together), splice
+//! two schedules at a time, and change timings and the workload (a short
+//! queue lifetime, a longer or shorter lease, messages moved into a fault's
+//! window, fewer messages, the other fault model).
+//!
+//! Every draw comes from the campaign's own [`Prng`], so a campaign is
+//! deterministic given its seed.
+
+use crate::faults::{DiskMode, Fault, FaultKind, FaultModel};
+use crate::prng::Prng;
+use crate::scenario::{Scenario, sender_domain};
+
+/// The shortest fault a mutation leaves, in ms.
+const FAULT_MS_MIN: u64 = 500;
+
+/// Tries per mutation before giving up on a move that keeps failing to
+/// validate (then the parent's copy with one fault shifted is used).
+const TRIES_MAX: usize = 8;
+
+/// The moves, by name (as recorded in the campaign's history).
+pub const MOVES: [&str; 12] = [
+    "shift",
+    "stretch",
+    "add_fault",
+    "drop_fault",
+    "retarget",
+    "widen",
+    "splice",
+    "short_queue",
+    "lease",
+    "move_messages",
+    "fewer_messages",
+    "fault_model",
+];
+
+/// A mutant of `parent`: one to three moves, `other` the partner of a
+/// splice. Returns the scenario (validated) and the moves made, joined by `+`.
+pub fn mutate(prng: &mut Prng, parent: &Scenario, other: Option<&Scenario>) -> (Scenario, String) {
+    let count = 1 + prng.range(0, 3) as usize;
+    let mut scenario = parent.clone();
+    let mut made = Vec::new();
+    for _ in 0..count {
+        for _ in 0..TRIES_MAX {
+            let name = *prng.pick(&MOVES);
+            let mut candidate = scenario.clone();
+            if !apply(prng, name, &mut candidate, other) {
+                continue;
+            }
+            candidate.faults.faults.sort_by_key(|f| f.at_ms);
+            if candidate.validate().is_ok() && candidate != scenario {
+                scenario = candidate;
+                made.push(name);
+                break;
+            }
+        }
+    }
+    if made.is_empty() {
+        made.push("none");
+    }
+    (scenario, made.join("+"))
+}
+
+/// Makes one move; false when it does not apply (no fault to shift, ...).
+fn apply(prng: &mut Prng, name: &str, scenario: &mut Scenario, other: Option<&Scenario>) -> bool {
+    let heal_at_ms = scenario.phases.heal_at_ms;
+    let faults = &mut scenario.faults.faults;
+    match name {
+        "shift" => {
+            let Some(fault) = pick_mut(prng, faults) else {
+                return false;
+            };
+            fault.at_ms = prng.range(0, heal_at_ms - 1);
+            fault.duration_ms = fault.duration_ms.max(FAULT_MS_MIN);
+            true
+        }
+        "stretch" => {
+            let Some(fault) = pick_mut(prng, faults) else {
+                return false;
+            };
+            // Between a quarter and four times as long.
+            let scaled = fault.duration_ms * prng.range(25, 401) / 100;
+            fault.duration_ms = scaled.clamp(FAULT_MS_MIN, heal_at_ms);
+            true
+        }
+        "add_fault" => {
+            let at_ms = prng.range(0, heal_at_ms - 1);
+            let duration_ms = prng.range(FAULT_MS_MIN, heal_at_ms / 2);
+            let kind = any_fault(prng, scenario);
+            scenario.faults.faults.push(Fault {
+                at_ms,
+                duration_ms,
+                kind,
+            });
+            true
+        }
+        "drop_fault" => {
+            if faults.is_empty() {
+                return false;
+            }
+            let index = prng.range(0, faults.len() as u64) as usize;
+            faults.remove(index);
+            true
+        }
+        "retarget" | "widen" => {
+            if faults.is_empty() {
+                return false;
+            }
+            let index = prng.range(0, faults.len() as u64) as usize;
+            let mut fault = faults[index].clone();
+            fault.kind = if name == "retarget" {
+                same_kind_elsewhere(prng, scenario, &fault.kind)
+            } else {
+                sibling(prng, scenario, &fault.kind)
+            };
+            if name == "retarget" {
+                scenario.faults.faults[index] = fault;
+            } else {
+                scenario.faults.faults.push(fault);
+            }
+            true
+        }
+        "splice" => {
+            let Some(other) = other else {
+                return false;
+            };
+            let cut_ms = prng.range(0, heal_at_ms);
+            faults.retain(|f| f.at_ms < cut_ms);
+            faults.extend(
+                other
+                    .faults
+                    .faults
+                    .iter()
+                    .filter(|f| f.at_ms >= cut_ms && f.at_ms < heal_at_ms)
+                    .cloned(),
+            );
+            true
+        }
+        "short_queue" => {
+            if scenario.knobs.queue_lifetime_ms <= 8_000 {
+                return false;
+            }
+            crate::scenario::bounce_knobs(prng, &mut scenario.knobs);
+            true
+        }
+        "lease" => {
+            let lease = scenario.knobs.owner_lease_ms;
+            scenario.knobs.owner_lease_ms = if prng.percent(50) {
+                (lease / 2).max(1_000)
+            } else {
+                lease * 2
+            };
+            true
+        }
+        "move_messages" => {
+            // Into the window of a fault, where they meet it.
+            let (from_ms, until_ms) = match faults.is_empty() {
+                true => (0, heal_at_ms / 2),
+                false => {
+                    let fault = prng.pick(faults);
+                    (
+                        fault.at_ms,
+                        fault.end_ms().min(heal_at_ms).max(fault.at_ms + 1),
+                    )
+                }
+            };
+            let messages = &mut scenario.workload.messages;
+            if messages.is_empty() {
+                return false;
+            }
+            let moved = 1 + messages.len() / 4;
+            for _ in 0..moved {
+                let index = prng.range(0, messages.len() as u64) as usize;
+                messages[index].at_ms = prng.range(from_ms, until_ms);
+            }
+            messages.sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then(a.id.cmp(&b.id)));
+            true
+        }
+        "fewer_messages" => {
+            let messages = &mut scenario.workload.messages;
+            if messages.len() < 4 {
+                return false;
+            }
+            let mut index = 0;
+            messages.retain(|_| {
+                index += 1;
+                index % 2 == 0
+            });
+            true
+        }
+        "fault_model" => {
+            scenario.faults.model = match scenario.faults.model {
+                FaultModel::OneRegion => FaultModel::OneCloud,
+                FaultModel::OneCloud => FaultModel::OneRegion,
+            };
+            true
+        }
+        _ => false,
+    }
+}
+
+fn pick_mut<'a>(prng: &mut Prng, faults: &'a mut [Fault]) -> Option<&'a mut Fault> {
+    if faults.is_empty() {
+        return None;
+    }
+    let index = prng.range(0, faults.len() as u64) as usize;
+    faults.get_mut(index)
+}
+
+/// Any fault of the catalogue, with a target drawn from the scenario.
+fn any_fault(prng: &mut Prng, scenario: &Scenario) -> FaultKind {
+    let region = prng.pick(&scenario.topology.regions).name.clone();
+    let template = match prng.range(0, 12) {
+        0 => FaultKind::RegionCrash { region },
+        1 => FaultKind::RegionIsolation { region },
+        2 => FaultKind::CloudOutage {
+            cloud: String::new(),
+        },
+        3 => FaultKind::Partition {
+            from: region,
+            to: String::new(),
+            one_way: prng.percent(50),
+        },
+        4 => FaultKind::GrayLink {
+            from: region,
+            to: String::new(),
+            latency_ms: prng.range(100, 4_000),
+            loss_percent: prng.range(0, 40) as u8,
+        },
+        5 => FaultKind::HostCrash {
+            host: String::new(),
+        },
+        6 => FaultKind::Disk {
+            host: String::new(),
+            mode: if prng.percent(50) {
+                DiskMode::Full
+            } else {
+                DiskMode::FsyncError
+            },
+        },
+        7 => FaultKind::DiskLost {
+            host: String::new(),
+        },
+        8 => FaultKind::ScannerOutage { region },
+        9 => FaultKind::MailboxOutage {
+            tenant: String::new(),
+        },
+        10 => FaultKind::MailboxRejects {
+            domain: String::new(),
+        },
+        _ => FaultKind::StaleDns {
+            tenant: String::new(),
+        },
+    };
+    same_kind_elsewhere(prng, scenario, &template)
+}
+
+/// The same fault on a sibling of its target that it does not already
+/// hit: another region of the same jurisdiction (so a whole jurisdiction
+/// can go down, or every scanner of it), a partition from the same region
+/// to another of its jurisdiction (so a region is cut off from all of its
+/// own); any other target for the other kinds.
+fn sibling(prng: &mut Prng, scenario: &Scenario, kind: &FaultKind) -> FaultKind {
+    let topology = &scenario.topology;
+    let taken: Vec<String> = scenario
+        .faults
+        .faults
+        .iter()
+        .filter(|f| f.kind.name() == kind.name())
+        .map(|f| f.kind.target())
+        .collect();
+    let siblings = |region: &str| -> Vec<String> {
+        let Some(jurisdiction) = topology.region(region).map(|r| r.jurisdiction.clone()) else {
+            return Vec::new();
+        };
+        topology
+            .regions_in(&jurisdiction)
+            .into_iter()
+            .map(|r| r.name.clone())
+            .filter(|name| name != region)
+            .collect()
+    };
+    match kind {
+        FaultKind::RegionCrash { region }
+        | FaultKind::RegionIsolation { region }
+        | FaultKind::ScannerOutage { region } => {
+            let free: Vec<String> = siblings(region)
+                .into_iter()
+                .filter(|name| !taken.contains(name))
+                .collect();
+            if free.is_empty() {
+                return same_kind_elsewhere(prng, scenario, kind);
+            }
+            let region = prng.pick(&free).clone();
+            match kind {
+                FaultKind::RegionCrash { .. } => FaultKind::RegionCrash { region },
+                FaultKind::RegionIsolation { .. } => FaultKind::RegionIsolation { region },
+                _ => FaultKind::ScannerOutage { region },
+            }
+        }
+        FaultKind::Partition { from, one_way, .. } => {
+            let free: Vec<String> = siblings(from)
+                .into_iter()
+                .filter(|to| !taken.contains(&format!("{from},{to}")))
+                .collect();
+            if free.is_empty() {
+                return same_kind_elsewhere(prng, scenario, kind);
+            }
+            FaultKind::Partition {
+                from: from.clone(),
+                to: prng.pick(&free).clone(),
+                one_way: *one_way,
+            }
+        }
+        _ => same_kind_elsewhere(prng, scenario, kind),
+    }
+}
+
+/// `kind` with its target drawn again (another region, host, cloud, tenant
+/// or domain; the same one may come back).
+fn same_kind_elsewhere(prng: &mut Prng, scenario: &Scenario, kind: &FaultKind) -> FaultKind {
+    let topology = &scenario.topology;
+    let region = prng.pick(&topology.regions).clone();
+    let others: Vec<String> = topology
+        .regions
+        .iter()
+        .filter(|r| r.name != region.name)
+        .map(|r| r.name.clone())
+        .collect();
+    let other = if others.is_empty() {
+        region.name.clone()
+    } else {
+        prng.pick(&others).clone()
+    };
+    let gateways = topology.gateway_hosts(&region);
+    let host = prng.pick(&gateways).clone();
+    let tenant = prng.pick(&scenario.tenants).clone();
+    match kind {
+        FaultKind::RegionCrash { .. } => FaultKind::RegionCrash {
+            region: region.name,
+        },
+        FaultKind::RegionIsolation { .. } => FaultKind::RegionIsolation {
+            region: region.name,
+        },
+        FaultKind::CloudOutage { .. } => FaultKind::CloudOutage {
+            cloud: region.cloud,
+        },
+        FaultKind::Partition { one_way, .. } => FaultKind::Partition {
+            from: region.name,
+            to: other,
+            one_way: *one_way,
+        },
+        FaultKind::GrayLink {
+            latency_ms,
+            loss_percent,
+            ..
+        } => FaultKind::GrayLink {
+            from: region.name,
+            to: other,
+            latency_ms: *latency_ms,
+            loss_percent: *loss_percent,
+        },
+        FaultKind::HostCrash { .. } => FaultKind::HostCrash { host },
+        FaultKind::Disk { mode, .. } => FaultKind::Disk { host, mode: *mode },
+        FaultKind::DiskLost { .. } => FaultKind::DiskLost { host },
+        FaultKind::ScannerOutage { .. } => FaultKind::ScannerOutage {
+            region: region.name,
+        },
+        FaultKind::MailboxOutage { .. } => FaultKind::MailboxOutage {
+            tenant: tenant.name,
+        },
+        FaultKind::MailboxRejects { .. } => {
+            let senders = scenario.workload.senders.max(1);
+            let domain = if prng.percent(50) {
+                tenant.domain
+            } else {
+                sender_domain(prng.range(0, u64::from(senders)) as u32)
+            };
+            FaultKind::MailboxRejects { domain }
+        }
+        FaultKind::StaleDns { .. } => FaultKind::StaleDns {
+            tenant: tenant.name,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Family;
+
+    #[test]
+    fn every_move_keeps_the_scenario_valid() {
+        let parent = Scenario::generate_family(3, Family::Swarm);
+        let other = Scenario::generate_family(4, Family::Swarm);
+        let mut prng = Prng::new(9);
+        for name in MOVES {
+            for _ in 0..20 {
+                let mut scenario = parent.clone();
+                if apply(&mut prng, name, &mut scenario, Some(&other)) {
+                    scenario.faults.faults.sort_by_key(|f| f.at_ms);
+                    assert_eq!(scenario.validate(), Ok(()), "{name}: {scenario}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mutants_differ_from_their_parent_and_are_drawn_from_the_seed() {
+        let parent = Scenario::generate_family(5, Family::Swarm);
+        let draw = |seed| mutate(&mut Prng::new(seed), &parent, None);
+        let (first, moves) = draw(1);
+        assert_ne!(first, parent, "{moves}");
+        assert_eq!(draw(1), (first, moves));
+        assert_ne!(draw(1).0, draw(2).0);
+    }
+
+    #[test]
+    fn widening_puts_the_same_kind_of_fault_on_another_target_at_the_same_time() {
+        let parent = Scenario::generate_family(1, Family::RegionOutage);
+        let mut prng = Prng::new(1);
+        let mut scenario = parent.clone();
+        assert!(apply(&mut prng, "widen", &mut scenario, None));
+        let faults = &scenario.faults.faults;
+        assert_eq!(faults.len(), parent.faults.faults.len() + 1);
+        let (first, last) = (&faults[0], faults.last().expect("a fault"));
+        assert_eq!(last.at_ms, first.at_ms);
+        assert_eq!(last.kind.name(), first.kind.name());
+        assert_ne!(last.kind.target(), first.kind.target());
+        // Region faults widen within their jurisdiction: us stays us.
+        let jurisdiction = |fault: &Fault| {
+            let region = fault.kind.target();
+            let region = region.split(',').next().unwrap_or_default().to_string();
+            scenario
+                .topology
+                .region(&region)
+                .map(|r| r.jurisdiction.clone())
+        };
+        assert_eq!(jurisdiction(last), jurisdiction(first));
+    }
+
+    #[test]
+    fn widening_twice_takes_a_whole_jurisdiction_down() {
+        let mut scenario = Scenario::generate_family(1, Family::RegionOutage);
+        scenario.faults.faults.truncate(1);
+        let mut prng = Prng::new(3);
+        for _ in 0..2 {
+            assert!(apply(&mut prng, "widen", &mut scenario, None));
+        }
+        let targets: std::collections::BTreeSet<String> = scenario
+            .faults
+            .faults
+            .iter()
+            .map(|f| f.kind.target())
+            .collect();
+        assert_eq!(targets.len(), 3, "{scenario}");
+    }
+}
