@@ -12,6 +12,7 @@ pub mod queue;
 pub mod replication;
 pub mod sync;
 pub mod voter;
+pub mod wakeup;
 pub mod wire;
 
 use std::cell::RefCell;
@@ -35,6 +36,8 @@ pub struct Node {
     pub in_flight: RefCell<BTreeSet<String>>,
     /// Who spoke to us when: the clock of every owner lease.
     pub heard: RefCell<heard::Heard>,
+    /// Rung when the queue may have work: it looks at once.
+    pub doorbell: wakeup::Doorbell,
 }
 
 pub type SharedNode = Rc<Node>;
@@ -86,6 +89,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         entries: RefCell::new(entries),
         in_flight: RefCell::new(BTreeSet::new()),
         heard: RefCell::new(heard::Heard::new(env.now().as_millis() as u64)),
+        doorbell: wakeup::Doorbell::default(),
     });
     tracing::info!(region = %node.region, spool_entries = node.entries.borrow().len(), "gateway booted");
     node.note(
