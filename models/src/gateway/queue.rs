@@ -68,9 +68,9 @@ fn start_due(node: &SharedNode) -> Option<u64> {
             } else if entry.next_attempt_ms <= now_ms {
                 due.push((entry.received_ms, entry.id.clone(), destination(entry)));
             } else {
-                next_due_ms = Some(next_due_ms.map_or(entry.next_attempt_ms, |n| {
-                    n.min(entry.next_attempt_ms)
-                }));
+                next_due_ms = Some(
+                    next_due_ms.map_or(entry.next_attempt_ms, |n| n.min(entry.next_attempt_ms)),
+                );
             }
         }
     }
