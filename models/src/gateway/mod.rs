@@ -34,6 +34,9 @@ pub struct Node {
     pub entries: RefCell<BTreeMap<String, Entry>>,
     /// Ids the queue is working on right now.
     pub in_flight: RefCell<BTreeSet<String>>,
+    /// Of those, the ones whose pass is done with the destination (it is
+    /// storing and replicating the outcome): they hold no delivery slot.
+    pub settling: RefCell<BTreeSet<String>>,
     /// Who spoke to us when: the clock of every owner lease.
     pub heard: RefCell<heard::Heard>,
     /// Rung when the queue may have work: it looks at once.
@@ -88,6 +91,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         region,
         entries: RefCell::new(entries),
         in_flight: RefCell::new(BTreeSet::new()),
+        settling: RefCell::new(BTreeSet::new()),
         heard: RefCell::new(heard::Heard::new(env.now().as_millis() as u64)),
         doorbell: wakeup::Doorbell::default(),
     });

@@ -25,8 +25,9 @@ use crate::retry;
 use crate::scanner::{self, ScanRequest};
 use crate::spool::{self, Durability, Entry, NewMessage, RcptState};
 
-/// Concurrent passes per destination: enough to drain quickly, few enough
-/// that a recovering mailbox server sees the oldest mail first.
+/// Passes per destination that may be delivering at once (one storing its
+/// outcome no longer counts): enough to drain quickly, few enough that a
+/// recovering mailbox server sees the oldest mail first.
 const PASSES_PER_DESTINATION_MAX: usize = 4;
 
 /// Starts due work whenever it may be there: when rung (a new message, a
@@ -62,9 +63,12 @@ fn start_due(node: &SharedNode) -> Option<u64> {
     {
         let entries = node.entries.borrow();
         let in_flight = node.in_flight.borrow();
+        let settling = node.settling.borrow();
         for entry in entries.values().filter(|e| e.owner == node.me()) {
             if in_flight.contains(&entry.id) {
-                *busy.entry(destination(entry)).or_default() += 1;
+                if !settling.contains(&entry.id) {
+                    *busy.entry(destination(entry)).or_default() += 1;
+                }
             } else if entry.next_attempt_ms <= now_ms {
                 due.push((entry.received_ms, entry.id.clone(), destination(entry)));
             } else {
@@ -86,6 +90,7 @@ fn start_due(node: &SharedNode) -> Option<u64> {
         node.env.spawn(Box::pin(async move {
             process(&worker, &id).await;
             worker.in_flight.borrow_mut().remove(&id);
+            worker.settling.borrow_mut().remove(&id);
             // A slot is free, and the pass may have made more work due.
             worker.doorbell.ring();
         }));
@@ -281,6 +286,7 @@ async fn process(node: &SharedNode, id: &str) {
             reschedule(node, &mut entry);
         }
     }
+    done_with_destination(node, id);
     // A DSN that bounces is dropped, never reported on (RFC 3461 §6.2); the
     // dsn-about-dsn bug treats it like any other message here.
     let reports = !entry.is_dsn || node.config.bug("dsn-about-dsn");
@@ -291,6 +297,14 @@ async fn process(node: &SharedNode, id: &str) {
     if entry.is_finished() {
         finish(node, &entry).await;
     }
+}
+
+/// The pass has spoken to the destination for the last time: the next
+/// message for it may start while this one stores and replicates its
+/// outcome (half of a pass on loopback, where the replicas fsync).
+fn done_with_destination(node: &SharedNode, id: &str) {
+    node.settling.borrow_mut().insert(id.to_string());
+    node.doorbell.ring();
 }
 
 fn reschedule(node: &SharedNode, entry: &mut Entry) {
