@@ -82,7 +82,8 @@ pub struct Knobs {
     pub backoff_ms_max: u64,
     /// Give up and bounce after this long in the queue.
     pub queue_lifetime_ms: u64,
-    /// How often the queue looks for work.
+    /// The longest the queue sleeps unrung: a backstop only, since new
+    /// work rings it (`gateway::wakeup`) and a backoff wakes it as it ends.
     pub queue_tick_ms: u64,
     /// An owner unheard of this long may be replaced (failover).
     pub owner_lease_ms: u64,

@@ -21,7 +21,7 @@ use crate::run;
 use crate::scenario::{Family, Scenario};
 
 /// One measured configuration.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
     pub label: String,
     pub hosts: usize,

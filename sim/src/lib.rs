@@ -4,6 +4,7 @@
 //! `--cfg madsim` build), real mode (`mailsim serve`), and the `mailsim` CLI.
 
 pub mod bench;
+pub mod bench_scale;
 pub mod bug_hunt;
 pub mod cli;
 pub mod deploy;

@@ -241,6 +241,7 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
         Ok(acked) => {
             tracing::info!(msg = %message_id, spool_id = %id, tenant = %tenant.name, rcpts = entry.rcpts.len(), replicas = ?acked, "accepted (250)");
             node.entries.borrow_mut().insert(id.clone(), entry.clone());
+            node.doorbell.ring();
             node.env.observe(EventKind::GwAccepted {
                 msg: message_id,
                 spool_id: id.clone(),

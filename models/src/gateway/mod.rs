@@ -12,6 +12,7 @@ pub mod queue;
 pub mod replication;
 pub mod sync;
 pub mod voter;
+pub mod wakeup;
 pub mod wire;
 
 use std::cell::RefCell;
@@ -33,8 +34,13 @@ pub struct Node {
     pub entries: RefCell<BTreeMap<String, Entry>>,
     /// Ids the queue is working on right now.
     pub in_flight: RefCell<BTreeSet<String>>,
+    /// Of those, the ones whose pass is done with the destination (it is
+    /// storing and replicating the outcome): they hold no delivery slot.
+    pub settling: RefCell<BTreeSet<String>>,
     /// Who spoke to us when: the clock of every owner lease.
     pub heard: RefCell<heard::Heard>,
+    /// Rung when the queue may have work: it looks at once.
+    pub doorbell: wakeup::Doorbell,
 }
 
 pub type SharedNode = Rc<Node>;
@@ -85,7 +91,9 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         region,
         entries: RefCell::new(entries),
         in_flight: RefCell::new(BTreeSet::new()),
+        settling: RefCell::new(BTreeSet::new()),
         heard: RefCell::new(heard::Heard::new(env.now().as_millis() as u64)),
+        doorbell: wakeup::Doorbell::default(),
     });
     tracing::info!(region = %node.region, spool_entries = node.entries.borrow().len(), "gateway booted");
     node.note(

@@ -26,53 +26,81 @@ use crate::scanner::{self, ScanRequest};
 use crate::spool::{self, Durability, Entry, NewMessage, RcptState};
 use crate::tolerances;
 
-/// Concurrent passes per destination: enough to drain quickly, few enough
-/// that a recovering mailbox server sees the oldest mail first.
+/// Passes per destination that may be delivering at once (one storing its
+/// outcome no longer counts): enough to drain quickly, few enough that a
+/// recovering mailbox server sees the oldest mail first.
 const PASSES_PER_DESTINATION_MAX: usize = 4;
 
-/// Looks for due work every queue tick, forever.
+/// Starts due work whenever it may be there: when rung (a new message, a
+/// pass that ended, a takeover), when the earliest backoff ends, and at the
+/// latest every queue tick (the backstop for changes nobody rang for).
 pub async fn run(node: SharedNode) {
     // A node back from a crash asks before it acts: one sync round first
     // learns every takeover and finished message it missed while down.
     if !node.config.bug("no-fencing-on-rejoin") {
         sync::round(&node).await;
     }
-    let tick = Duration::from_millis(node.config.knobs.queue_tick_ms);
+    let tick_ms = node.config.knobs.queue_tick_ms.max(1);
     loop {
-        node.env.sleep(tick).await;
-        let now_ms = node.now_ms();
-        let mut busy: BTreeMap<String, usize> = BTreeMap::new();
-        let mut due: Vec<(u64, String, String)> = Vec::new();
-        {
-            let entries = node.entries.borrow();
-            let in_flight = node.in_flight.borrow();
-            for entry in entries.values().filter(|e| e.owner == node.me()) {
-                if in_flight.contains(&entry.id) {
+        let wait_ms = match start_due(&node) {
+            Some(due_ms) => due_ms.saturating_sub(node.now_ms()).clamp(1, tick_ms),
+            None => tick_ms,
+        };
+        node.doorbell
+            .wait(node.env.as_ref(), Duration::from_millis(wait_ms))
+            .await;
+    }
+}
+
+/// Starts a pass for each due message, oldest first, as far as each
+/// destination's passes allow; returns when the next one not yet due is.
+/// (Due messages held back by a busy destination wait for a pass to end:
+/// it rings.)
+fn start_due(node: &SharedNode) -> Option<u64> {
+    let now_ms = node.now_ms();
+    let mut busy: BTreeMap<String, usize> = BTreeMap::new();
+    let mut due: Vec<(u64, String, String)> = Vec::new();
+    let mut next_due_ms: Option<u64> = None;
+    {
+        let entries = node.entries.borrow();
+        let in_flight = node.in_flight.borrow();
+        let settling = node.settling.borrow();
+        for entry in entries.values().filter(|e| e.owner == node.me()) {
+            if in_flight.contains(&entry.id) {
+                if !settling.contains(&entry.id) {
                     *busy.entry(destination(entry)).or_default() += 1;
-                } else if entry.next_attempt_ms <= now_ms {
-                    due.push((entry.received_ms, entry.id.clone(), destination(entry)));
                 }
+            } else if entry.next_attempt_ms <= now_ms {
+                due.push((entry.received_ms, entry.id.clone(), destination(entry)));
+            } else {
+                next_due_ms = Some(
+                    next_due_ms.map_or(entry.next_attempt_ms, |n| n.min(entry.next_attempt_ms)),
+                );
             }
-        }
-        due.sort();
-        if node.config.bug("queue-newest-first") {
-            // The bug: a stack where a queue belongs.
-            due.reverse();
-        }
-        for (_, id, destination) in due {
-            let passes = busy.entry(destination).or_default();
-            if *passes >= PASSES_PER_DESTINATION_MAX {
-                continue;
-            }
-            *passes += 1;
-            node.in_flight.borrow_mut().insert(id.clone());
-            let worker = node.clone();
-            node.env.spawn(Box::pin(async move {
-                process(&worker, &id).await;
-                worker.in_flight.borrow_mut().remove(&id);
-            }));
         }
     }
+    due.sort();
+    if node.config.bug("queue-newest-first") {
+        // The bug: a stack where a queue belongs.
+        due.reverse();
+    }
+    for (_, id, destination) in due {
+        let passes = busy.entry(destination).or_default();
+        if *passes >= PASSES_PER_DESTINATION_MAX {
+            continue;
+        }
+        *passes += 1;
+        node.in_flight.borrow_mut().insert(id.clone());
+        let worker = node.clone();
+        node.env.spawn(Box::pin(async move {
+            process(&worker, &id).await;
+            worker.in_flight.borrow_mut().remove(&id);
+            worker.settling.borrow_mut().remove(&id);
+            // A slot is free, and the pass may have made more work due.
+            worker.doorbell.ring();
+        }));
+    }
+    next_due_ms
 }
 
 /// Where a message goes: its tenant's mailbox server, or for a DSN the
@@ -280,6 +308,7 @@ async fn process(node: &SharedNode, id: &str) {
             reschedule(node, &mut entry);
         }
     }
+    done_with_destination(node, id);
     // A DSN that bounces is dropped, never reported on (RFC 3461 §6.2); the
     // dsn-about-dsn bug treats it like any other message here.
     let reports = !entry.is_dsn || node.config.bug("dsn-about-dsn");
@@ -290,6 +319,14 @@ async fn process(node: &SharedNode, id: &str) {
     if entry.is_finished() {
         finish(node, &entry).await;
     }
+}
+
+/// The pass has spoken to the destination for the last time: the next
+/// message for it may start while this one stores and replicates its
+/// outcome (half of a pass on loopback, where the replicas fsync).
+fn done_with_destination(node: &SharedNode, id: &str) {
+    node.settling.borrow_mut().insert(id.to_string());
+    node.doorbell.ring();
 }
 
 fn reschedule(node: &SharedNode, entry: &mut Entry) {

@@ -317,6 +317,7 @@ fn take_newer(node: &SharedNode, entry: &Entry, newer: &Ballot, progress: &[Prog
         Ballot::of(entry)
     );
     if newer.owner == node.me() {
+        node.doorbell.ring();
         node.note("failover", detail);
     } else if entry.owner == node.me() {
         node.note("fenced", detail);

@@ -34,7 +34,10 @@ pub fn run(args: &BenchArgs) -> i32 {
             .filter(|e| e.available())
             .collect(),
     };
-    let seeds = 0..args.seeds.max(1);
+    if args.scale {
+        return crate::cli::bench_scale_cmd::run(args, &engines);
+    }
+    let seeds = 0..args.seeds.unwrap_or(3).max(1);
     let mut rows: Vec<Figures> = Vec::new();
     let mut ratios = Vec::new();
     for &engine in &engines {

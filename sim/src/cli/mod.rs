@@ -4,6 +4,7 @@
 pub mod bench_bugs_cmd;
 pub mod bench_cmd;
 pub mod bench_explore_cmd;
+pub mod bench_scale_cmd;
 pub mod chrome_cmd;
 pub mod determinism;
 pub mod explore;
@@ -73,6 +74,9 @@ pub enum Command {
     /// Internal: run one seed for a sweep and print a JSON report.
     #[command(hide = true)]
     SweepWorker(sweep_worker::SweepWorkerArgs),
+    /// Internal: one measurement of `bench --scale`, as JSON.
+    #[command(hide = true)]
+    BenchRow(bench_scale_cmd::BenchRowArgs),
     /// Rerun a saved failure file; exit 0 if it ends the same way (verdict,
     /// violated properties, digest), 1 if anything changed.
     Replay(ReplayArgs),
@@ -86,9 +90,17 @@ pub enum Command {
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
-    /// Seeds per configuration.
-    #[arg(long, default_value_t = 3)]
-    pub seeds: u64,
+    /// Seeds per configuration [default: 3; 1 with --scale].
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Cost against hosts instead: a table of host counts (about 20, 50,
+    /// 100, 200), each measured in a process of its own, beside the bare
+    /// engine.
+    #[arg(long)]
+    pub scale: bool,
+    /// The host counts of --scale (comma-separated).
+    #[arg(long, value_delimiter = ',', requires = "scale")]
+    pub hosts: Vec<usize>,
     /// Only this engine's figures [default: every engine in the build].
     #[arg(long, value_enum)]
     pub engine: Option<Engine>,
@@ -261,6 +273,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Merge(args) => merge_cmd::run(&args),
         Command::Report(args) => report_cmd::run(&args),
         Command::SweepWorker(args) => sweep_worker::run(&args),
+        Command::BenchRow(args) => bench_scale_cmd::row(&args),
         Command::Replay(args) => replay_cmd::run(&args),
         Command::Shrink(args) => shrink_cmd::run(&args),
         Command::Chrome(args) => chrome_cmd::run(&args),
