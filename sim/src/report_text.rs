@@ -481,6 +481,8 @@ mod tests {
                 body_sha256: "ab".into(),
                 additions: vec![],
                 original_sha256: "ab".into(),
+                unflagged_sha256: "ab".into(),
+                client: "gw-0".into(),
                 spam_tagged: false,
                 dsn_about: Some("<m1@mailsim.test>".into()),
                 dsn_rcpts: vec!["b@acme.example".into()],

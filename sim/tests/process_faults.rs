@@ -301,12 +301,23 @@ fn an_owner_paused_past_its_lease_resumes_with_stale_beliefs_and_only_fencing_st
         // The correct gateway confirms before it acts, learns it was
         // replaced, and delivers nothing twice.
         let correct = sim::run::run_on(engine, &faulted, faulted.seed);
-        assert!(!correct.within_fault_model, "{engine}: three leases is beyond the bound");
-        assert_eq!(correct.verdict, Verdict::Pass, "{engine}:\n{}", correct.summary());
+        assert!(
+            !correct.within_fault_model,
+            "{engine}: three leases is beyond the bound"
+        );
+        assert_eq!(
+            correct.verdict,
+            Verdict::Pass,
+            "{engine}:\n{}",
+            correct.summary()
+        );
         let failovers = (correct.log.events().iter())
             .filter(|e| matches!(&e.kind, EventKind::GwNote { what, .. } if what == "failover"))
             .count();
-        assert!(failovers > 0, "{engine}: nobody took over from the paused {host}");
+        assert!(
+            failovers > 0,
+            "{engine}: nobody took over from the paused {host}"
+        );
         assert_eq!(duplicated(&correct), 0, "{engine}");
         // Without fencing, the resumed owner acts on what it believed before
         // the pause: the same mail is delivered twice.

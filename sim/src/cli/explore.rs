@@ -41,6 +41,10 @@ pub struct ExploreArgs {
     /// The family fresh scenarios are drawn from.
     #[arg(long, value_enum, default_value = "swarm")]
     pub family: Family,
+    /// Switch on BUGGIFY in every run, so the gateway's injection sites
+    /// (`buggify_fired`) count as coverage too.
+    #[arg(long)]
+    pub buggify: bool,
     /// The campaign's own seed (each shard adds its index).
     #[arg(long, default_value_t = 0)]
     pub explore_seed: u64,
@@ -123,6 +127,7 @@ fn explore(args: &ExploreArgs) -> Result<i32, String> {
         scenario: None,
         family: args.family,
         bugs: bugs.clone(),
+        buggify: args.buggify,
         engine: args.engine,
     }
     .load()?;
@@ -190,6 +195,7 @@ fn explore(args: &ExploreArgs) -> Result<i32, String> {
             family: args.family,
             engine: args.engine,
             bugs: &bugs,
+            buggify: args.buggify,
             todo: &[],
             jobs,
             budget: None,

@@ -364,6 +364,20 @@ fn same_kind_elsewhere(prng: &mut Prng, scenario: &Scenario, kind: &FaultKind) -
             loss_percent: *loss_percent,
         },
         FaultKind::HostCrash { .. } => FaultKind::HostCrash { host },
+        FaultKind::Pause { .. } => FaultKind::Pause { host },
+        FaultKind::Clock {
+            offset_ms,
+            drift_ppm,
+            wander_ms,
+            wander_period_ms,
+            ..
+        } => FaultKind::Clock {
+            host,
+            offset_ms: *offset_ms,
+            drift_ppm: *drift_ppm,
+            wander_ms: *wander_ms,
+            wander_period_ms: *wander_period_ms,
+        },
         FaultKind::Disk { mode, .. } => FaultKind::Disk { host, mode: *mode },
         FaultKind::DiskLost { .. } => FaultKind::DiskLost { host },
         FaultKind::ScannerOutage { .. } => FaultKind::ScannerOutage {

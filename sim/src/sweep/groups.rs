@@ -134,6 +134,8 @@ mod tests {
             failure_file: Some(format!("failures/seed-{seed}.json")),
             trace_file: None,
             shrink: None,
+            buggify: false,
+            buggify_fired: Vec::new(),
             shrunk: shrunk.map(|(faults, messages)| Shape {
                 faults: faults.into_iter().map(String::from).collect(),
                 messages,
