@@ -151,8 +151,19 @@ fn or_dash(value: Option<f64>, decimals: usize) -> String {
     value.map_or("-".to_string(), |v| format!("{v:.decimals$}"))
 }
 
-/// The table `mailsim bench --scale` prints.
+/// The table `mailsim bench --scale` prints: [`header`], a [`line`] per
+/// row, [`footer`].
 pub fn table(rows: &[ScaleRow]) -> String {
+    let mut out = header();
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out.push_str(footer());
+    out
+}
+
+/// The column titles (printed first, so rows can follow as they finish).
+pub fn header() -> String {
     let mut out = format!(
         "{:<8} {:>5} {:>5} {:>7} | {:>11} {:>10} {:>8} {:>10} | {:>11} {:>8} {:>10} | {:>6}\n",
         "engine",
@@ -172,34 +183,37 @@ pub fn table(rows: &[ScaleRow]) -> String {
         "{:<8} {:>5} {:>5} {:>7} | {:<41} | {:<32} |\n",
         "", "", "", "", "mailsim (judged)", "bare engine (TCP echo)"
     ));
-    for row in rows {
-        let (m, b) = (&row.mailsim, &row.bare);
-        let msgs_per_cpu = m.cpu_seconds.map(|cpu| m.messages as f64 / cpu.max(1e-9));
-        let ratio = match (m.sim_per_cpu(), b.sim_per_cpu()) {
-            (Some(m), Some(b)) => Some(b / m.max(1e-9)),
-            _ => None,
-        };
-        out.push_str(&format!(
-            "{:<8} {:>5} {:>5} {:>7.1} | {:>11} {:>10} {:>8} {:>10} | {:>11} {:>8} {:>10} | {:>6}\n",
-            row.engine.name(),
-            m.hosts,
-            row.scale,
-            m.sim_seconds,
-            or_dash(m.sim_per_cpu(), 1),
-            or_dash(msgs_per_cpu, 1),
-            or_dash(m.peak_rss_mib, 0),
-            or_dash(cpu_ms_per_host_second(m), 3),
-            or_dash(b.sim_per_cpu(), 1),
-            or_dash(b.peak_rss_mib, 0),
-            or_dash(cpu_ms_per_host_second(b), 3),
-            or_dash(ratio, 2),
-        ));
-    }
-    out.push_str(
-        "ms/host/s: CPU milliseconds per host per simulated second (flat = linear in hosts); \
-         ratio: mailsim's CPU per simulated second over the bare engine's\n",
-    );
     out
+}
+
+/// One row of the table.
+pub fn line(row: &ScaleRow) -> String {
+    let (m, b) = (&row.mailsim, &row.bare);
+    let msgs_per_cpu = m.cpu_seconds.map(|cpu| m.messages as f64 / cpu.max(1e-9));
+    let ratio = match (m.sim_per_cpu(), b.sim_per_cpu()) {
+        (Some(m), Some(b)) => Some(b / m.max(1e-9)),
+        _ => None,
+    };
+    format!(
+        "{:<8} {:>5} {:>5} {:>7.1} | {:>11} {:>10} {:>8} {:>10} | {:>11} {:>8} {:>10} | {:>6}\n",
+        row.engine.name(),
+        m.hosts,
+        row.scale,
+        m.sim_seconds,
+        or_dash(m.sim_per_cpu(), 1),
+        or_dash(msgs_per_cpu, 1),
+        or_dash(m.peak_rss_mib, 0),
+        or_dash(cpu_ms_per_host_second(m), 3),
+        or_dash(b.sim_per_cpu(), 1),
+        or_dash(b.peak_rss_mib, 0),
+        or_dash(cpu_ms_per_host_second(b), 3),
+        or_dash(ratio, 2),
+    )
+}
+
+pub fn footer() -> &'static str {
+    "ms/host/s: CPU milliseconds per host per simulated second (flat = linear in hosts); \
+     ratio: mailsim's CPU per simulated second over the bare engine's\n"
 }
 
 #[cfg(test)]

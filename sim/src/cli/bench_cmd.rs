@@ -2,7 +2,8 @@
 //! each beside the bare engine running a TCP echo with the same number of
 //! hosts for the same simulated time — on turmoil, and on madsim too when
 //! the build has it (`--cfg madsim`). Prints figures; asserts nothing about
-//! speed (that is for people and trend lines, not tests).
+//! speed (that is for people and trend lines, not tests). With `--scale`,
+//! the table of cost against hosts instead (`bench_scale_cmd`).
 
 use crate::bench::{self, Figures};
 use crate::cli::BenchArgs;

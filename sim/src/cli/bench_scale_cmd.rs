@@ -79,7 +79,8 @@ pub fn run(args: &BenchArgs, engines: &[Engine]) -> i32 {
             return 1;
         }
     };
-    let mut rows = Vec::new();
+    // Rows print as they finish: the big ones take minutes each.
+    print!("{}", bench_scale::header());
     for &engine in engines {
         for &target in &hosts {
             let scale = bench_scale::scale_for_hosts(0, target);
@@ -113,15 +114,20 @@ pub fn run(args: &BenchArgs, engines: &[Engine]) -> i32 {
                     return 1;
                 }
             };
-            rows.push(ScaleRow {
-                engine,
-                scale,
-                mailsim,
-                bare,
-            });
+            print!(
+                "{}",
+                bench_scale::line(&ScaleRow {
+                    engine,
+                    scale,
+                    mailsim,
+                    bare,
+                })
+            );
+            // Flushed, so a table cut short still shows its finished rows.
+            let _ = std::io::Write::flush(&mut std::io::stdout());
         }
     }
-    print!("{}", bench_scale::table(&rows));
+    print!("{}", bench_scale::footer());
     if !Engine::Madsim.available() {
         println!(
             "madsim: not in this build; for its rows: {}",
