@@ -261,7 +261,10 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(check(&run.log, &facts()), vec![]);
-        assert_eq!(crate::no_unacked_delivery::check(&run.log, &facts()), vec![]);
+        assert_eq!(
+            crate::no_unacked_delivery::check(&run.log, &facts()),
+            vec![]
+        );
         // A third copy is the gateway's own.
         run.deliver("m1", "bob@acme.example", "mbx-acme");
         let found = check(&run.log, &facts());

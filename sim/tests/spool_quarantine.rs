@@ -13,7 +13,9 @@ const RAW: &[u8] = b"Subject: eicar\r\n\r\nX5O!P%@AP\r\n";
 
 /// A replica's copy of a message whose recipients the owner settled.
 fn replica_copy(disk: &PowerFailDisk, states: &[RcptState]) -> Entry {
-    let rcpts: Vec<String> = (0..states.len()).map(|i| format!("r{i}@acme.example")).collect();
+    let rcpts: Vec<String> = (0..states.len())
+        .map(|i| format!("r{i}@acme.example"))
+        .collect();
     let mut entry = Entry::new(
         NewMessage {
             id: "0123456789abcdef".into(),
