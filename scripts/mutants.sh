@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO_MUTANTS_VERSION=27.1.0
 if ! command -v cargo-mutants >/dev/null \
-    || ! cargo-mutants --version | grep -q "$CARGO_MUTANTS_VERSION"; then
+    || ! cargo mutants --version | grep -q "$CARGO_MUTANTS_VERSION"; then
     cargo install --locked cargo-mutants --version "$CARGO_MUTANTS_VERSION"
 fi
 files=("$@")
