@@ -18,3 +18,4 @@ pub mod retry;
 pub mod scanner;
 pub mod smtp;
 pub mod spool;
+pub mod spool_record;

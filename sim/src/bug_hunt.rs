@@ -46,6 +46,9 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("ack-before-dir-sync", Family::Calm),
     ("quarantine-clean-mail", Family::ScannerOutage),
     ("bounce-on-4xx", Family::Bounces),
+    ("no-parent-dir-sync", Family::Calm),
+    ("fsync-retry-trusted", Family::DiskFaults),
+    ("spool-trusts-reads", Family::DiskFaults),
 ];
 
 /// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so

@@ -8,8 +8,12 @@
 //! model check lives in [`model`].
 
 mod draw;
+pub mod dependencies;
 mod families;
+pub mod honest_families;
 mod model;
+
+pub use dependencies::{DnsMode, MailboxMode};
 
 use std::fmt;
 
@@ -44,6 +48,18 @@ pub enum DiskMode {
     /// Every fsync (of a file or a directory) fails with EIO; the data stays
     /// unsynced, so a later crash loses it, as on Linux after a failed fsync.
     FsyncError,
+    /// Every read fails with EIO (the bytes on disk are fine).
+    ReadError,
+    /// About half the reads return one bit flipped, with no error: only the
+    /// spool's checksums can tell.
+    CorruptRead,
+    /// The first fsync of each written file fails with EIO and the dirty
+    /// pages are dropped, so the next fsync of the same bytes succeeds and
+    /// makes nothing durable (the PostgreSQL fsync story): retrying an
+    /// fsync proves nothing.
+    FsyncForgets,
+    /// Every write stops halfway with ENOSPC, leaving a cut-short file.
+    FullMidWrite,
     /// Every write fails with ENOSPC; reads, renames and removals still work.
     Full,
 }
@@ -52,6 +68,10 @@ impl DiskMode {
     pub fn name(self) -> &'static str {
         match self {
             DiskMode::FsyncError => "fsync_error",
+            DiskMode::ReadError => "read_error",
+            DiskMode::CorruptRead => "corrupt_read",
+            DiskMode::FsyncForgets => "fsync_forgets",
+            DiskMode::FullMidWrite => "full_mid_write",
             DiskMode::Full => "full",
         }
     }
@@ -114,6 +134,23 @@ pub enum FaultKind {
     /// must refuse (4xx) in regions the tenant may not use, and senders must
     /// fall back along the list (RFC 5321 §5.1).
     StaleDns { tenant: String },
+    // ---- issue 16, honest dependencies (`faults/dependencies.rs`) ----
+    /// The mail server of `domain` (a tenant's, or a sender's) misbehaves
+    /// in `mode`: greylisting, a tarpit, a hang-up after DATA, a reset in
+    /// the middle of the data.
+    MailboxMisbehaves { domain: String, mode: MailboxMode },
+    /// The `dns` host fails for `domain` (a tenant's, which senders look
+    /// up, or a sender's, which the gateway looks up to deliver DSNs) in
+    /// `mode`: SERVFAIL, no answer, or answers that flap.
+    DnsFails { domain: String, mode: DnsMode },
+    /// Traffic between two single gateway-side hosts (same region or not)
+    /// is dropped; one-way drops only `from`→`to`.
+    HostPartition {
+        from: String,
+        to: String,
+        one_way: bool,
+    },
+    // ---- issue 16, items 1-3: new kinds go above this line ----
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -173,6 +210,14 @@ impl fmt::Display for Fault {
             FaultKind::ScannerOutage { region } => format!("scanner outage {region}"),
             FaultKind::MailboxOutage { tenant } => format!("mailbox outage {tenant}"),
             FaultKind::StaleDns { tenant } => format!("stale dns for {tenant}"),
+            FaultKind::MailboxMisbehaves { domain, mode } => {
+                format!("mailbox for {domain} misbehaves ({mode})")
+            }
+            FaultKind::DnsFails { domain, mode } => format!("dns fails for {domain} ({mode})"),
+            FaultKind::HostPartition { from, to, one_way } => {
+                let arrow = if *one_way { "->" } else { "<->" };
+                format!("host partition {from} {arrow} {to}")
+            }
         };
         write!(f, "{what} at {} ms for {} ms", self.at_ms, self.duration_ms)
     }
@@ -194,6 +239,9 @@ impl FaultKind {
             FaultKind::ScannerOutage { .. } => "scanner_outage",
             FaultKind::MailboxOutage { .. } => "mailbox_outage",
             FaultKind::StaleDns { .. } => "stale_dns",
+            FaultKind::MailboxMisbehaves { .. } => "mailbox_misbehaves",
+            FaultKind::DnsFails { .. } => "dns_fails",
+            FaultKind::HostPartition { .. } => "host_partition",
         }
     }
 
@@ -211,6 +259,9 @@ impl FaultKind {
             FaultKind::MailboxRejects { domain } => domain.clone(),
             FaultKind::Disk { host, mode } => format!("{host},{}", mode.name()),
             FaultKind::MailboxOutage { tenant } | FaultKind::StaleDns { tenant } => tenant.clone(),
+            FaultKind::MailboxMisbehaves { domain, mode } => format!("{domain},{mode}"),
+            FaultKind::DnsFails { domain, mode } => format!("{domain},{mode}"),
+            FaultKind::HostPartition { from, to, .. } => format!("{from},{to}"),
         }
     }
 }
@@ -292,7 +343,9 @@ impl FaultSchedule {
                         return Err(format!("fault names unknown gateway host {host:?}"));
                     }
                 }
-                FaultKind::MailboxRejects { domain } => {
+                FaultKind::MailboxRejects { domain }
+                | FaultKind::MailboxMisbehaves { domain, .. }
+                | FaultKind::DnsFails { domain, .. } => {
                     let known = tenants.iter().any(|t| t.domain == *domain)
                         || (0..senders).any(|s| sender_domain(s) == *domain);
                     if !known {
@@ -314,6 +367,9 @@ impl FaultSchedule {
                 }
                 FaultKind::MailboxOutage { tenant: t } | FaultKind::StaleDns { tenant: t } => {
                     tenant(t)?
+                }
+                FaultKind::HostPartition { from, to, .. } => {
+                    dependencies::validate_host_partition(topology, from, to)?
                 }
             }
         }

@@ -125,6 +125,9 @@ pub enum Family {
     PowerLoss,
     /// Every scanner of a jurisdiction down for a while.
     ScannerOutage,
+    /// One region's gateway disks fail the ways real disks do (read errors,
+    /// flipped bits, fsyncs that forget, ENOSPC halfway).
+    DiskFaults,
 }
 
 impl Family {
@@ -143,7 +146,11 @@ impl Family {
     pub fn drain_bound_ms(self) -> u64 {
         match self {
             Family::Calm | Family::RegionOutage | Family::CloudOutage | Family::Swarm => 90_000,
-            Family::Bounces | Family::DiskLoss | Family::PowerLoss | Family::ScannerOutage => {
+            Family::Bounces
+            | Family::DiskLoss
+            | Family::PowerLoss
+            | Family::ScannerOutage
+            | Family::DiskFaults => {
                 30_000
             }
         }
@@ -159,7 +166,13 @@ impl Scenario {
     /// A scenario of the given fault family for `seed`. Pure: same inputs,
     /// same value, on every machine.
     pub fn generate_family(seed: u64, family: Family) -> Scenario {
-        let topology = Topology::standard();
+        // Only the swarm meets drawn shapes of the fleet; every other
+        // family keeps the standard one its seeds were pinned with.
+        let topology = if family == Family::Swarm {
+            Topology::drawn(&mut Prng::new(derive_seed(seed, "topology")))
+        } else {
+            Topology::standard()
+        };
         let tenants = standard_tenants(&mut Prng::new(derive_seed(seed, "tenants")));
         let mut knobs = Knobs::simulation_defaults();
         if family == Family::Bounces {
@@ -426,6 +439,15 @@ impl fmt::Display for Scenario {
             self.topology.latency_ms_inter,
             self.topology.latency_ms_cross_jurisdiction
         )?;
+        for (what, counts) in [
+            ("gateways", &self.topology.gateways_by_region),
+            ("scanners", &self.topology.scanners_by_region),
+        ] {
+            if !counts.is_empty() {
+                let listed: Vec<String> = counts.iter().map(|(r, n)| format!("{r}={n}")).collect();
+                writeln!(f, "topology: {what} differ in {}", listed.join(" "))?;
+            }
+        }
         for tenant in &self.tenants {
             writeln!(
                 f,

@@ -210,6 +210,27 @@ fn bounce_on_4xx_gives_up_on_a_mailbox_that_is_only_down() {
 }
 
 #[test]
+fn no_parent_dir_sync_acknowledges_mail_in_a_spool_whose_own_name_is_not_durable() {
+    // Calm: each node's first 250 comes before the new spool directory's
+    // name is durable in the top of its disk; the seam sees it at once.
+    hunted("no-parent-dir-sync", "ack_durable", 0);
+}
+
+#[test]
+fn fsync_retry_trusted_acknowledges_mail_a_failed_fsync_dropped() {
+    // disk-faults: a gateway whose fsync fails and forgets the dirty pages
+    // retries, is told yes, and says 250 with nothing durable.
+    hunted("fsync-retry-trusted", "ack_durable", 2);
+}
+
+#[test]
+fn spool_trusts_reads_delivers_a_copy_with_a_flipped_bit() {
+    // disk-faults: a corrupted read of the spooled message goes out as
+    // mail; only a comparison of bytes sees it.
+    hunted("spool-trusts-reads", "integrity", 2);
+}
+
+#[test]
 fn every_catalogue_bug_has_a_test_here() {
     // A bug added to the catalogue without a test above would go unproven.
     let tested = include_str!("bugs.rs");

@@ -17,6 +17,7 @@ use traces::EventKind;
 
 use crate::deploy::mailbox_host;
 use crate::engine::hosts::all_hosts;
+use crate::engine::dependency_faults::DependencyFaults;
 use crate::engine::seam::{DiskFault, Shared};
 use crate::faults::{DiskMode, Fault, FaultKind};
 use crate::scenario::Scenario;
@@ -86,6 +87,7 @@ impl FaultState {
         let mut disks: BTreeMap<String, DiskMode> = BTreeMap::new();
         let mut stale_tenants: BTreeSet<&str> = BTreeSet::new();
         let mut rejecting: BTreeSet<String> = BTreeSet::new();
+        let mut dependencies = DependencyFaults::default();
         for (_, fault) in active {
             let region_hosts = |name: &str| {
                 topology
@@ -158,12 +160,22 @@ impl FaultState {
                     }
                 }
                 FaultKind::Disk { host, mode } => {
-                    // A full disk fails writes and syncs alike: it wins.
+                    // A full disk fails writes and syncs alike: it wins;
+                    // otherwise the later-listed mode of `DiskMode`.
                     let entry = disks.entry(host.clone()).or_insert(*mode);
                     *entry = (*entry).max(*mode);
                 }
                 FaultKind::StaleDns { tenant } => {
                     stale_tenants.insert(tenant);
+                }
+                FaultKind::HostPartition { from, to, one_way } => {
+                    cut.insert((from.clone(), to.clone()));
+                    if !one_way {
+                        cut.insert((to.clone(), from.clone()));
+                    }
+                }
+                FaultKind::MailboxMisbehaves { .. } | FaultKind::DnsFails { .. } => {
+                    dependencies.add(&fault.kind);
                 }
             }
         }
@@ -223,6 +235,10 @@ impl FaultState {
             .map(|(host, mode)| {
                 let fault = match mode {
                     DiskMode::FsyncError => DiskFault::FsyncError,
+                    DiskMode::ReadError => DiskFault::ReadError,
+                    DiskMode::CorruptRead => DiskFault::CorruptRead,
+                    DiskMode::FsyncForgets => DiskFault::FsyncForgets,
+                    DiskMode::FullMidWrite => DiskFault::FullMidWrite,
                     DiskMode::Full => DiskFault::Full,
                 };
                 (host.clone(), fault)
@@ -230,6 +246,7 @@ impl FaultState {
             .collect();
         self.apply_stale_dns(directory, scenario, config, &stale_tenants);
         shared.rejections.set(rejecting);
+        dependencies.apply(shared, directory);
         self.active = now_active;
         self.down = down;
         self.cut = cut;
