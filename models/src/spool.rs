@@ -311,8 +311,8 @@ pub fn load_all(disk: &dyn Disk) -> io::Result<BTreeMap<String, Entry>> {
             continue;
         };
         let parsed = load_entry(disk, id).ok();
-        let has_message = names.iter().any(|n| *n == format!("{id}.msg"))
-            && load_message(disk, id).is_ok();
+        let has_message =
+            names.iter().any(|n| *n == format!("{id}.msg")) && load_message(disk, id).is_ok();
         match parsed {
             Some(entry) if has_message && entry.id == id => {
                 entries.insert(id.to_string(), entry);

@@ -352,7 +352,10 @@ mod tests {
         };
         run.push("world", started(0, "disk", "gw-a,corrupt_read"));
         run.push("world", started(1, "host_crash", "gw-a"));
-        run.push("world", started(2, "mailbox_misbehaves", "acme.example,greylist"));
+        run.push(
+            "world",
+            started(2, "mailbox_misbehaves", "acme.example,greylist"),
+        );
         run.push(
             "gw-a",
             EventKind::GwNote {

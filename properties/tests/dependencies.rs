@@ -121,9 +121,8 @@ fn host_pair() -> impl Strategy<Value = (String, String)> {
     let topology = topology();
     let hosts = sim::faults::dependencies::partitionable_hosts(&topology);
     let count = hosts.len();
-    (0..count, 1..count).prop_map(move |(a, offset)| {
-        (hosts[a].clone(), hosts[(a + offset) % count].clone())
-    })
+    (0..count, 1..count)
+        .prop_map(move |(a, offset)| (hosts[a].clone(), hosts[(a + offset) % count].clone()))
 }
 
 fn honest_dependency_fault() -> impl Strategy<Value = Fault> {

@@ -7,8 +7,8 @@
 //! and "drains after heal" must. Families draw schedules in [`draw`]; the
 //! model check lives in [`model`].
 
-mod draw;
 pub mod dependencies;
+mod draw;
 mod families;
 pub mod honest_families;
 mod model;

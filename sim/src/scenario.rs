@@ -150,9 +150,7 @@ impl Family {
             | Family::DiskLoss
             | Family::PowerLoss
             | Family::ScannerOutage
-            | Family::DiskFaults => {
-                30_000
-            }
+            | Family::DiskFaults => 30_000,
         }
     }
 }

@@ -127,13 +127,17 @@ impl Topology {
     }
 
     pub fn gateway_hosts(&self, region: &Region) -> Vec<String> {
-        let count = (self.gateways_by_region.get(&region.name)).unwrap_or(&self.gateways_per_region);
+        let count =
+            (self.gateways_by_region.get(&region.name)).unwrap_or(&self.gateways_per_region);
         (0..*count).map(|i| region_host("gw", region, i)).collect()
     }
 
     pub fn scanner_hosts(&self, region: &Region) -> Vec<String> {
-        let count = (self.scanners_by_region.get(&region.name)).unwrap_or(&self.scanners_per_region);
-        (0..*count).map(|i| region_host("scan", region, i)).collect()
+        let count =
+            (self.scanners_by_region.get(&region.name)).unwrap_or(&self.scanners_per_region);
+        (0..*count)
+            .map(|i| region_host("scan", region, i))
+            .collect()
     }
 
     /// Regions that run a control-plane host: one per jurisdiction, each on

@@ -108,7 +108,10 @@ fn a_greylisting_mailbox_is_retried_and_a_gateway_that_bounces_on_4xx_is_caught(
         let violated: Vec<&str> = (judged.report.violations.iter())
             .map(|v| v.property.as_str())
             .collect();
-        assert!(violated.contains(&"no_false_bounce"), "{engine}: {violated:?}");
+        assert!(
+            violated.contains(&"no_false_bounce"),
+            "{engine}: {violated:?}"
+        );
     }
 }
 
@@ -142,7 +145,9 @@ fn a_hang_up_after_data_loses_the_reply_and_the_copy_delivered_again_is_excused(
         let faulted = with_fault(&scenario, 6_000, mailbox_fault(MailboxMode::DropAfterData));
         let outcome = passes(engine, &faulted);
         let lost = (outcome.log.events().iter())
-            .filter(|e| e.host == "mbx-acme" && matches!(e.kind, EventKind::MailboxReplyLost { .. }))
+            .filter(|e| {
+                e.host == "mbx-acme" && matches!(e.kind, EventKind::MailboxReplyLost { .. })
+            })
             .count();
         assert!(lost > 0, "{engine}: {}", outcome.summary());
         assert!(
@@ -219,7 +224,10 @@ fn flapping_dns_answers_send_senders_to_more_than_one_first_mx() {
         };
         let outcome = passes(engine, &with_fault(&scenario, 20_000, kind));
         let hosts = |o: &RunOutcome| -> BTreeSet<String> {
-            first_attempts(o, &acme).into_iter().map(|(_, mx)| mx).collect()
+            first_attempts(o, &acme)
+                .into_iter()
+                .map(|(_, mx)| mx)
+                .collect()
         };
         assert_eq!(hosts(&calm).len(), 1, "{engine}: {:?}", hosts(&calm));
         assert!(hosts(&outcome).len() > 1, "{engine}: {:?}", hosts(&outcome));
@@ -245,14 +253,21 @@ fn a_partition_between_two_single_gateways_stops_their_copies_and_nothing_else()
                 .count()
         };
         let calm = passes(engine, &scenario);
-        assert!(copies_between(&calm) > 0, "{engine}: {a} and {b} never copied");
+        assert!(
+            copies_between(&calm) > 0,
+            "{engine}: {a} and {b} never copied"
+        );
         let kind = FaultKind::HostPartition {
             from: a.clone(),
             to: b.clone(),
             one_way: false,
         };
         let outcome = passes(engine, &with_fault(&scenario, 10_000, kind));
-        assert_eq!(copies_between(&outcome), 0, "{engine}: bytes crossed {a} <-> {b}");
+        assert_eq!(
+            copies_between(&outcome),
+            0,
+            "{engine}: bytes crossed {a} <-> {b}"
+        );
         assert_eq!(outcome.counts.accepted, calm.counts.accepted, "{engine}");
     }
 }

@@ -157,7 +157,9 @@ fn a_corrupted_read_is_refused_by_the_checksum_and_a_spool_that_trusts_it_delive
         let refused = notes(&outcome, &host, "spool_read_failed");
         assert!(!refused.is_empty(), "{engine}: {}", outcome.summary());
         assert!(
-            refused.iter().any(|(_, d)| d.contains("spool record corrupt")),
+            refused
+                .iter()
+                .any(|(_, d)| d.contains("spool record corrupt")),
             "{engine}: {refused:?}"
         );
         // The same schedule with the checksum ignored hands a mailbox bytes
@@ -247,7 +249,10 @@ fn a_spool_directory_whose_own_name_was_never_synced_acknowledges_nothing_durabl
         let scenario = small(25);
         let buggy = violated(engine, &with_bug(&scenario, "no-parent-dir-sync"));
         assert!(!buggy.is_empty(), "{engine}: the bug went unseen");
-        assert!(buggy.iter().all(|p| p == "ack_durable"), "{engine}: {buggy:?}");
+        assert!(
+            buggy.iter().all(|p| p == "ack_durable"),
+            "{engine}: {buggy:?}"
+        );
         // With the parent synced, every 250 rests on durable copies.
         passes(engine, &scenario);
     }

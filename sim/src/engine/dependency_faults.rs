@@ -24,7 +24,10 @@ impl DependencyFaults {
     pub fn add(&mut self, kind: &FaultKind) {
         match kind {
             FaultKind::MailboxMisbehaves { domain, mode } => {
-                let entry = self.mailboxes.entry(domain.to_ascii_lowercase()).or_insert(*mode);
+                let entry = self
+                    .mailboxes
+                    .entry(domain.to_ascii_lowercase())
+                    .or_insert(*mode);
                 *entry = (*entry).max(*mode);
             }
             FaultKind::DnsFails { domain, mode } => {

@@ -82,10 +82,7 @@ impl UnsyncedDirs {
         // Nested ones inside a lost one go with it.
         let mut outermost: Vec<String> = Vec::new();
         for dir in lost {
-            if !outermost
-                .iter()
-                .any(|o| dir.starts_with(&format!("{o}/")))
-            {
+            if !outermost.iter().any(|o| dir.starts_with(&format!("{o}/"))) {
                 outermost.push(dir);
             }
         }

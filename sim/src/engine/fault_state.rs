@@ -16,8 +16,8 @@ use models::config::GatewayConfig;
 use traces::EventKind;
 
 use crate::deploy::mailbox_host;
-use crate::engine::hosts::all_hosts;
 use crate::engine::dependency_faults::DependencyFaults;
+use crate::engine::hosts::all_hosts;
 use crate::engine::seam::{DiskFault, Shared};
 use crate::faults::{DiskMode, Fault, FaultKind};
 use crate::scenario::Scenario;

@@ -99,7 +99,9 @@ pub fn validate_host_partition(topology: &Topology, from: &str, to: &str) -> Res
         }
     }
     if from == to {
-        return Err(format!("host partition needs two different hosts, not {from:?} twice"));
+        return Err(format!(
+            "host partition needs two different hosts, not {from:?} twice"
+        ));
     }
     Ok(())
 }

@@ -9,9 +9,7 @@ use models::config::Knobs;
 
 use crate::faults::dependencies::partitionable_hosts;
 use crate::faults::honest_families::DISK_MODES;
-use crate::faults::{
-    DnsMode, Fault, FaultKind, FaultModel, FaultSchedule, MailboxMode, families,
-};
+use crate::faults::{DnsMode, Fault, FaultKind, FaultModel, FaultSchedule, MailboxMode, families};
 use crate::prng::Prng;
 use crate::scenario::{Family, TenantSpec, sender_domain};
 use crate::topology::Topology;
@@ -148,7 +146,13 @@ struct Mix {
 /// probability, else weighted 1 to 4; at least one stays on.
 fn mode_weights(prng: &mut Prng, count: usize) -> Vec<u64> {
     let mut weights: Vec<u64> = (0..count)
-        .map(|_| if prng.percent(40) { 0 } else { prng.range(1, 5) })
+        .map(|_| {
+            if prng.percent(40) {
+                0
+            } else {
+                prng.range(1, 5)
+            }
+        })
         .collect();
     if weights.iter().all(|&w| w == 0) {
         weights[prng.range(0, count as u64) as usize] = 1;
@@ -228,14 +232,7 @@ fn swarm(
             }
             draw -= weight;
         }
-        let kind = swarm_kind(
-            prng,
-            SWARM_KINDS[chosen],
-            &mix,
-            topology,
-            tenants,
-            senders,
-        );
+        let kind = swarm_kind(prng, SWARM_KINDS[chosen], &mix, topology, tenants, senders);
         faults.push(Fault {
             at_ms,
             duration_ms,

@@ -464,8 +464,13 @@ mod tests {
         directory
             .failing
             .insert("acme.example".into(), DnsMode::Timeout);
-        assert_eq!(answer(&directory, b"MX Acme.Example"), (String::new(), true));
-        directory.failing.insert("acme.example".into(), DnsMode::Flap);
+        assert_eq!(
+            answer(&directory, b"MX Acme.Example"),
+            (String::new(), true)
+        );
+        directory
+            .failing
+            .insert("acme.example".into(), DnsMode::Flap);
         let answers: Vec<String> = (0..4)
             .map(|_| answer(&directory, b"MX acme.example").0)
             .collect();
@@ -479,7 +484,10 @@ mod tests {
             ]
         );
         directory.failing.clear();
-        assert_eq!(answer(&directory, b"MX acme.example").0, "MX 5000 gw-a gw-b\r\n");
+        assert_eq!(
+            answer(&directory, b"MX acme.example").0,
+            "MX 5000 gw-a gw-b\r\n"
+        );
     }
 
     #[test]

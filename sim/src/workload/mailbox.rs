@@ -285,8 +285,7 @@ async fn serve_connection(
             } else {
                 render(&response)
             };
-            if mode() == Some(MailboxMode::ResetMidData) && !transaction.borrow().data.is_empty()
-            {
+            if mode() == Some(MailboxMode::ResetMidData) && !transaction.borrow().data.is_empty() {
                 // The stream dies with the message half read: nothing kept.
                 return;
             }
