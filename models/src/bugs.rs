@@ -14,6 +14,22 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "answers 250 once the spooled files are fsynced, without syncing their directory",
     ),
     (
+        "quorum-below-majority",
+        "answers 250 on the replication quorum even when it is less than a majority of the copy set",
+    ),
+    (
+        "no-parent-dir-sync",
+        "syncs the spool's files and directory but never the new directory's name in its parent",
+    ),
+    (
+        "fsync-retry-trusted",
+        "retries a failed fsync and believes the retry, though the failed one dropped the dirty pages",
+    ),
+    (
+        "spool-trusts-reads",
+        "delivers the spooled bytes as the disk returns them, without checking their checksum",
+    ),
+    (
         "ack-before-replication-quorum",
         "answers 250 after the local fsync without waiting for replicas",
     ),

@@ -20,3 +20,4 @@ pub mod scanner;
 pub mod smtp;
 pub mod spool;
 pub mod tolerances;
+pub mod spool_record;

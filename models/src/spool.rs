@@ -3,8 +3,13 @@
 //! (`spool/<id>.json`, replaced atomically through a temporary file).
 //!
 //! Durability follows POSIX: a file's bytes need its fsync, its name needs
-//! the directory's fsync. `store_new` does both before it returns, which is
-//! what lets ingress say 250 (RFC 5321 §6.1).
+//! the directory's fsync, and a directory just created needs its parent's
+//! fsync for its own name. `store_new` does all of it before it returns,
+//! which is what lets ingress say 250 (RFC 5321 §6.1).
+//!
+//! Every file is written in a checksummed frame (`spool_record`): a read
+//! whose bytes are not what was written (a flipped bit, a torn or cut-short
+//! write) is an error, and the copy is treated as lost, never as mail.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -13,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use traces::Verdict;
 
 use crate::env::Disk;
+use crate::spool_record;
 
 pub const SPOOL_DIR: &str = "spool";
 pub const QUARANTINE_DIR: &str = "quarantine";
@@ -161,7 +167,8 @@ pub fn entry_path(id: &str) -> String {
 }
 
 /// How careful a write is; anything but `Synced` exists only for the
-/// catalogue's bugs (`ack-before-fsync`, `ack-before-dir-sync`).
+/// catalogue's bugs (`ack-before-fsync`, `ack-before-dir-sync`,
+/// `no-parent-dir-sync`, `fsync-retry-trusted`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
     Synced,
@@ -169,6 +176,44 @@ pub enum Durability {
     /// the names, and with them the files.
     FilesOnly,
     Unsynced,
+    /// Files and their directory are fsynced, but a directory just made by
+    /// `create_dir_all` is not synced in its parent: the first crash takes
+    /// the whole directory.
+    NoParentSync,
+    /// A failed fsync is tried again and a retry that succeeds is believed.
+    /// After a failed fsync Linux drops the dirty pages, so the retry has
+    /// nothing left to write and succeeds: the bytes are not on disk (the
+    /// PostgreSQL fsync story, 2018).
+    TrustsFsyncRetry,
+}
+
+/// fsyncs `path`, the way `durability` says.
+fn sync_file(disk: &dyn Disk, path: &str, durability: Durability) -> io::Result<()> {
+    match (disk.sync(path), durability) {
+        (Err(_), Durability::TrustsFsyncRetry) => disk.sync(path),
+        (result, _) => result,
+    }
+}
+
+/// Makes `dir` exist durably: created, and (unless the bug skips it) its
+/// own name synced in its parent. Spool directories sit at the top of the
+/// host's disk, so the parent is the top.
+fn ensure_dir(disk: &dyn Disk, dir: &str, durability: Durability) -> io::Result<()> {
+    disk.create_dir_all(dir)?;
+    match durability {
+        Durability::Synced | Durability::TrustsFsyncRetry => {
+            let parent = dir.rsplit_once('/').map_or("", |(parent, _)| parent);
+            disk.sync_dir(parent)
+        }
+        Durability::FilesOnly | Durability::Unsynced | Durability::NoParentSync => Ok(()),
+    }
+}
+
+fn syncs_dirs(durability: Durability) -> bool {
+    matches!(
+        durability,
+        Durability::Synced | Durability::NoParentSync | Durability::TrustsFsyncRetry
+    )
 }
 
 /// Writes a new message and its entry; durable on return when `Synced`.
@@ -178,11 +223,11 @@ pub fn store_new(
     raw: &[u8],
     durability: Durability,
 ) -> io::Result<()> {
-    disk.create_dir_all(SPOOL_DIR)?;
+    ensure_dir(disk, SPOOL_DIR, durability)?;
     let path = message_path(&entry.id);
-    disk.write(&path, raw)?;
+    disk.write(&path, &spool_record::seal(raw))?;
     if durability != Durability::Unsynced {
-        disk.sync(&path)?;
+        sync_file(disk, &path, durability)?;
     }
     store_entry(disk, entry, durability)
 }
@@ -191,12 +236,12 @@ pub fn store_new(
 pub fn store_entry(disk: &dyn Disk, entry: &Entry, durability: Durability) -> io::Result<()> {
     let json = serde_json::to_vec(entry).map_err(io::Error::other)?;
     let temp = format!("{SPOOL_DIR}/{}.json.tmp", entry.id);
-    disk.write(&temp, &json)?;
+    disk.write(&temp, &spool_record::seal(&json))?;
     if durability != Durability::Unsynced {
-        disk.sync(&temp)?;
+        sync_file(disk, &temp, durability)?;
     }
     disk.rename(&temp, &entry_path(&entry.id))?;
-    if durability == Durability::Synced {
+    if syncs_dirs(durability) {
         disk.sync_dir(SPOOL_DIR)?;
     }
     Ok(())
@@ -214,12 +259,20 @@ pub fn write_torn_entry(disk: &dyn Disk, entry: &Entry) -> io::Result<()> {
 /// One entry as it stands on disk (it may be there before it is in memory:
 /// ingress writes it before the replicas confirm their copies).
 pub fn load_entry(disk: &dyn Disk, id: &str) -> io::Result<Entry> {
-    let bytes = disk.read(&entry_path(id))?;
+    let bytes = spool_record::open(&disk.read(&entry_path(id))?)?;
     serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// The message's bytes, checked against the checksum they were written
+/// with (`InvalidData` when the disk gave back something else).
 pub fn load_message(disk: &dyn Disk, id: &str) -> io::Result<Vec<u8>> {
-    disk.read(&message_path(id))
+    spool_record::open(&disk.read(&message_path(id))?)
+}
+
+/// The message's bytes as the disk returns them, unchecked: only for the
+/// `spool-trusts-reads` bug.
+pub fn load_message_unchecked(disk: &dyn Disk, id: &str) -> io::Result<Vec<u8>> {
+    spool_record::open_unchecked(&disk.read(&message_path(id))?)
 }
 
 /// Removes a message's files durably (missing files are fine).
@@ -258,8 +311,9 @@ pub fn remove_finished(disk: &dyn Disk, entry: &Entry) -> io::Result<()> {
 }
 
 /// Every complete entry on disk, by id. Entries whose message file is
-/// missing or whose JSON is torn were never acknowledged from this node's
-/// copy alone; they are dropped (the files are removed).
+/// missing, or whose entry or message fails its checksum (a torn write, a
+/// flipped bit), are lost copies: dropped (the files are removed), so the
+/// other copies carry the message.
 pub fn load_all(disk: &dyn Disk) -> io::Result<BTreeMap<String, Entry>> {
     let mut entries = BTreeMap::new();
     let names = disk.list(SPOOL_DIR)?;
@@ -267,11 +321,9 @@ pub fn load_all(disk: &dyn Disk) -> io::Result<BTreeMap<String, Entry>> {
         let Some(id) = name.strip_suffix(".json") else {
             continue;
         };
-        let parsed = disk
-            .read(&entry_path(id))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Entry>(&bytes).ok());
-        let has_message = names.iter().any(|n| *n == format!("{id}.msg"));
+        let parsed = load_entry(disk, id).ok();
+        let has_message =
+            names.iter().any(|n| *n == format!("{id}.msg")) && load_message(disk, id).is_ok();
         match parsed {
             Some(entry) if has_message && entry.id == id => {
                 entries.insert(id.to_string(), entry);
@@ -296,7 +348,7 @@ pub fn load_all(disk: &dyn Disk) -> io::Result<BTreeMap<String, Entry>> {
 
 /// Keeps a quarantined message in this (in-jurisdiction) node's quarantine.
 pub fn quarantine(disk: &dyn Disk, id: &str, raw: &[u8]) -> io::Result<()> {
-    disk.create_dir_all(QUARANTINE_DIR)?;
+    ensure_dir(disk, QUARANTINE_DIR, Durability::Synced)?;
     let path = format!("{QUARANTINE_DIR}/{id}.msg");
     disk.write(&path, raw)?;
     disk.sync(&path)?;

@@ -78,10 +78,39 @@ pub struct Sometimes {
     /// order after the return `order_after_recovery` judged.
     #[serde(default)]
     pub orders_judged: u64,
+    /// Faults that started, by kind (`disk`, `mailbox_misbehaves` and
+    /// `dns_fails` by kind and mode, `disk:corrupt_read`): which kinds a
+    /// swarm actually drew.
+    #[serde(default)]
+    pub faults_started: std::collections::BTreeMap<String, u64>,
+    /// Spool reads the checksum refused (`spool record corrupt`): a flipped
+    /// bit or a torn write caught before it could become mail.
+    #[serde(default)]
+    pub corrupt_reads_refused: u64,
+    /// Recipients a mail server greylisted (`mailbox_refused` 451 at RCPT).
+    #[serde(default)]
+    pub greylisted: u64,
+    /// Replies a mail server's client may never have heard
+    /// (`mailbox_reply_lost`: a session died after a 250, or a server hung
+    /// up after DATA).
+    #[serde(default)]
+    pub mailbox_replies_lost: u64,
+}
+
+impl Sometimes {
+    /// How many faults of `kind` started (any mode).
+    pub fn started(&self, kind: &str) -> u64 {
+        self.faults_started
+            .iter()
+            .filter(|(k, _)| *k == kind || k.starts_with(&format!("{kind}:")))
+            .map(|(_, n)| n)
+            .sum()
+    }
 }
 
 /// Gateway notes that say a disk operation failed.
 const STORAGE_NOTES: &[&str] = &[
+    "spool_read_failed",
     "spool_update_failed",
     "spool_remove_failed",
     "dsn_spool_failed",
@@ -113,6 +142,12 @@ impl Sometimes {
         self.accepted_at_size_limit += other.accepted_at_size_limit;
         self.refused_over_size_limit += other.refused_over_size_limit;
         self.orders_judged += other.orders_judged;
+        for (kind, n) in &other.faults_started {
+            *self.faults_started.entry(kind.clone()).or_default() += n;
+        }
+        self.corrupt_reads_refused += other.corrupt_reads_refused;
+        self.greylisted += other.greylisted;
+        self.mailbox_replies_lost += other.mailbox_replies_lost;
     }
 }
 
@@ -127,13 +162,31 @@ pub fn from_view(view: &Outcomes<'_>) -> Sometimes {
     let mut s = Sometimes::default();
     for event in view.events {
         match &event.kind {
-            EventKind::GwNote { what, .. } => match what.as_str() {
+            EventKind::GwNote { what, detail } => match what.as_str() {
                 "failover" => s.failovers += 1,
                 "fenced" => s.fenced_attempts += 1,
                 "scan_waited" => s.scans_waited += 1,
-                what if STORAGE_NOTES.contains(&what) => s.storage_errors += 1,
+                what if STORAGE_NOTES.contains(&what) => {
+                    s.storage_errors += 1;
+                    if detail.contains("spool record corrupt") {
+                        s.corrupt_reads_refused += 1;
+                    }
+                }
                 _ => {}
             },
+            EventKind::FaultStarted { kind, target, .. } => {
+                // Kinds with modes say their mode last in the target.
+                let key = match kind.as_str() {
+                    "disk" | "mailbox_misbehaves" | "dns_fails" => {
+                        let mode = target.rsplit_once(',').map_or("", |(_, m)| m);
+                        format!("{kind}:{mode}")
+                    }
+                    _ => kind.clone(),
+                };
+                *s.faults_started.entry(key).or_default() += 1;
+            }
+            EventKind::MailboxRefused { code: 451, .. } => s.greylisted += 1,
+            EventKind::MailboxReplyLost { .. } => s.mailbox_replies_lost += 1,
             EventKind::GwDeferred { reason, .. } => {
                 s.gateway_deferrals += 1;
                 // Ingress's wording for a spool it could not write or sync.
@@ -302,18 +355,79 @@ mod tests {
         let mut fields = serde_json::to_value(Sometimes::default()).unwrap();
         let map = fields.as_object_mut().unwrap();
         for (n, value) in map.values_mut().enumerate() {
-            *value = serde_json::json!(n + 1);
+            // Counts by kind are maps: one key each.
+            *value = if value.is_object() {
+                serde_json::json!({ "x": n + 1 })
+            } else {
+                serde_json::json!(n + 1)
+            };
         }
         let one: Sometimes = serde_json::from_value(fields.clone()).unwrap();
         let mut total = one.clone();
         total.add(&one);
         let summed = serde_json::to_value(&total).unwrap();
         for (name, value) in fields.as_object().unwrap() {
-            assert_eq!(
-                summed[name],
-                serde_json::json!(2 * value.as_u64().unwrap()),
-                "{name}"
-            );
+            let expected = match value.as_object() {
+                Some(by_kind) => serde_json::json!({ "x": 2 * by_kind["x"].as_u64().unwrap() }),
+                None => serde_json::json!(2 * value.as_u64().unwrap()),
+            };
+            assert_eq!(summed[name], expected, "{name}");
         }
+    }
+
+    #[test]
+    fn fault_kinds_refused_corrupt_reads_greylisting_and_lost_replies_are_counted() {
+        let mut run = Run::new();
+        let started = |fault, kind: &str, target: &str| EventKind::FaultStarted {
+            fault,
+            kind: kind.into(),
+            target: target.into(),
+        };
+        run.push("world", started(0, "disk", "gw-a,corrupt_read"));
+        run.push("world", started(1, "host_crash", "gw-a"));
+        run.push(
+            "world",
+            started(2, "mailbox_misbehaves", "acme.example,greylist"),
+        );
+        run.push(
+            "gw-a",
+            EventKind::GwNote {
+                what: "spool_read_failed".into(),
+                detail: "0a: spool record corrupt: checksum mismatch".into(),
+            },
+        );
+        run.push(
+            "gw-a",
+            EventKind::GwNote {
+                what: "spool_read_failed".into(),
+                detail: "0a: read failed: input/output error".into(),
+            },
+        );
+        run.push(
+            "mbx-acme",
+            EventKind::MailboxRefused {
+                msg: None,
+                mail_from: None,
+                rcpts: vec!["bob@acme.example".into()],
+                code: 451,
+                dsn_about: None,
+                dsn_rcpts: vec![],
+            },
+        );
+        run.push(
+            "mbx-acme",
+            EventKind::MailboxReplyLost {
+                msg: "m1".into(),
+                rcpts: vec!["bob@acme.example".into()],
+            },
+        );
+        let s = sometimes(&run.log, &facts());
+        assert_eq!(s.started("disk"), 1);
+        assert_eq!(s.faults_started["disk:corrupt_read"], 1);
+        assert_eq!(s.started("host_crash"), 1);
+        assert_eq!(s.started("mailbox_misbehaves"), 1);
+        assert_eq!(s.started("dns_fails"), 0);
+        assert_eq!((s.corrupt_reads_refused, s.storage_errors), (1, 2));
+        assert_eq!((s.greylisted, s.mailbox_replies_lost), (1, 1));
     }
 }

@@ -1,5 +1,7 @@
-//! Disk faults: a gateway's disk fails every fsync (EIO, data left unsynced)
-//! or is full (ENOSPC on every write) for a while, sometimes followed by a
+//! Disk faults: a gateway's disk fails every fsync (EIO, data left unsynced),
+//! is full (ENOSPC on every write), fails reads (EIO), returns reads with a
+//! flipped bit, drops the dirty pages of a failed fsync, or stops writes
+//! halfway (ENOSPC) for a while, sometimes followed by a
 //! crash of the same host, which loses whatever a failed fsync left
 //! unsynced. The gateway must answer 4xx rather than acknowledge what it
 //! could not make durable, and must not let a failed write turn into lost or
@@ -32,8 +34,9 @@ const THEN_CRASH: Suite = Suite {
     rng_seed: 0x4449_534b_4352,
 };
 
+/// Every way a disk fails (`honest_disk.rs` for the newer ones).
 fn mode() -> impl Strategy<Value = DiskMode> {
-    prop_oneof![Just(DiskMode::Full), Just(DiskMode::FsyncError)]
+    prop::sample::select(sim::faults::honest_families::DISK_MODES.to_vec())
 }
 
 /// A disk fault on one gateway.

@@ -53,6 +53,9 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("deliver-and-bounce", Family::Bounces),
     ("queue-newest-first", Family::PowerLoss),
     ("expiry-trusts-clocks", Family::ClockSkew),
+    ("no-parent-dir-sync", Family::Calm),
+    ("fsync-retry-trusted", Family::DiskFaults),
+    ("spool-trusts-reads", Family::DiskFaults),
 ];
 
 /// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so

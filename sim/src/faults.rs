@@ -8,10 +8,14 @@
 //! model check lives in [`model`].
 
 pub mod clock;
+pub mod dependencies;
 mod draw;
 mod families;
+pub mod honest_families;
 mod model;
 pub mod pause;
+
+pub use dependencies::{DnsMode, MailboxMode};
 
 use std::fmt;
 
@@ -46,6 +50,18 @@ pub enum DiskMode {
     /// Every fsync (of a file or a directory) fails with EIO; the data stays
     /// unsynced, so a later crash loses it, as on Linux after a failed fsync.
     FsyncError,
+    /// Every read fails with EIO (the bytes on disk are fine).
+    ReadError,
+    /// About half the reads return one bit flipped, with no error: only the
+    /// spool's checksums can tell.
+    CorruptRead,
+    /// The first fsync of each written file fails with EIO and the dirty
+    /// pages are dropped, so the next fsync of the same bytes succeeds and
+    /// makes nothing durable (the PostgreSQL fsync story): retrying an
+    /// fsync proves nothing.
+    FsyncForgets,
+    /// Every write stops halfway with ENOSPC, leaving a cut-short file.
+    FullMidWrite,
     /// Every write fails with ENOSPC; reads, renames and removals still work.
     Full,
 }
@@ -54,6 +70,10 @@ impl DiskMode {
     pub fn name(self) -> &'static str {
         match self {
             DiskMode::FsyncError => "fsync_error",
+            DiskMode::ReadError => "read_error",
+            DiskMode::CorruptRead => "corrupt_read",
+            DiskMode::FsyncForgets => "fsync_forgets",
+            DiskMode::FullMidWrite => "full_mid_write",
             DiskMode::Full => "full",
         }
     }
@@ -134,6 +154,21 @@ pub enum FaultKind {
     /// fault lasts, and resume with the beliefs they had
     /// (`faults/pause.rs`, `engine/pause.rs`).
     Pause { host: String },
+    /// The mail server of `domain` (a tenant's, or a sender's) misbehaves
+    /// in `mode`: greylisting, a tarpit, a hang-up after DATA, a reset in
+    /// the middle of the data.
+    MailboxMisbehaves { domain: String, mode: MailboxMode },
+    /// The `dns` host fails for `domain` (a tenant's, which senders look
+    /// up, or a sender's, which the gateway looks up to deliver DSNs) in
+    /// `mode`: SERVFAIL, no answer, or answers that flap.
+    DnsFails { domain: String, mode: DnsMode },
+    /// Traffic between two single gateway-side hosts (same region or not)
+    /// is dropped; one-way drops only `from`→`to`.
+    HostPartition {
+        from: String,
+        to: String,
+        one_way: bool,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -195,6 +230,14 @@ impl fmt::Display for Fault {
             FaultKind::StaleDns { tenant } => format!("stale dns for {tenant}"),
             FaultKind::Clock { .. } => clock::describe(&self.kind),
             FaultKind::Pause { host } => format!("pause of {host}"),
+            FaultKind::MailboxMisbehaves { domain, mode } => {
+                format!("mailbox for {domain} misbehaves ({mode})")
+            }
+            FaultKind::DnsFails { domain, mode } => format!("dns fails for {domain} ({mode})"),
+            FaultKind::HostPartition { from, to, one_way } => {
+                let arrow = if *one_way { "->" } else { "<->" };
+                format!("host partition {from} {arrow} {to}")
+            }
         };
         write!(f, "{what} at {} ms for {} ms", self.at_ms, self.duration_ms)
     }
@@ -218,6 +261,9 @@ impl FaultKind {
             FaultKind::StaleDns { .. } => "stale_dns",
             FaultKind::Clock { .. } => "clock",
             FaultKind::Pause { .. } => "pause",
+            FaultKind::MailboxMisbehaves { .. } => "mailbox_misbehaves",
+            FaultKind::DnsFails { .. } => "dns_fails",
+            FaultKind::HostPartition { .. } => "host_partition",
         }
     }
 
@@ -238,6 +284,9 @@ impl FaultKind {
             FaultKind::MailboxRejects { domain } => domain.clone(),
             FaultKind::Disk { host, mode } => format!("{host},{}", mode.name()),
             FaultKind::MailboxOutage { tenant } | FaultKind::StaleDns { tenant } => tenant.clone(),
+            FaultKind::MailboxMisbehaves { domain, mode } => format!("{domain},{mode}"),
+            FaultKind::DnsFails { domain, mode } => format!("{domain},{mode}"),
+            FaultKind::HostPartition { from, to, .. } => format!("{from},{to}"),
         }
     }
 }
@@ -319,7 +368,9 @@ impl FaultSchedule {
                         return Err(format!("fault names unknown gateway host {host:?}"));
                     }
                 }
-                FaultKind::MailboxRejects { domain } => {
+                FaultKind::MailboxRejects { domain }
+                | FaultKind::MailboxMisbehaves { domain, .. }
+                | FaultKind::DnsFails { domain, .. } => {
                     let known = tenants.iter().any(|t| t.domain == *domain)
                         || (0..senders).any(|s| sender_domain(s) == *domain);
                     if !known {
@@ -344,6 +395,9 @@ impl FaultSchedule {
                 }
                 FaultKind::Clock { .. } => clock::validate(fault, topology)?,
                 FaultKind::Pause { .. } => pause::validate(fault, topology)?,
+                FaultKind::HostPartition { from, to, .. } => {
+                    dependencies::validate_host_partition(topology, from, to)?
+                }
             }
         }
         Ok(())

@@ -146,6 +146,9 @@ pub enum Family {
     /// mail waits (beyond the model's bound) and short process pauses:
     /// expiry judged across clocks.
     ClockSkew,
+    /// One region's gateway disks fail the ways real disks do (read errors,
+    /// flipped bits, fsyncs that forget, ENOSPC halfway).
+    DiskFaults,
 }
 
 impl Family {
@@ -168,7 +171,8 @@ impl Family {
             | Family::DiskLoss
             | Family::PowerLoss
             | Family::ScannerOutage
-            | Family::ClockSkew => 30_000,
+            | Family::ClockSkew
+            | Family::DiskFaults => 30_000,
         }
     }
 }
@@ -182,7 +186,13 @@ impl Scenario {
     /// A scenario of the given fault family for `seed`. Pure: same inputs,
     /// same value, on every machine.
     pub fn generate_family(seed: u64, family: Family) -> Scenario {
-        let topology = Topology::standard();
+        // Only the swarm meets drawn shapes of the fleet; every other
+        // family keeps the standard one its seeds were pinned with.
+        let topology = if family == Family::Swarm {
+            Topology::drawn(&mut Prng::new(derive_seed(seed, "topology")))
+        } else {
+            Topology::standard()
+        };
         let tenants = standard_tenants(&mut Prng::new(derive_seed(seed, "tenants")));
         let mut knobs = Knobs::simulation_defaults();
         if matches!(family, Family::Bounces | Family::ClockSkew) {
@@ -498,6 +508,15 @@ impl fmt::Display for Scenario {
             self.topology.latency_ms_inter,
             self.topology.latency_ms_cross_jurisdiction
         )?;
+        for (what, counts) in [
+            ("gateways", &self.topology.gateways_by_region),
+            ("scanners", &self.topology.scanners_by_region),
+        ] {
+            if !counts.is_empty() {
+                let listed: Vec<String> = counts.iter().map(|(r, n)| format!("{r}={n}")).collect();
+                writeln!(f, "topology: {what} differ in {}", listed.join(" "))?;
+            }
+        }
         for tenant in &self.tenants {
             writeln!(
                 f,

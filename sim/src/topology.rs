@@ -6,9 +6,13 @@
 //! The control plane lives in regions too (`ctl-gcp-europe-west3-0`), so
 //! region and cloud outages hit it like anything else.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use models::config::Region;
+
+mod drawn;
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -16,6 +20,14 @@ pub struct Topology {
     pub regions: Vec<Region>,
     pub gateways_per_region: u32,
     pub scanners_per_region: u32,
+    /// Regions whose gateway count is not `gateways_per_region` (drawn
+    /// topologies). Omitted from the JSON when empty, so scenarios saved
+    /// before it existed keep their hash.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub gateways_by_region: BTreeMap<String, u32>,
+    /// The same for scanners.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scanners_by_region: BTreeMap<String, u32>,
     pub latency_ms_intra: u64,
     pub latency_ms_inter: u64,
     pub latency_ms_cross_jurisdiction: u64,
@@ -42,6 +54,8 @@ impl Topology {
             ],
             gateways_per_region: 1,
             scanners_per_region: 1,
+            gateways_by_region: BTreeMap::new(),
+            scanners_by_region: BTreeMap::new(),
             latency_ms_intra: 1,
             latency_ms_inter: 20,
             latency_ms_cross_jurisdiction: 45,
@@ -75,6 +89,19 @@ impl Topology {
                 return Err(format!("cloud {:?} must not contain '-'", region.cloud));
             }
         }
+        for (what, counts) in [
+            ("gateways_by_region", &self.gateways_by_region),
+            ("scanners_by_region", &self.scanners_by_region),
+        ] {
+            for (name, count) in counts {
+                if self.region(name).is_none() {
+                    return Err(format!("topology.{what} names unknown region {name:?}"));
+                }
+                if what == "gateways_by_region" && *count == 0 {
+                    return Err(format!("topology.{what}: region {name} needs a gateway"));
+                }
+            }
+        }
         if self.latency_ms_intra == 0 {
             return Err("topology.latency_ms_intra must be at least 1".into());
         }
@@ -100,13 +127,15 @@ impl Topology {
     }
 
     pub fn gateway_hosts(&self, region: &Region) -> Vec<String> {
-        (0..self.gateways_per_region)
-            .map(|i| region_host("gw", region, i))
-            .collect()
+        let count =
+            (self.gateways_by_region.get(&region.name)).unwrap_or(&self.gateways_per_region);
+        (0..*count).map(|i| region_host("gw", region, i)).collect()
     }
 
     pub fn scanner_hosts(&self, region: &Region) -> Vec<String> {
-        (0..self.scanners_per_region)
+        let count =
+            (self.scanners_by_region.get(&region.name)).unwrap_or(&self.scanners_per_region);
+        (0..*count)
             .map(|i| region_host("scan", region, i))
             .collect()
     }

@@ -341,7 +341,9 @@ fn swarm_seeds_draw_their_own_models_mixes_counts_and_lengths() {
         torn.insert(scenario.faults.torn_write_block_bytes);
         longest.push(scenario.faults.faults.iter().map(|f| f.duration_ms).max());
     }
-    assert_eq!(kinds.len(), 10, "{kinds:?}");
+    // Every kind of the catalogue (the lib test in `faults/draw.rs` checks
+    // the list against `FaultKind::name`).
+    assert!(kinds.len() >= 15, "{kinds:?}");
     assert!(mixes.len() > 100, "only {} distinct mixes", mixes.len());
     assert_eq!(counts, (1..=6).collect(), "fault counts drawn");
     assert_eq!(models.len(), 2);

@@ -16,7 +16,7 @@ use crate::gateway::{SharedNode, peer, replication};
 use crate::mime::{date, dsn};
 use crate::smtp::received::{self, Hop};
 use crate::smtp::session::{Envelope, RcptCheck, Session, SessionLimits, Step};
-use crate::spool::{self, Durability, Entry, NewMessage};
+use crate::spool::{self, Entry, NewMessage};
 
 pub async fn serve(node: SharedNode) {
     let listener = match node.env.listen(SMTP_PORT).await {
@@ -214,13 +214,7 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
         smtputf8: envelope.smtputf8,
     };
     let entry = Entry::new(message, now_ms);
-    let durability = if node.config.bug("ack-before-fsync") {
-        Durability::Unsynced
-    } else if node.config.bug("ack-before-dir-sync") {
-        Durability::FilesOnly
-    } else {
-        Durability::Synced
-    };
+    let durability = super::durability(&node.config);
     if let Err(e) = spool::store_new(node.env.disk(), &entry, data, durability) {
         // Whatever part of it reached the disk must not stay there.
         super::discard(node, &id);

@@ -66,6 +66,24 @@ impl Node {
     }
 }
 
+/// How carefully this node writes a new copy: fully synced, unless a
+/// catalogue bug says otherwise. Acceptor and replica share it, so a bug
+/// on the write path is not hidden by fsynced replicas.
+pub fn durability(config: &GatewayConfig) -> spool::Durability {
+    use spool::Durability;
+    if config.bug("ack-before-fsync") {
+        Durability::Unsynced
+    } else if config.bug("ack-before-dir-sync") {
+        Durability::FilesOnly
+    } else if config.bug("no-parent-dir-sync") {
+        Durability::NoParentSync
+    } else if config.bug("fsync-retry-trusted") {
+        Durability::TrustsFsyncRetry
+    } else {
+        Durability::Synced
+    }
+}
+
 /// Runs a gateway node until it is killed.
 pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
     let Some(region) = config.node(env.host_name()).map(|n| n.region.clone()) else {

@@ -199,7 +199,15 @@ async fn process(node: &SharedNode, id: &str) {
         finish(node, &first).await;
         return;
     }
-    let raw = match spool::load_message(node.env.disk(), id) {
+    let read = if node.config.bug("spool-trusts-reads") {
+        spool::load_message_unchecked(node.env.disk(), id)
+    } else {
+        // A copy the disk gives back changed is not mail: the message
+        // waits for a good read (the copy on disk may be fine) and, if the
+        // copy is really gone, for the failover that any lost copy gets.
+        spool::load_message(node.env.disk(), id)
+    };
+    let raw = match read {
         Ok(raw) => raw,
         Err(e) => {
             node.note("spool_read_failed", format!("{id}: {e}"));

@@ -116,13 +116,7 @@ fn replicate(node: &SharedNode, entry: Entry, payload: &[u8]) -> std::io::Result
     // A replica's copy goes through the same write path as the acceptor's,
     // so the `ack-before-fsync` mistake skips its fsync too: otherwise the
     // fsynced replicas would hide the bug from every check.
-    let durability = if node.config.bug("ack-before-fsync") {
-        Durability::Unsynced
-    } else if node.config.bug("ack-before-dir-sync") {
-        Durability::FilesOnly
-    } else {
-        Durability::Synced
-    };
+    let durability = super::durability(&node.config);
     if let Err(e) = spool::store_new(node.env.disk(), &entry, payload, durability) {
         // A refused new copy must not linger on disk once the disk recovers
         // (an older copy we already held stays: it is still ours to keep).

@@ -34,6 +34,19 @@ pub fn wipe_turmoil_disk() {
     let _ = simfs::sync_dir("/");
 }
 
+/// Removes, durably, directories the crash took because their names were
+/// never synced in their parents (`dir_entries.rs`): turmoil's `sync_dir`
+/// kept them. Call inside the host, at its boot.
+pub fn remove_lost_dirs_turmoil(dirs: &[String]) {
+    for dir in dirs {
+        let path = format!("/{dir}");
+        remove_tree(&path);
+        let _ = simfs::remove_dir(&path);
+        let parent = dir.rsplit_once('/').map_or("", |(parent, _)| parent);
+        let _ = simfs::sync_dir(format!("/{parent}"));
+    }
+}
+
 /// Removes everything under `dir` (not `dir` itself), depth first.
 fn remove_tree(dir: &str) {
     let Ok(entries) = simfs::read_dir(dir) else {

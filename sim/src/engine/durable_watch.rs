@@ -1,7 +1,8 @@
 //! Which message bytes a host's disk holds durably, watched at the seam:
 //! a file is durable once its contents are fsynced and its directory entry
 //! is synced (POSIX: `fsync` of the file for the bytes, of the directory for
-//! the name), in either order, after its last write or rename.
+//! the name), in either order, after its last write or rename, and its
+//! directory's own name is durable all the way up (`dir_entries.rs`).
 //!
 //! The seam records `bytes_durable` the moment a file holding a workload
 //! Message-ID becomes durable, so `ack_durable` can judge each 250 against
@@ -51,30 +52,36 @@ impl DurableWatch {
     }
 
     /// `path`'s contents were fsynced; returns the ids now durable there.
-    pub fn synced(&self, path: &str) -> Vec<String> {
+    /// `reachable` says whether a directory's name is durable all the way up.
+    pub fn synced(&self, path: &str, reachable: &dyn Fn(&str) -> bool) -> Vec<String> {
         let mut pending = self.pending.borrow_mut();
         let Some(file) = pending.get_mut(path) else {
             return Vec::new();
         };
         file.contents_synced = true;
-        take_if_durable(&mut pending, path)
+        take_if_durable(&mut pending, path, reachable)
     }
 
-    /// `dir` was fsynced: every entry in it is durable. Returns (path, ids)
-    /// of the files that became durable, in path order.
-    pub fn dir_synced(&self, dir: &str) -> Vec<(String, Vec<String>)> {
+    /// `dir` was fsynced: every entry in it is durable, and so are the
+    /// names of the directories in it. Returns (path, ids) of the files
+    /// that became durable, in path order: those in `dir`, and those
+    /// anywhere whose only missing piece was a directory's name.
+    pub fn dir_synced(
+        &self,
+        dir: &str,
+        reachable: &dyn Fn(&str) -> bool,
+    ) -> Vec<(String, Vec<String>)> {
         let mut pending = self.pending.borrow_mut();
-        let inside: Vec<String> = pending
-            .keys()
-            .filter(|p| parent(p) == dir.trim_end_matches('/'))
-            .cloned()
-            .collect();
-        let mut durable = Vec::new();
-        for path in inside {
-            if let Some(file) = pending.get_mut(&path) {
+        let dir = dir.trim_matches('/');
+        for (path, file) in pending.iter_mut() {
+            if parent(path) == dir {
                 file.entry_synced = true;
             }
-            let ids = take_if_durable(&mut pending, &path);
+        }
+        let candidates: Vec<String> = pending.keys().cloned().collect();
+        let mut durable = Vec::new();
+        for path in candidates {
+            let ids = take_if_durable(&mut pending, &path, reachable);
             if !ids.is_empty() {
                 durable.push((path, ids));
             }
@@ -98,9 +105,13 @@ impl DurableWatch {
     }
 }
 
-fn take_if_durable(pending: &mut BTreeMap<String, Pending>, path: &str) -> Vec<String> {
+fn take_if_durable(
+    pending: &mut BTreeMap<String, Pending>,
+    path: &str,
+    reachable: &dyn Fn(&str) -> bool,
+) -> Vec<String> {
     match pending.get(path) {
-        Some(file) if file.contents_synced && file.entry_synced => {
+        Some(file) if file.contents_synced && file.entry_synced && reachable(parent(path)) => {
             pending.remove(path).map(|f| f.ids).unwrap_or_default()
         }
         _ => Vec::new(),
@@ -115,39 +126,59 @@ mod tests {
         vec!["m1@mailsim.test".to_string()]
     }
 
+    fn all(_: &str) -> bool {
+        true
+    }
+
+    #[test]
+    fn a_file_in_a_directory_whose_own_name_is_not_durable_waits_for_the_parent_sync() {
+        let watch = DurableWatch::default();
+        let unsynced = crate::engine::dir_entries::UnsyncedDirs::default();
+        unsynced.created("gw", "spool");
+        let reachable = |dir: &str| unsynced.reachable("gw", dir);
+        watch.written("spool/a.msg", ids());
+        assert!(watch.synced("spool/a.msg", &reachable).is_empty());
+        assert!(watch.dir_synced("spool", &reachable).is_empty());
+        unsynced.synced("gw", "");
+        assert_eq!(
+            watch.dir_synced("", &reachable),
+            vec![("spool/a.msg".to_string(), ids())]
+        );
+    }
+
     #[test]
     fn a_file_is_durable_only_after_both_its_fsync_and_its_directory_fsync() {
         let watch = DurableWatch::default();
         watch.written("spool/a.msg", ids());
-        assert!(watch.synced("spool/a.msg").is_empty());
-        assert!(watch.dir_synced("quarantine").is_empty());
+        assert!(watch.synced("spool/a.msg", &all).is_empty());
+        assert!(watch.dir_synced("quarantine", &all).is_empty());
         assert_eq!(
-            watch.dir_synced("spool"),
+            watch.dir_synced("spool", &all),
             vec![("spool/a.msg".to_string(), ids())]
         );
         // Reported once.
-        assert!(watch.dir_synced("spool").is_empty());
+        assert!(watch.dir_synced("spool", &all).is_empty());
     }
 
     #[test]
     fn the_directory_first_then_the_file_also_counts() {
         let watch = DurableWatch::default();
         watch.written("quarantine/a.msg", ids());
-        assert!(watch.dir_synced("quarantine").is_empty());
-        assert_eq!(watch.synced("quarantine/a.msg"), ids());
+        assert!(watch.dir_synced("quarantine", &all).is_empty());
+        assert_eq!(watch.synced("quarantine/a.msg", &all), ids());
     }
 
     #[test]
     fn a_rename_needs_the_directory_synced_again_and_a_removal_forgets() {
         let watch = DurableWatch::default();
         watch.written("spool/a.tmp", ids());
-        watch.dir_synced("spool");
+        watch.dir_synced("spool", &all);
         watch.renamed("spool/a.tmp", "spool/a.msg");
-        assert!(watch.synced("spool/a.msg").is_empty());
+        assert!(watch.synced("spool/a.msg", &all).is_empty());
         watch.written("spool/b.msg", ids());
         watch.removed("spool/b.msg");
         assert_eq!(
-            watch.dir_synced("spool"),
+            watch.dir_synced("spool", &all),
             vec![("spool/a.msg".to_string(), ids())]
         );
     }
@@ -156,7 +187,7 @@ mod tests {
     fn bytes_without_a_message_id_are_not_watched() {
         let watch = DurableWatch::default();
         watch.written("spool/a.json", Vec::new());
-        assert!(watch.synced("spool/a.json").is_empty());
-        assert!(watch.dir_synced("spool").is_empty());
+        assert!(watch.synced("spool/a.json", &all).is_empty());
+        assert!(watch.dir_synced("spool", &all).is_empty());
     }
 }

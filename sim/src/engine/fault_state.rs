@@ -16,6 +16,7 @@ use models::config::GatewayConfig;
 use traces::EventKind;
 
 use crate::deploy::mailbox_host;
+use crate::engine::dependency_faults::DependencyFaults;
 use crate::engine::hosts::all_hosts;
 use crate::engine::process_faults::ProcessFaults;
 use crate::engine::seam::{DiskFault, Shared};
@@ -88,6 +89,7 @@ impl FaultState {
         let mut stale_tenants: BTreeSet<&str> = BTreeSet::new();
         let mut rejecting: BTreeSet<String> = BTreeSet::new();
         let mut process = ProcessFaults::default();
+        let mut dependencies = DependencyFaults::default();
         for (_, fault) in active {
             let region_hosts = |name: &str| {
                 topology
@@ -160,7 +162,8 @@ impl FaultState {
                     }
                 }
                 FaultKind::Disk { host, mode } => {
-                    // A full disk fails writes and syncs alike: it wins.
+                    // A full disk fails writes and syncs alike: it wins;
+                    // otherwise the later-listed mode of `DiskMode`.
                     let entry = disks.entry(host.clone()).or_insert(*mode);
                     *entry = (*entry).max(*mode);
                 }
@@ -168,6 +171,15 @@ impl FaultState {
                     stale_tenants.insert(tenant);
                 }
                 FaultKind::Clock { .. } | FaultKind::Pause { .. } => process.add(fault),
+                FaultKind::HostPartition { from, to, one_way } => {
+                    cut.insert((from.clone(), to.clone()));
+                    if !one_way {
+                        cut.insert((to.clone(), from.clone()));
+                    }
+                }
+                FaultKind::MailboxMisbehaves { .. } | FaultKind::DnsFails { .. } => {
+                    dependencies.add(&fault.kind);
+                }
             }
         }
         let now_active: BTreeSet<u32> = active.iter().map(|(i, _)| *i).collect();
@@ -226,6 +238,10 @@ impl FaultState {
             .map(|(host, mode)| {
                 let fault = match mode {
                     DiskMode::FsyncError => DiskFault::FsyncError,
+                    DiskMode::ReadError => DiskFault::ReadError,
+                    DiskMode::CorruptRead => DiskFault::CorruptRead,
+                    DiskMode::FsyncForgets => DiskFault::FsyncForgets,
+                    DiskMode::FullMidWrite => DiskFault::FullMidWrite,
                     DiskMode::Full => DiskFault::Full,
                 };
                 (host.clone(), fault)
@@ -234,6 +250,7 @@ impl FaultState {
         self.apply_stale_dns(directory, scenario, config, &stale_tenants);
         shared.rejections.set(rejecting);
         process.apply(&shared.host_faults);
+        dependencies.apply(shared, directory);
         self.active = now_active;
         self.down = down;
         self.cut = cut;

@@ -83,6 +83,8 @@ fn boot(host: &str) -> BoxFut<'static, ()> {
     if world.shared.lost_disks.take(host) {
         disk.wipe();
     }
+    // Our disk already lost them in the crash (it keeps the POSIX rule).
+    world.shared.unsynced_dirs.take_lost(host);
     let env: SharedEnv = Rc::new(MadsimEnv::new(
         host,
         world.shared.clone(),
@@ -139,6 +141,8 @@ fn new_shared(scenario: &Scenario) -> Rc<Shared> {
         host_regions: hosts::host_regions(scenario),
         disk_faults: RefCell::new(BTreeMap::new()),
         lost_disks: Default::default(),
+        unsynced_dirs: Default::default(),
+        honest_disks: Default::default(),
         rejections: Default::default(),
         sources: hosts::host_sources(scenario),
         host_faults: Default::default(),

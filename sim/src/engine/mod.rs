@@ -7,12 +7,15 @@
 
 pub mod buggify;
 pub mod choice;
+pub mod dependency_faults;
+pub mod dir_entries;
 pub mod disk_loss;
 pub mod drain;
 pub mod durable_watch;
 pub mod fault_state;
 pub mod host_clock;
 pub mod host_faults;
+pub mod honest_disk;
 pub mod hosts;
 #[cfg(madsim)]
 pub mod madsim_env;

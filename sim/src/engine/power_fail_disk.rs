@@ -413,6 +413,7 @@ mod tests {
         for seed in 0..40 {
             let disk = PowerFailDisk::new(Some(4));
             disk.create_dir_all("d").unwrap();
+            disk.sync_dir("").unwrap();
             disk.write("d/f", b"aaaaaaaaaaaa").unwrap();
             disk.sync("d/f").unwrap();
             disk.sync_dir("d").unwrap();

@@ -19,16 +19,27 @@ use models::env::{BoxConn, Conn, Disk};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use traces::{EventKind, Presence, Source};
 
+use crate::engine::dir_entries;
 use crate::engine::durable_watch::DurableWatch;
+use crate::engine::honest_disk;
 use crate::engine::observer::{Observer, message_ids_in};
 
-/// Disk faults a host can be put under while a fault is active.
+/// Disk faults a host can be put under while a fault is active (the
+/// honest ones' behaviour: `honest_disk.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiskFault {
     /// fsync returns an error.
     FsyncError,
     /// Writes fail with "no space left".
     Full,
+    /// Reads fail with EIO.
+    ReadError,
+    /// Some reads return one bit flipped, without an error.
+    CorruptRead,
+    /// fsync fails and drops the dirty pages: a later fsync "succeeds".
+    FsyncForgets,
+    /// Writes stop halfway with "no space left".
+    FullMidWrite,
 }
 
 /// State shared by all hosts of one run.
@@ -45,6 +56,10 @@ pub struct Shared {
     pub sources: BTreeMap<String, Vec<Source>>,
     /// Per-host clocks, pauses and BUGGIFY.
     pub host_faults: crate::engine::host_faults::HostFaults,
+    /// Directories whose own name is not durable yet, by host.
+    pub unsynced_dirs: crate::engine::dir_entries::UnsyncedDirs,
+    /// Dirty pages dropped by failed fsyncs, and corruption draws.
+    pub honest_disks: crate::engine::honest_disk::HonestDisks,
 }
 
 impl Shared {
@@ -189,9 +204,14 @@ impl<D> ObservedDisk<D> {
 
     fn check_fsync(&self) -> io::Result<()> {
         if self.fault() == Some(DiskFault::FsyncError) {
-            return Err(io::Error::other("fsync failed: input/output error"));
+            return Err(honest_disk::eio("fsync"));
         }
         Ok(())
+    }
+
+    /// Whether a directory's name is durable all the way up on this host.
+    fn reachable(&self, dir: &str) -> bool {
+        self.shared.unsynced_dirs.reachable(&self.host, dir)
     }
 
     /// Records `bytes_durable` for `ids` now durable at `path`.
@@ -214,12 +234,15 @@ impl<D> ObservedDisk<D> {
 
 impl<D: Disk> Disk for ObservedDisk<D> {
     fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
+        let full = || io::Error::new(io::ErrorKind::StorageFull, "no space left on device");
         if self.fault() == Some(DiskFault::Full) {
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                "no space left on device",
-            ));
+            return Err(full());
         }
+        self.shared.honest_disks.rewritten(&self.host, path);
+        let (bytes, cut) = match self.fault() {
+            Some(DiskFault::FullMidWrite) => (honest_disk::cut_short(bytes), true),
+            _ => (bytes, false),
+        };
         if let Some(region) = self.shared.region_of(&self.host) {
             let mut seen = BTreeSet::new();
             self.shared.observer.spot_messages(
@@ -233,7 +256,8 @@ impl<D: Disk> Disk for ObservedDisk<D> {
         }
         let result = self.inner.write(path, bytes);
         if self.shared.region_of(&self.host).is_some() {
-            // Even a failed write may have replaced what was there.
+            // Even a failed write may have replaced what was there (a cut
+            // write keeps its first half, Message-IDs and all).
             let ids = if result.is_ok() {
                 message_ids_in(bytes)
             } else {
@@ -241,13 +265,27 @@ impl<D: Disk> Disk for ObservedDisk<D> {
             };
             self.durable.written(path, ids);
         }
-        result
+        result?;
+        if cut {
+            return Err(full());
+        }
+        Ok(())
     }
 
     fn sync(&self, path: &str) -> io::Result<()> {
+        if self.shared.honest_disks.is_forgotten(&self.host, path) {
+            // A failed fsync marked the pages clean: nothing dirty is left
+            // to write, so this one succeeds, and nothing is durable.
+            return Ok(());
+        }
+        if self.fault() == Some(DiskFault::FsyncForgets) {
+            // Fails once per write, and the write is lost with it.
+            self.shared.honest_disks.forget(&self.host, path);
+            return Err(honest_disk::eio("fsync"));
+        }
         self.check_fsync()?;
         self.inner.sync(path)?;
-        let ids = self.durable.synced(path);
+        let ids = self.durable.synced(path, &|dir| self.reachable(dir));
         self.report_durable(path, ids);
         Ok(())
     }
@@ -255,14 +293,22 @@ impl<D: Disk> Disk for ObservedDisk<D> {
     fn sync_dir(&self, dir: &str) -> io::Result<()> {
         self.check_fsync()?;
         self.inner.sync_dir(dir)?;
-        for (path, ids) in self.durable.dir_synced(dir) {
+        self.shared.unsynced_dirs.synced(&self.host, dir);
+        for (path, ids) in self.durable.dir_synced(dir, &|d| self.reachable(d)) {
             self.report_durable(&path, ids);
         }
         Ok(())
     }
 
     fn read(&self, path: &str) -> io::Result<Vec<u8>> {
-        self.inner.read(path)
+        match self.fault() {
+            Some(DiskFault::ReadError) => Err(honest_disk::eio("read")),
+            Some(DiskFault::CorruptRead) => {
+                let bytes = self.inner.read(path)?;
+                Ok(self.shared.honest_disks.corrupt(&self.host, path, bytes))
+            }
+            _ => self.inner.read(path),
+        }
     }
 
     fn list(&self, dir: &str) -> io::Result<Vec<String>> {
@@ -271,16 +317,38 @@ impl<D: Disk> Disk for ObservedDisk<D> {
 
     fn remove(&self, path: &str) -> io::Result<()> {
         self.durable.removed(path);
+        self.shared.honest_disks.rewritten(&self.host, path);
         self.inner.remove(path)
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         self.inner.rename(from, to)?;
         self.durable.renamed(from, to);
+        self.shared.honest_disks.renamed(&self.host, from, to);
         Ok(())
     }
 
     fn create_dir_all(&self, dir: &str) -> io::Result<()> {
-        self.inner.create_dir_all(dir)
+        // Which levels are new: their names need their parents synced.
+        let dir = dir_entries::clean(dir);
+        let mut new_levels = Vec::new();
+        let mut at = dir.as_str();
+        while !at.is_empty() {
+            let name = at.rsplit_once('/').map_or(at, |(_, name)| name);
+            let exists = self
+                .inner
+                .list(dir_entries::parent(at))
+                .is_ok_and(|names| names.iter().any(|n| n == name));
+            if exists {
+                break;
+            }
+            new_levels.push(at.to_string());
+            at = dir_entries::parent(at);
+        }
+        self.inner.create_dir_all(&dir)?;
+        for level in new_levels {
+            self.shared.unsynced_dirs.created(&self.host, &level);
+        }
+        Ok(())
     }
 }

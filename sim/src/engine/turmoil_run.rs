@@ -38,6 +38,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         host_regions: hosts::host_regions(scenario),
         disk_faults: RefCell::new(BTreeMap::new()),
         lost_disks: Default::default(),
+        unsynced_dirs: Default::default(),
+        honest_disks: Default::default(),
         rejections: Default::default(),
         sources: hosts::host_sources(scenario),
         host_faults: Default::default(),
@@ -78,10 +80,12 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
             let capture =
                 matches!(plan.role, Role::Gateway).then(|| (disks.clone(), plan.name.clone()));
             let lost = shared.lost_disks.take(&plan.name);
+            let lost_dirs = shared.unsynced_dirs.take_lost(&plan.name);
             async move {
                 if let Some((disks, name)) = capture {
                     disks.capture(&name);
                 }
+                disk_loss::remove_lost_dirs_turmoil(&lost_dirs);
                 if lost {
                     disk_loss::wipe_turmoil_disk();
                 }

@@ -7,13 +7,16 @@
 
 use models::config::Knobs;
 
-use crate::faults::{DiskMode, Fault, FaultKind, FaultModel, FaultSchedule, families};
+use crate::faults::dependencies::partitionable_hosts;
+use crate::faults::honest_families::DISK_MODES;
+use crate::faults::{DnsMode, Fault, FaultKind, FaultModel, FaultSchedule, MailboxMode, families};
 use crate::prng::Prng;
-use crate::scenario::{Family, TenantSpec};
+use crate::scenario::{Family, TenantSpec, sender_domain};
 use crate::topology::Topology;
 
-/// The kinds a swarm can draw, in the order their weights are drawn.
-const SWARM_KINDS: [&str; 10] = [
+/// The kinds a swarm can draw, in the order their weights are drawn: every
+/// kind of the catalogue (`swarm_draws_every_kind_of_the_catalogue` checks).
+const SWARM_KINDS: [&str; 15] = [
     "region_crash",
     "region_isolation",
     "cloud_outage",
@@ -24,6 +27,13 @@ const SWARM_KINDS: [&str; 10] = [
     "scanner_outage",
     "mailbox_outage",
     "stale_dns",
+    "disk_lost",
+    "mailbox_rejects",
+    "mailbox_misbehaves",
+    "dns_fails",
+    "host_partition",
+    // ---- issue 16 items 1-3 (clocks, pauses): their kinds go here, each
+    // drawn by its own function called from `swarm_kind` below ----
 ];
 
 impl FaultSchedule {
@@ -71,7 +81,7 @@ impl FaultSchedule {
                 });
                 FaultModel::OneCloud
             }
-            Family::Swarm => return swarm(prng, topology, tenants, heal_at_ms),
+            Family::Swarm => return swarm(prng, topology, tenants, senders, heal_at_ms),
             Family::Bounces => {
                 return families::bounces(
                     prng,
@@ -89,12 +99,34 @@ impl FaultSchedule {
                     families::bounces(prng, tenants, senders, knobs.queue_lifetime_ms, heal_at_ms);
                 return families::clock_skew(prng, topology, bounces, heal_at_ms);
             }
+            Family::DiskFaults => {
+                return crate::faults::honest_families::disk_faults(prng, topology, heal_at_ms);
+            }
         };
         FaultSchedule {
             model,
             faults,
             torn_write_block_bytes: None,
         }
+    }
+}
+
+const MAILBOX_MODES: [MailboxMode; 4] = [
+    MailboxMode::Greylist,
+    MailboxMode::Tarpit,
+    MailboxMode::DropAfterData,
+    MailboxMode::ResetMidData,
+];
+
+const DNS_MODES: [DnsMode; 3] = [DnsMode::Servfail, DnsMode::Timeout, DnsMode::Flap];
+
+/// A mail domain: a tenant's most of the time, else a sender's own (where
+/// DSNs land and the gateway is the one looking up and delivering).
+fn mail_domain(prng: &mut Prng, tenants: &[TenantSpec], senders: u32) -> String {
+    if senders > 0 && prng.percent(30) {
+        sender_domain(prng.range(0, u64::from(senders)) as u32)
+    } else {
+        prng.pick(tenants).domain.clone()
     }
 }
 
@@ -107,8 +139,42 @@ struct Mix {
     /// Worst gray-link latency ceiling and loss this seed draws.
     gray_latency_ms_max: u64,
     gray_loss_percent_max: u64,
-    /// Share of disk faults that are full disks (the rest fail fsync).
-    disk_full_percent: u64,
+    /// Relative weight of each disk mode (`honest_families::DISK_MODES`),
+    /// of each mail-server misbehaviour and of each DNS failure; zero
+    /// leaves a mode out of this seed.
+    disk_mode_weights: Vec<u64>,
+    mailbox_mode_weights: Vec<u64>,
+    dns_mode_weights: Vec<u64>,
+}
+
+/// Per-seed weights for `count` modes: each switched off with 40%
+/// probability, else weighted 1 to 4; at least one stays on.
+fn mode_weights(prng: &mut Prng, count: usize) -> Vec<u64> {
+    let mut weights: Vec<u64> = (0..count)
+        .map(|_| {
+            if prng.percent(40) {
+                0
+            } else {
+                prng.range(1, 5)
+            }
+        })
+        .collect();
+    if weights.iter().all(|&w| w == 0) {
+        weights[prng.range(0, count as u64) as usize] = 1;
+    }
+    weights
+}
+
+/// An index drawn in proportion to `weights` (not all zero).
+fn weighted(prng: &mut Prng, weights: &[u64]) -> usize {
+    let mut draw = prng.range(0, weights.iter().sum::<u64>().max(1));
+    for (index, &weight) in weights.iter().enumerate() {
+        if draw < weight {
+            return index;
+        }
+        draw -= weight;
+    }
+    0
 }
 
 fn draw_mix(prng: &mut Prng, model: FaultModel, heal_at_ms: u64) -> Mix {
@@ -133,7 +199,9 @@ fn draw_mix(prng: &mut Prng, model: FaultModel, heal_at_ms: u64) -> Mix {
         duration_ms_max: prng.range(2_000, heal_at_ms / 2),
         gray_latency_ms_max: prng.range(100, 4_000),
         gray_loss_percent_max: prng.range(0, 40),
-        disk_full_percent: prng.range(0, 101),
+        disk_mode_weights: mode_weights(prng, DISK_MODES.len()),
+        mailbox_mode_weights: mode_weights(prng, MAILBOX_MODES.len()),
+        dns_mode_weights: mode_weights(prng, DNS_MODES.len()),
     }
 }
 
@@ -141,6 +209,7 @@ fn swarm(
     prng: &mut Prng,
     topology: &Topology,
     tenants: &[TenantSpec],
+    senders: u32,
     heal_at_ms: u64,
 ) -> FaultSchedule {
     // A quarter of the seeds promise only to survive a whole cloud, so the
@@ -168,7 +237,7 @@ fn swarm(
             }
             draw -= weight;
         }
-        let kind = swarm_kind(prng, SWARM_KINDS[chosen], &mix, topology, tenants);
+        let kind = swarm_kind(prng, SWARM_KINDS[chosen], &mix, topology, tenants, senders);
         faults.push(Fault {
             at_ms,
             duration_ms,
@@ -189,6 +258,7 @@ fn swarm_kind(
     mix: &Mix,
     topology: &Topology,
     tenants: &[TenantSpec],
+    senders: u32,
 ) -> FaultKind {
     let region = prng.pick(&topology.regions).clone();
     // A second region, never the first: a link from a region to itself is
@@ -238,20 +308,104 @@ fn swarm_kind(
         },
         "disk" => FaultKind::Disk {
             host: prng.pick(&topology.gateway_hosts(&region)).clone(),
-            mode: if prng.percent(mix.disk_full_percent) {
-                DiskMode::Full
-            } else {
-                DiskMode::FsyncError
-            },
+            mode: DISK_MODES[weighted(prng, &mix.disk_mode_weights)],
         },
+        "disk_lost" => FaultKind::DiskLost {
+            host: prng.pick(&topology.gateway_hosts(&region)).clone(),
+        },
+        "mailbox_rejects" => FaultKind::MailboxRejects {
+            domain: mail_domain(prng, tenants, senders),
+        },
+        "mailbox_misbehaves" => FaultKind::MailboxMisbehaves {
+            domain: mail_domain(prng, tenants, senders),
+            mode: MAILBOX_MODES[weighted(prng, &mix.mailbox_mode_weights)],
+        },
+        "dns_fails" => FaultKind::DnsFails {
+            domain: mail_domain(prng, tenants, senders),
+            mode: DNS_MODES[weighted(prng, &mix.dns_mode_weights)],
+        },
+        "host_partition" => {
+            // Two single hosts: inside the region half the time, else any.
+            let inside = topology.hosts_in_region(&region);
+            let all = partitionable_hosts(topology);
+            let pool = if inside.len() > 1 && prng.percent(50) {
+                inside
+            } else {
+                all
+            };
+            let from = prng.pick(&pool).clone();
+            let others: Vec<String> = pool.iter().filter(|h| **h != from).cloned().collect();
+            let to = if others.is_empty() {
+                from.clone()
+            } else {
+                prng.pick(&others).clone()
+            };
+            FaultKind::HostPartition {
+                from,
+                to,
+                one_way: prng.percent(50),
+            }
+        }
         "scanner_outage" => FaultKind::ScannerOutage {
             region: region.name.clone(),
         },
         "mailbox_outage" => FaultKind::MailboxOutage {
             tenant: prng.pick(tenants).name.clone(),
         },
+        // ---- issue 16 items 1-3: `"<kind>" => their_draw(prng, ...),` ----
         _ => FaultKind::StaleDns {
             tenant: prng.pick(tenants).name.clone(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::scenario::Scenario;
+
+    /// Every `"name"` that `FaultKind::name` returns, read from its source,
+    /// so a kind added to the catalogue without a swarm draw fails here.
+    fn catalogue_kinds() -> BTreeSet<String> {
+        let source = include_str!("../faults.rs");
+        let body = source
+            .split("pub fn name(&self) -> &'static str {")
+            .nth(1)
+            .expect("FaultKind::name in faults.rs");
+        let body = &body[..body.find("\n    }\n").expect("end of name")];
+        body.lines()
+            .filter_map(|line| line.split("=> \"").nth(1))
+            .map(|rest| rest.trim_end_matches("\",").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn swarm_draws_every_kind_of_the_catalogue_and_every_mode() {
+        let catalogue = catalogue_kinds();
+        assert!(catalogue.len() >= 15, "{catalogue:?}");
+        let listed: BTreeSet<String> = SWARM_KINDS.iter().map(|k| k.to_string()).collect();
+        assert_eq!(listed, catalogue, "SWARM_KINDS against FaultKind::name");
+        let mut drawn = BTreeSet::new();
+        for seed in 0..400 {
+            let scenario = Scenario::generate_family(seed, Family::Swarm);
+            scenario.validate().expect("a swarm scenario is valid");
+            for fault in &scenario.faults.faults {
+                drawn.insert(fault.kind.name().to_string());
+                let mode = match &fault.kind {
+                    FaultKind::Disk { mode, .. } => Some(mode.name().to_string()),
+                    FaultKind::MailboxMisbehaves { mode, .. } => Some(mode.name().to_string()),
+                    FaultKind::DnsFails { mode, .. } => Some(mode.name().to_string()),
+                    _ => None,
+                };
+                drawn.extend(mode.map(|m| format!("{}:{m}", fault.kind.name())));
+            }
+        }
+        for kind in &catalogue {
+            assert!(drawn.contains(kind), "no swarm seed drew {kind}");
+        }
+        let modes = DISK_MODES.len() + MAILBOX_MODES.len() + DNS_MODES.len();
+        assert_eq!(drawn.len(), catalogue.len() + modes, "{drawn:?}");
     }
 }

@@ -59,9 +59,16 @@ fn blame(fault: &Fault, model: FaultModel, topology: &Topology) -> Option<BTreeS
         FaultKind::HostCrash { host }
         | FaultKind::Disk { host, .. }
         | FaultKind::DiskLost { host } => region_of_host(host).into_iter().collect(),
+        // Like a partition between regions: either end's region can take it.
+        FaultKind::HostPartition { from, to, .. } => region_of_host(from)
+            .into_iter()
+            .chain(region_of_host(to))
+            .collect(),
         FaultKind::ScannerOutage { .. }
         | FaultKind::MailboxOutage { .. }
         | FaultKind::MailboxRejects { .. }
+        | FaultKind::MailboxMisbehaves { .. }
+        | FaultKind::DnsFails { .. }
         | FaultKind::StaleDns { .. } => return None,
         // Within its bound a wrong clock is no failure at all; beyond it
         // no unit can take the blame.

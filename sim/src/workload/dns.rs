@@ -19,8 +19,12 @@
 //! side of a partition), so the answer keeps every configured host that any
 //! controller called healthy within the last [`VIEW_LIFETIME_MS`], in the
 //! configured order; when none did, it is the whole configured list.
+//!
+//! Like a real one, it fails (the `dns_fails` fault): `SERVFAIL\r\n` for a
+//! domain, no answer at all (the resolver times out), or answers that flap
+//! between the record and the same hosts rotated by one.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
@@ -29,6 +33,8 @@ use std::time::Duration;
 use models::config::DNS_PORT;
 use models::env::{self, BoxConn, Env, SharedEnv};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::faults::DnsMode;
 
 /// Longest query line we buffer; anything longer is garbage.
 const LINE_BYTES_MAX: usize = 4096;
@@ -53,6 +59,12 @@ pub struct MxDirectory {
     /// and clears them): domain → MX hosts. Rewrites of `domains` meanwhile
     /// are kept, and served again once the stale record is gone.
     pub stale: BTreeMap<String, Vec<String>>,
+    /// Domains (lower case) the `dns` host fails for right now, and how
+    /// (the `dns_fails` fault sets and clears them): `SERVFAIL`, silence,
+    /// or answers that flap.
+    pub failing: BTreeMap<String, DnsMode>,
+    /// Answers given to flapping domains so far: odd ones are rotated.
+    pub flaps: Cell<u64>,
 }
 
 impl MxDirectory {
@@ -226,6 +238,9 @@ async fn serve_connection(
         };
         // The borrow above ended with the statement: the directory is never
         // held across an await, so a control plane may change it any time.
+        if reply.is_empty() {
+            continue;
+        }
         if conn.write_all(reply.as_bytes()).await.is_err() || conn.flush().await.is_err() {
             return;
         }
@@ -259,11 +274,29 @@ fn answer(directory: &MxDirectory, line: &[u8]) -> (String, bool) {
     if !verb.eq_ignore_ascii_case("MX") {
         return ("ERR\r\n".into(), false);
     }
+    let failing = directory.failing.get(&domain.to_ascii_lowercase()).copied();
+    match failing {
+        Some(DnsMode::Servfail) => return ("SERVFAIL\r\n".into(), true),
+        // Silence: no reply, the connection stays open, the resolver's own
+        // timeout ends the wait.
+        Some(DnsMode::Timeout) => return (String::new(), true),
+        _ => {}
+    }
     match directory.served_hosts(domain) {
-        Some(hosts) => (
-            format!("MX {} {}\r\n", directory.ttl_ms, hosts.join(" ")),
-            true,
-        ),
+        Some(hosts) => {
+            let mut hosts = hosts.to_vec();
+            if failing == Some(DnsMode::Flap) {
+                let count = directory.flaps.get();
+                directory.flaps.set(count + 1);
+                if count % 2 == 1 {
+                    hosts.rotate_left(1);
+                }
+            }
+            (
+                format!("MX {} {}\r\n", directory.ttl_ms, hosts.join(" ")),
+                true,
+            )
+        }
         None => ("NXDOMAIN\r\n".into(), true),
     }
 }
@@ -419,6 +452,42 @@ mod tests {
             assert_eq!(answer(&directory(), garbage), ("ERR\r\n".into(), false));
         }
         assert!(crate::workload::mx_query::parse("ERR").is_err());
+    }
+
+    #[test]
+    fn a_failing_domain_gets_servfail_silence_or_flapping_answers_and_others_do_not() {
+        let mut directory = directory();
+        directory
+            .failing
+            .insert("acme.example".into(), DnsMode::Servfail);
+        assert_eq!(answer(&directory, b"MX acme.example").0, "SERVFAIL\r\n");
+        directory
+            .failing
+            .insert("acme.example".into(), DnsMode::Timeout);
+        assert_eq!(
+            answer(&directory, b"MX Acme.Example"),
+            (String::new(), true)
+        );
+        directory
+            .failing
+            .insert("acme.example".into(), DnsMode::Flap);
+        let answers: Vec<String> = (0..4)
+            .map(|_| answer(&directory, b"MX acme.example").0)
+            .collect();
+        assert_eq!(
+            answers,
+            [
+                "MX 5000 gw-a gw-b\r\n",
+                "MX 5000 gw-b gw-a\r\n",
+                "MX 5000 gw-a gw-b\r\n",
+                "MX 5000 gw-b gw-a\r\n"
+            ]
+        );
+        directory.failing.clear();
+        assert_eq!(
+            answer(&directory, b"MX acme.example").0,
+            "MX 5000 gw-a gw-b\r\n"
+        );
     }
 
     #[test]

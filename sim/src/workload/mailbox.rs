@@ -26,6 +26,9 @@
 //! message still reached this server, which is what tenant isolation and
 //! the DSN rules judge.
 //!
+//! While a `mailbox_misbehaves` fault holds its domain it greylists,
+//! tarpits, hangs up after DATA or resets mid-data (`mailbox_faults.rs`).
+//!
 //! Two things mailin 0.6.5 gets wrong are worked around at its edge, in
 //! [`Conversation`]: it refuses the null reverse-path `MAIL FROM:<>` that
 //! RFC 5321 §4.5.5 requires of bounces (its path parser wants one
@@ -46,7 +49,9 @@ use models::env::{self, BoxConn, Env, SharedEnv};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use traces::EventKind;
 
+use crate::faults::MailboxMode;
 use crate::workload::dsn_reader;
+use crate::workload::mailbox_faults::{Misbehaviours, TARPIT_REPLY_MS};
 
 /// A client silent this long is hung up on, so dead peers do not pile up.
 const IDLE_MS: u64 = 60_000;
@@ -72,11 +77,20 @@ pub fn keep_nothing() -> Store {
 /// Domains whose mail servers reject every message after DATA right now;
 /// the engine sets it from the active `mailbox_rejects` faults.
 #[derive(Default, Debug)]
-pub struct Rejections(RefCell<BTreeSet<String>>);
+pub struct Rejections(
+    RefCell<BTreeSet<String>>,
+    /// Domains whose servers misbehave otherwise (`mailbox_misbehaves`).
+    pub Misbehaviours,
+);
 
 impl Rejections {
     pub fn set(&self, domains: BTreeSet<String>) {
         *self.0.borrow_mut() = domains;
+    }
+
+    /// The `mailbox_misbehaves` faults in force.
+    pub fn misbehaviours(&self) -> &Misbehaviours {
+        &self.1
     }
 
     /// Whether a message to any of `rcpts` is rejected now.
@@ -114,6 +128,9 @@ pub async fn serve_storing(
                     env: env.clone(),
                     accept_domains: accept_domains.clone(),
                     transaction: Rc::default(),
+                    peer,
+                    mail_from: String::new(),
+                    rejections: rejections.clone(),
                 };
                 let task = serve_connection(
                     env.clone(),
@@ -148,11 +165,37 @@ struct Witness {
     env: SharedEnv,
     accept_domains: Rc<Vec<String>>,
     transaction: Rc<RefCell<Transaction>>,
+    /// The client host and its envelope sender: greylisting's key.
+    peer: String,
+    mail_from: String,
+    rejections: Rc<Rejections>,
 }
 
 impl Handler for Witness {
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
+        self.mail_from = from.to_string();
+        mailin::response::OK
+    }
+
     fn rcpt(&mut self, to: &str) -> Response {
         if is_ours(&self.accept_domains, to) {
+            let greylisted = self.rejections.misbehaviours().greylisted(
+                &self.peer,
+                &self.mail_from,
+                to,
+                self.env.now(),
+            );
+            if greylisted {
+                self.env.observe(EventKind::MailboxRefused {
+                    msg: None,
+                    mail_from: None,
+                    rcpts: vec![to.to_string()],
+                    code: 451,
+                    dsn_about: None,
+                    dsn_rcpts: Vec::new(),
+                });
+                return Response::custom(451, "4.7.1 greylisted, try again later".into());
+            }
             return mailin::response::OK;
         }
         self.env.observe(EventKind::MailboxRefused {
@@ -207,6 +250,8 @@ async fn serve_connection(
     mut conn: BoxConn,
 ) {
     let transaction = witness.transaction.clone();
+    let domains = witness.accept_domains.clone();
+    let mode = || rejections.misbehaviours().mode_for(&domains);
     let mut session =
         SessionBuilder::new(env.host_name()).build(IpAddr::V4(Ipv4Addr::UNSPECIFIED), witness);
     let idle = Duration::from_millis(IDLE_MS);
@@ -233,10 +278,22 @@ async fn serve_connection(
                 if delivered.is_some() {
                     unheard = delivered;
                 }
+                if unheard.is_some() && mode() == Some(MailboxMode::DropAfterData) {
+                    // Kept, and hung up on before the reply: never heard.
+                    reply_lost(unheard);
+                    return;
+                }
                 reply
             } else {
                 render(&response)
             };
+            if mode() == Some(MailboxMode::ResetMidData) && !transaction.borrow().data.is_empty() {
+                // The stream dies with the message half read: nothing kept.
+                return;
+            }
+            if !reply.is_empty() && mode() == Some(MailboxMode::Tarpit) {
+                env.sleep(Duration::from_millis(TARPIT_REPLY_MS)).await;
+            }
             if !reply.is_empty() && !write(&*env, &mut conn, &reply, idle).await {
                 reply_lost(unheard);
                 return;

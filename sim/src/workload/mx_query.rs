@@ -1,6 +1,6 @@
 //! The senders' resolver: asks the `dns` host for a domain's MX hosts over
 //! the directory's one-line protocol (see `dns`): `MX <domain>` answered by
-//! `MX <ttl_ms> <host>...` or `NXDOMAIN`.
+//! `MX <ttl_ms> <host>...`, `NXDOMAIN` or `SERVFAIL`.
 //!
 //! The world's own client, not the gateway's `models::mx`: the senders are
 //! witnesses, and a witness that resolved with the gateway's code would
@@ -59,6 +59,10 @@ pub async fn lookup(
 pub fn parse(line: &str) -> io::Result<MxAnswer> {
     if line == "NXDOMAIN" {
         return Err(io::Error::new(io::ErrorKind::NotFound, "NXDOMAIN"));
+    }
+    if line == "SERVFAIL" {
+        // The server failed, not the domain: try again later.
+        return Err(io::Error::other("SERVFAIL"));
     }
     let bad = || {
         io::Error::new(

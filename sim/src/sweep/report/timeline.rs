@@ -114,8 +114,17 @@ impl Timeline {
                     })
                     .take(1)
                     .collect(),
+                FaultKind::HostPartition { from, to, .. } => (0..regions.len())
+                    .filter(|&i| {
+                        let r = &regions[i];
+                        let tag = format!("-{}-{}-", r.cloud, r.name);
+                        from.contains(&tag) || to.contains(&tag)
+                    })
+                    .collect(),
                 FaultKind::MailboxOutage { .. }
                 | FaultKind::MailboxRejects { .. }
+                | FaultKind::MailboxMisbehaves { .. }
+                | FaultKind::DnsFails { .. }
                 | FaultKind::StaleDns { .. } => {
                     let row = *mailbox_row.get_or_insert_with(|| {
                         rows.push("mailboxes and DNS".to_string());

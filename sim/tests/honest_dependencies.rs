@@ -1,0 +1,273 @@
+//! Dependencies that fail the ways real ones do (issue 16, item 5): each
+//! kind visibly changes a run, on every engine in this build, and the
+//! correct gateway keeps every promise under it.
+//!
+//! - a greylisting mail server: 451 at RCPT, let in on a later try; a
+//!   gateway that takes a 4xx for a 5xx (`bounce-on-4xx`) bounces mail
+//!   that was never refused, and `no_false_bounce` says so;
+//! - a tarpit: every reply late, deliveries later than without it;
+//! - a hang-up after DATA: the server kept the message and the gateway
+//!   never heard, so it delivers again, and the copy is excused;
+//! - a reset mid-data: nothing arrives while it lasts, all of it after;
+//! - DNS that fails (SERVFAIL, silence) or flaps for a tenant's domain;
+//! - a partition between two single gateways of one jurisdiction.
+
+use std::collections::BTreeSet;
+
+use properties::facts::msg_key;
+use sim::deploy;
+use sim::engine::Engine;
+use sim::faults::{DnsMode, Fault, FaultKind, MailboxMode};
+use sim::run::{RunOutcome, Verdict};
+use sim::scenario::{Family, Scenario};
+use traces::{EventKind, Presence};
+
+fn small(seed: u64) -> Scenario {
+    let mut scenario = Scenario::generate_family(seed, Family::Calm);
+    scenario.workload.messages.truncate(16);
+    scenario.phases.heal_at_ms = 20_000;
+    scenario.validate().expect("the cut-down scenario is valid");
+    scenario
+}
+
+fn with_fault(scenario: &Scenario, duration_ms: u64, kind: FaultKind) -> Scenario {
+    let mut faulted = scenario.clone();
+    faulted.faults.faults = vec![Fault {
+        at_ms: 0,
+        duration_ms,
+        kind,
+    }];
+    faulted.validate().expect("the faulted scenario is valid");
+    faulted
+}
+
+fn engines() -> Vec<Engine> {
+    [Engine::Turmoil, Engine::Madsim]
+        .into_iter()
+        .filter(|e| e.available())
+        .collect()
+}
+
+fn passes(engine: Engine, scenario: &Scenario) -> RunOutcome {
+    let outcome = sim::run::run_on(engine, scenario, scenario.seed);
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Pass,
+        "{engine}: {}",
+        outcome.summary()
+    );
+    assert_eq!(outcome.counts.still_queued, 0, "{engine}");
+    outcome
+}
+
+fn acme_messages(scenario: &Scenario) -> BTreeSet<String> {
+    let acme: BTreeSet<String> = (scenario.workload.messages.iter())
+        .filter(|m| m.tenant == "acme")
+        .map(|m| msg_key(&m.id))
+        .collect();
+    assert!(!acme.is_empty(), "the workload has acme mail");
+    acme
+}
+
+/// Times (ms) at which acme's mailbox received a copy of a workload message.
+fn acme_arrivals(outcome: &RunOutcome, acme: &BTreeSet<String>) -> Vec<u64> {
+    (outcome.log.events().iter())
+        .filter_map(|e| match &e.kind {
+            EventKind::MailboxReceived { msg, .. } if acme.contains(&msg_key(msg)) => {
+                Some(e.t_us / 1_000)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn mailbox_fault(mode: MailboxMode) -> FaultKind {
+    FaultKind::MailboxMisbehaves {
+        domain: "acme.example".into(),
+        mode,
+    }
+}
+
+#[test]
+fn a_greylisting_mailbox_is_retried_and_a_gateway_that_bounces_on_4xx_is_caught() {
+    for engine in engines() {
+        let scenario = small(12);
+        let faulted = with_fault(&scenario, 15_000, mailbox_fault(MailboxMode::Greylist));
+        let outcome = passes(engine, &faulted);
+        let greylisted = (outcome.log.events().iter())
+            .filter(|e| {
+                e.host == "mbx-acme"
+                    && matches!(e.kind, EventKind::MailboxRefused { code: 451, .. })
+            })
+            .count();
+        assert!(greylisted > 0, "{engine}: {}", outcome.summary());
+        assert_eq!(outcome.report.sometimes.greylisted, greylisted as u64);
+        let mut buggy = faulted.clone();
+        buggy.bugs = vec!["bounce-on-4xx".into()];
+        let judged = sim::run::run_on(engine, &buggy, buggy.seed);
+        let violated: Vec<&str> = (judged.report.violations.iter())
+            .map(|v| v.property.as_str())
+            .collect();
+        assert!(
+            violated.contains(&"no_false_bounce"),
+            "{engine}: {violated:?}"
+        );
+    }
+}
+
+#[test]
+fn a_tarpit_makes_every_delivery_to_it_slower_and_none_is_lost() {
+    for engine in engines() {
+        let scenario = small(12);
+        let acme = acme_messages(&scenario);
+        let calm = passes(engine, &scenario);
+        let faulted = with_fault(&scenario, 15_000, mailbox_fault(MailboxMode::Tarpit));
+        let outcome = passes(engine, &faulted);
+        assert_ne!(outcome.digest, calm.digest, "{engine}");
+        let (before, after) = (acme_arrivals(&calm, &acme), acme_arrivals(&outcome, &acme));
+        assert_eq!(before.len(), after.len(), "{engine}");
+        let first = |times: &[u64]| times.iter().min().copied().unwrap_or_default();
+        // The greeting, EHLO, MAIL and DATA's 354 at least (RCPT may be
+        // pipelined): four late replies before the first copy is in.
+        assert!(
+            first(&after) >= first(&before) + 4 * 1_500,
+            "{engine}: first arrival {} ms, without the tarpit {} ms",
+            first(&after),
+            first(&before)
+        );
+    }
+}
+
+#[test]
+fn a_hang_up_after_data_loses_the_reply_and_the_copy_delivered_again_is_excused() {
+    for engine in engines() {
+        let scenario = small(12);
+        let faulted = with_fault(&scenario, 6_000, mailbox_fault(MailboxMode::DropAfterData));
+        let outcome = passes(engine, &faulted);
+        let lost = (outcome.log.events().iter())
+            .filter(|e| {
+                e.host == "mbx-acme" && matches!(e.kind, EventKind::MailboxReplyLost { .. })
+            })
+            .count();
+        assert!(lost > 0, "{engine}: {}", outcome.summary());
+        assert!(
+            outcome.report.sometimes.excused_duplicates > 0,
+            "{engine}: {}",
+            outcome.summary()
+        );
+    }
+}
+
+#[test]
+fn a_reset_in_the_middle_of_the_data_delivers_nothing_until_it_ends() {
+    for engine in engines() {
+        let scenario = small(12);
+        let acme = acme_messages(&scenario);
+        let faulted = with_fault(&scenario, 10_000, mailbox_fault(MailboxMode::ResetMidData));
+        let outcome = passes(engine, &faulted);
+        let arrivals = acme_arrivals(&outcome, &acme);
+        assert!(!arrivals.is_empty(), "{engine}");
+        assert!(
+            arrivals.iter().all(|&t| t >= 10_000),
+            "{engine}: acme received mail at {arrivals:?} ms during the resets"
+        );
+    }
+}
+
+/// The MX host and time (ms) of every first attempt at an acme message.
+fn first_attempts(outcome: &RunOutcome, acme: &BTreeSet<String>) -> Vec<(u64, String)> {
+    let mut seen = BTreeSet::new();
+    (outcome.log.events().iter())
+        .filter_map(|e| match &e.kind {
+            EventKind::SendAttempt { msg, mx, .. }
+                if acme.contains(&msg_key(msg)) && seen.insert(msg_key(msg)) =>
+            {
+                Some((e.t_us / 1_000, mx.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_dns_that_fails_or_stays_silent_holds_senders_back_until_it_answers() {
+    for engine in engines() {
+        for mode in [DnsMode::Servfail, DnsMode::Timeout] {
+            let scenario = small(12);
+            let acme = acme_messages(&scenario);
+            let kind = FaultKind::DnsFails {
+                domain: "acme.example".into(),
+                mode,
+            };
+            let outcome = passes(engine, &with_fault(&scenario, 8_000, kind));
+            let attempts = first_attempts(&outcome, &acme);
+            assert_eq!(attempts.len(), acme.len(), "{engine} {mode}");
+            assert!(
+                attempts.iter().all(|(t, _)| *t >= 8_000),
+                "{engine} {mode}: acme mail was sent at {attempts:?} without an MX answer"
+            );
+        }
+    }
+}
+
+#[test]
+fn flapping_dns_answers_send_senders_to_more_than_one_first_mx() {
+    for engine in engines() {
+        let mut scenario = small(12);
+        // Short-lived answers, so senders ask often and see both.
+        scenario.workload.dns_ttl_ms = 500;
+        let acme = acme_messages(&scenario);
+        let calm = passes(engine, &scenario);
+        let kind = FaultKind::DnsFails {
+            domain: "acme.example".into(),
+            mode: DnsMode::Flap,
+        };
+        let outcome = passes(engine, &with_fault(&scenario, 20_000, kind));
+        let hosts = |o: &RunOutcome| -> BTreeSet<String> {
+            first_attempts(o, &acme)
+                .into_iter()
+                .map(|(_, mx)| mx)
+                .collect()
+        };
+        assert_eq!(hosts(&calm).len(), 1, "{engine}: {:?}", hosts(&calm));
+        assert!(hosts(&outcome).len() > 1, "{engine}: {:?}", hosts(&outcome));
+    }
+}
+
+#[test]
+fn a_partition_between_two_single_gateways_stops_their_copies_and_nothing_else() {
+    for engine in engines() {
+        let scenario = small(12);
+        let config = deploy::gateway_config(&scenario);
+        let domain = &config.tenant("acme").expect("tenant").domain;
+        let mx = deploy::mx_directory(&scenario, &config);
+        let hosts = mx.hosts(domain).expect("MX hosts");
+        let (a, b) = (hosts[0].clone(), hosts[1].clone());
+        let copies_between = |o: &RunOutcome| {
+            (o.log.events().iter())
+                .filter(|e| e.t_us < 10_000_000 && (e.host == a || e.host == b))
+                .filter(|e| {
+                    matches!(&e.kind, EventKind::BytesSeen { presence: Presence::Received, place, .. }
+                        if *place == a || *place == b)
+                })
+                .count()
+        };
+        let calm = passes(engine, &scenario);
+        assert!(
+            copies_between(&calm) > 0,
+            "{engine}: {a} and {b} never copied"
+        );
+        let kind = FaultKind::HostPartition {
+            from: a.clone(),
+            to: b.clone(),
+            one_way: false,
+        };
+        let outcome = passes(engine, &with_fault(&scenario, 10_000, kind));
+        assert_eq!(
+            copies_between(&outcome),
+            0,
+            "{engine}: bytes crossed {a} <-> {b}"
+        );
+        assert_eq!(outcome.counts.accepted, calm.counts.accepted, "{engine}");
+    }
+}
