@@ -19,5 +19,5 @@ pub mod retry;
 pub mod scanner;
 pub mod smtp;
 pub mod spool;
-pub mod tolerances;
 pub mod spool_record;
+pub mod tolerances;

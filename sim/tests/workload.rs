@@ -37,6 +37,8 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
         disk_faults: RefCell::new(BTreeMap::new()),
         lost_disks: Default::default(),
         rejections: Default::default(),
+        unsynced_dirs: Default::default(),
+        honest_disks: Default::default(),
         // Hosts named `mta-*` send and `mbx-*` receive (provenance).
         sources: ["mta-0", "mbx-acme", "mbx-flaky", "mbx-dead"]
             .into_iter()

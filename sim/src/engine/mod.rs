@@ -13,9 +13,9 @@ pub mod disk_loss;
 pub mod drain;
 pub mod durable_watch;
 pub mod fault_state;
+pub mod honest_disk;
 pub mod host_clock;
 pub mod host_faults;
-pub mod honest_disk;
 pub mod hosts;
 #[cfg(madsim)]
 pub mod madsim_env;

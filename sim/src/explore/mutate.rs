@@ -379,6 +379,26 @@ fn same_kind_elsewhere(prng: &mut Prng, scenario: &Scenario, kind: &FaultKind) -
             wander_period_ms: *wander_period_ms,
         },
         FaultKind::Disk { mode, .. } => FaultKind::Disk { host, mode: *mode },
+        FaultKind::HostPartition { one_way, .. } => {
+            let peers: Vec<String> = gateways.iter().filter(|h| **h != host).cloned().collect();
+            if peers.is_empty() {
+                return kind.clone();
+            }
+            let to = prng.pick(&peers).clone();
+            FaultKind::HostPartition {
+                from: host,
+                to,
+                one_way: *one_way,
+            }
+        }
+        FaultKind::MailboxMisbehaves { mode, .. } => FaultKind::MailboxMisbehaves {
+            domain: tenant.domain,
+            mode: *mode,
+        },
+        FaultKind::DnsFails { mode, .. } => FaultKind::DnsFails {
+            domain: tenant.domain,
+            mode: *mode,
+        },
         FaultKind::DiskLost { .. } => FaultKind::DiskLost { host },
         FaultKind::ScannerOutage { .. } => FaultKind::ScannerOutage {
             region: region.name,

@@ -128,7 +128,7 @@ pub async fn serve_storing(
                     env: env.clone(),
                     accept_domains: accept_domains.clone(),
                     transaction: Rc::default(),
-                    peer,
+                    peer: peer.clone(),
                     mail_from: String::new(),
                     rejections: rejections.clone(),
                 };
