@@ -183,6 +183,59 @@ pub fn scanner_outage(prng: &mut Prng, topology: &Topology, heal_at_ms: u64) -> 
     schedule(FaultModel::OneRegion, faults)
 }
 
+/// `schedule` with every gateway's clock stepped forward by two to two and
+/// a half times the model's bound (and drifting a little faster) at some
+/// point of the first half of the fault phase until the heal — a step while
+/// mail is queued is what moves an acceptance time against its owner's
+/// clock, and forward is the direction that makes mail look older — and one
+/// to three pauses of gateways within the bound. The steps are beyond the
+/// model on purpose: a bounce reaches its sender two seconds or more after
+/// the expiry that caused it (the next retry, then the DSN's own
+/// replication and delivery), so `no_false_bounce` can only see an expiry
+/// brought forward by more than that. The gateway's allowance for clock
+/// error (twice the bound) plus that lag covers these steps (the correct
+/// gateway passed seeds 1-10; steps of three times the bound already fail
+/// it on some: expiry is judged by wall clocks, and the seam has no
+/// monotonic clock); a gateway without the allowance
+/// (`expiry-trusts-clocks`) bounces early (4 of those 10 seeds). (The
+/// swarm's `clock::draw` steps either way, mostly within the bound.)
+pub fn clock_skew(
+    prng: &mut Prng,
+    topology: &Topology,
+    mut schedule: FaultSchedule,
+    heal_at_ms: u64,
+) -> FaultSchedule {
+    let gateways: Vec<String> = topology
+        .regions
+        .iter()
+        .flat_map(|r| topology.gateway_hosts(r))
+        .collect();
+    for host in &gateways {
+        let at_ms = prng.range(1_000, heal_at_ms / 2);
+        let bound_ms = models::tolerances::CLOCK_ERROR_MS_MAX;
+        let fault = Fault {
+            at_ms,
+            duration_ms: heal_at_ms - at_ms,
+            kind: FaultKind::Clock {
+                host: host.clone(),
+                offset_ms: prng.range(bound_ms * 2, bound_ms * 5 / 2 + 1) as i64,
+                drift_ppm: prng.range(0, 101) as i64,
+                wander_ms: 0,
+                wander_period_ms: 0,
+            },
+        };
+        schedule.faults.push(fault);
+    }
+    for _ in 0..prng.range(1, 4) {
+        let at_ms = prng.range(1_000, heal_at_ms - 3_000);
+        schedule
+            .faults
+            .push(crate::faults::pause::draw(prng, &gateways, at_ms, 0));
+    }
+    schedule.faults.sort_by_key(|f| f.at_ms);
+    schedule
+}
+
 #[cfg(test)]
 mod tests {
     use crate::faults::FaultKind;
@@ -241,57 +294,4 @@ mod tests {
             .expect_err("an unknown domain is refused");
         assert!(error.contains("nowhere.example"), "{error}");
     }
-}
-
-/// `schedule` with every gateway's clock stepped forward by two to two and
-/// a half times the model's bound (and drifting a little faster) at some
-/// point of the first half of the fault phase until the heal — a step while
-/// mail is queued is what moves an acceptance time against its owner's
-/// clock, and forward is the direction that makes mail look older — and one
-/// to three pauses of gateways within the bound. The steps are beyond the
-/// model on purpose: a bounce reaches its sender two seconds or more after
-/// the expiry that caused it (the next retry, then the DSN's own
-/// replication and delivery), so `no_false_bounce` can only see an expiry
-/// brought forward by more than that. The gateway's allowance for clock
-/// error (twice the bound) plus that lag covers these steps (the correct
-/// gateway passed seeds 1-10; steps of three times the bound already fail
-/// it on some: expiry is judged by wall clocks, and the seam has no
-/// monotonic clock); a gateway without the allowance
-/// (`expiry-trusts-clocks`) bounces early (4 of those 10 seeds). (The
-/// swarm's `clock::draw` steps either way, mostly within the bound.)
-pub fn clock_skew(
-    prng: &mut Prng,
-    topology: &Topology,
-    mut schedule: FaultSchedule,
-    heal_at_ms: u64,
-) -> FaultSchedule {
-    let gateways: Vec<String> = topology
-        .regions
-        .iter()
-        .flat_map(|r| topology.gateway_hosts(r))
-        .collect();
-    for host in &gateways {
-        let at_ms = prng.range(1_000, heal_at_ms / 2);
-        let bound_ms = models::tolerances::CLOCK_ERROR_MS_MAX;
-        let fault = Fault {
-            at_ms,
-            duration_ms: heal_at_ms - at_ms,
-            kind: FaultKind::Clock {
-                host: host.clone(),
-                offset_ms: prng.range(bound_ms * 2, bound_ms * 5 / 2 + 1) as i64,
-                drift_ppm: prng.range(0, 101) as i64,
-                wander_ms: 0,
-                wander_period_ms: 0,
-            },
-        };
-        schedule.faults.push(fault);
-    }
-    for _ in 0..prng.range(1, 4) {
-        let at_ms = prng.range(1_000, heal_at_ms - 3_000);
-        schedule
-            .faults
-            .push(crate::faults::pause::draw(prng, &gateways, at_ms, 0));
-    }
-    schedule.faults.sort_by_key(|f| f.at_ms);
-    schedule
 }
