@@ -224,11 +224,15 @@ pub struct BugHunt {
 
 impl BugHunt {
     /// The property violated most often. On a tie a safety property wins
-    /// over `drained_after_heal` (lost mail also never drains, and the loss
-    /// is the finding), then the name first in order, so the table is
-    /// deterministic.
+    /// over a liveness one (lost mail also never drains, and mail refused
+    /// for the wrong reason is also never accepted: the loss or the wrong
+    /// refusal is the finding), then the name first in order, so the table
+    /// is deterministic.
     pub fn main_property(&self) -> Option<&str> {
-        let rank = |name: &str, count: u64| (count, name != "drained_after_heal");
+        let liveness = |name: &str| {
+            properties::by_name(name).is_some_and(|p| p.kind == properties::Kind::Liveness)
+        };
+        let rank = |name: &str, count: u64| (count, !liveness(name));
         let mut best: Option<(&str, u64)> = None;
         for (name, count) in &self.property_counts {
             if best.is_none_or(|(b, c)| rank(name, *count) > rank(b, c)) {
@@ -385,4 +389,35 @@ pub fn table(hunts: &[BugHunt], seeds_per_range: u64) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hunt_with(counts: &[(&str, u64)]) -> BugHunt {
+        BugHunt {
+            bug: "any".into(),
+            family: Family::Calm,
+            ranges: Vec::new(),
+            property_counts: counts.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
+            minimised: None,
+            correct_failures: Vec::new(),
+            correct_runs: 0,
+        }
+    }
+
+    #[test]
+    fn on_a_tie_the_safety_property_is_the_finding() {
+        let hunt = hunt_with(&[("progress", 3), ("size_limit", 3)]);
+        assert_eq!(hunt.main_property(), Some("size_limit"));
+        let hunt = hunt_with(&[("drained_after_heal", 2), ("no_acked_loss", 2)]);
+        assert_eq!(hunt.main_property(), Some("no_acked_loss"));
+    }
+
+    #[test]
+    fn the_property_violated_most_often_wins_whatever_its_kind() {
+        let hunt = hunt_with(&[("progress", 3), ("size_limit", 2)]);
+        assert_eq!(hunt.main_property(), Some("progress"));
+    }
 }
