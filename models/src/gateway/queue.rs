@@ -211,6 +211,9 @@ async fn process(node: &SharedNode, id: &str) {
         Ok(raw) => raw,
         Err(e) => {
             node.note("spool_read_failed", format!("{id}: {e}"));
+            // Not due again at once: the doorbell a finished pass rings
+            // would otherwise retry the read in a loop that takes no time.
+            retry_after_sync(node, id);
             return;
         }
     };
