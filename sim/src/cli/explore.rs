@@ -11,13 +11,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::seeds;
-use crate::cli::sweep::command_line;
+use crate::cli::sweep::{checked_bugs, command_line};
 use crate::exit_code::EXIT_BAD_INPUT;
 use crate::explore::campaign::{self, Settings};
 use crate::explore::history::{Curve, History};
 use crate::explore::pool_runner::PoolRunner;
 use crate::scenario::Family;
-use crate::scenario_source::ScenarioSource;
 use crate::sweep::duration::{human, parse_duration};
 use crate::sweep::layout::{Layout, write_atomic};
 use crate::sweep::progress::Progress;
@@ -119,19 +118,13 @@ fn explore(args: &ExploreArgs) -> Result<i32, String> {
     if args.seed_timeout.is_zero() {
         return Err("--seed-timeout must be longer than 0".into());
     }
-    let mut bugs = args.bugs.clone();
-    bugs.sort();
-    bugs.dedup();
-    ScenarioSource {
-        seed: args.seeds.start,
-        scenario: None,
-        family: args.family,
-        bugs: bugs.clone(),
-        buggify: args.buggify,
-        engine: args.engine,
-    }
-    .load()?;
-    args.engine.check_available()?;
+    let bugs = checked_bugs(
+        &args.bugs,
+        args.seeds.start,
+        args.family,
+        args.buggify,
+        args.engine,
+    )?;
     let env: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();

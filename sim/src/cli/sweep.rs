@@ -98,22 +98,13 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
     if args.seed_timeout.is_zero() {
         return Err("--seed-timeout must be longer than 0".into());
     }
-    // Sorted and deduplicated, so `--bug a --bug b` and `--bug b --bug a`
-    // are the same sweep when resuming or merging.
-    let mut bugs = args.bugs.clone();
-    bugs.sort();
-    bugs.dedup();
-    // Unknown bugs are bad input for the whole sweep, not a crash per seed.
-    ScenarioSource {
-        seed: args.seeds.start,
-        scenario: None,
-        family: args.family,
-        bugs: bugs.clone(),
-        buggify: args.buggify,
-        engine: args.engine,
-    }
-    .load()?;
-    args.engine.check_available()?;
+    let bugs = checked_bugs(
+        &args.bugs,
+        args.seeds.start,
+        args.family,
+        args.buggify,
+        args.engine,
+    )?;
     let env: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
@@ -259,6 +250,33 @@ fn sweep(args: &SweepArgs) -> Result<i32, String> {
 }
 
 /// This process's command line, as a shell would take it back.
+/// The `--bug` names sorted and deduplicated, so `--bug a --bug b` and
+/// `--bug b --bug a` are the same sweep when resuming or merging; an unknown
+/// bug or an engine missing from this build is bad input for the whole
+/// sweep (or campaign), not a crash per seed.
+pub fn checked_bugs(
+    bugs: &[String],
+    seed: u64,
+    family: Family,
+    buggify: bool,
+    engine: crate::engine::Engine,
+) -> Result<Vec<String>, String> {
+    let mut bugs = bugs.to_vec();
+    bugs.sort();
+    bugs.dedup();
+    ScenarioSource {
+        seed,
+        scenario: None,
+        family,
+        bugs: bugs.clone(),
+        buggify,
+        engine,
+    }
+    .load()?;
+    engine.check_available()?;
+    Ok(bugs)
+}
+
 pub fn command_line() -> String {
     let mut words = vec!["mailsim".to_string()];
     words.extend(
