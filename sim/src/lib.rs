@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod bench_scale;
+pub mod bench_sweep;
 pub mod bug_hunt;
 pub mod cli;
 pub mod deploy;

@@ -5,6 +5,7 @@ pub mod bench_bugs_cmd;
 pub mod bench_cmd;
 pub mod bench_explore_cmd;
 pub mod bench_scale_cmd;
+pub mod bench_sweep_cmd;
 pub mod chrome_cmd;
 pub mod determinism;
 pub mod explore;
@@ -118,6 +119,9 @@ pub enum BenchWhat {
     /// For each known bug: runs until first detection by `explore` and by
     /// random swarm seeds, the median over several campaigns, side by side.
     Explore(bench_explore_cmd::BenchExploreArgs),
+    /// A sweep's cost per seed beside plain `mailsim run` processes over
+    /// the same seeds, in alternating rounds.
+    Sweep(bench_sweep_cmd::BenchSweepArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -257,6 +261,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Bench(args) => match &args.what {
             Some(BenchWhat::Bugs(bugs)) => bench_bugs_cmd::run(bugs),
             Some(BenchWhat::Explore(explore)) => bench_explore_cmd::run(explore),
+            Some(BenchWhat::Sweep(sweep)) => bench_sweep_cmd::run(sweep),
             None => bench_cmd::run(&args),
         },
         Command::Bugs => {
