@@ -465,3 +465,28 @@ fn bad_sweep_input_exits_2_with_a_clear_message() {
     let report = mailsim(&["report", s(&dir.join("nowhere"))]);
     assert_eq!(report.status.code(), Some(2));
 }
+
+#[test]
+fn bench_sweep_times_a_sweep_beside_plain_runs_of_the_same_seeds() {
+    let output = mailsim(&[
+        "bench", "sweep", "--seeds", "0..1", "--family", "calm", "--rounds", "1",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let row = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("1 "))
+        .unwrap_or_else(|| panic!("no row for round 1: {stdout}"));
+    let figures: Vec<f64> = row
+        .split_whitespace()
+        .skip(1)
+        .map(|field| field.parse().expect("a number"))
+        .collect();
+    assert_eq!(figures.len(), 3, "{row}");
+    assert!(figures.iter().all(|f| *f > 0.0), "{row}");
+    assert!(stdout.contains("median: a sweep takes"), "{stdout}");
+
+    let bad = mailsim(&["bench", "sweep", "--rounds", "0"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--rounds"));
+}
