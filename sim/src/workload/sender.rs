@@ -8,7 +8,11 @@
 //! §4.5.4, §5.1): it walks the MX list in preference order, keeps retrying
 //! recipients that got 4xx or no answer with doubling backoff until its
 //! lifetime runs out, trusts DNS answers for their TTL, and treats an
-//! indefinite answer as "not delivered" and tries again.
+//! indefinite answer as "not delivered" and tries again. Like Exim with
+//! `multi_domain`, it puts recipients of domains served by the same MX hosts
+//! in one transaction, so the gateway meets envelopes naming several tenants;
+//! recipients answered 452 (no room, RFC 5321 §4.5.3.1.10) go in a new
+//! transaction at once, the only way the sender learns the server's limit.
 
 use std::cell::RefCell;
 use std::rc::Rc;
