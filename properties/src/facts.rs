@@ -123,7 +123,10 @@ impl Facts {
     /// tenant's address.
     pub fn tenants_of(&self, message: &MessageFacts) -> Vec<&TenantFacts> {
         let mut out: Vec<&TenantFacts> = Vec::new();
-        let by_rcpt = message.rcpts.iter().filter_map(|r| self.tenant_for_address(r));
+        let by_rcpt = message
+            .rcpts
+            .iter()
+            .filter_map(|r| self.tenant_for_address(r));
         for tenant in by_rcpt.chain(self.tenant(&message.tenant)) {
             if !out.iter().any(|known| known.name == tenant.name) {
                 out.push(tenant);

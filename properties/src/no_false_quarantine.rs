@@ -52,7 +52,11 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
                 if tenants.is_empty() {
                     "?".to_string()
                 } else {
-                    tenants.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(" and ")
+                    tenants
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 }
             ),
         };
@@ -102,7 +106,11 @@ mod tests {
     #[test]
     fn spam_held_for_a_message_one_of_whose_tenants_quarantines_passes() {
         let mut run = Run::new();
-        run.send("m7", Told::Accepted, &["bob@acme.example", "dave@globex.example"]);
+        run.send(
+            "m7",
+            Told::Accepted,
+            &["bob@acme.example", "dave@globex.example"],
+        );
         run.quarantine("m7", "eu-west-1");
         let facts = crate::testkit::facts_with_two_tenant_spam();
         assert_eq!(check(&run.log, &facts), vec![]);

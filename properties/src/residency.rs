@@ -139,7 +139,11 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
                 bytes.host,
                 bytes.place,
                 ms(bytes.t_us),
-                if names.len() == 1 { "the tenant allows" } else { "they allow" },
+                if names.len() == 1 {
+                    "the tenant allows"
+                } else {
+                    "they allow"
+                },
                 regions.join(", ")
             )
         };
@@ -176,7 +180,11 @@ mod tests {
     fn a_message_for_two_tenants_may_sit_in_either_ones_regions_only() {
         let facts = crate::testkit::facts_with_two_tenant_spam();
         let mut run = Run::new();
-        run.send("m7", Told::Accepted, &["bob@acme.example", "dave@globex.example"]);
+        run.send(
+            "m7",
+            Told::Accepted,
+            &["bob@acme.example", "dave@globex.example"],
+        );
         run.store("m7", "eu-west-1", "spool/m7");
         run.store("m7", "us-east-1", "spool/m7");
         assert_eq!(check(&run.log, &facts), vec![]);

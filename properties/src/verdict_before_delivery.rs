@@ -217,7 +217,11 @@ mod tests {
         // m7's first recipient is acme's (quarantine); dave is globex's (tag).
         let facts = crate::testkit::facts_with_two_tenant_spam();
         let mut run = Run::new();
-        run.send("m7", Told::Accepted, &["bob@acme.example", "dave@globex.example"]);
+        run.send(
+            "m7",
+            Told::Accepted,
+            &["bob@acme.example", "dave@globex.example"],
+        );
         run.scan("m7", Verdict::Spam);
         run.deliver_tagged("m7", "dave@globex.example", "mbx-globex");
         assert_eq!(check(&run.log, &facts), vec![]);

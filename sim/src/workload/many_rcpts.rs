@@ -98,7 +98,10 @@ fn draw_rcpts(prng: &mut Prng, tenants: &[TenantSpec]) -> Vec<String> {
     if !abroad.is_empty() && prng.percent(50) {
         let tenant = *prng.pick(&abroad);
         let at = prng.range(0, rcpts.len() as u64 + 1) as usize;
-        rcpts.insert(at, format!("{}@{}", prng.pick(&tenant.users), tenant.domain));
+        rcpts.insert(
+            at,
+            format!("{}@{}", prng.pick(&tenant.users), tenant.domain),
+        );
     }
     if prng.percent(30) {
         rcpts.push(format!("nobody@{}", anchor.domain));
@@ -116,7 +119,9 @@ fn addresses(tenant: &TenantSpec) -> Vec<String> {
 
 fn tenant_of<'a>(tenants: &'a [TenantSpec], address: &str) -> Option<&'a TenantSpec> {
     let domain = address.rsplit_once('@')?.1;
-    tenants.iter().find(|t| t.domain.eq_ignore_ascii_case(domain))
+    tenants
+        .iter()
+        .find(|t| t.domain.eq_ignore_ascii_case(domain))
 }
 
 #[cfg(test)]
@@ -157,6 +162,9 @@ mod tests {
                     && s.workload.messages.iter().any(|m| m.rcpts.len() > limit)
             })
             .count();
-        assert!((1..20).contains(&over), "{over} of 20 seeds run over the limit");
+        assert!(
+            (1..20).contains(&over),
+            "{over} of 20 seeds run over the limit"
+        );
     }
 }

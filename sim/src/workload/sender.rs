@@ -125,7 +125,10 @@ async fn deliver(
                     continue;
                 }
             };
-            match routes.iter_mut().find(|(known, _)| same_hosts(known, &hosts)) {
+            match routes
+                .iter_mut()
+                .find(|(known, _)| same_hosts(known, &hosts))
+            {
                 Some((_, domains)) => domains.push(domain),
                 None => routes.push((hosts, vec![domain])),
             }
@@ -468,7 +471,10 @@ mod tests {
     #[test]
     fn mx_answers_with_the_same_hosts_in_another_order_are_one_route() {
         let hosts = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-        assert!(same_hosts(&hosts(&["gw-a", "gw-b"]), &hosts(&["GW-B", "gw-a"])));
+        assert!(same_hosts(
+            &hosts(&["gw-a", "gw-b"]),
+            &hosts(&["GW-B", "gw-a"])
+        ));
         assert!(!same_hosts(&hosts(&["gw-a", "gw-b"]), &hosts(&["gw-a"])));
         assert!(!same_hosts(&hosts(&["gw-a"]), &hosts(&["gw-c"])));
     }
