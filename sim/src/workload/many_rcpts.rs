@@ -80,7 +80,8 @@ fn draw_rcpts(prng: &mut Prng, tenants: &[TenantSpec]) -> Vec<String> {
         .collect();
     let mut groups: Vec<Vec<String>> = vec![addresses(anchor)];
     if !neighbours.is_empty() {
-        groups.push(addresses(*prng.pick(&neighbours)));
+        let neighbour = prng.pick(&neighbours);
+        groups.push(addresses(neighbour));
     }
     let mut rcpts: Vec<String> = Vec::new();
     let longest = groups.iter().map(Vec::len).max().unwrap_or(0);
