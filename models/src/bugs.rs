@@ -68,6 +68,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("expiry-without-dsn", "drops expired messages without a DSN"),
     ("retry-forever", "never expires a message; keeps retrying"),
     (
+        "split-by-first-tenant",
+        "takes several tenants' recipients in one transaction and files the message under the first one's tenant",
+    ),
+    (
         "cross-tenant-routing",
         "routes a recipient to another tenant's mailbox server",
     ),

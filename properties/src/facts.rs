@@ -26,7 +26,9 @@ pub struct TenantFacts {
 /// One message of the workload, as the sender built it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct MessageFacts {
-    /// The tenant the message is addressed to (its name).
+    /// The tenant of the message's first recipient (its name). A message
+    /// may name recipients of several tenants: judge each recipient by its
+    /// own ([`Facts::tenant_of_rcpt`], [`Facts::tenants_of`]).
     pub tenant: String,
     /// The envelope sender (MAIL FROM), where a DSN must go.
     pub sender: String,
@@ -107,6 +109,30 @@ impl Facts {
     /// The tenant an address belongs to, if its domain is a tenant's.
     pub fn tenant_for_address(&self, address: &str) -> Option<&TenantFacts> {
         self.tenant_for_domain(domain_of(address)?)
+    }
+
+    /// The tenant of recipient `rcpt` of `message`: its address's, else
+    /// (an address no tenant owns) the message's own.
+    pub fn tenant_of_rcpt(&self, message: &MessageFacts, rcpt: &str) -> Option<&TenantFacts> {
+        self.tenant_for_address(rcpt)
+            .or_else(|| self.tenant(&message.tenant))
+    }
+
+    /// Every tenant `message` is addressed to, each once, in recipient order;
+    /// the message's own tenant first when none of its recipients is a
+    /// tenant's address.
+    pub fn tenants_of(&self, message: &MessageFacts) -> Vec<&TenantFacts> {
+        let mut out: Vec<&TenantFacts> = Vec::new();
+        let by_rcpt = message
+            .rcpts
+            .iter()
+            .filter_map(|r| self.tenant_for_address(r));
+        for tenant in by_rcpt.chain(self.tenant(&message.tenant)) {
+            if !out.iter().any(|known| known.name == tenant.name) {
+                out.push(tenant);
+            }
+        }
+        out
     }
 
     /// The mailbox host of a sender outside every tenant, by its domain.

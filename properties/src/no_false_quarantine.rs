@@ -29,8 +29,14 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
             // correct gateway either, but nothing here says what it was).
             continue;
         };
-        let tenant = view.tenant_of(msg);
-        let holds_spam = tenant.is_some_and(|t| t.spam_policy_quarantine);
+        // Judged per recipient: a quarantine may be the copy of any tenant
+        // the message is addressed to, so spam is held rightly when one of
+        // them holds spam.
+        let tenants = view
+            .message(msg)
+            .map(|m| view.facts.tenants_of(m))
+            .unwrap_or_default();
+        let holds_spam = tenants.iter().any(|t| t.spam_policy_quarantine);
         let allowed = match class {
             Class::Malware => true,
             Class::Spam => holds_spam,
@@ -43,7 +49,15 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
             Class::Clean => "clean mail".to_string(),
             _ => format!(
                 "spam for tenant {}, whose policy is to tag and deliver it",
-                tenant.map_or("?", |t| t.name.as_str())
+                if tenants.is_empty() {
+                    "?".to_string()
+                } else {
+                    tenants
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                }
             ),
         };
         let first = stored[0];
@@ -87,6 +101,19 @@ mod tests {
         assert_reported(&found, NAME, "the sender built clean mail");
         // The evidence is the write that settled it (just before the read).
         assert!(found[0].events.contains(&(held - 1)));
+    }
+
+    #[test]
+    fn spam_held_for_a_message_one_of_whose_tenants_quarantines_passes() {
+        let mut run = Run::new();
+        run.send(
+            "m7",
+            Told::Accepted,
+            &["bob@acme.example", "dave@globex.example"],
+        );
+        run.quarantine("m7", "eu-west-1");
+        let facts = crate::testkit::facts_with_two_tenant_spam();
+        assert_eq!(check(&run.log, &facts), vec![]);
     }
 
     #[test]

@@ -16,17 +16,23 @@
 //! jurisdiction is the `dsn-replicas-anywhere` bug). Bytes of a message
 //! that is neither a workload message nor such a DSN cannot be attributed
 //! to a tenant and are left to the other properties.
+//!
+//! A message addressed to several tenants may sit in a region any of them
+//! allows: the log does not say whose copy a stored file is, so a copy of
+//! tenant B's recipients in tenant A's region is judged by
+//! `tenant_isolation` where it arrives, not here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use traces::{Log, Presence};
 
 use crate::view::{Outcomes, ms};
-use crate::{Facts, Kind, Violation};
+use crate::{Facts, Kind, TenantFacts, Violation};
 
 pub const NAME: &str = "residency";
 pub const KIND: Kind = Kind::Safety;
-pub const DESCRIPTION: &str = "a message's bytes are seen only in regions its tenant allows";
+pub const DESCRIPTION: &str =
+    "a message's bytes are seen only in regions its recipients' tenants allow";
 
 pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
     judge(&Outcomes::build(log, facts))
@@ -34,7 +40,11 @@ pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
 
 /// Whose rules a message's bytes follow, and which hosts are final mailboxes.
 struct Owner<'a> {
+    /// The message's own tenant, named when the facts do not know it.
     tenant_name: &'a str,
+    /// Every tenant the message is addressed to: a region any of them allows
+    /// may hold it, since the copy kept there may be that tenant's.
+    tenants: Vec<&'a TenantFacts>,
     /// The message a DSN reports on, for the reason.
     about: Option<&'a str>,
     mailbox_hosts: BTreeSet<&'a str>,
@@ -52,6 +62,7 @@ fn owners<'a>(view: &'a Outcomes<'a>) -> BTreeMap<&'a str, Owner<'a>> {
         };
         let owner = out.entry(dsn.msg.as_str()).or_insert_with(|| Owner {
             tenant_name: &m.tenant,
+            tenants: facts.tenants_of(m),
             about: Some(about),
             mailbox_hosts: BTreeSet::new(),
         });
@@ -70,24 +81,18 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
     for bytes in &view.bytes {
         let owner = match view.message(&bytes.msg) {
             Some(m) => {
-                let mut hosts: BTreeSet<&str> = m
-                    .rcpts
-                    .iter()
-                    .filter_map(|r| facts.tenant_for_address(r))
-                    .map(|t| t.mailbox_host.as_str())
-                    .collect();
-                if let Some(t) = facts.tenant(&m.tenant) {
-                    hosts.insert(&t.mailbox_host);
-                }
+                let tenants = facts.tenants_of(m);
                 Owner {
+                    mailbox_hosts: tenants.iter().map(|t| t.mailbox_host.as_str()).collect(),
                     tenant_name: &m.tenant,
+                    tenants,
                     about: None,
-                    mailbox_hosts: hosts,
                 }
             }
             None => match dsn_owners.get(bytes.msg.as_str()) {
                 Some(o) => Owner {
                     tenant_name: o.tenant_name,
+                    tenants: o.tenants.clone(),
                     about: o.about,
                     mailbox_hosts: o.mailbox_hosts.clone(),
                 },
@@ -105,26 +110,42 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
             Presence::Stored => "stored",
             Presence::Received => "received",
         };
-        let reason = match facts.tenant(owner.tenant_name) {
-            Some(t) if t.allowed_regions.iter().any(|r| r == bytes.region) => continue,
-            Some(t) => format!(
-                "{what} of tenant {} was {how} in region {} on {} ({}) at {}, but the tenant \
-                 allows only [{}]",
-                t.name,
-                bytes.region,
-                bytes.host,
-                bytes.place,
-                ms(bytes.t_us),
-                t.allowed_regions.join(", ")
-            ),
-            None => format!(
+        let allowed = |t: &&TenantFacts| t.allowed_regions.iter().any(|r| r == bytes.region);
+        if owner.tenants.iter().any(allowed) {
+            continue;
+        }
+        let reason = if owner.tenants.is_empty() {
+            format!(
                 "{what} belongs to tenant {}, which the facts do not know, so no region is \
                  allowed, yet it was {how} in region {} on {} at {}",
                 owner.tenant_name,
                 bytes.region,
                 bytes.host,
                 ms(bytes.t_us)
-            ),
+            )
+        } else {
+            let names: Vec<&str> = owner.tenants.iter().map(|t| t.name.as_str()).collect();
+            let mut regions: Vec<&str> = Vec::new();
+            for region in owner.tenants.iter().flat_map(|t| &t.allowed_regions) {
+                if !regions.contains(&region.as_str()) {
+                    regions.push(region);
+                }
+            }
+            format!(
+                "{what} of tenant {} was {how} in region {} on {} ({}) at {}, but {} \
+                 only [{}]",
+                names.join(" and "),
+                bytes.region,
+                bytes.host,
+                bytes.place,
+                ms(bytes.t_us),
+                if names.len() == 1 {
+                    "the tenant allows"
+                } else {
+                    "they allow"
+                },
+                regions.join(", ")
+            )
         };
         out.push(Violation::new(NAME, KIND, reason, vec![bytes.index]));
     }
@@ -152,6 +173,25 @@ mod tests {
         assert_reported(&found, NAME, "message m1 of tenant acme");
         assert!(found[0].reason.contains("region us-east-1"));
         assert!(found[0].reason.contains("[eu-west-1, eu-central-1]"));
+        assert_eq!(found[0].events, vec![stray]);
+    }
+
+    #[test]
+    fn a_message_for_two_tenants_may_sit_in_either_ones_regions_only() {
+        let facts = crate::testkit::facts_with_two_tenant_spam();
+        let mut run = Run::new();
+        run.send(
+            "m7",
+            Told::Accepted,
+            &["bob@acme.example", "dave@globex.example"],
+        );
+        run.store("m7", "eu-west-1", "spool/m7");
+        run.store("m7", "us-east-1", "spool/m7");
+        assert_eq!(check(&run.log, &facts), vec![]);
+        let stray = run.store("m7", "ap-south-1", "spool/m7");
+        let found = check(&run.log, &facts);
+        assert_reported(&found, NAME, "message m7 of tenant acme and globex");
+        assert!(found[0].reason.contains("they allow only"));
         assert_eq!(found[0].events, vec![stray]);
     }
 

@@ -16,6 +16,23 @@ pub const SENDER: &str = "mta-0";
 pub const MX: &str = "gw-eu-west-1-0";
 pub const SCANNER: &str = "scanner-eu-west-1-0";
 
+/// [`facts`] plus `m7`, spam for two tenants at once: bob of acme (EU,
+/// quarantines spam) and dave of globex (US, tags it).
+pub fn facts_with_two_tenant_spam() -> Facts {
+    let mut facts = facts();
+    facts.messages.insert(
+        "m7".into(),
+        MessageFacts {
+            tenant: "acme".into(),
+            sender: "alice@sender.example".into(),
+            rcpts: vec!["bob@acme.example".into(), "dave@globex.example".into()],
+            malicious: false,
+            spam: true,
+        },
+    );
+    facts
+}
+
 pub fn facts() -> Facts {
     let message = |tenant: &str, sender: &str, rcpts: &[&str], malicious, spam| MessageFacts {
         tenant: tenant.into(),

@@ -113,9 +113,12 @@ fn judge_copy(view: &Outcomes<'_>, arrival: &Arrival<'_>) -> Option<Violation> {
         None => before.iter().any(|s| s.verdict == Verdict::Spam),
     };
     if is_spam {
+        // The recipient's own tenant decides: one message may be spam for
+        // a tenant that quarantines it and for one that tags it.
         let tenant = view
-            .tenant_of(&arrival.msg)
-            .or_else(|| view.facts.tenant_for_address(&arrival.rcpt));
+            .facts
+            .tenant_for_address(&arrival.rcpt)
+            .or_else(|| view.tenant_of(&arrival.msg));
         let said = match view.built.get(&arrival.msg) {
             Some(built) => {
                 events.push(built.index);
@@ -207,6 +210,25 @@ mod tests {
         let found = check(&run.log, &facts());
         assert_reported(&found, NAME, "message m3");
         assert!(found[0].reason.contains("tenant acme quarantines spam"));
+    }
+
+    #[test]
+    fn spam_for_two_tenants_follows_each_recipients_own_policy() {
+        // m7's first recipient is acme's (quarantine); dave is globex's (tag).
+        let facts = crate::testkit::facts_with_two_tenant_spam();
+        let mut run = Run::new();
+        run.send(
+            "m7",
+            Told::Accepted,
+            &["bob@acme.example", "dave@globex.example"],
+        );
+        run.scan("m7", Verdict::Spam);
+        run.deliver_tagged("m7", "dave@globex.example", "mbx-globex");
+        assert_eq!(check(&run.log, &facts), vec![]);
+        // Filed under globex's policy, bob's copy is delivered: a breach.
+        run.deliver_tagged("m7", "bob@acme.example", "mbx-acme");
+        let found = check(&run.log, &facts);
+        assert_reported(&found, NAME, "tenant acme quarantines spam");
     }
 
     #[test]

@@ -524,7 +524,8 @@ impl<'a> Outcomes<'a> {
             .min()
     }
 
-    /// The tenant a message belongs to, by the facts.
+    /// The tenant of a message's first recipient, by the facts; for a
+    /// recipient's own, `Facts::tenant_of_rcpt`.
     pub fn tenant_of(&self, msg: &str) -> Option<&'a TenantFacts> {
         self.facts.tenant(&self.message(msg)?.tenant)
     }

@@ -41,6 +41,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("expiry-without-dsn", Family::Bounces),
     ("retry-forever", Family::Bounces),
     ("cross-tenant-routing", Family::Calm),
+    ("split-by-first-tenant", Family::Calm),
     ("truncate-body", Family::Calm),
     ("answer-451-always", Family::Calm),
     ("report-disk-lost-on-empty-boot", Family::Calm),

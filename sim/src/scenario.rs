@@ -14,17 +14,21 @@ use serde::{Deserialize, Serialize};
 use crate::faults::{FaultModel, FaultSchedule};
 use crate::prng::{Prng, derive_seed};
 use crate::topology::Topology;
+use crate::workload::many_rcpts;
 use crate::workload::mime::MessageKind;
 use crate::workload::size_edge::SizeEdge;
 
 /// Version 2: every seed also draws three messages at the size limit
 /// (`add_size_edges`); the rest of its draw is what version 1 drew.
-pub const SCENARIO_VERSION: u32 = 2;
+/// Version 3: every seed also draws the gateway's recipient limit and three
+/// messages to many recipients across tenants (`workload::many_rcpts`).
+pub const SCENARIO_VERSION: u32 = 3;
 
 /// Versions this build reads. A version 1 file lists its messages and has
 /// no `size_octets`, which means the same in version 2, so it still runs
-/// exactly as it was saved.
-pub const SCENARIO_VERSIONS_READ: [u32; 2] = [1, 2];
+/// exactly as it was saved; files of both list their knobs and messages, so
+/// they mean in version 3 what they meant.
+pub const SCENARIO_VERSIONS_READ: [u32; 3] = [1, 2, 3];
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -216,6 +220,9 @@ impl Scenario {
             knobs.message_bytes_max,
             &mut workload,
         );
+        let mut many_rcpts = Prng::new(derive_seed(seed, "many_rcpts"));
+        knobs.recipients_max = many_rcpts::draw_recipients_max(&mut many_rcpts);
+        many_rcpts::add(&mut many_rcpts, seed, &tenants, &mut workload);
         let faults = FaultSchedule::draw(
             &mut Prng::new(derive_seed(seed, "faults")),
             family,
@@ -556,7 +563,7 @@ impl fmt::Display for Scenario {
         let k = &self.knobs;
         writeln!(
             f,
-            "knobs: quorum {} across {} clouds, replication timeout {} ms, scan timeout {} ms, backoff {}..{} ms, queue lifetime {} ms, owner lease {} ms, max message {} bytes",
+            "knobs: quorum {} across {} clouds, replication timeout {} ms, scan timeout {} ms, backoff {}..{} ms, queue lifetime {} ms, owner lease {} ms, max message {} bytes, max {} recipients",
             k.replica_quorum,
             k.replica_clouds_min,
             k.replication_timeout_ms,
@@ -565,7 +572,8 @@ impl fmt::Display for Scenario {
             k.backoff_ms_max,
             k.queue_lifetime_ms,
             k.owner_lease_ms,
-            k.message_bytes_max
+            k.message_bytes_max,
+            k.recipients_max
         )?;
         if self.bugs.is_empty() {
             write!(f, "bugs: none")?;

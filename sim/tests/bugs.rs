@@ -172,6 +172,14 @@ fn cross_tenant_routing_offers_one_tenants_recipients_to_another() {
 }
 
 #[test]
+fn split_by_first_tenant_hands_one_tenants_copy_to_another() {
+    // Calm: every seed sends messages to several tenants behind the same
+    // gateways, so one transaction names them all and the first
+    // recipient's tenant decides where every copy goes.
+    hunted("split-by-first-tenant", "tenant_isolation", 0);
+}
+
+#[test]
 fn ack_before_dir_sync_acknowledges_mail_whose_name_is_not_yet_durable() {
     // Calm: judged at the disk seam at the instant of each 250, no crash
     // needed to expose it.

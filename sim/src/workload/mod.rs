@@ -4,6 +4,7 @@ pub mod dns;
 pub mod dsn_reader;
 pub mod mailbox;
 pub mod mailbox_faults;
+pub mod many_rcpts;
 pub mod mime;
 pub mod multipart;
 pub mod mx_query;

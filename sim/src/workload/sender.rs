@@ -8,7 +8,11 @@
 //! §4.5.4, §5.1): it walks the MX list in preference order, keeps retrying
 //! recipients that got 4xx or no answer with doubling backoff until its
 //! lifetime runs out, trusts DNS answers for their TTL, and treats an
-//! indefinite answer as "not delivered" and tries again.
+//! indefinite answer as "not delivered" and tries again. Like Exim with
+//! `multi_domain`, it puts recipients of domains served by the same MX hosts
+//! in one transaction, so the gateway meets envelopes naming several tenants;
+//! recipients answered 452 (no room, RFC 5321 §4.5.3.1.10) go in a new
+//! transaction at once, the only way the sender learns the server's limit.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -107,6 +111,11 @@ async fn deliver(
     let mut delivery = Delivery::new(env, &plan, &settings);
     let mut passes = 0u32;
     loop {
+        // Domains served by the same MX hosts travel together, one
+        // transaction for all their recipients, as Exim's `multi_domain`
+        // batches addresses routed to the same hosts: the gateway fronts
+        // many tenants, so one envelope may name several of them.
+        let mut routes: Vec<(Vec<String>, Vec<String>)> = Vec::new();
         for domain in delivery.pending_domains() {
             let (dns_host, limit) = (&settings.dns_host, settings.smtp_timeout_ms);
             let hosts = match resolve_shared(&cache, env, dns_host, &domain, limit).await {
@@ -116,14 +125,30 @@ async fn deliver(
                     continue;
                 }
             };
-            // RFC 5321 §5.1: try the MX hosts in preference order, each only
-            // for the recipients still pending.
+            match routes
+                .iter_mut()
+                .find(|(known, _)| same_hosts(known, &hosts))
+            {
+                Some((_, domains)) => domains.push(domain),
+                None => routes.push((hosts, vec![domain])),
+            }
+        }
+        for (hosts, domains) in routes {
+            // RFC 5321 §5.1: try the MX hosts in preference order (the first
+            // domain's), each only for the recipients still pending.
             for mx in hosts {
-                let rcpts = delivery.pending_in(&domain);
-                if rcpts.is_empty() || now_ms(env) >= deadline {
-                    break;
+                // RFC 5321 §4.5.3.1.10: recipients refused with 452 for want
+                // of room go in a later transaction, at once while the
+                // server keeps taking some.
+                loop {
+                    let rcpts = delivery.pending_in(&domains);
+                    if rcpts.is_empty() || now_ms(env) >= deadline {
+                        break;
+                    }
+                    if !delivery.attempt(&mx, &rcpts, &message).await {
+                        break;
+                    }
                 }
-                delivery.attempt(&mx, &rcpts, &message).await;
             }
         }
         if delivery.pending.is_empty() {
@@ -196,10 +221,11 @@ impl<'a> Delivery<'a> {
         domains
     }
 
-    fn pending_in(&self, domain: &str) -> Vec<String> {
+    /// The pending recipients whose domain is one of `domains`, in plan order.
+    fn pending_in(&self, domains: &[String]) -> Vec<String> {
         self.pending
             .iter()
-            .filter(|rcpt| domain_of(rcpt) == domain)
+            .filter(|rcpt| domains.contains(&domain_of(rcpt)))
             .cloned()
             .collect()
     }
@@ -217,8 +243,10 @@ impl<'a> Delivery<'a> {
         });
     }
 
-    /// One connection to `mx` offering the message to `rcpts`.
-    async fn attempt(&mut self, mx: &str, rcpts: &[String], message: &[u8]) {
+    /// One connection to `mx` offering the message to `rcpts`. True when
+    /// the server took some recipients and had no room for others (452):
+    /// worth a new transaction for the rest right away.
+    async fn attempt(&mut self, mx: &str, rcpts: &[String], message: &[u8]) -> bool {
         self.attempts += 1;
         self.env.observe(EventKind::SendAttempt {
             msg: self.plan.id.clone(),
@@ -228,8 +256,14 @@ impl<'a> Delivery<'a> {
         let limit = Duration::from_millis(self.settings.smtp_timeout_ms);
         let mut conn = match env::timeout(self.env, limit, self.env.connect(mx, SMTP_PORT)).await {
             Ok(Ok(conn)) => conn,
-            Ok(Err(error)) => return self.no_answer(mx, &format!("connect: {error}")),
-            Err(_) => return self.no_answer(mx, "connect: timed out"),
+            Ok(Err(error)) => {
+                self.no_answer(mx, &format!("connect: {error}"));
+                return false;
+            }
+            Err(_) => {
+                self.no_answer(mx, "connect: timed out");
+                return false;
+            }
         };
         let offer = Offer {
             helo: self.env.host_name(),
@@ -241,7 +275,10 @@ impl<'a> Delivery<'a> {
             smtp_client::send(self.env, &mut conn, offer, self.settings.smtp_timeout_ms).await;
         match result {
             Ok(transaction) => self.judge(mx, rcpts, &transaction),
-            Err(Failure::BeforeDot(why)) => self.no_answer(mx, &why),
+            Err(Failure::BeforeDot(why)) => {
+                self.no_answer(mx, &why);
+                false
+            }
             Err(Failure::AfterDot(why)) => {
                 // RFC 1047: the server may have taken the message. The error
                 // does not say which RCPTs were accepted, so every recipient
@@ -250,6 +287,7 @@ impl<'a> Delivery<'a> {
                 // §6.1 prefers a duplicate to a loss.
                 self.last_error = format!("{mx}: {why}");
                 self.outcome(Told::Indefinite, 0, rcpts.to_vec());
+                false
             }
         }
     }
@@ -262,7 +300,8 @@ impl<'a> Delivery<'a> {
     }
 
     /// Reads a completed transaction: who was accepted, refused or put off.
-    fn judge(&mut self, mx: &str, offered: &[String], transaction: &Transaction) {
+    /// True when some recipients were accepted and others found no room.
+    fn judge(&mut self, mx: &str, offered: &[String], transaction: &Transaction) -> bool {
         let mail = &transaction.mail;
         if !mail.positive_completion() {
             // No RCPT was sent. A permanent MAIL refusal refuses the message
@@ -277,11 +316,12 @@ impl<'a> Delivery<'a> {
             } else {
                 self.outcome(Told::Deferred, mail.code, Vec::new());
             }
-            return;
+            return false;
         }
         let mut accepted = Vec::new();
         let mut transient: Option<&ServerReply> = None;
         let mut permanent: Option<&ServerReply> = None;
+        let mut no_room = false;
         for (rcpt, reply) in &transaction.rcpts {
             self.env.observe(EventKind::RcptReply {
                 msg: self.plan.id.clone(),
@@ -296,6 +336,7 @@ impl<'a> Delivery<'a> {
                 permanent = Some(reply);
             } else {
                 // 4xx (or a nonsensical 3xx): the recipient stays pending.
+                no_room |= reply.code == TOO_MANY_RECIPIENTS;
                 transient.get_or_insert(reply);
             }
         }
@@ -315,6 +356,7 @@ impl<'a> Delivery<'a> {
                 }
                 self.accepted_ever = true;
                 self.outcome(Told::Accepted, reply.code, accepted);
+                return no_room;
             }
             Some(reply) if reply.permanent_negative() => {
                 self.last_error = format!("{mx}: DATA {reply}");
@@ -337,6 +379,7 @@ impl<'a> Delivery<'a> {
                 (None, None) => self.outcome(Told::Deferred, 0, Vec::new()),
             },
         }
+        false
     }
 
     /// Every recipient is settled: note a message nobody took.
@@ -348,6 +391,22 @@ impl<'a> Delivery<'a> {
             });
         }
     }
+}
+
+/// RFC 5321 §4.5.3.1.10: the reply to a RCPT beyond the server's limit.
+const TOO_MANY_RECIPIENTS: u16 = 452;
+
+/// Whether two MX answers name the same hosts, in whatever order: the
+/// directory rotates one set of gateways per domain to spread the load, as
+/// equal-preference records would (Exim's `same_hosts` takes equal-preference
+/// hosts in any order as the same list).
+fn same_hosts(a: &[String], b: &[String]) -> bool {
+    let sorted = |hosts: &[String]| {
+        let mut hosts: Vec<String> = hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+        hosts.sort();
+        hosts
+    };
+    sorted(a) == sorted(b)
 }
 
 /// What the workload put in a message of `kind`: ground truth for the
@@ -407,6 +466,17 @@ mod tests {
         assert_eq!(backoff_ms(4, 100, 1_000), 800);
         assert_eq!(backoff_ms(5, 100, 1_000), 1_000);
         assert_eq!(backoff_ms(u32::MAX, 100, 1_000), 1_000);
+    }
+
+    #[test]
+    fn mx_answers_with_the_same_hosts_in_another_order_are_one_route() {
+        let hosts = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert!(same_hosts(
+            &hosts(&["gw-a", "gw-b"]),
+            &hosts(&["GW-B", "gw-a"])
+        ));
+        assert!(!same_hosts(&hosts(&["gw-a", "gw-b"]), &hosts(&["gw-a"])));
+        assert!(!same_hosts(&hosts(&["gw-a"]), &hosts(&["gw-c"])));
     }
 
     #[test]
