@@ -294,8 +294,11 @@ fn spool_read_retry_hot_is_stopped_by_the_livelock_guard_within_seconds() {
     // filled 24 GB. The engine's guard stops the run and names the loop.
     let started = std::time::Instant::now();
     hunted("spool-read-retry-hot", "livelock", 2);
+    // The whole hunt (the correct gateway over the same seeds, a shrink)
+    // takes about a minute on a loaded machine; a loop left running would
+    // never end, or end in the memory killer.
     let seconds = started.elapsed().as_secs();
-    assert!(seconds < 120, "the hunt and shrink took {seconds} s");
+    assert!(seconds < 300, "the hunt and shrink took {seconds} s");
 }
 
 #[test]
