@@ -14,6 +14,7 @@ pub mod drain;
 pub mod durable_watch;
 pub mod fault_state;
 pub mod honest_disk;
+pub mod slow_disk;
 pub mod host_clock;
 pub mod host_faults;
 pub mod hosts;
