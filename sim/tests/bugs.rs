@@ -399,22 +399,3 @@ fn every_catalogue_bug_has_a_test_here() {
         );
     }
 }
-
-#[test]
-#[ignore]
-fn zz_debug_dependencies() {
-    let seed: u64 = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
-    let scenario = bug_hunt::scenario_with(seed, sim::scenario::Family::Dependencies, &[]);
-    for f in &scenario.faults.faults {
-        eprintln!("fault {f}");
-    }
-    let outcome = sim::run::run_on(Engine::Turmoil, &scenario, seed);
-    eprintln!("{}", outcome.summary());
-    let want = std::env::var("WANT").unwrap_or_default();
-    for e in outcome.log.events() {
-        let line = format!("{} {} {:?}", e.t_us / 1000, e.host, e.kind);
-        if want.split(',').any(|w| !w.is_empty() && line.contains(w)) {
-            eprintln!("{line}");
-        }
-    }
-}

@@ -213,26 +213,46 @@ fn dsns_wait_out_a_senders_failing_dns_and_a_gateway_that_takes_servfail_for_nxd
         let scenario = small(12);
         // acme refuses everything at first, so its mail bounces at once and
         // the DSNs look their senders' domains up while those fail.
-        let mut faulted = with_fault(&scenario, 6_000, FaultKind::MailboxRejects {
-            domain: "acme.example".into(),
-        });
+        let mut faulted = with_fault(
+            &scenario,
+            6_000,
+            FaultKind::MailboxRejects {
+                domain: "acme.example".into(),
+            },
+        );
         for sender in 0..scenario.workload.senders {
             faulted.faults.faults.push(Fault {
                 at_ms: 0,
                 duration_ms: 12_000,
                 kind: FaultKind::DnsFails {
                     domain: sim::scenario::sender_domain(sender),
-                    mode: if sender % 2 == 0 { DnsMode::Servfail } else { DnsMode::Timeout },
+                    mode: if sender % 2 == 0 {
+                        DnsMode::Servfail
+                    } else {
+                        DnsMode::Timeout
+                    },
                 },
             });
         }
         faulted.validate().expect("the faulted scenario is valid");
         let outcome = passes(engine, &faulted);
         let dsns_delivered: Vec<u64> = (outcome.log.events().iter())
-            .filter(|e| matches!(&e.kind, EventKind::MailboxReceived { dsn_about: Some(_), .. }))
+            .filter(|e| {
+                matches!(
+                    &e.kind,
+                    EventKind::MailboxReceived {
+                        dsn_about: Some(_),
+                        ..
+                    }
+                )
+            })
             .map(|e| e.t_us / 1_000)
             .collect();
-        assert!(!dsns_delivered.is_empty(), "{engine}: {}", outcome.summary());
+        assert!(
+            !dsns_delivered.is_empty(),
+            "{engine}: {}",
+            outcome.summary()
+        );
         assert!(
             dsns_delivered.iter().all(|&t| t >= 12_000),
             "{engine}: DSNs arrived at {dsns_delivered:?} ms with no MX answer"
@@ -243,9 +263,13 @@ fn dsns_wait_out_a_senders_failing_dns_and_a_gateway_that_takes_servfail_for_nxd
             "{engine}: {buggy:?}"
         );
         // With the DNS answering, every DSN finds its way.
-        let refusing_only = with_fault(&scenario, 6_000, FaultKind::MailboxRejects {
-            domain: "acme.example".into(),
-        });
+        let refusing_only = with_fault(
+            &scenario,
+            6_000,
+            FaultKind::MailboxRejects {
+                domain: "acme.example".into(),
+            },
+        );
         let unfaulted = violated_with(engine, &refusing_only, "servfail-bounces");
         assert!(unfaulted.is_empty(), "{engine}: {unfaulted:?}");
     }

@@ -261,7 +261,8 @@ fn accepted_by(outcome: &RunOutcome, host: &str) -> Vec<u64> {
 }
 
 #[test]
-fn a_slow_disk_delays_every_250_until_its_fsync_is_done_and_a_gateway_that_stops_waiting_is_caught() {
+fn a_slow_disk_delays_every_250_until_its_fsync_is_done_and_a_gateway_that_stops_waiting_is_caught()
+{
     for engine in engines() {
         let scenario = small(12);
         let host = first_mx(&scenario);

@@ -50,9 +50,7 @@ impl SlowDisks {
         let ticket = *ticket;
         let mut held = self.held.borrow_mut();
         let held = held.entry(host.to_string()).or_default();
-        held.extend(
-            (durable.into_iter()).map(|(path, ids)| Held { ticket, path, ids }),
-        );
+        held.extend((durable.into_iter()).map(|(path, ids)| Held { ticket, path, ids }));
     }
 
     /// The last fsync issued on `host`, if one has not completed.
@@ -71,8 +69,9 @@ impl SlowDisks {
         let Some(list) = held.get_mut(host) else {
             return Vec::new();
         };
-        let (now, later): (Vec<Held>, Vec<Held>) =
-            std::mem::take(list).into_iter().partition(|h| h.ticket <= ticket);
+        let (now, later): (Vec<Held>, Vec<Held>) = std::mem::take(list)
+            .into_iter()
+            .partition(|h| h.ticket <= ticket);
         *list = later;
         now.into_iter().map(|h| (h.path, h.ids)).collect()
     }

@@ -210,7 +210,10 @@ mod tests {
                 }
                 kinds.insert(fault.kind.name());
             }
-            assert!(kinds.contains("mailbox_misbehaves"), "seed {seed}: {kinds:?}");
+            assert!(
+                kinds.contains("mailbox_misbehaves"),
+                "seed {seed}: {kinds:?}"
+            );
             assert!(kinds.contains("dns_fails"), "seed {seed}: {kinds:?}");
         }
         assert_eq!(mailbox_modes.len(), super::MAILBOX_MODES.len());
