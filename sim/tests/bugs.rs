@@ -304,8 +304,10 @@ fn drop_means_delivered_loses_mail_a_reset_cut_off_and_never_without_one() {
     // dependencies: a mail server resets the connection mid-data; taking
     // that for a delivery settles mail no mailbox has.
     hunted("drop-means-delivered", "no_acked_loss", 3);
-    // The same mail and outages, every mail server answering in full.
-    invisible_without_its_fault("drop-means-delivered", sim::scenario::Family::Bounces);
+    // No connection dies: nothing to misread. (A mail server that crashes
+    // mid-data is the same fault: the bounces family's outages expose it
+    // too.)
+    invisible_without_its_fault("drop-means-delivered", sim::scenario::Family::Calm);
 }
 
 #[test]
@@ -313,7 +315,8 @@ fn dot_timeout_bounces_bounces_mail_a_tarpit_kept_and_never_without_one() {
     // dependencies: a tarpit answers the final dot 1.5 s late; a 1 s wait
     // takes the silence for a refusal and bounces mail the server kept.
     hunted("dot-timeout-bounces", "no_false_bounce", 3);
-    invisible_without_its_fault("dot-timeout-bounces", sim::scenario::Family::Bounces);
+    // Every reply in time (a crashed mail server is silent too: calm).
+    invisible_without_its_fault("dot-timeout-bounces", sim::scenario::Family::Calm);
 }
 
 #[test]
@@ -322,6 +325,7 @@ fn servfail_bounces_gives_up_a_dsn_on_a_dns_failure_and_never_without_one() {
     // its DSN waits; taken for NXDOMAIN, the DSN is dropped, and the
     // sender told 250 never hears of its mail again.
     hunted("servfail-bounces", "no_acked_loss", 3);
+    // The same kind of DSNs, every lookup answered.
     invisible_without_its_fault("servfail-bounces", sim::scenario::Family::Bounces);
 }
 
