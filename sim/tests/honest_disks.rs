@@ -252,6 +252,30 @@ fn enospc_halfway_through_a_write_leaves_a_cut_short_copy_that_is_never_mail() {
     }
 }
 
+/// `scenario` with the first MX's disk in `mode` for the first 8 s, its
+/// region cut off from the third MX's meanwhile: a 250 then needs the
+/// first MX's own copy (a third copy would make the quorum without it).
+fn leaning_on_own_copy(scenario: &Scenario, mode: DiskMode) -> Scenario {
+    let host = first_mx(scenario);
+    let config = deploy::gateway_config(scenario);
+    let domain = &config.tenant("acme").expect("tenant").domain;
+    let mx = deploy::mx_directory(scenario, &config);
+    let third = &mx.hosts(domain).expect("MX hosts")[2];
+    let topology = &scenario.topology;
+    let region_of = |h: &str| topology.region_of_host(h).expect("a region").name.clone();
+    let mut faults = with_disk_fault(scenario, mode, 0, 8_000).faults.faults;
+    faults.push(Fault {
+        at_ms: 0,
+        duration_ms: 8_000,
+        kind: FaultKind::Partition {
+            from: region_of(&host),
+            to: region_of(third),
+            one_way: false,
+        },
+    });
+    with_faults(scenario, faults)
+}
+
 /// Times (ms) at which `host` told a sender 250.
 fn accepted_by(outcome: &RunOutcome, host: &str) -> Vec<u64> {
     (outcome.log.events().iter())
@@ -267,7 +291,9 @@ fn a_slow_disk_delays_every_250_until_its_fsync_is_done_and_a_gateway_that_stops
         let scenario = small(12);
         let host = first_mx(&scenario);
         let calm = passes(engine, &scenario);
-        let faulted = with_disk_fault(&scenario, DiskMode::Slow, 0, 8_000);
+        // As for fsync_forgets: the first MX's region is cut off from the
+        // third MX's, so its 250s lean on its own (slow) copy.
+        let faulted = leaning_on_own_copy(&scenario, DiskMode::Slow);
         let outcome = passes(engine, &faulted);
         assert_ne!(outcome.digest, calm.digest, "{engine}");
         // Each 250 of the slow host waits for the fsyncs before it to
