@@ -250,7 +250,13 @@ pub fn store_new(
 pub fn store_entry(disk: &dyn Disk, entry: &Entry, durability: Durability) -> io::Result<()> {
     let json = serde_json::to_vec(entry).map_err(io::Error::other)?;
     let temp = format!("{SPOOL_DIR}/{}.json.tmp", entry.id);
-    disk.write(&temp, &spool_record::seal(&json))?;
+    match disk.write(&temp, &spool_record::seal(&json)) {
+        // The `short-write-ignored` bug, as for the message (store_new).
+        Err(e)
+            if e.kind() == io::ErrorKind::StorageFull
+                && durability == Durability::IgnoresShortWrite => {}
+        result => result?,
+    }
     if durability != Durability::Unsynced {
         sync_file(disk, &temp, durability)?;
     }
