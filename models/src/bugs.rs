@@ -127,6 +127,26 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "bounce-on-4xx",
         "bounces a recipient at the first 4xx or refused connection instead of retrying",
     ),
+    (
+        "drop-means-delivered",
+        "takes a connection that dies once the message's data is on its way for a delivery",
+    ),
+    (
+        "dot-timeout-bounces",
+        "waits 1 s for the reply to the final dot (RFC 5321 §4.5.3.2: 10 minutes) and takes the silence for a refusal",
+    ),
+    (
+        "servfail-bounces",
+        "takes a DNS SERVFAIL or timeout for NXDOMAIN and gives up the DSN it was routing",
+    ),
+    (
+        "short-write-ignored",
+        "takes a spool write that ENOSPC stopped halfway for a whole one and acknowledges the cut copy",
+    ),
+    (
+        "slow-fsync-assumed-done",
+        "waits 500 ms for the spool's fsync and, if the disk is slower, answers as if it were done",
+    ),
 ];
 
 pub fn is_known(name: &str) -> bool {

@@ -61,6 +61,14 @@ pub trait Env {
     fn listen(&self, port: u16) -> BoxFut<'static, io::Result<Box<dyn Listener>>>;
     /// This host's disk.
     fn disk(&self) -> &dyn Disk;
+    /// Completes once the writes and fsyncs asked of this host's disk so
+    /// far have taken effect. A real disk's calls block until they have,
+    /// so at once; a simulated slow disk takes simulated time. A node
+    /// awaits it after a spool write and before relying on it (a 250, a
+    /// replica's yes).
+    fn disk_settled(&self) -> BoxFut<'static, ()> {
+        Box::pin(std::future::ready(()))
+    }
     /// The next draw of this host's seeded generator.
     fn random_u64(&self) -> u64;
     /// Runs `task` concurrently on this host until it ends or the host dies.

@@ -26,7 +26,11 @@ use crate::shrink;
 /// fail-open scanner and the quarantine of unscanned mail need every scanner
 /// of a jurisdiction down, a bounce on a 4xx needs a mailbox that is down
 /// (bounces), an altered body needs only a delivery (calm), and so does a
-/// message at the size limit (calm: every seed sends one).
+/// message at the size limit (calm: every seed sends one); a dependency
+/// misread (a reset taken for a delivery, a tarpit's silence for a
+/// refusal, SERVFAIL for NXDOMAIN) needs a dependency failing that way
+/// (dependencies), and a cut spool write needs ENOSPC halfway
+/// (disk-faults).
 pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("ack-before-fsync", Family::PowerLoss),
     ("ack-before-replication-quorum", Family::DiskLoss),
@@ -58,6 +62,11 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("fsync-retry-trusted", Family::DiskFaults),
     ("spool-trusts-reads", Family::DiskFaults),
     ("spool-read-retry-hot", Family::DiskFaults),
+    ("short-write-ignored", Family::DiskFaults),
+    ("slow-fsync-assumed-done", Family::DiskFaults),
+    ("drop-means-delivered", Family::Dependencies),
+    ("dot-timeout-bounces", Family::Dependencies),
+    ("servfail-bounces", Family::Dependencies),
 ];
 
 /// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so

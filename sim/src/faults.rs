@@ -64,6 +64,10 @@ pub enum DiskMode {
     FullMidWrite,
     /// Every write fails with ENOSPC; reads, renames and removals still work.
     Full,
+    /// Every fsync (of a file or a directory) takes 800 ms of simulated
+    /// time before what it makes durable is (`engine/slow_disk.rs`): a
+    /// node that waits for it is slower; one that does not has not waited.
+    Slow,
 }
 
 impl DiskMode {
@@ -75,6 +79,7 @@ impl DiskMode {
             DiskMode::FsyncForgets => "fsync_forgets",
             DiskMode::FullMidWrite => "full_mid_write",
             DiskMode::Full => "full",
+            DiskMode::Slow => "slow",
         }
     }
 }

@@ -153,6 +153,11 @@ pub enum Family {
     /// One region's gateway disks fail the ways real disks do (read errors,
     /// flipped bits, fsyncs that forget, ENOSPC halfway).
     DiskFaults,
+    /// One tenant's mail server refusing everything (so DSNs go out), the
+    /// others' servers tarpitting, hanging up after DATA, resetting
+    /// mid-data or greylisting, and senders' domains whose DNS fails or
+    /// flaps while their DSNs wait.
+    Dependencies,
 }
 
 impl Family {
@@ -176,7 +181,8 @@ impl Family {
             | Family::PowerLoss
             | Family::ScannerOutage
             | Family::ClockSkew
-            | Family::DiskFaults => 30_000,
+            | Family::DiskFaults
+            | Family::Dependencies => 30_000,
         }
     }
 }

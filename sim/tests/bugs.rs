@@ -343,6 +343,66 @@ fn successor_waits_for_copyless_leaves_mail_without_an_owner_once_its_owner_lose
     );
 }
 
+/// `bug` on seeds 1..=3 of `family`, which lacks the fault it needs,
+/// breaks no promise: the fault is what the catalogue bug is caught with.
+fn invisible_without_its_fault(bug: &str, family: sim::scenario::Family) {
+    for seed in 1..=3 {
+        let judged = bug_hunt::judge(Engine::Turmoil, seed, family, &[bug]);
+        assert!(
+            !judged.failed(),
+            "{bug} on seed {seed} of {}: {:?}",
+            family.name(),
+            judged.properties
+        );
+    }
+}
+
+#[test]
+fn drop_means_delivered_loses_mail_a_reset_cut_off_and_never_without_one() {
+    // dependencies: a mail server resets the connection mid-data; taking
+    // that for a delivery settles mail no mailbox has.
+    hunted("drop-means-delivered", "no_acked_loss", 3);
+    // No connection dies: nothing to misread. (A mail server that crashes
+    // mid-data is the same fault: the bounces family's outages expose it
+    // too.)
+    invisible_without_its_fault("drop-means-delivered", sim::scenario::Family::Calm);
+}
+
+#[test]
+fn dot_timeout_bounces_bounces_mail_a_tarpit_kept_and_never_without_one() {
+    // dependencies: a tarpit answers the final dot 1.5 s late; a 1 s wait
+    // takes the silence for a refusal and bounces mail the server kept.
+    hunted("dot-timeout-bounces", "no_false_bounce", 3);
+    // Every reply in time (a crashed mail server is silent too: calm).
+    invisible_without_its_fault("dot-timeout-bounces", sim::scenario::Family::Calm);
+}
+
+#[test]
+fn servfail_bounces_gives_up_a_dsn_on_a_dns_failure_and_never_without_one() {
+    // dependencies: a sender's domain answers SERVFAIL (or nothing) while
+    // its DSN waits; taken for NXDOMAIN, the DSN is dropped, and the
+    // sender told 250 never hears of its mail again.
+    hunted("servfail-bounces", "no_acked_loss", 3);
+    // The same kind of DSNs, every lookup answered.
+    invisible_without_its_fault("servfail-bounces", sim::scenario::Family::Bounces);
+}
+
+#[test]
+fn short_write_ignored_acknowledges_a_copy_enospc_cut_and_never_without_one() {
+    // disk-faults: ENOSPC halfway through the message's write, taken for a
+    // whole write; the cut copy is acknowledged.
+    hunted("short-write-ignored", "no_acked_loss", 2);
+    invisible_without_its_fault("short-write-ignored", sim::scenario::Family::Calm);
+}
+
+#[test]
+fn slow_fsync_assumed_done_acknowledges_mail_a_slow_disk_has_not_synced_and_never_without_one() {
+    // disk-faults: an fsync that takes 800 ms, cut short at 500 ms; the 250
+    // comes before the bytes are durable, and the seam sees it at once.
+    hunted("slow-fsync-assumed-done", "ack_durable", 2);
+    invisible_without_its_fault("slow-fsync-assumed-done", sim::scenario::Family::Calm);
+}
+
 /// Calm seed 12's first 16 messages on a topology with two gateways in
 /// us-central1 (four in the US copy set), us-central1 cut off from 2 s to
 /// 10 s while mail comes in: the shape the swarm's drawn topologies found.

@@ -5,11 +5,19 @@
 //! - a greylisting mail server: 451 at RCPT, let in on a later try; a
 //!   gateway that takes a 4xx for a 5xx (`bounce-on-4xx`) bounces mail
 //!   that was never refused, and `no_false_bounce` says so;
-//! - a tarpit: every reply late, deliveries later than without it;
+//! - a tarpit: every reply late, deliveries later than without it; a
+//!   gateway that waits only 1 s for the reply to its final dot and takes
+//!   the silence for a refusal (`dot-timeout-bounces`) bounces mail the
+//!   server kept, and `no_false_bounce` says so;
 //! - a hang-up after DATA: the server kept the message and the gateway
 //!   never heard, so it delivers again, and the copy is excused;
-//! - a reset mid-data: nothing arrives while it lasts, all of it after;
-//! - DNS that fails (SERVFAIL, silence) or flaps for a tenant's domain;
+//! - a reset mid-data: nothing arrives while it lasts, all of it after; a
+//!   gateway that takes the dead stream for a delivery
+//!   (`drop-means-delivered`) loses the mail (`no_acked_loss`);
+//! - DNS that fails (SERVFAIL, silence) or flaps for a tenant's domain,
+//!   and for senders' domains while their DSNs wait: a gateway that takes
+//!   SERVFAIL for NXDOMAIN (`servfail-bounces`) gives the DSNs up, and the
+//!   senders never hear (`no_acked_loss`);
 //! - a partition between two single gateways of one jurisdiction.
 
 use std::collections::BTreeSet;
@@ -81,6 +89,16 @@ fn acme_arrivals(outcome: &RunOutcome, acme: &BTreeSet<String>) -> Vec<u64> {
         .collect()
 }
 
+/// Properties `scenario` with `bug` switched on violates on `engine`.
+fn violated_with(engine: Engine, scenario: &Scenario, bug: &str) -> Vec<String> {
+    let mut buggy = scenario.clone();
+    buggy.bugs = vec![bug.to_string()];
+    let judged = sim::run::run_on(engine, &buggy, buggy.seed);
+    (judged.report.violations.iter())
+        .map(|v| v.property.clone())
+        .collect()
+}
+
 fn mailbox_fault(mode: MailboxMode) -> FaultKind {
     FaultKind::MailboxMisbehaves {
         domain: "acme.example".into(),
@@ -135,6 +153,14 @@ fn a_tarpit_makes_every_delivery_to_it_slower_and_none_is_lost() {
             first(&after),
             first(&before)
         );
+        let buggy = violated_with(engine, &faulted, "dot-timeout-bounces");
+        assert!(
+            buggy.iter().any(|p| p == "no_false_bounce"),
+            "{engine}: {buggy:?}"
+        );
+        // Replies in time: the short wait never runs out.
+        let unfaulted = violated_with(engine, &scenario, "dot-timeout-bounces");
+        assert!(unfaulted.is_empty(), "{engine}: {unfaulted:?}");
     }
 }
 
@@ -171,6 +197,81 @@ fn a_reset_in_the_middle_of_the_data_delivers_nothing_until_it_ends() {
             arrivals.iter().all(|&t| t >= 10_000),
             "{engine}: acme received mail at {arrivals:?} ms during the resets"
         );
+        let buggy = violated_with(engine, &faulted, "drop-means-delivered");
+        assert!(
+            buggy.iter().any(|p| p == "no_acked_loss"),
+            "{engine}: {buggy:?}"
+        );
+        let unfaulted = violated_with(engine, &scenario, "drop-means-delivered");
+        assert!(unfaulted.is_empty(), "{engine}: {unfaulted:?}");
+    }
+}
+
+#[test]
+fn dsns_wait_out_a_senders_failing_dns_and_a_gateway_that_takes_servfail_for_nxdomain_loses_them() {
+    for engine in engines() {
+        let scenario = small(12);
+        // acme refuses everything at first, so its mail bounces at once and
+        // the DSNs look their senders' domains up while those fail.
+        let mut faulted = with_fault(
+            &scenario,
+            6_000,
+            FaultKind::MailboxRejects {
+                domain: "acme.example".into(),
+            },
+        );
+        for sender in 0..scenario.workload.senders {
+            faulted.faults.faults.push(Fault {
+                at_ms: 0,
+                duration_ms: 12_000,
+                kind: FaultKind::DnsFails {
+                    domain: sim::scenario::sender_domain(sender),
+                    mode: if sender % 2 == 0 {
+                        DnsMode::Servfail
+                    } else {
+                        DnsMode::Timeout
+                    },
+                },
+            });
+        }
+        faulted.validate().expect("the faulted scenario is valid");
+        let outcome = passes(engine, &faulted);
+        let dsns_delivered: Vec<u64> = (outcome.log.events().iter())
+            .filter(|e| {
+                matches!(
+                    &e.kind,
+                    EventKind::MailboxReceived {
+                        dsn_about: Some(_),
+                        ..
+                    }
+                )
+            })
+            .map(|e| e.t_us / 1_000)
+            .collect();
+        assert!(
+            !dsns_delivered.is_empty(),
+            "{engine}: {}",
+            outcome.summary()
+        );
+        assert!(
+            dsns_delivered.iter().all(|&t| t >= 12_000),
+            "{engine}: DSNs arrived at {dsns_delivered:?} ms with no MX answer"
+        );
+        let buggy = violated_with(engine, &faulted, "servfail-bounces");
+        assert!(
+            buggy.iter().any(|p| p == "no_acked_loss"),
+            "{engine}: {buggy:?}"
+        );
+        // With the DNS answering, every DSN finds its way.
+        let refusing_only = with_fault(
+            &scenario,
+            6_000,
+            FaultKind::MailboxRejects {
+                domain: "acme.example".into(),
+            },
+        );
+        let unfaulted = violated_with(engine, &refusing_only, "servfail-bounces");
+        assert!(unfaulted.is_empty(), "{engine}: {unfaulted:?}");
     }
 }
 

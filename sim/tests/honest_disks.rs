@@ -10,7 +10,11 @@
 //!   (`fsync-retry-trusted` acknowledges bytes that are on no disk, and
 //!   `ack_durable` sees it at the instant of the 250);
 //! - ENOSPC halfway through a write: the cut-short file holds the message's
-//!   first bytes, the sender hears 451, and no copy of it is ever mail;
+//!   first bytes, the sender hears 451, and no copy of it is ever mail
+//!   (`short-write-ignored` acknowledges the cut copy);
+//! - a slow disk: fsyncs complete 800 ms late, so the 250s come later, never
+//!   before the bytes are durable (`slow-fsync-assumed-done` answers after
+//!   500 ms, and `ack_durable` sees it at the instant of the 250);
 //! - the spool directory's name needs its parent synced
 //!   (`no-parent-dir-sync` breaks `ack_durable` with no fault at all).
 
@@ -240,6 +244,76 @@ fn enospc_halfway_through_a_write_leaves_a_cut_short_copy_that_is_never_mail() {
                     if place.ends_with(".msg"))
         });
         assert!(stored_early, "{engine}: no cut-short copy was written");
+        let buggy = violated(engine, &with_bug(&faulted, "short-write-ignored"));
+        assert!(!buggy.is_empty(), "{engine}: the cut copy went unseen");
+        // Without ENOSPC every write is whole: the bug is invisible.
+        let unfaulted = violated(engine, &with_bug(&scenario, "short-write-ignored"));
+        assert!(unfaulted.is_empty(), "{engine}: {unfaulted:?}");
+    }
+}
+
+/// `scenario` with the first MX's disk in `mode` for the first 8 s, its
+/// region cut off from the third MX's meanwhile: a 250 then needs the
+/// first MX's own copy (a third copy would make the quorum without it).
+fn leaning_on_own_copy(scenario: &Scenario, mode: DiskMode) -> Scenario {
+    let host = first_mx(scenario);
+    let config = deploy::gateway_config(scenario);
+    let domain = &config.tenant("acme").expect("tenant").domain;
+    let mx = deploy::mx_directory(scenario, &config);
+    let third = &mx.hosts(domain).expect("MX hosts")[2];
+    let topology = &scenario.topology;
+    let region_of = |h: &str| topology.region_of_host(h).expect("a region").name.clone();
+    let mut faults = with_disk_fault(scenario, mode, 0, 8_000).faults.faults;
+    faults.push(Fault {
+        at_ms: 0,
+        duration_ms: 8_000,
+        kind: FaultKind::Partition {
+            from: region_of(&host),
+            to: region_of(third),
+            one_way: false,
+        },
+    });
+    with_faults(scenario, faults)
+}
+
+/// Times (ms) at which `host` told a sender 250.
+fn accepted_by(outcome: &RunOutcome, host: &str) -> Vec<u64> {
+    (outcome.log.events().iter())
+        .filter(|e| e.host == host && matches!(e.kind, EventKind::GwAccepted { .. }))
+        .map(|e| e.t_us / 1_000)
+        .collect()
+}
+
+#[test]
+fn a_slow_disk_delays_every_250_until_its_fsync_is_done_and_a_gateway_that_stops_waiting_is_caught()
+{
+    for engine in engines() {
+        let scenario = small(12);
+        let host = first_mx(&scenario);
+        let calm = passes(engine, &scenario);
+        // As for fsync_forgets: the first MX's region is cut off from the
+        // third MX's, so its 250s lean on its own (slow) copy.
+        let faulted = leaning_on_own_copy(&scenario, DiskMode::Slow);
+        let outcome = passes(engine, &faulted);
+        assert_ne!(outcome.digest, calm.digest, "{engine}");
+        // Each 250 of the slow host waits for the fsyncs before it to
+        // complete: its first comes 800 ms later at least.
+        let (before, after) = (accepted_by(&calm, &host), accepted_by(&outcome, &host));
+        assert!(!before.is_empty() && !after.is_empty(), "{engine}");
+        assert!(
+            after[0] >= before[0] + 800,
+            "{engine}: first 250 at {} ms, {} ms without the slow disk",
+            after[0],
+            before[0]
+        );
+        let buggy = violated(engine, &with_bug(&faulted, "slow-fsync-assumed-done"));
+        assert!(
+            buggy.iter().any(|p| p == "ack_durable"),
+            "{engine}: {buggy:?}"
+        );
+        // A disk that is not slow is done before the patience runs out.
+        let unfaulted = violated(engine, &with_bug(&scenario, "slow-fsync-assumed-done"));
+        assert!(unfaulted.is_empty(), "{engine}: {unfaulted:?}");
     }
 }
 

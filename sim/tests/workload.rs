@@ -39,6 +39,7 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
         rejections: Default::default(),
         unsynced_dirs: Default::default(),
         honest_disks: Default::default(),
+        slow_disks: Default::default(),
         // Hosts named `mta-*` send and `mbx-*` receive (provenance).
         sources: ["mta-0", "mbx-acme", "mbx-flaky", "mbx-dead"]
             .into_iter()

@@ -20,6 +20,10 @@ use crate::mx;
 use crate::smtp::client::{self, ClientError, Handover, Outgoing};
 use crate::spool::{Entry, RcptState};
 
+/// How long the `dot-timeout-bounces` bug waits for the reply to the
+/// final dot: shorter than a tarpit's every reply.
+const DOT_REPLY_TIMEOUT_MS_BUGGY: u64 = 1_000;
+
 pub async fn deliver_pending(node: &SharedNode, entry: &mut Entry, raw: &[u8], tag_spam: bool) {
     let pending = entry.pending_rcpts();
     if pending.is_empty() {
@@ -27,6 +31,21 @@ pub async fn deliver_pending(node: &SharedNode, entry: &mut Entry, raw: &[u8], t
     }
     let targets = match destinations(node, entry, &pending).await {
         Ok(targets) => targets,
+        Err(e) if entry.is_dsn && node.config.bug("servfail-bounces") => {
+            // The bug: any failed lookup (SERVFAIL, no answer) is taken for
+            // NXDOMAIN, a permanent "no such domain", and the DSN, which
+            // nobody is told about, is given up.
+            for rcpt in &pending {
+                let state = bounced(550, &format!("5.1.2 no such domain: {e}"));
+                node.env.observe(EventKind::GwBounced {
+                    msg: entry.message_id.clone(),
+                    rcpt: rcpt.clone(),
+                    reason: format!("{e}"),
+                });
+                entry.rcpts.insert(rcpt.clone(), state);
+            }
+            return;
+        }
         Err(e) => {
             node.note("route_failed", format!("{}: {e}", entry.id));
             return;
@@ -189,6 +208,10 @@ async fn attempt(
         rcpts: pending,
         message: body,
         smtputf8: entry.smtputf8,
+        dot_reply_timeout_ms: node
+            .config
+            .bug("dot-timeout-bounces")
+            .then_some(DOT_REPLY_TIMEOUT_MS_BUGGY),
     };
     let transaction = client::send_mail_guarded(
         node.env.as_ref(),
@@ -213,6 +236,32 @@ async fn attempt(
                     };
                     (rcpt.clone(), state)
                 })
+                .collect();
+        }
+        Err(ClientError::AfterDot(why))
+            if node.config.bug("dot-timeout-bounces") && why.contains("timed out") =>
+        {
+            // The bug: silence after the dot is taken for a refusal,
+            // though the server may be about to say 250 (a tarpit).
+            return pending
+                .iter()
+                .map(|rcpt| (rcpt.clone(), bounced(554, "no reply to the final dot")))
+                .collect();
+        }
+        Err(ClientError::AfterDot(_)) if node.config.bug("drop-means-delivered") => {
+            // The bug: "the server usually has it by now", so a stream
+            // that died after the data went out counts as delivered.
+            return pending
+                .iter()
+                .map(|rcpt| (rcpt.clone(), RcptState::Delivered))
+                .collect();
+        }
+        Err(ClientError::BeforeDot(why))
+            if node.config.bug("drop-means-delivered") && why.starts_with("body") =>
+        {
+            return pending
+                .iter()
+                .map(|rcpt| (rcpt.clone(), RcptState::Delivered))
                 .collect();
         }
         // After the dot the mailbox may have it; retrying may duplicate,

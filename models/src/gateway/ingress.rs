@@ -223,6 +223,8 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
         super::discard(node, &id);
         return defer(node, &message_id, &id, format!("spool write failed: {e}"));
     }
+    // The copy counts once the disk says it is done (a slow fsync).
+    super::disk_settled(node).await;
     let replicated = if node.config.bug("ack-before-replication-quorum") {
         // The copies go out, but nobody waits for them.
         let copier = node.clone();

@@ -79,8 +79,28 @@ pub fn durability(config: &GatewayConfig) -> spool::Durability {
         Durability::NoParentSync
     } else if config.bug("fsync-retry-trusted") {
         Durability::TrustsFsyncRetry
+    } else if config.bug("short-write-ignored") {
+        Durability::IgnoresShortWrite
     } else {
         Durability::Synced
+    }
+}
+
+/// How long the `slow-fsync-assumed-done` bug waits for the disk before
+/// it carries on as if the fsync had completed.
+const FSYNC_PATIENCE_MS_BUGGY: u64 = 500;
+
+/// Waits until the spool writes made so far have taken effect (a slow
+/// disk's fsync takes simulated time), before a 250 or a replica's yes
+/// relies on them. The `slow-fsync-assumed-done` bug gives up waiting
+/// after [`FSYNC_PATIENCE_MS_BUGGY`] and goes on as if it were done.
+pub async fn disk_settled(node: &SharedNode) {
+    let settled = node.env.disk_settled();
+    if node.config.bug("slow-fsync-assumed-done") {
+        let patience = std::time::Duration::from_millis(FSYNC_PATIENCE_MS_BUGGY);
+        let _ = crate::env::timeout(node.env.as_ref(), patience, settled).await;
+    } else {
+        settled.await;
     }
 }
 

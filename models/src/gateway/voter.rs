@@ -61,6 +61,8 @@ async fn handle(node: &SharedNode, mut conn: BoxConn, peer: &str) -> std::io::Re
         framed.from.as_str()
     };
     let reply = answer(node, from, framed.request, &payload);
+    // A yes to a copy stands for an fsync that has completed.
+    super::disk_settled(node).await;
     write_frame(&mut conn, &reply, &[]).await
 }
 

@@ -113,6 +113,10 @@ pub struct Outgoing<'a> {
     /// The envelope or headers need SMTPUTF8 (RFC 6531): the sender
     /// declared it to us, so the next hop must offer it too.
     pub smtputf8: bool,
+    /// How long to wait for the reply to the final dot, when not the
+    /// `timeout_ms` every other reply gets. Only the `dot-timeout-bounces`
+    /// bug sets it (short); RFC 5321 §4.5.3.2 asks 10 minutes.
+    pub dot_reply_timeout_ms: Option<u64>,
 }
 
 /// How a handover ended when no error got in the way.
@@ -180,6 +184,7 @@ pub async fn send_mail(
         rcpts,
         message,
         smtputf8: false,
+        dot_reply_timeout_ms: None,
     };
     let go = async { true };
     match send_mail_guarded(env, conn, outgoing, timeout_ms, go).await? {
@@ -204,6 +209,7 @@ pub async fn send_mail_guarded(
         mail_from,
         rcpts,
         message,
+        dot_reply_timeout_ms,
         ..
     } = outgoing;
     check_helo(helo).map_err(ClientError::BeforeDot)?;
@@ -340,6 +346,9 @@ pub async fn send_mail_guarded(
     wire.write(b".\r\n")
         .await
         .map_err(|why| ClientError::AfterDot(format!("final dot: {why}")))?;
+    if let Some(limit_ms) = dot_reply_timeout_ms {
+        wire.limit = Duration::from_millis(limit_ms);
+    }
     let data = wire
         .read_reply()
         .await
@@ -825,6 +834,7 @@ mod tests {
             rcpts,
             message,
             smtputf8,
+            dot_reply_timeout_ms: None,
         };
         send_mail_guarded(&TestEnv, conn, outgoing, 5_000, async { true }).await
     }

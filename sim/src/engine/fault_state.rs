@@ -243,6 +243,7 @@ impl FaultState {
                     DiskMode::FsyncForgets => DiskFault::FsyncForgets,
                     DiskMode::FullMidWrite => DiskFault::FullMidWrite,
                     DiskMode::Full => DiskFault::Full,
+                    DiskMode::Slow => DiskFault::Slow,
                 };
                 (host.clone(), fault)
             })

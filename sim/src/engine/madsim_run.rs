@@ -144,6 +144,7 @@ fn new_shared(scenario: &Scenario) -> Rc<Shared> {
         lost_disks: Default::default(),
         unsynced_dirs: Default::default(),
         honest_disks: Default::default(),
+        slow_disks: Default::default(),
         rejections: Default::default(),
         sources: hosts::host_sources(scenario),
         host_faults: Default::default(),

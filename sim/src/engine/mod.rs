@@ -28,6 +28,7 @@ pub mod power_fail_disk;
 pub mod process_faults;
 pub mod run_loop;
 pub mod seam;
+pub mod slow_disk;
 pub mod spool_check;
 pub mod turmoil_env;
 pub mod turmoil_run;

@@ -40,6 +40,8 @@ pub enum DiskFault {
     FsyncForgets,
     /// Writes stop halfway with "no space left".
     FullMidWrite,
+    /// Every fsync takes `slow_disk::SLOW_FSYNC_MS` before its effect.
+    Slow,
 }
 
 /// State shared by all hosts of one run.
@@ -62,6 +64,8 @@ pub struct Shared {
     pub honest_disks: crate::engine::honest_disk::HonestDisks,
     /// Polls at one simulated instant; trips on a loop that takes no time.
     pub livelock: crate::engine::livelock::LivelockGuard,
+    /// Slow fsyncs not yet complete, and what they made durable.
+    pub slow_disks: crate::engine::slow_disk::SlowDisks,
 }
 
 impl Shared {
@@ -90,6 +94,45 @@ impl Shared {
     pub fn region_of(&self, host: &str) -> Option<&str> {
         self.host_regions.get(host).map(String::as_str)
     }
+
+    /// Records `bytes_durable` for `ids` now durable at `path` on `host`.
+    fn report_durable(&self, host: &str, path: &str, ids: Vec<String>) {
+        let Some(region) = self.region_of(host) else {
+            return;
+        };
+        for msg in ids {
+            self.observer.record(
+                host,
+                EventKind::BytesDurable {
+                    msg,
+                    region: region.to_string(),
+                    place: path.to_string(),
+                },
+            );
+        }
+    }
+}
+
+/// `Env::disk_settled` for `host` on any engine: ready at once unless a
+/// slow fsync is outstanding; then `wait` (the engine's sleep of
+/// `slow_disk::SLOW_FSYNC_MS` on the host's clock), after which the
+/// fsyncs issued so far are complete and what they made durable recorded.
+pub fn disk_settled(
+    shared: &Rc<Shared>,
+    host: &str,
+    wait: models::env::BoxFut<'static, ()>,
+) -> models::env::BoxFut<'static, ()> {
+    let Some(ticket) = shared.slow_disks.outstanding(host) else {
+        return Box::pin(std::future::ready(()));
+    };
+    let shared = shared.clone();
+    let host = host.to_string();
+    Box::pin(async move {
+        wait.await;
+        for (path, ids) in shared.slow_disks.complete(&host, ticket) {
+            shared.report_durable(&host, &path, ids);
+        }
+    })
 }
 
 /// Wraps a connection of host `me` with `peer` so that a gateway-side host
@@ -216,20 +259,15 @@ impl<D> ObservedDisk<D> {
         self.shared.unsynced_dirs.reachable(&self.host, dir)
     }
 
-    /// Records `bytes_durable` for `ids` now durable at `path`.
-    fn report_durable(&self, path: &str, ids: Vec<String>) {
-        let Some(region) = self.shared.region_of(&self.host) else {
+    /// Records `bytes_durable` for what became durable now, or, on a slow
+    /// disk, holds it until the fsync completes (`slow_disk.rs`).
+    fn report_durable(&self, durable: Vec<(String, Vec<String>)>) {
+        if self.fault() == Some(DiskFault::Slow) {
+            self.shared.slow_disks.issue(&self.host, durable);
             return;
-        };
-        for msg in ids {
-            self.shared.observer.record(
-                &self.host,
-                EventKind::BytesDurable {
-                    msg,
-                    region: region.to_string(),
-                    place: path.to_string(),
-                },
-            );
+        }
+        for (path, ids) in durable {
+            self.shared.report_durable(&self.host, &path, ids);
         }
     }
 }
@@ -288,7 +326,7 @@ impl<D: Disk> Disk for ObservedDisk<D> {
         self.check_fsync()?;
         self.inner.sync(path)?;
         let ids = self.durable.synced(path, &|dir| self.reachable(dir));
-        self.report_durable(path, ids);
+        self.report_durable(vec![(path.to_string(), ids)]);
         Ok(())
     }
 
@@ -296,9 +334,8 @@ impl<D: Disk> Disk for ObservedDisk<D> {
         self.check_fsync()?;
         self.inner.sync_dir(dir)?;
         self.shared.unsynced_dirs.synced(&self.host, dir);
-        for (path, ids) in self.durable.dir_synced(dir, &|d| self.reachable(d)) {
-            self.report_durable(&path, ids);
-        }
+        let durable = self.durable.dir_synced(dir, &|d| self.reachable(d));
+        self.report_durable(durable);
         Ok(())
     }
 

@@ -88,6 +88,13 @@ impl Env for TurmoilEnv {
         &self.disk
     }
 
+    fn disk_settled(&self) -> BoxFut<'static, ()> {
+        let wait = self.sleep(Duration::from_millis(
+            crate::engine::slow_disk::SLOW_FSYNC_MS,
+        ));
+        crate::engine::seam::disk_settled(&self.shared, &self.host, wait)
+    }
+
     fn random_u64(&self) -> u64 {
         self.prng.borrow_mut().next_u64()
     }

@@ -40,6 +40,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         lost_disks: Default::default(),
         unsynced_dirs: Default::default(),
         honest_disks: Default::default(),
+        slow_disks: Default::default(),
         rejections: Default::default(),
         sources: hosts::host_sources(scenario),
         host_faults: Default::default(),

@@ -128,15 +128,21 @@ fn apply(prng: &mut Prng, name: &str, scenario: &mut Scenario, other: Option<&Sc
                 return false;
             };
             let cut_ms = prng.range(0, heal_at_ms);
+            // The partner may have drawn another topology (the swarm's):
+            // only its faults that name hosts and regions of this one fit.
+            let mut probe = scenario.clone();
+            let mut fits = |fault: &Fault| {
+                probe.faults.faults = vec![fault.clone()];
+                probe.validate().is_ok()
+            };
+            let spliced: Vec<Fault> = (other.faults.faults.iter())
+                .filter(|f| f.at_ms >= cut_ms && f.at_ms < heal_at_ms)
+                .filter(|f| fits(f))
+                .cloned()
+                .collect();
+            let faults = &mut scenario.faults.faults;
             faults.retain(|f| f.at_ms < cut_ms);
-            faults.extend(
-                other
-                    .faults
-                    .faults
-                    .iter()
-                    .filter(|f| f.at_ms >= cut_ms && f.at_ms < heal_at_ms)
-                    .cloned(),
-            );
+            faults.extend(spliced);
             true
         }
         "short_queue" => {

@@ -109,6 +109,11 @@ impl FaultSchedule {
             Family::DiskFaults => {
                 return crate::faults::honest_families::disk_faults(prng, topology, heal_at_ms);
             }
+            Family::Dependencies => {
+                return crate::faults::honest_families::dependencies(
+                    prng, tenants, senders, heal_at_ms,
+                );
+            }
         };
         FaultSchedule {
             model,
