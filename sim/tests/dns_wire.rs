@@ -107,7 +107,10 @@ fn the_control_plane_steers_by_dynamic_update_and_a_stranger_is_refused() {
     });
     sim.client("stranger", async move {
         let views = vec![("acme.example".to_string(), Vec::new())];
-        assert_eq!(mx::publish(stranger.as_ref(), "dns", &views, 2_000).await?, 0);
+        assert_eq!(
+            mx::publish(stranger.as_ref(), "dns", &views, 2_000).await?,
+            0
+        );
         Ok(())
     });
     sim.run().expect("the updates end");

@@ -426,7 +426,10 @@ fn require_dig() {
         .arg("-v")
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(ok, "dig is not installed: apt-get install -y bind9-dnsutils");
+    assert!(
+        ok,
+        "dig is not installed: apt-get install -y bind9-dnsutils"
+    );
 }
 
 #[test]
@@ -461,12 +464,13 @@ fn dig_reads_the_mx_records_of_the_serve_dns_host_over_tcp() {
     let expected: Vec<String> = ["gw-a", "gw-b", "gw-c"]
         .iter()
         .zip([10, 20, 30])
-        .map(|(host, preference)| {
-            format!("example.test. {ttl_s} IN MX {preference} {host}.")
-        })
+        .map(|(host, preference)| format!("example.test. {ttl_s} IN MX {preference} {host}."))
         .collect();
     for record in &expected {
-        assert!(answer.contains(record.as_str()), "{record:?} missing from {answer}");
+        assert!(
+            answer.contains(record.as_str()),
+            "{record:?} missing from {answer}"
+        );
     }
     let missing = dig("nowhere.test");
     assert!(missing.contains("status: NXDOMAIN"), "{missing}");

@@ -84,10 +84,7 @@ fn query(directory: &MxDirectory, request: &Message) -> Reply {
         return closing(error_for(request, ResponseCode::NotImp));
     }
     let domain = domain_text(question.name());
-    let failing = directory
-        .failing
-        .get(&domain.to_ascii_lowercase())
-        .copied();
+    let failing = directory.failing.get(&domain.to_ascii_lowercase()).copied();
     match failing {
         Some(DnsMode::Servfail) => return open(error_for(request, ResponseCode::ServFail)),
         // Silence: the connection stays open, the resolver's own timeout
@@ -197,7 +194,10 @@ mod tests {
 
     fn directory() -> MxDirectory {
         let mut domains = BTreeMap::new();
-        domains.insert("acme.example".to_string(), vec!["gw-a".into(), "gw-b".into()]);
+        domains.insert(
+            "acme.example".to_string(),
+            vec!["gw-a".into(), "gw-b".into()],
+        );
         domains.insert("empty.example".to_string(), Vec::new());
         MxDirectory {
             domains,
@@ -284,10 +284,14 @@ mod tests {
     fn garbage_gets_formerr_with_its_id_and_the_connection_closes() {
         let mut zone = directory();
         let mut steering = Steering::new(&zone, Vec::new());
-        let mut answered = |request: &[u8]| {
-            respond(&mut zone, &mut steering, "mta-0", Duration::ZERO, request)
-        };
-        for garbage in [&b""[..], b"\x12", b"\x12\x34MX acme.example\r\n", &[0xff; 300]] {
+        let mut answered =
+            |request: &[u8]| respond(&mut zone, &mut steering, "mta-0", Duration::ZERO, request);
+        for garbage in [
+            &b""[..],
+            b"\x12",
+            b"\x12\x34MX acme.example\r\n",
+            &[0xff; 300],
+        ] {
             let reply = answered(garbage);
             assert!(!reply.keep_open, "{garbage:?}");
             let message = Message::from_vec(reply.message.as_ref().unwrap()).unwrap();
@@ -316,11 +320,14 @@ mod tests {
     #[test]
     fn a_failing_domain_gets_servfail_silence_or_flapping_answers_and_others_do_not() {
         let mut zone = directory();
-        zone.failing.insert("acme.example".into(), DnsMode::Servfail);
+        zone.failing
+            .insert("acme.example".into(), DnsMode::Servfail);
         let reply = ask(&mut zone, "acme.example");
         assert_eq!(rcode(&reply), ResponseCode::ServFail);
         assert_eq!(
-            parse(7, reply.message.as_ref().unwrap()).unwrap_err().to_string(),
+            parse(7, reply.message.as_ref().unwrap())
+                .unwrap_err()
+                .to_string(),
             "SERVFAIL"
         );
         zone.failing.insert("acme.example".into(), DnsMode::Timeout);
@@ -340,11 +347,19 @@ mod tests {
             .collect();
         assert_eq!(
             answers,
-            [["gw-a", "gw-b"], ["gw-b", "gw-a"], ["gw-a", "gw-b"], ["gw-b", "gw-a"]]
+            [
+                ["gw-a", "gw-b"],
+                ["gw-b", "gw-a"],
+                ["gw-a", "gw-b"],
+                ["gw-b", "gw-a"]
+            ]
         );
         zone.failing.clear();
         let reply = ask(&mut zone, "acme.example");
-        assert_eq!(parse(7, reply.message.as_ref().unwrap()).unwrap().hosts, ["gw-a", "gw-b"]);
+        assert_eq!(
+            parse(7, reply.message.as_ref().unwrap()).unwrap().hosts,
+            ["gw-a", "gw-b"]
+        );
     }
 
     #[test]
@@ -353,12 +368,19 @@ mod tests {
         zone.stale
             .insert("acme.example".into(), vec!["gw-old".into(), "gw-a".into()]);
         // A rewrite of the live record while stale: kept, but not served.
-        zone.domains.insert("acme.example".into(), vec!["gw-b".into()]);
+        zone.domains
+            .insert("acme.example".into(), vec!["gw-b".into()]);
         let reply = ask(&mut zone, "acme.EXAMPLE");
-        assert_eq!(parse(7, reply.message.as_ref().unwrap()).unwrap().hosts, ["gw-old", "gw-a"]);
+        assert_eq!(
+            parse(7, reply.message.as_ref().unwrap()).unwrap().hosts,
+            ["gw-old", "gw-a"]
+        );
         zone.stale.clear();
         let reply = ask(&mut zone, "acme.example");
-        assert_eq!(parse(7, reply.message.as_ref().unwrap()).unwrap().hosts, ["gw-b"]);
+        assert_eq!(
+            parse(7, reply.message.as_ref().unwrap()).unwrap().hosts,
+            ["gw-b"]
+        );
     }
 
     #[test]
@@ -366,13 +388,31 @@ mod tests {
         let mut zone = directory();
         let mut steering = Steering::new(&zone, vec!["ctl-1".into()]);
         let now = Duration::ZERO;
-        let refused = respond(&mut zone, &mut steering, "mta-0", now, &update("acme.example", &["gw-b"]));
+        let refused = respond(
+            &mut zone,
+            &mut steering,
+            "mta-0",
+            now,
+            &update("acme.example", &["gw-b"]),
+        );
         assert_eq!(rcode(&refused), ResponseCode::Refused);
         assert!(!refused.keep_open);
-        let outside = respond(&mut zone, &mut steering, "ctl-1", now, &update("acme.example", &["gw-us"]));
+        let outside = respond(
+            &mut zone,
+            &mut steering,
+            "ctl-1",
+            now,
+            &update("acme.example", &["gw-us"]),
+        );
         assert_eq!(rcode(&outside), ResponseCode::Refused);
         assert_eq!(zone.hosts("acme.example").unwrap(), ["gw-a", "gw-b"]);
-        let taken = respond(&mut zone, &mut steering, "ctl-1", now, &update("acme.example", &["gw-b"]));
+        let taken = respond(
+            &mut zone,
+            &mut steering,
+            "ctl-1",
+            now,
+            &update("acme.example", &["gw-b"]),
+        );
         assert_eq!(rcode(&taken), ResponseCode::NoError);
         assert!(taken.keep_open);
         assert_eq!(zone.hosts("acme.example").unwrap(), ["gw-b"]);

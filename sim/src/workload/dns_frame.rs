@@ -29,9 +29,8 @@ pub async fn read_frame(conn: &mut BoxConn) -> io::Result<Option<Vec<u8>>> {
 /// Writes `message` behind its length, in one write so it leaves as one
 /// segment; a message over 65,535 bytes cannot be framed.
 pub async fn write_frame(conn: &mut BoxConn, message: &[u8]) -> io::Result<()> {
-    let length = u16::try_from(message.len()).map_err(|_| {
-        io::Error::new(io::ErrorKind::InvalidInput, "DNS message over 65535 bytes")
-    })?;
+    let length = u16::try_from(message.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "DNS message over 65535 bytes"))?;
     let mut frame = Vec::with_capacity(message.len() + 2);
     frame.extend_from_slice(&length.to_be_bytes());
     frame.extend_from_slice(message);

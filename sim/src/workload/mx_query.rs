@@ -43,7 +43,10 @@ pub async fn lookup(
         let mut conn = env.connect(dns_host, DNS_PORT).await?;
         write_frame(&mut conn, &request).await?;
         let answer = read_frame(&mut conn).await?.ok_or_else(|| {
-            io::Error::new(io::ErrorKind::UnexpectedEof, "DNS server closed without an answer")
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "DNS server closed without an answer",
+            )
         })?;
         let _ = conn.shutdown().await;
         parse(id, &answer)
@@ -54,7 +57,10 @@ pub async fn lookup(
 /// The wire form of an MX query for `domain` with `id`.
 pub fn query_bytes(id: u16, domain: &str) -> io::Result<Vec<u8>> {
     let name = Name::from_ascii(domain).map_err(|e| {
-        io::Error::new(io::ErrorKind::InvalidInput, format!("domain {domain:?}: {e}"))
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("domain {domain:?}: {e}"),
+        )
     })?;
     let mut message = Message::new(id, MessageType::Query, OpCode::Query);
     message.metadata.recursion_desired = true;
