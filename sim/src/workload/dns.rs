@@ -315,10 +315,11 @@ pub async fn resolve_shared(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn directory() -> MxDirectory {
+    /// acme.example → gw-a, gw-b and an empty empty.example, TTL 5 s.
+    pub(crate) fn directory() -> MxDirectory {
         let mut domains = BTreeMap::new();
         domains.insert(
             "acme.example".to_string(),

@@ -185,26 +185,11 @@ fn closing(response: Message) -> Reply {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use hickory_proto::op::Query;
 
     use super::*;
+    use crate::workload::dns::tests::directory;
     use crate::workload::mx_query::{parse, query_bytes};
-
-    fn directory() -> MxDirectory {
-        let mut domains = BTreeMap::new();
-        domains.insert(
-            "acme.example".to_string(),
-            vec!["gw-a".into(), "gw-b".into()],
-        );
-        domains.insert("empty.example".to_string(), Vec::new());
-        MxDirectory {
-            domains,
-            ttl_ms: 5_000,
-            ..MxDirectory::default()
-        }
-    }
 
     /// Asks `directory` for the MX of `domain` as `peer` with no controllers.
     fn ask(directory: &mut MxDirectory, domain: &str) -> Reply {

@@ -6,6 +6,7 @@
 //! with a different crate): the senders are witnesses, and a witness that
 //! resolved with the gateway's code would share its mistakes.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::time::Duration;
 
@@ -88,19 +89,26 @@ pub fn parse(id: u16, answer: &[u8]) -> io::Result<MxAnswer> {
         ResponseCode::ServFail => return Err(io::Error::other("SERVFAIL")),
         code => return Err(bad(format!("DNS answer {code}"))),
     }
-    let mut records: Vec<(u16, String, u32)> = Vec::new();
-    for record in &message.answers {
-        if let RData::MX(mx) = &record.data {
-            records.push((mx.preference, domain_text(&mx.exchange), record.ttl));
-        }
+    // RFC 5321 §5.1: lower preference first; equal preferences keep the
+    // order they came in (the directory gives one host per preference).
+    let mut by_preference: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    let mut ttl_s: Option<u32> = None;
+    for record in message.answers.iter() {
+        let RData::MX(mx) = &record.data else {
+            continue;
+        };
+        by_preference
+            .entry(mx.preference)
+            .or_default()
+            .push(domain_text(&mx.exchange));
+        // An answer is only as fresh as its shortest-lived record.
+        ttl_s = Some(ttl_s.map_or(record.ttl, |shortest| shortest.min(record.ttl)));
     }
-    if records.is_empty() {
+    let Some(ttl_s) = ttl_s else {
         return Err(io::Error::new(io::ErrorKind::NotFound, "no MX records"));
-    }
-    records.sort_by_key(|(preference, _, _)| *preference);
-    let ttl_s = records.iter().map(|(_, _, ttl)| *ttl).min().unwrap_or(0);
+    };
     Ok(MxAnswer {
-        hosts: records.into_iter().map(|(_, host, _)| host).collect(),
+        hosts: by_preference.into_values().flatten().collect(),
         ttl_ms: u64::from(ttl_s) * 1_000,
     })
 }
