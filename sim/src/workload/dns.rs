@@ -229,10 +229,10 @@ async fn serve_connection(
             env.now(),
             &request,
         );
-        if let Some(message) = &reply.message {
-            if write_frame(&mut conn, message).await.is_err() {
-                return;
-            }
+        if let Some(message) = &reply.message
+            && write_frame(&mut conn, message).await.is_err()
+        {
+            return;
         }
         if !reply.keep_open {
             let _ = conn.shutdown().await;
