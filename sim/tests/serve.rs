@@ -420,6 +420,62 @@ fn swaks_delivers_pipelines_and_is_refused_an_unknown_user() {
     assert!(copy.contains("\r\n.a dotted line\r\n"), "{copy}");
 }
 
+/// Fails loudly when dig is missing, like [`require_swaks`].
+fn require_dig() {
+    let ok = Command::new("dig")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "dig is not installed: apt-get install -y bind9-dnsutils"
+    );
+}
+
+#[test]
+#[ignore = "needs dig (apt-get install -y bind9-dnsutils); .ci/run installs it and runs this with --ignored"]
+fn dig_reads_the_mx_records_of_the_serve_dns_host_over_tcp() {
+    require_dig();
+    let cluster = Cluster::start("dig");
+    let dns_host = cluster.config.gateway.dns_host.clone();
+    let port = cluster
+        .ports
+        .port(&dns_host, models::config::DNS_PORT)
+        .expect("the DNS host's port");
+    let dig = |name: &str| {
+        let out = Command::new("dig")
+            .args(["+tcp", "+norecurse", "+tries=1", "+time=5"])
+            .args(["-p", &port.to_string(), "@127.0.0.1", name, "MX"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("dig runs");
+        assert!(out.status.success(), "{out:?}");
+        // dig pads with tabs by name length: one space between fields.
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let answer = dig("example.test");
+    assert!(answer.contains("status: NOERROR"), "{answer}");
+    assert!(answer.contains("flags: qr aa"), "authoritative: {answer}");
+    let ttl_s = cluster.config.dns_ttl_ms.div_ceil(1_000);
+    let expected: Vec<String> = ["gw-a", "gw-b", "gw-c"]
+        .iter()
+        .zip([10, 20, 30])
+        .map(|(host, preference)| format!("example.test. {ttl_s} IN MX {preference} {host}."))
+        .collect();
+    for record in &expected {
+        assert!(
+            answer.contains(record.as_str()),
+            "{record:?} missing from {answer}"
+        );
+    }
+    let missing = dig("nowhere.test");
+    assert!(missing.contains("status: NXDOMAIN"), "{missing}");
+}
+
 /// The pids in the launcher's "(pid N)" lines.
 fn child_pids(banner: &str) -> Vec<u32> {
     banner

@@ -1,26 +1,22 @@
-//! The simulated DNS: an MX directory served by the host `dns`, the client
-//! lookup, and the per-sender cache.
+//! The simulated DNS: an MX directory served by the host `dns` in real
+//! DNS messages (RFC 1035, over TCP: see `dns_frame` and `dns_answer`),
+//! the senders' lookup, and the per-sender cache.
 //!
-//! Real DNS is UDP and binary; what the properties care about is only *which
-//! hosts a sender tries, in what order, and for how long it trusts an
-//! answer*. So the wire protocol is one text line per query over TCP:
-//! `MX <domain>\r\n` answered by `MX <ttl_ms> <host>...\r\n` or
-//! `NXDOMAIN\r\n`, and `ERR\r\n` (then close) for anything else. The
-//! directory sits behind an `Rc<RefCell>` so a control plane can re-point a
-//! domain mid-run; senders keep using the old answer until its TTL runs out,
-//! which is exactly the staleness real MTAs live with.
+//! The directory sits behind an `Rc<RefCell>` so a control plane can
+//! re-point a domain mid-run; senders keep using the old answer until its
+//! TTL runs out, which is exactly the staleness real MTAs live with.
 //!
 //! Steering: a control-plane host (and only one of those named at start)
-//! may send `SET <domain> <host>...` — the domain's hosts it found healthy,
-//! possibly none — answered `OK`, or `REFUSED` (then close) if it names a
-//! host outside the domain's configured list: steering can drop a region
-//! from an answer, never add one, so it cannot move a tenant out of its
-//! jurisdiction. Controllers work alone and may disagree (each sees its own
-//! side of a partition), so the answer keeps every configured host that any
-//! controller called healthy within the last [`VIEW_LIFETIME_MS`], in the
-//! configured order; when none did, it is the whole configured list.
+//! may send a dynamic update (RFC 2136) naming the domain's hosts it found
+//! healthy, possibly none — answered NOERROR, or REFUSED (then close) if it
+//! names a host outside the domain's configured list: steering can drop a
+//! region from an answer, never add one, so it cannot move a tenant out of
+//! its jurisdiction. Controllers work alone and may disagree (each sees its
+//! own side of a partition), so the answer keeps every configured host that
+//! any controller called healthy within the last [`VIEW_LIFETIME_MS`], in
+//! the configured order; when none did, it is the whole configured list.
 //!
-//! Like a real one, it fails (the `dns_fails` fault): `SERVFAIL\r\n` for a
+//! Like a real one, it fails (the `dns_fails` fault): SERVFAIL for a
 //! domain, no answer at all (the resolver times out), or answers that flap
 //! between the record and the same hosts rotated by one.
 
@@ -32,12 +28,11 @@ use std::time::Duration;
 
 use models::config::DNS_PORT;
 use models::env::{self, BoxConn, Env, SharedEnv};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::faults::DnsMode;
-
-/// Longest query line we buffer; anything longer is garbage.
-const LINE_BYTES_MAX: usize = 4096;
+use crate::workload::dns_answer::respond;
+use crate::workload::dns_frame::{read_frame, write_frame};
 
 /// A resolver connection idle this long is dropped, so a silent peer cannot
 /// pin a task forever.
@@ -121,16 +116,18 @@ impl Steering {
         }
     }
 
-    /// Applies `SET <domain> <host>...` from `controller` at `now`; the
-    /// reply and whether the connection stays open.
+    /// Applies `controller`'s view at `now`: `words` is the domain, then
+    /// the hosts it found healthy. False (refused, nothing changed) from a
+    /// host that is not a controller, for an unknown domain, or naming a
+    /// host outside the domain's configured list.
     pub fn set(
         &mut self,
         directory: &mut MxDirectory,
         controller: &str,
         words: &[&str],
         now: Duration,
-    ) -> (String, bool) {
-        let refused = || ("REFUSED\r\n".to_string(), false);
+    ) -> bool {
+        let refused = || false;
         if !self.controllers.iter().any(|c| c == controller) {
             return refused();
         }
@@ -168,7 +165,7 @@ impl Steering {
             steered
         };
         directory.domains.insert(name, answer);
-        ("OK\r\n".to_string(), true)
+        true
     }
 }
 
@@ -208,7 +205,7 @@ pub async fn serve_steered(
     }
 }
 
-/// Answers queries on one connection until EOF, idleness or garbage.
+/// Answers requests on one connection until EOF, idleness or garbage.
 async fn serve_connection(
     env: SharedEnv,
     directory: Rc<RefCell<MxDirectory>>,
@@ -216,88 +213,31 @@ async fn serve_connection(
     mut conn: BoxConn,
     peer: String,
 ) {
-    let mut reader = LineReader::default();
     loop {
         let idle = Duration::from_millis(IDLE_MS);
-        let read = env::timeout(&*env, idle, reader.read_line(&mut conn)).await;
-        let (reply, keep_open) = match read {
-            Ok(Ok(Some(line))) => match set_words(&line) {
-                Some(words) => {
-                    steering
-                        .borrow_mut()
-                        .set(&mut directory.borrow_mut(), &peer, &words, env.now())
-                }
-                None => answer(&directory.borrow(), &line),
-            },
-            // An over-long line is garbage like any other.
-            Ok(Err(error)) if error.kind() == io::ErrorKind::InvalidData => {
-                ("ERR\r\n".to_string(), false)
-            }
-            // EOF, a reset or idleness: nobody to answer.
+        let request = match env::timeout(&*env, idle, read_frame(&mut conn)).await {
+            Ok(Ok(Some(request))) => request,
+            // EOF, a reset, a frame cut short or idleness: nobody to answer.
             _ => return,
         };
-        // The borrow above ended with the statement: the directory is never
-        // held across an await, so a control plane may change it any time.
-        if reply.is_empty() {
-            continue;
-        }
-        if conn.write_all(reply.as_bytes()).await.is_err() || conn.flush().await.is_err() {
+        // The borrows end with the statement: the directory is never held
+        // across an await, so a control plane may change it any time.
+        let reply = respond(
+            &mut directory.borrow_mut(),
+            &mut steering.borrow_mut(),
+            &peer,
+            env.now(),
+            &request,
+        );
+        if let Some(message) = &reply.message
+            && write_frame(&mut conn, message).await.is_err()
+        {
             return;
         }
-        if !keep_open {
+        if !reply.keep_open {
             let _ = conn.shutdown().await;
             return;
         }
-    }
-}
-
-/// The words after `SET`, if the line is a steering update.
-fn set_words(line: &[u8]) -> Option<Vec<&str>> {
-    let text = std::str::from_utf8(line).ok()?;
-    let mut words = text.split_ascii_whitespace();
-    if !words.next()?.eq_ignore_ascii_case("SET") {
-        return None;
-    }
-    Some(words.collect())
-}
-
-/// The reply to one query line (without CRLF), and whether the connection
-/// stays open after it.
-fn answer(directory: &MxDirectory, line: &[u8]) -> (String, bool) {
-    let Ok(text) = std::str::from_utf8(line) else {
-        return ("ERR\r\n".into(), false);
-    };
-    let mut words = text.split_ascii_whitespace();
-    let (Some(verb), Some(domain), None) = (words.next(), words.next(), words.next()) else {
-        return ("ERR\r\n".into(), false);
-    };
-    if !verb.eq_ignore_ascii_case("MX") {
-        return ("ERR\r\n".into(), false);
-    }
-    let failing = directory.failing.get(&domain.to_ascii_lowercase()).copied();
-    match failing {
-        Some(DnsMode::Servfail) => return ("SERVFAIL\r\n".into(), true),
-        // Silence: no reply, the connection stays open, the resolver's own
-        // timeout ends the wait.
-        Some(DnsMode::Timeout) => return (String::new(), true),
-        _ => {}
-    }
-    match directory.served_hosts(domain) {
-        Some(hosts) => {
-            let mut hosts = hosts.to_vec();
-            if failing == Some(DnsMode::Flap) {
-                let count = directory.flaps.get();
-                directory.flaps.set(count + 1);
-                if count % 2 == 1 {
-                    hosts.rotate_left(1);
-                }
-            }
-            (
-                format!("MX {} {}\r\n", directory.ttl_ms, hosts.join(" ")),
-                true,
-            )
-        }
-        None => ("NXDOMAIN\r\n".into(), true),
     }
 }
 
@@ -309,39 +249,6 @@ pub async fn lookup_mx(
     timeout_ms: u64,
 ) -> io::Result<MxAnswer> {
     crate::workload::mx_query::lookup(env, dns_host, domain, timeout_ms).await
-}
-
-/// Splits a byte stream into CRLF-terminated lines, bounded in memory.
-#[derive(Default)]
-struct LineReader {
-    buffered: Vec<u8>,
-}
-
-impl LineReader {
-    /// The next line without its CRLF; None at a clean EOF. A line longer
-    /// than [`LINE_BYTES_MAX`] or an EOF mid-line is an error.
-    async fn read_line(&mut self, conn: &mut BoxConn) -> io::Result<Option<Vec<u8>>> {
-        loop {
-            if let Some(end) = self.buffered.windows(2).position(|w| w == b"\r\n") {
-                let line = self.buffered[..end].to_vec();
-                self.buffered.drain(..end + 2);
-                return Ok(Some(line));
-            }
-            if self.buffered.len() > LINE_BYTES_MAX {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
-            }
-            let mut chunk = [0u8; 512];
-            let n = conn.read(&mut chunk).await?;
-            if n == 0 {
-                return if self.buffered.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(io::Error::new(io::ErrorKind::UnexpectedEof, "EOF mid-line"))
-                };
-            }
-            self.buffered.extend_from_slice(&chunk[..n]);
-        }
-    }
 }
 
 /// A sender's resolver cache: answers are reused until their TTL runs out,
@@ -408,10 +315,11 @@ pub async fn resolve_shared(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn directory() -> MxDirectory {
+    /// acme.example → gw-a, gw-b and an empty empty.example, TTL 5 s.
+    pub(crate) fn directory() -> MxDirectory {
         let mut domains = BTreeMap::new();
         domains.insert(
             "acme.example".to_string(),
@@ -426,108 +334,16 @@ mod tests {
     }
 
     #[test]
-    fn a_known_domain_is_answered_with_its_hosts_in_order_whatever_its_case() {
-        let (reply, open) = answer(&directory(), b"MX ACME.example");
-        assert_eq!(reply, "MX 5000 gw-a gw-b\r\n");
-        assert!(open);
-        assert_eq!(
-            crate::workload::mx_query::parse(reply.trim_end())
-                .unwrap()
-                .hosts,
-            vec!["gw-a", "gw-b"]
-        );
-    }
-
-    #[test]
-    fn unknown_or_empty_domains_are_nxdomain_and_garbage_closes() {
-        assert_eq!(
-            answer(&directory(), b"MX nowhere.example"),
-            ("NXDOMAIN\r\n".into(), true)
-        );
-        assert_eq!(
-            answer(&directory(), b"MX empty.example"),
-            ("NXDOMAIN\r\n".into(), true)
-        );
-        for garbage in [&b""[..], b"MX", b"A acme.example", b"MX a b", b"\xff\xfe"] {
-            assert_eq!(answer(&directory(), garbage), ("ERR\r\n".into(), false));
-        }
-        assert!(crate::workload::mx_query::parse("ERR").is_err());
-    }
-
-    #[test]
-    fn a_failing_domain_gets_servfail_silence_or_flapping_answers_and_others_do_not() {
-        let mut directory = directory();
-        directory
-            .failing
-            .insert("acme.example".into(), DnsMode::Servfail);
-        assert_eq!(answer(&directory, b"MX acme.example").0, "SERVFAIL\r\n");
-        directory
-            .failing
-            .insert("acme.example".into(), DnsMode::Timeout);
-        assert_eq!(
-            answer(&directory, b"MX Acme.Example"),
-            (String::new(), true)
-        );
-        directory
-            .failing
-            .insert("acme.example".into(), DnsMode::Flap);
-        let answers: Vec<String> = (0..4)
-            .map(|_| answer(&directory, b"MX acme.example").0)
-            .collect();
-        assert_eq!(
-            answers,
-            [
-                "MX 5000 gw-a gw-b\r\n",
-                "MX 5000 gw-b gw-a\r\n",
-                "MX 5000 gw-a gw-b\r\n",
-                "MX 5000 gw-b gw-a\r\n"
-            ]
-        );
-        directory.failing.clear();
-        assert_eq!(
-            answer(&directory, b"MX acme.example").0,
-            "MX 5000 gw-a gw-b\r\n"
-        );
-    }
-
-    #[test]
-    fn a_stale_record_is_served_instead_of_the_live_one_until_it_is_cleared() {
-        let mut directory = directory();
-        directory
-            .stale
-            .insert("acme.example".into(), vec!["gw-old".into(), "gw-a".into()]);
-        // A rewrite of the live record while stale: kept, but not served.
-        directory
-            .domains
-            .insert("acme.example".into(), vec!["gw-b".into()]);
-        let (reply, _) = answer(&directory, b"MX acme.EXAMPLE");
-        assert_eq!(reply, "MX 5000 gw-old gw-a\r\n");
-        directory.stale.clear();
-        let (reply, _) = answer(&directory, b"MX acme.example");
-        assert_eq!(reply, "MX 5000 gw-b\r\n");
-    }
-
-    #[test]
     fn controllers_steer_within_the_configured_hosts_and_the_union_of_fresh_views_wins() {
         let mut zone = directory();
         let mut steering = Steering::new(&zone, vec!["ctl-1".into(), "ctl-2".into()]);
         let at = Duration::from_millis;
         // Only a controller may steer, and only among the configured hosts.
-        assert_eq!(
-            steering.set(&mut zone, "mta-0", &["acme.example", "gw-b"], at(0)),
-            ("REFUSED\r\n".into(), false)
-        );
-        assert_eq!(
-            steering.set(&mut zone, "ctl-1", &["acme.example", "gw-us"], at(0)),
-            ("REFUSED\r\n".into(), false)
-        );
+        assert!(!steering.set(&mut zone, "mta-0", &["acme.example", "gw-b"], at(0)));
+        assert!(!steering.set(&mut zone, "ctl-1", &["acme.example", "gw-us"], at(0)));
         assert_eq!(zone.hosts("acme.example").unwrap(), ["gw-a", "gw-b"]);
         // ctl-1 sees only gw-b healthy; ctl-2 agrees later: gw-a drops out.
-        let ok = ("OK\r\n".to_string(), true);
-        assert_eq!(
-            steering.set(&mut zone, "ctl-1", &["ACME.example", "gw-b"], at(0)),
-            ok
-        );
+        assert!(steering.set(&mut zone, "ctl-1", &["ACME.example", "gw-b"], at(0)));
         assert_eq!(zone.hosts("acme.example").unwrap(), ["gw-b"]);
         // ctl-2 still sees gw-a: the union keeps it, in configured order.
         steering.set(&mut zone, "ctl-2", &["acme.example", "gw-a"], at(1_000));

@@ -1,6 +1,8 @@
 //! The simulated world outside the gateway: senders, DNS, mailbox servers.
 
 pub mod dns;
+pub mod dns_answer;
+pub mod dns_frame;
 pub mod dsn_reader;
 pub mod mailbox;
 pub mod mailbox_faults;

@@ -1,27 +1,30 @@
-//! The senders' resolver: asks the `dns` host for a domain's MX hosts over
-//! the directory's one-line protocol (see `dns`): `MX <domain>` answered by
-//! `MX <ttl_ms> <host>...`, `NXDOMAIN` or `SERVFAIL`.
+//! The senders' resolver: asks the `dns` host for a domain's MX records in
+//! a real DNS query (RFC 1035, over TCP: `dns_frame`), built and read with
+//! `hickory-proto`.
 //!
-//! The world's own client, not the gateway's `models::mx`: the senders are
-//! witnesses, and a witness that resolved with the gateway's code would
-//! share its mistakes.
+//! The world's own client, not the gateway's `models::mx` (which reads DNS
+//! with a different crate): the senders are witnesses, and a witness that
+//! resolved with the gateway's code would share its mistakes.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::time::Duration;
 
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
 use models::config::DNS_PORT;
 use models::env::{self, Env};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-/// An answer longer than this is not the directory speaking.
-const ANSWER_BYTES_MAX: usize = 4096;
+use crate::workload::dns_answer::domain_text;
+use crate::workload::dns_frame::{read_frame, write_frame};
 
 /// One MX answer as a resolver sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MxAnswer {
     /// In preference order.
     pub hosts: Vec<String>,
-    /// How long the answer may be trusted.
+    /// How long the answer may be trusted: the smallest TTL among its records.
     pub ttl_ms: u64,
 }
 
@@ -32,74 +35,80 @@ pub async fn lookup(
     domain: &str,
     timeout_ms: u64,
 ) -> io::Result<MxAnswer> {
-    let query = async {
+    // One query per connection, so the ID only has to tell its answer from
+    // garbage; taken from the clock, not the generator, so a lookup costs
+    // the host no random draw.
+    let id = (env.now().as_millis() % 65_536) as u16;
+    let request = query_bytes(id, domain)?;
+    let exchange = async {
         let mut conn = env.connect(dns_host, DNS_PORT).await?;
-        conn.write_all(format!("MX {domain}\r\n").as_bytes())
-            .await?;
-        conn.flush().await?;
-        let mut answer = Vec::new();
-        let mut chunk = [0u8; 512];
-        while !answer.ends_with(b"\r\n") {
-            let n = conn.read(&mut chunk).await?;
-            if n == 0 || answer.len() > ANSWER_BYTES_MAX {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "short MX answer",
-                ));
-            }
-            answer.extend_from_slice(&chunk[..n]);
-        }
+        write_frame(&mut conn, &request).await?;
+        let answer = read_frame(&mut conn).await?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "DNS server closed without an answer",
+            )
+        })?;
         let _ = conn.shutdown().await;
-        parse(String::from_utf8_lossy(&answer).trim_end())
+        parse(id, &answer)
     };
-    env::timeout(env, Duration::from_millis(timeout_ms), query).await?
+    env::timeout(env, Duration::from_millis(timeout_ms), exchange).await?
 }
 
-/// Reads one answer line (without its CRLF).
-pub fn parse(line: &str) -> io::Result<MxAnswer> {
-    if line == "NXDOMAIN" {
-        return Err(io::Error::new(io::ErrorKind::NotFound, "NXDOMAIN"));
-    }
-    if line == "SERVFAIL" {
-        // The server failed, not the domain: try again later.
-        return Err(io::Error::other("SERVFAIL"));
-    }
-    let bad = || {
+/// The wire form of an MX query for `domain` with `id`.
+pub fn query_bytes(id: u16, domain: &str) -> io::Result<Vec<u8>> {
+    let name = Name::from_ascii(domain).map_err(|e| {
         io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("bad MX answer {line:?}"),
+            io::ErrorKind::InvalidInput,
+            format!("domain {domain:?}: {e}"),
         )
-    };
-    let mut words = line.split_ascii_whitespace();
-    if words.next() != Some("MX") {
-        return Err(bad());
-    }
-    let ttl_ms = words.next().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
-    let hosts: Vec<String> = words.map(str::to_string).collect();
-    if hosts.is_empty() {
-        return Err(bad());
-    }
-    Ok(MxAnswer { hosts, ttl_ms })
+    })?;
+    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = true;
+    message.add_query(Query::query(name, RecordType::MX));
+    message.to_vec().map_err(io::Error::other)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_name_hosts_in_order_with_their_ttl() {
-        let answer = parse("MX 5000 gw-a gw-b").unwrap();
-        assert_eq!(answer.hosts, ["gw-a", "gw-b"]);
-        assert_eq!(answer.ttl_ms, 5000);
-        assert_eq!(
-            parse("NXDOMAIN").unwrap_err().kind(),
-            io::ErrorKind::NotFound
-        );
-        for garbage in ["", "ERR", "MX", "MX x gw-a", "MX 5000"] {
-            assert_eq!(
-                parse(garbage).unwrap_err().kind(),
-                io::ErrorKind::InvalidData
-            );
-        }
+/// Reads the answer to query `id`: the MX hosts by preference (ties in
+/// the order given), NXDOMAIN as NotFound, anything else as an error.
+pub fn parse(id: u16, answer: &[u8]) -> io::Result<MxAnswer> {
+    let bad = |why: String| io::Error::new(io::ErrorKind::InvalidData, why);
+    let message = Message::from_vec(answer).map_err(|e| bad(format!("bad DNS answer: {e}")))?;
+    if message.message_type != MessageType::Response || message.id != id {
+        return Err(bad(format!(
+            "not the answer to query {id}: {:?} {}",
+            message.message_type, message.id
+        )));
     }
+    match message.response_code {
+        ResponseCode::NoError => {}
+        ResponseCode::NXDomain => {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "NXDOMAIN"));
+        }
+        // The server failed, not the domain: try again later.
+        ResponseCode::ServFail => return Err(io::Error::other("SERVFAIL")),
+        code => return Err(bad(format!("DNS answer {code}"))),
+    }
+    // RFC 5321 §5.1: lower preference first; equal preferences keep the
+    // order they came in (the directory gives one host per preference).
+    let mut by_preference: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    let mut ttl_s: Option<u32> = None;
+    for record in message.answers.iter() {
+        let RData::MX(mx) = &record.data else {
+            continue;
+        };
+        by_preference
+            .entry(mx.preference)
+            .or_default()
+            .push(domain_text(&mx.exchange));
+        // An answer is only as fresh as its shortest-lived record.
+        ttl_s = Some(ttl_s.map_or(record.ttl, |shortest| shortest.min(record.ttl)));
+    }
+    let Some(ttl_s) = ttl_s else {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "no MX records"));
+    };
+    Ok(MxAnswer {
+        hosts: by_preference.into_values().flatten().collect(),
+        ttl_ms: u64::from(ttl_s) * 1_000,
+    })
 }
