@@ -13,7 +13,7 @@ set -u
 MAILSIM=${MAILSIM:-target/madsim/release/mailsim}
 ENGINE=${ENGINE:-madsim}
 SEEDS=${SEEDS:-0..2000}
-FAMILIES=${FAMILIES:-calm region-outage cloud-outage swarm bounces disk-loss power-loss scanner-outage}
+FAMILIES=${FAMILIES:-calm region-outage cloud-outage swarm bounces disk-loss power-loss scanner-outage clock-skew disk-faults dependencies}
 SHARDS=${SHARDS:-2}
 JOBS=${JOBS:-$(nproc)}
 OUT=${OUT:-nightly}
