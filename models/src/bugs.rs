@@ -26,6 +26,14 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "retries a failed fsync and believes the retry, though the failed one dropped the dirty pages",
     ),
     (
+        "successor-waits-for-copyless",
+        "a replica defers a takeover to a live member ahead of it in config order even when that member holds no copy and so can never take over",
+    ),
+    (
+        "spool-read-retry-hot",
+        "retries a failed spool read at once, on the doorbell its own pass rings: a loop that takes no simulated time",
+    ),
+    (
         "spool-trusts-reads",
         "delivers the spooled bytes as the disk returns them, without checking their checksum",
     ),

@@ -56,6 +56,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("no-parent-dir-sync", Family::Calm),
     ("fsync-retry-trusted", Family::DiskFaults),
     ("spool-trusts-reads", Family::DiskFaults),
+    ("spool-read-retry-hot", Family::DiskFaults),
 ];
 
 /// The family `bug` is hunted in; swarm (every fault kind) when unlisted, so

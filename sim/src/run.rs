@@ -20,6 +20,9 @@ pub enum Verdict {
     Pass,
     SafetyViolation,
     LivenessViolation,
+    /// The engine stopped the run: simulated time stood still while tasks
+    /// kept running (`engine::livelock`). Nothing else was judged.
+    Livelock,
 }
 
 impl Verdict {
@@ -28,7 +31,8 @@ impl Verdict {
         match self {
             Verdict::Pass => 0,
             Verdict::SafetyViolation => 1,
-            Verdict::LivenessViolation => 3,
+            // No progress is a liveness failure; the word tells which.
+            Verdict::LivenessViolation | Verdict::Livelock => 3,
         }
     }
 
@@ -37,6 +41,7 @@ impl Verdict {
             Verdict::Pass => "PASS",
             Verdict::SafetyViolation => "FAIL (safety)",
             Verdict::LivenessViolation => "FAIL (liveness)",
+            Verdict::Livelock => "FAIL (livelock)",
         }
     }
 }
@@ -94,8 +99,12 @@ pub struct RunOutcome {
 /// faults; only availability and liveness may be excused there, and of
 /// those the drain is kept: after the heal the world is whole again.
 pub fn promised_beyond_model(property: &str, kind: Kind) -> bool {
-    kind == Kind::Safety || property == "drained_after_heal"
+    kind == Kind::Safety || property == "drained_after_heal" || property == LIVELOCK
 }
+
+/// The engine's own verdict, reported like a property (so shrink, sweeps
+/// and failure files name it): a run whose simulated time stood still.
+pub const LIVELOCK: &str = "livelock";
 
 /// Runs `scenario` with `seed` on turmoil (the reference engine) and judges it.
 pub fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
@@ -110,6 +119,9 @@ pub fn run_on(engine: Engine, scenario: &Scenario, seed: u64) -> RunOutcome {
     let facts = artifacts.facts.clone();
     let mut report = properties::check_all(&artifacts.log, &facts);
     add_spool_verdict(&mut report, &artifacts.spool_residue);
+    if let Some(livelock) = &artifacts.livelock {
+        livelock_verdict(&mut report, &livelock.describe(&artifacts.log));
+    }
     let within_fault_model = scenario
         .faults
         .within_model(&scenario.topology, scenario.phases.heal_at_ms);
@@ -122,7 +134,9 @@ pub fn run_on(engine: Engine, scenario: &Scenario, seed: u64) -> RunOutcome {
         report.violations = kept;
         excused = dropped;
     }
-    let verdict = if artifacts.host_failure.is_some() || report.has_safety_violation() {
+    let verdict = if artifacts.livelock.is_some() {
+        Verdict::Livelock
+    } else if artifacts.host_failure.is_some() || report.has_safety_violation() {
         Verdict::SafetyViolation
     } else if report.has_liveness_violation() {
         Verdict::LivenessViolation
@@ -169,6 +183,19 @@ fn add_spool_verdict(report: &mut Report, residue: &[crate::engine::spool_check:
             Vec::new(),
         ));
     }
+}
+
+/// A livelocked run was cut short, so what its log lacks (deliveries,
+/// the drain) says nothing about the gateway: the livelock replaces every
+/// judgement.
+fn livelock_verdict(report: &mut Report, reason: &str) {
+    report.verdicts = vec![(LIVELOCK.to_string(), false, 1)];
+    report.violations = vec![properties::Violation::new(
+        LIVELOCK,
+        Kind::Liveness,
+        reason.to_string(),
+        Vec::new(),
+    )];
 }
 
 /// The engine's one use of the wall clock: how long a run took, for people.
@@ -319,6 +346,12 @@ impl RunOutcome {
         }
         if let Some(failure) = &self.host_failure {
             let _ = writeln!(out, "host failure: {failure}");
+        }
+        if self.verdict == Verdict::Livelock {
+            let _ = writeln!(
+                out,
+                "run stopped by the livelock guard: cut short, so no property was judged"
+            );
         }
         for violation in &self.report.violations {
             let kind = match violation.kind {

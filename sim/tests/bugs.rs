@@ -285,6 +285,56 @@ fn spool_trusts_reads_delivers_a_copy_with_a_flipped_bit() {
     hunted("spool-trusts-reads", "integrity", 2);
 }
 
+#[test]
+// Wall time is what the guard saves: measured here, never inside a run.
+#[allow(clippy::disallowed_methods)]
+fn spool_read_retry_hot_is_stopped_by_the_livelock_guard_within_seconds() {
+    // disk-faults: a read that fails with EIO is retried on the doorbell
+    // its own pass rings, at the same simulated instant, for ever; it once
+    // filled 24 GB. The engine's guard stops the run and names the loop.
+    let started = std::time::Instant::now();
+    hunted("spool-read-retry-hot", "livelock", 2);
+    // The whole hunt (the correct gateway over the same seeds, a shrink)
+    // takes about a minute on a loaded machine; a loop left running would
+    // never end, or end in the memory killer.
+    let seconds = started.elapsed().as_secs();
+    assert!(seconds < 300, "the hunt and shrink took {seconds} s");
+}
+
+#[test]
+fn successor_waits_for_copyless_leaves_mail_without_an_owner_once_its_owner_loses_its_disk() {
+    // Not a search: madsim swarm seed 187 (of an older draw) found it on a
+    // drawn topology (seven gateways in the EU), shrunk to two faults one
+    // cloud at a time, inside the model: eu-west-1 is down while the mail
+    // is copied, so its one gateway, first in config order, has no copy;
+    // then the owner loses its disk. Every replica waited for that
+    // gateway to take over, and it never could.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/corpus/successor-waits-for-copyless-swarm-seed-187.min.json"
+    );
+    let (_, buggy) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
+    assert_eq!(buggy.bugs, vec!["successor-waits-for-copyless".to_string()]);
+    let judged = sim::run::run_on(Engine::Turmoil, &buggy, buggy.seed);
+    let violated: Vec<&str> = (judged.report.violations.iter())
+        .map(|v| v.property.as_str())
+        .collect();
+    assert!(violated.contains(&"no_acked_loss"), "{violated:?}");
+    let mut correct = buggy.clone();
+    correct.bugs.clear();
+    let outcome = sim::run::run_on(Engine::Turmoil, &correct, correct.seed);
+    assert!(
+        outcome.within_fault_model,
+        "the shrunk schedule is inside the model"
+    );
+    assert_eq!(
+        outcome.verdict,
+        sim::run::Verdict::Pass,
+        "{}",
+        outcome.summary()
+    );
+}
+
 /// Calm seed 12's first 16 messages on a topology with two gateways in
 /// us-central1 (four in the US copy set), us-central1 cut off from 2 s to
 /// 10 s while mail comes in: the shape the swarm's drawn topologies found.

@@ -52,6 +52,7 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
             })
             .collect(),
         host_faults: Default::default(),
+        livelock: Default::default(),
     });
     let mut sim = turmoil::Builder::new().rng_seed(1).build();
     let env = |host: &str| -> SharedEnv { Rc::new(TurmoilEnv::new(host, shared.clone(), 7)) };

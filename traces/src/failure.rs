@@ -15,7 +15,7 @@ pub const FAILURE_FILE_VERSION: u32 = 1;
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Expected {
-    /// `pass`, `safety_violation` or `liveness_violation`.
+    /// `pass`, `safety_violation`, `liveness_violation` or `livelock`.
     pub verdict: String,
     /// Names of the violated properties, sorted, deduplicated.
     pub violated: Vec<String>,

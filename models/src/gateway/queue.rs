@@ -212,8 +212,12 @@ async fn process(node: &SharedNode, id: &str) {
         Err(e) => {
             node.note("spool_read_failed", format!("{id}: {e}"));
             // Not due again at once: the doorbell a finished pass rings
-            // would otherwise retry the read in a loop that takes no time.
-            retry_after_sync(node, id);
+            // would otherwise retry the read in a loop that takes no time
+            // (the `spool-read-retry-hot` bug, which the engine's livelock
+            // guard stops).
+            if !node.config.bug("spool-read-retry-hot") {
+                retry_after_sync(node, id);
+            }
             return;
         }
     };

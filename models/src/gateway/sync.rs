@@ -355,7 +355,14 @@ async fn claim_if_owner_is_gone(node: &SharedNode, entry: &Entry, tally: &Tally)
         }
         // The deterministic successor: replicas before us in config order
         // must all be silent too, so live replicas do not race each other.
-        for member in tally.members.iter().filter(|m| **m != entry.owner) {
+        // A member that just told us it holds no copy (it missed the
+        // replication, or lost its disk) can never claim: waiting for it
+        // left the message without an owner for good (madsim swarm seed
+        // 187, on a drawn topology). `successor-waits-for-copyless`
+        // puts that back.
+        let waits_for_copyless = node.config.bug("successor-waits-for-copyless");
+        let ahead = tally.members.iter().filter(|m| **m != entry.owner);
+        for member in ahead.filter(|m| waits_for_copyless || !tally.lacking.contains(m)) {
             if member == node.me() {
                 break;
             }

@@ -88,6 +88,7 @@ impl Engine {
                 host_failure: self.check_available().err(),
                 spool_residue: Vec::new(),
                 facts: crate::deploy::Deployed::new(scenario).facts,
+                livelock: None,
             },
         }
     }

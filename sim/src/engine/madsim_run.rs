@@ -129,6 +129,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
                 host_failure: Some(format!("host panicked: {message}")),
                 spool_residue: Vec::new(),
                 facts,
+                livelock: shared.livelock.tripped(),
             }
         }
     }
@@ -146,6 +147,7 @@ fn new_shared(scenario: &Scenario) -> Rc<Shared> {
         rejections: Default::default(),
         sources: hosts::host_sources(scenario),
         host_faults: Default::default(),
+        livelock: Default::default(),
     })
 }
 
@@ -222,6 +224,10 @@ async fn simulate(
     let mut run_loop = RunLoop::start(scenario, seed, &deployed, directory, shared.clone());
     loop {
         let now_ms = time.elapsed().as_millis() as u64;
+        // Every host is frozen once the guard trips: nothing left to judge.
+        if shared.livelock.tripped().is_some() {
+            break;
+        }
         if run_loop.tick(now_ms, &mut control, &|| spools.all_empty()) {
             break;
         }
@@ -249,6 +255,7 @@ async fn simulate(
         host_failure: None,
         spool_residue,
         facts: deployed.facts,
+        livelock: shared.livelock.tripped(),
     }
 }
 

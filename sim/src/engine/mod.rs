@@ -17,6 +17,7 @@ pub mod honest_disk;
 pub mod host_clock;
 pub mod host_faults;
 pub mod hosts;
+pub mod livelock;
 #[cfg(madsim)]
 pub mod madsim_env;
 #[cfg(madsim)]

@@ -55,6 +55,14 @@ impl Observer {
         self.now_us.get()
     }
 
+    /// Simulated time now, without recording anything: the engine's clock
+    /// where it has one, else the time the driver set for this step.
+    pub fn instant_us(&self) -> u64 {
+        self.clock
+            .as_ref()
+            .map_or(self.now_us.get(), |clock| clock().max(self.now_us.get()))
+    }
+
     pub fn record(&self, host: &str, kind: EventKind) {
         if let Some(clock) = &self.clock {
             let now_us = clock().max(self.now_us.get());

@@ -8,7 +8,8 @@
 //! Neither turmoil nor madsim offers this lever (madsim can only kill and
 //! restart a node; turmoil can hold a link's messages, not a host), so the
 //! gate sits at the seam: each engine wraps a host's main task and every
-//! task the host spawns in [`gated`].
+//! task the host spawns in [`gated`]. The same gate counts polls for the
+//! livelock guard (`livelock`), and stops them all once it trips.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -70,6 +71,15 @@ impl Future for Gate {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
+        let observer = &this.shared.observer;
+        if !this
+            .shared
+            .livelock
+            .allow_poll(&this.host, &|| observer.instant_us())
+        {
+            // The run is being stopped: nothing of any host runs again.
+            return Poll::Pending;
+        }
         let pauses = &this.shared.host_faults.pauses;
         if pauses.is_paused(&this.host) {
             pauses.wait(&this.host, cx.waker());

@@ -37,6 +37,8 @@ pub struct RunArtifacts {
     pub spool_residue: Vec<Residue>,
     /// The facts the run was deployed with, for judging its log.
     pub facts: Rc<Facts>,
+    /// The run was stopped because simulated time stood still (`livelock`).
+    pub livelock: Option<crate::engine::livelock::Livelock>,
 }
 
 /// The state of one run between ticks.

@@ -60,6 +60,8 @@ pub struct Shared {
     pub unsynced_dirs: crate::engine::dir_entries::UnsyncedDirs,
     /// Dirty pages dropped by failed fsyncs, and corruption draws.
     pub honest_disks: crate::engine::honest_disk::HonestDisks,
+    /// Polls at one simulated instant; trips on a loop that takes no time.
+    pub livelock: crate::engine::livelock::LivelockGuard,
 }
 
 impl Shared {

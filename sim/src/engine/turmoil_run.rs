@@ -43,6 +43,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         rejections: Default::default(),
         sources: hosts::host_sources(scenario),
         host_faults: Default::default(),
+        livelock: Default::default(),
     });
 
     let mut builder = turmoil::Builder::new();
@@ -112,6 +113,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
             host_failure = Some(e.to_string());
             break;
         }
+        if shared.livelock.tripped().is_some() {
+            break;
+        }
     }
     record_quarantines(&spool_disks, &shared);
     let log = run_loop.finish();
@@ -125,6 +129,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunArtifacts {
         host_failure,
         spool_residue,
         facts: deployed.facts,
+        livelock: shared.livelock.tripped(),
     }
 }
 

@@ -213,6 +213,7 @@ fn fill_from_report(record: &mut SeedRecord, report: &WorkerReport) {
     record.outcome = match report.verdict.as_str() {
         "pass" => Outcome::Pass,
         "liveness_violation" => Outcome::LivenessViolation,
+        "livelock" => Outcome::Livelock,
         _ => Outcome::SafetyViolation,
     };
     record.verdict = Some(report.verdict.clone());

@@ -12,6 +12,8 @@ pub enum Outcome {
     Pass,
     SafetyViolation,
     LivenessViolation,
+    /// The engine stopped the run: simulated time stood still.
+    Livelock,
     /// Two runs of the same seed gave different digests.
     Nondeterministic,
     /// The run did not finish within `--seed-timeout`; its process was killed.
@@ -21,10 +23,11 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Pass,
         Outcome::SafetyViolation,
         Outcome::LivenessViolation,
+        Outcome::Livelock,
         Outcome::Nondeterministic,
         Outcome::Timeout,
         Outcome::Crashed,
@@ -35,6 +38,7 @@ impl Outcome {
             Outcome::Pass => "pass",
             Outcome::SafetyViolation => "safety_violation",
             Outcome::LivenessViolation => "liveness_violation",
+            Outcome::Livelock => "livelock",
             Outcome::Nondeterministic => "nondeterministic",
             Outcome::Timeout => "timeout",
             Outcome::Crashed => "crashed",
@@ -47,7 +51,10 @@ impl Outcome {
 
     /// A property was violated (as opposed to the harness failing to judge).
     pub fn is_violation(self) -> bool {
-        matches!(self, Outcome::SafetyViolation | Outcome::LivenessViolation)
+        matches!(
+            self,
+            Outcome::SafetyViolation | Outcome::LivenessViolation | Outcome::Livelock
+        )
     }
 }
 
@@ -66,7 +73,7 @@ pub struct ViolationRecord {
 #[serde(deny_unknown_fields)]
 pub struct WorkerReport {
     pub seed: u64,
-    /// `pass`, `safety_violation` or `liveness_violation`.
+    /// `pass`, `safety_violation`, `liveness_violation` or `livelock`.
     pub verdict: String,
     pub digest: String,
     pub violations: Vec<ViolationRecord>,

@@ -23,6 +23,7 @@ pub fn verdict_name(verdict: Verdict) -> &'static str {
         Verdict::Pass => "pass",
         Verdict::SafetyViolation => "safety_violation",
         Verdict::LivenessViolation => "liveness_violation",
+        Verdict::Livelock => "livelock",
     }
 }
 
