@@ -358,7 +358,10 @@ fn claims_never_retried_strands_mail_once_a_claim_is_granted_by_some_and_lost() 
     let mut correct = buggy.clone();
     correct.bugs.clear();
     let outcome = sim::run::run_on(Engine::Turmoil, &correct, correct.seed);
-    assert!(outcome.within_fault_model, "the schedule is inside the model");
+    assert!(
+        outcome.within_fault_model,
+        "the schedule is inside the model"
+    );
     assert_eq!(
         outcome.verdict,
         sim::run::Verdict::Pass,
