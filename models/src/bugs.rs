@@ -30,6 +30,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "a replica defers a takeover to a live member ahead of it in config order even when that member holds no copy and so can never take over",
     ),
     (
+        "claims-never-retried",
+        "an owner whose ballot lost its majority to a claim that some members granted and that still failed waits for a majority for ever instead of claiming over that promise",
+    ),
+    (
         "spool-read-retry-hot",
         "retries a failed spool read at once, on the doorbell its own pass rings: a loop that takes no simulated time",
     ),

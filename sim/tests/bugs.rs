@@ -403,6 +403,41 @@ fn slow_fsync_assumed_done_acknowledges_mail_a_slow_disk_has_not_synced_and_neve
     invisible_without_its_fault("slow-fsync-assumed-done", sim::scenario::Family::Calm);
 }
 
+#[test]
+fn claims_never_retried_strands_mail_once_a_claim_is_granted_by_some_and_lost() {
+    // Not a search: madsim swarm seed 1111 (of an older draw) found it on a
+    // drawn topology (eight gateways in the EU), made sequential by hand,
+    // one region at a time, inside the model: northeurope is cut off while
+    // the mail is copied, then the owner's region from the moment
+    // northeurope returns. A replica's claim gets 4 of the 5 votes it
+    // needs; its voters now hold a ballot nobody adopted, and the owner,
+    // back after the heal, can never again gather a majority for its own.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/corpus/claims-never-retried-split-ballot-swarm-seed-1111-inside.json"
+    );
+    let (_, buggy) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
+    assert_eq!(buggy.bugs, vec!["claims-never-retried".to_string()]);
+    let judged = sim::run::run_on(Engine::Turmoil, &buggy, buggy.seed);
+    let violated: Vec<&str> = (judged.report.violations.iter())
+        .map(|v| v.property.as_str())
+        .collect();
+    assert!(violated.contains(&"no_acked_loss"), "{violated:?}");
+    let mut correct = buggy.clone();
+    correct.bugs.clear();
+    let outcome = sim::run::run_on(Engine::Turmoil, &correct, correct.seed);
+    assert!(
+        outcome.within_fault_model,
+        "the schedule is inside the model"
+    );
+    assert_eq!(
+        outcome.verdict,
+        sim::run::Verdict::Pass,
+        "{}",
+        outcome.summary()
+    );
+}
+
 /// Calm seed 12's first 16 messages on a topology with two gateways in
 /// us-central1 (four in the US copy set), us-central1 cut off from 2 s to
 /// 10 s while mail comes in: the shape the swarm's drawn topologies found.

@@ -28,6 +28,8 @@ fn world(failing: Option<DnsMode>) -> (turmoil::Sim<'static>, impl Fn(&str) -> S
         rejections: Default::default(),
         unsynced_dirs: Default::default(),
         honest_disks: Default::default(),
+        slow_disks: Default::default(),
+        livelock: Default::default(),
         sources: BTreeMap::new(),
         host_faults: Default::default(),
     });

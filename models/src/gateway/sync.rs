@@ -15,7 +15,10 @@
 //! - a replica whose owner has been silent for a whole lease, and which is
 //!   the first live replica in config order, claims the message under a
 //!   higher epoch; with a majority of the copy set granting, it carries on
-//!   from the merged progress of everyone that answered (failover).
+//!   from the merged progress of everyone that answered (failover);
+//! - an owner short of a majority because members promised a higher
+//!   ballot that nobody adopted (a claim granted by some and lost) claims
+//!   over it with a higher epoch.
 //!
 //! Before it delivers, bounces or quarantines, an owner runs [`confirm`]: a
 //! majority must still hold its ballot. That both renews its lease and
@@ -220,6 +223,8 @@ async fn reconcile(node: &SharedNode, asked: &Entry, replies: &BTreeMap<String, 
         }
         if 1 + tally.same.len() >= tally.need {
             repair(node, &entry, &tally.lacking).await;
+        } else {
+            reclaim_over_stranded_promise(node, &entry, &tally).await;
         }
     } else {
         claim_if_owner_is_gone(node, &entry, &tally).await;
@@ -380,6 +385,46 @@ async fn claim_if_owner_is_gone(node: &SharedNode, entry: &Entry, tally: &Tally)
             return;
         }
     }
+    run_claim(node, entry, tally).await;
+}
+
+/// An owner that cannot confirm because members promised a ballot nobody
+/// adopted (a claim granted by some and lost: with four or more in a copy
+/// set the grants are not a majority) claims over it, as a Paxos proposer
+/// outbid by a promise runs phase 1 again with a higher ballot. Without
+/// this, once the owner is back nobody is silent, so nobody claims again,
+/// and neither ballot ever reaches a majority: the message is stuck with
+/// intact copies (madsim swarm seeds 564, 571, 573, 663, 1111 of an older
+/// draw, on drawn topologies). `claims-never-retried` puts that back.
+///
+/// Safe because it changes who may ask, never who may grant: the claim
+/// goes through the voters' rules in `voter.rs` unchanged. A member still
+/// holding our old ballot grants its owner a higher epoch (as it would to
+/// any owner raising its own); one that promised the other claimant grants
+/// only once that claimant has been silent there for a whole lease, so a
+/// claimant that did win meanwhile and confirms keeps its majority, and we
+/// get one only after its lease is over. Claims and confirmations each
+/// need a majority, so they meet in a member that refuses one of them, and
+/// until we have won we hold our old ballot, which no majority confirms:
+/// we act on nothing (fencing is as before).
+async fn reclaim_over_stranded_promise(node: &SharedNode, entry: &Entry, tally: &Tally) {
+    if node.config.bug("claims-never-retried") {
+        // The bug: wait for a majority that the stranded promise withholds.
+        return;
+    }
+    let promised_elsewhere = tally.highest_epoch > entry.epoch;
+    // Only the members holding a copy can vote; fewer than a majority of
+    // them answering is a partition, where waiting is all we can do.
+    let holders = tally.answered.len() - tally.unknown;
+    if !promised_elsewhere || 1 + holders < tally.need {
+        return;
+    }
+    run_claim(node, entry, tally).await;
+}
+
+/// Asks the copy set to accept us as owner under an epoch above every one
+/// in play; with a majority granting, carries on from the merged progress.
+async fn run_claim(node: &SharedNode, entry: &Entry, tally: &Tally) {
     let epoch = tally
         .highest_epoch
         .max(node.heard.borrow().epoch_max(&entry.id))
