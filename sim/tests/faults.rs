@@ -19,11 +19,20 @@ use sim::run::{RunOutcome, Verdict};
 use sim::scenario::{Family, Scenario};
 use traces::{EventKind, Told};
 
-/// A calm scenario cut down to its first 16 messages (all offered in the
-/// first ~12 s) and healed at 20 s, so a run costs a second or two.
+/// A calm scenario cut down to its first 16 one-tenant messages (all
+/// offered in the first ~12 s) and healed at 20 s, so a run costs a second
+/// or two, with the recipient limit at its default: these tests follow one
+/// fault's effect on RCPT answers and copies, which the cross-tenant
+/// messages of scenario version 3 (deferred per tenant, 452 past a limit of
+/// 2 to 5) would blur.
 fn small(seed: u64) -> Scenario {
     let mut scenario = Scenario::generate_family(seed, Family::Calm);
+    scenario
+        .workload
+        .messages
+        .retain(|m| !m.mail_from.starts_with("list@"));
     scenario.workload.messages.truncate(16);
+    scenario.knobs.recipients_max = 50;
     scenario.phases.heal_at_ms = 20_000;
     scenario.validate().expect("the cut-down scenario is valid");
     scenario
