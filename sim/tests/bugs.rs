@@ -304,7 +304,7 @@ fn spool_trusts_reads_delivers_a_copy_with_a_flipped_bit() {
 }
 
 #[test]
-fn spool_read_retry_hot_is_stopped_by_the_livelock_guard_within_seconds() {
+fn spool_read_retry_hot_is_stopped_by_the_livelock_guard() {
     // disk-faults: a read that fails with EIO is retried on the doorbell
     // its own pass rings, at the same simulated instant, for ever; it once
     // filled 24 GB. The engine's guard stops the run and names the loop.

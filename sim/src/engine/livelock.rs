@@ -66,7 +66,7 @@ impl LivelockGuard {
         }
         let polls = self.polls.get() + 1;
         self.polls.set(polls);
-        if polls % POLLS_PER_CLOCK_READ == 0 {
+        if polls.is_multiple_of(POLLS_PER_CLOCK_READ) {
             let now = now_us();
             if now >= self.window_us.get() + WINDOW_US {
                 self.window_us.set(now);
@@ -146,9 +146,7 @@ mod tests {
     fn polls_while_time_moves_never_trip_the_guard() {
         let guard = LivelockGuard::default();
         // One simulated microsecond a poll: ten times madsim's CPU time.
-        let mut now_us = 0;
-        for _ in 0..(3 * POLLS_PER_WINDOW_MAX) {
-            now_us += 1;
+        for now_us in 1..=(3 * POLLS_PER_WINDOW_MAX) {
             assert!(guard.allow_poll("gw-a", &|| now_us));
         }
         assert_eq!(guard.tripped(), None);
