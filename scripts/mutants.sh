@@ -47,8 +47,21 @@ else
 fi
 export RUSTFLAGS="--cfg madsim"
 export MUTATION_SEEDS="${MUTATION_SEEDS:-24}"
+# The baseline, run here: cargo-mutants' own runs the tests of the mutated
+# package (models), whatever --test-package says, and models has no
+# mutation_sweep. The unmutated sweep must pass, and its time sets the
+# per-mutant test timeout (a mutant that hangs the sweep counts as caught
+# by timeout, not as missed).
+cargo test -p sim --profile mutants --test mutation_sweep --no-run
+start=$(date +%s)
+cargo test -p sim --profile mutants --test mutation_sweep \
+    || { echo "the unmutated gateway fails the mutation sweep: fix that first" >&2; exit 1; }
+baseline_s=$(( $(date +%s) - start ))
+test_timeout_s=$(( baseline_s * 3 + 60 ))
+echo "baseline sweep: ${baseline_s}s; per-mutant test timeout ${test_timeout_s}s"
 status=0
-cargo mutants --package models --test-package sim --cargo-arg=--release \
+cargo mutants --package models --test-package sim --profile mutants \
+    --baseline skip --timeout "$test_timeout_s" --build-timeout 3600 \
     "${args[@]}" -- --test mutation_sweep || status=$?
 # cargo-mutants exits 2 when a mutant was missed, 3 on timeouts: the counts
 # say which; anything else is the tool failing.
