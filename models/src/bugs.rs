@@ -34,6 +34,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "an owner whose ballot lost its majority to a claim that some members granted and that still failed waits for a majority for ever instead of claiming over that promise",
     ),
     (
+        "fresh-copy-taken-for-finished",
+        "a replica drops a copy that a majority of its copy set does not hold yet, while its owner is still copying it, as if it were delivered and forgotten",
+    ),
+    (
         "spool-read-retry-hot",
         "retries a failed spool read at once, on the doorbell its own pass rings: a loop that takes no simulated time",
     ),

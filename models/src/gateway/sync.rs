@@ -209,6 +209,9 @@ async fn reconcile(node: &SharedNode, asked: &Entry, replies: &BTreeMap<String, 
         .borrow_mut()
         .saw_epoch(&entry.id, tally.highest_epoch);
     if tally.unknown >= tally.need {
+        if still_being_copied(node, &entry) {
+            return;
+        }
         drop_copy(node, &entry, "unknown to a majority of its copy set");
         return;
     }
@@ -229,6 +232,26 @@ async fn reconcile(node: &SharedNode, asked: &Entry, replies: &BTreeMap<String, 
     } else {
         claim_if_owner_is_gone(node, &entry, &tally).await;
     }
+}
+
+/// A replica's copy whose owner spoke of it within the last lease (copied
+/// it to us, or sent its heartbeat) is not finished: "no copy" from a
+/// majority then means the owner is still copying it — over a slow link
+/// the members it has not reached yet answer before the ones it has — not
+/// that it was delivered and forgotten. Dropping it there left the owner
+/// short of its majority once it had answered 250, and the owner then
+/// dropped its own copy too (madsim swarm seed 3375: a gray link with no
+/// loss at all). An owner that finished and forgot a message stops
+/// speaking of it, so a stray copy still goes, one lease later.
+/// `fresh-copy-taken-for-finished` puts the old rule back.
+fn still_being_copied(node: &SharedNode, entry: &Entry) -> bool {
+    if entry.owner == node.me() || node.config.bug("fresh-copy-taken-for-finished") {
+        return false;
+    }
+    !node
+        .heard
+        .borrow()
+        .owner_quiet(&entry.id, node.now_ms(), node.config.knobs.owner_lease_ms)
 }
 
 /// Folds what the copy set knows into our owned `entry`: any settled
