@@ -38,6 +38,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "a replica drops a copy that a majority of its copy set does not hold yet, while its owner is still copying it, as if it were delivered and forgotten",
     ),
     (
+        "quarantine-unspoken",
+        "a node holding a message in quarantine answers a sync about it as if it had never heard of it, so stale copies of a quarantined message cannot tell it was settled",
+    ),
+    (
         "spool-read-retry-hot",
         "retries a failed spool read at once, on the doorbell its own pass rings: a loop that takes no simulated time",
     ),

@@ -366,6 +366,11 @@ pub fn load_all(disk: &dyn Disk) -> io::Result<BTreeMap<String, Entry>> {
     Ok(entries)
 }
 
+/// Whether this node holds message `id` in its quarantine.
+pub fn is_quarantined(disk: &dyn Disk, id: &str) -> bool {
+    disk.read(&format!("{QUARANTINE_DIR}/{id}.msg")).is_ok()
+}
+
 /// Keeps a quarantined message in this (in-jurisdiction) node's quarantine.
 pub fn quarantine(disk: &dyn Disk, id: &str, raw: &[u8]) -> io::Result<()> {
     ensure_dir(disk, QUARANTINE_DIR, Durability::Synced)?;

@@ -555,3 +555,20 @@ fn fresh_copy_taken_for_finished_loses_mail_over_a_slow_link_with_no_loss() {
         .collect();
     assert!(violated.contains(&"no_acked_loss"), "{violated:?}");
 }
+
+#[test]
+fn quarantine_unspoken_is_proven_on_madsim_by_its_corpus_entry() {
+    // Only madsim's interleavings reached it (swarm seed 3708); the madsim
+    // build's tests (`.ci/run`) replay the entry and run the correct
+    // gateway on it (`sim/tests/madsim.rs`). Here: the entry is there,
+    // names the bug and says it fails spool_drained.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/corpus/quarantine-unspoken-swarm-seed-3708.madsim.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the madsim corpus entry");
+    let file: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(file["engine"], "madsim");
+    assert_eq!(file["scenario"]["bugs"][0], "quarantine-unspoken");
+    assert_eq!(file["expected"]["violated"][0], "spool_drained");
+}

@@ -174,3 +174,35 @@ fn check_determinism_on_madsim_reports_every_seed_ok() {
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
 }
+
+#[test]
+fn quarantine_unspoken_leaves_stale_copies_of_a_quarantined_message_for_ever() {
+    // The madsim corpus entry: the owner's disk is lost right after its
+    // quarantine verdict, before its forget reached half the copy set.
+    // With the bug the stale copies cannot tell the message was settled
+    // (spool_drained); the correct gateway drops them.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/corpus/quarantine-unspoken-swarm-seed-3708.madsim.json"
+    );
+    let (file, buggy) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
+    assert_eq!(buggy.bugs, vec!["quarantine-unspoken".to_string()]);
+    let judged = sim::run::run_on(Engine::Madsim, &buggy, file.seed);
+    let violated: Vec<&str> = (judged.report.violations.iter())
+        .map(|v| v.property.as_str())
+        .collect();
+    assert!(violated.contains(&"spool_drained"), "{violated:?}");
+    let mut correct = buggy.clone();
+    correct.bugs.clear();
+    let outcome = sim::run::run_on(Engine::Madsim, &correct, file.seed);
+    assert!(
+        outcome.within_fault_model,
+        "the schedule is inside the model"
+    );
+    assert_eq!(
+        outcome.verdict,
+        sim::run::Verdict::Pass,
+        "{}",
+        outcome.summary()
+    );
+}

@@ -120,6 +120,8 @@ struct Tally {
     same: Vec<Progress>,
     /// Members that answered and hold no copy.
     unknown: usize,
+    /// A member holds the message in its quarantine: it is settled.
+    quarantined_by: Option<String>,
     /// A newer ballot held by a majority, with those members' progress.
     newer: Option<(Ballot, Vec<Progress>)>,
     /// Members that answered without a copy, by name (to repair).
@@ -148,6 +150,7 @@ fn tally(
         need,
         same: Vec::new(),
         unknown: 0,
+        quarantined_by: None,
         newer: None,
         lacking: Vec::new(),
         answered: Vec::new(),
@@ -167,6 +170,9 @@ fn tally(
             None => {
                 tally.unknown += 1;
                 tally.lacking.push(member.clone());
+                if stance.quarantined {
+                    tally.quarantined_by = Some(member.clone());
+                }
             }
             Some(holding) => {
                 tally.highest_epoch = tally.highest_epoch.max(holding.ballot.epoch);
@@ -208,6 +214,14 @@ async fn reconcile(node: &SharedNode, asked: &Entry, replies: &BTreeMap<String, 
     node.heard
         .borrow_mut()
         .saw_epoch(&entry.id, tally.highest_epoch);
+    if let Some(member) = &tally.quarantined_by {
+        drop_copy(
+            node,
+            &entry,
+            &format!("quarantined by its owner ({member} holds it)"),
+        );
+        return;
+    }
     if tally.unknown >= tally.need {
         if still_being_copied(node, &entry) {
             return;

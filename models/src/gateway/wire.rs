@@ -49,6 +49,11 @@ pub struct Held {
 pub struct Stance {
     pub id: String,
     pub held: Option<Holding>,
+    /// No spool copy, but the message sits in this node's quarantine: it
+    /// was settled, whole, by an owner's verdict. Absent (false) on the
+    /// wire unless set, so older peers read it as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quarantined: bool,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
