@@ -13,6 +13,8 @@
 #        IN_PLACE=1      mutate this checkout and build in target/madsim
 #                        (reuses a warm build; do not edit the tree meanwhile)
 #        JOBS            parallel mutants when not in place (default 1)
+#        RE=REGEX        only mutants whose name matches (cargo-mutants --re),
+#                        e.g. RE='store_entry|doubt_for'
 #        LIST=1          only list the mutants (no build, no tests)
 # cargo-mutants is installed here (pinned) when missing, so nothing is
 # hand-installed. Output: mutants.out/ (caught.txt, missed.txt,
@@ -35,6 +37,9 @@ for f in "${files[@]}"; do
 done
 if [ -n "${SHARD:-}" ]; then
     args+=(--shard "$SHARD")
+fi
+if [ -n "${RE:-}" ]; then
+    args+=(--re "$RE")
 fi
 if [ "${LIST:-0}" = 1 ]; then
     exec cargo mutants --package models --list "${args[@]}"
