@@ -13,6 +13,8 @@
 //! for the largest reductions (faults, then messages the violation is not
 //! about); `mailsim bench bugs` shrinks all the way.
 
+mod common;
+
 use sim::bug_hunt::{self, Minimised};
 use sim::engine::Engine;
 
@@ -535,25 +537,12 @@ fn fresh_copy_taken_for_finished_loses_mail_over_a_slow_link_with_no_loss() {
     // hears "no copy" from a majority while the owner is still copying
     // drops its copy, the owner answers 250 on the acks it had, then finds
     // a majority without the message and drops its own.
-    let scenario = gray_link_to_a_three_gateway_region();
-    let correct = sim::run::run_on(Engine::Turmoil, &scenario, scenario.seed);
-    assert!(
-        correct.within_fault_model,
-        "a gray link is inside the model"
+    common::correct_passes_and_bug_violates(
+        Engine::Turmoil,
+        &gray_link_to_a_three_gateway_region(),
+        "fresh-copy-taken-for-finished",
+        "no_acked_loss",
     );
-    assert_eq!(
-        correct.verdict,
-        sim::run::Verdict::Pass,
-        "{}",
-        correct.summary()
-    );
-    let mut buggy = scenario.clone();
-    buggy.bugs = vec!["fresh-copy-taken-for-finished".into()];
-    let judged = sim::run::run_on(Engine::Turmoil, &buggy, buggy.seed);
-    let violated: Vec<&str> = (judged.report.violations.iter())
-        .map(|v| v.property.as_str())
-        .collect();
-    assert!(violated.contains(&"no_acked_loss"), "{violated:?}");
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //! how to get this engine (see `engines.rs`).
 #![cfg(madsim)]
 
+mod common;
+
 use std::process::Command;
 
 use sim::engine::{Engine, madsim_run};
@@ -185,24 +187,12 @@ fn quarantine_unspoken_leaves_stale_copies_of_a_quarantined_message_for_ever() {
         env!("CARGO_MANIFEST_DIR"),
         "/../traces/corpus/quarantine-unspoken-swarm-seed-3708.madsim.json"
     );
-    let (file, buggy) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(buggy.bugs, vec!["quarantine-unspoken".to_string()]);
-    let judged = sim::run::run_on(Engine::Madsim, &buggy, file.seed);
-    let violated: Vec<&str> = (judged.report.violations.iter())
-        .map(|v| v.property.as_str())
-        .collect();
-    assert!(violated.contains(&"spool_drained"), "{violated:?}");
-    let mut correct = buggy.clone();
-    correct.bugs.clear();
-    let outcome = sim::run::run_on(Engine::Madsim, &correct, file.seed);
-    assert!(
-        outcome.within_fault_model,
-        "the schedule is inside the model"
-    );
-    assert_eq!(
-        outcome.verdict,
-        sim::run::Verdict::Pass,
-        "{}",
-        outcome.summary()
+    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
+    assert_eq!(scenario.bugs, vec!["quarantine-unspoken".to_string()]);
+    common::correct_passes_and_bug_violates(
+        Engine::Madsim,
+        &scenario,
+        "quarantine-unspoken",
+        "spool_drained",
     );
 }

@@ -49,3 +49,34 @@ pub fn temp_dir(test: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+/// A catalogue bug's regression on a fixed shape: the correct gateway
+/// passes `scenario` inside the fault model, and with `bug` switched on the
+/// same run violates `property`.
+pub fn correct_passes_and_bug_violates(
+    engine: sim::engine::Engine,
+    scenario: &Scenario,
+    bug: &str,
+    property: &str,
+) {
+    let mut correct = scenario.clone();
+    correct.bugs.clear();
+    let outcome = sim::run::run_on(engine, &correct, correct.seed);
+    assert!(
+        outcome.within_fault_model,
+        "the schedule is inside the model"
+    );
+    assert_eq!(
+        outcome.verdict,
+        sim::run::Verdict::Pass,
+        "{}",
+        outcome.summary()
+    );
+    let mut buggy = scenario.clone();
+    buggy.bugs = vec![bug.to_string()];
+    let judged = sim::run::run_on(engine, &buggy, buggy.seed);
+    let violated: Vec<&str> = (judged.report.violations.iter())
+        .map(|v| v.property.as_str())
+        .collect();
+    assert!(violated.contains(&property), "{bug}: {violated:?}");
+}
