@@ -329,25 +329,16 @@ fn successor_waits_for_copyless_leaves_mail_without_an_owner_once_its_owner_lose
         env!("CARGO_MANIFEST_DIR"),
         "/../traces/corpus/successor-waits-for-copyless-swarm-seed-187.min.json"
     );
-    let (_, buggy) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(buggy.bugs, vec!["successor-waits-for-copyless".to_string()]);
-    let judged = sim::run::run_on(Engine::Turmoil, &buggy, buggy.seed);
-    let violated: Vec<&str> = (judged.report.violations.iter())
-        .map(|v| v.property.as_str())
-        .collect();
-    assert!(violated.contains(&"no_acked_loss"), "{violated:?}");
-    let mut correct = buggy.clone();
-    correct.bugs.clear();
-    let outcome = sim::run::run_on(Engine::Turmoil, &correct, correct.seed);
-    assert!(
-        outcome.within_fault_model,
-        "the shrunk schedule is inside the model"
-    );
+    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
     assert_eq!(
-        outcome.verdict,
-        sim::run::Verdict::Pass,
-        "{}",
-        outcome.summary()
+        scenario.bugs,
+        vec!["successor-waits-for-copyless".to_string()]
+    );
+    common::correct_passes_and_bug_violates(
+        Engine::Turmoil,
+        &scenario,
+        "successor-waits-for-copyless",
+        "no_acked_loss",
     );
 }
 
@@ -424,25 +415,13 @@ fn claims_never_retried_strands_mail_once_a_claim_is_granted_by_some_and_lost() 
         env!("CARGO_MANIFEST_DIR"),
         "/../traces/corpus/claims-never-retried-split-ballot-swarm-seed-1111-inside.json"
     );
-    let (_, buggy) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(buggy.bugs, vec!["claims-never-retried".to_string()]);
-    let judged = sim::run::run_on(Engine::Turmoil, &buggy, buggy.seed);
-    let violated: Vec<&str> = (judged.report.violations.iter())
-        .map(|v| v.property.as_str())
-        .collect();
-    assert!(violated.contains(&"no_acked_loss"), "{violated:?}");
-    let mut correct = buggy.clone();
-    correct.bugs.clear();
-    let outcome = sim::run::run_on(Engine::Turmoil, &correct, correct.seed);
-    assert!(
-        outcome.within_fault_model,
-        "the schedule is inside the model"
-    );
-    assert_eq!(
-        outcome.verdict,
-        sim::run::Verdict::Pass,
-        "{}",
-        outcome.summary()
+    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
+    assert_eq!(scenario.bugs, vec!["claims-never-retried".to_string()]);
+    common::correct_passes_and_bug_violates(
+        Engine::Turmoil,
+        &scenario,
+        "claims-never-retried",
+        "no_acked_loss",
     );
 }
 
@@ -476,21 +455,12 @@ fn quorum_below_majority_acknowledges_mail_that_no_owner_can_ever_confirm() {
     // replication quorum but not a majority of the copy set, and members
     // that missed the copy never hold it, so the owner never confirms and
     // never delivers.
-    let scenario = two_gateways_in_an_isolated_region();
-    let correct = sim::run::run_on(Engine::Turmoil, &scenario, scenario.seed);
-    assert_eq!(
-        correct.verdict,
-        sim::run::Verdict::Pass,
-        "{}",
-        correct.summary()
+    common::correct_passes_and_bug_violates(
+        Engine::Turmoil,
+        &two_gateways_in_an_isolated_region(),
+        "quorum-below-majority",
+        "no_acked_loss",
     );
-    let mut buggy = scenario.clone();
-    buggy.bugs = vec!["quorum-below-majority".into()];
-    let judged = sim::run::run_on(Engine::Turmoil, &buggy, buggy.seed);
-    let violated: Vec<&str> = (judged.report.violations.iter())
-        .map(|v| v.property.as_str())
-        .collect();
-    assert!(violated.contains(&"no_acked_loss"), "{violated:?}");
 }
 
 #[test]
