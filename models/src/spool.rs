@@ -166,6 +166,10 @@ pub fn entry_path(id: &str) -> String {
     format!("{SPOOL_DIR}/{id}.json")
 }
 
+pub fn quarantine_path(id: &str) -> String {
+    format!("{QUARANTINE_DIR}/{id}.msg")
+}
+
 /// How careful a write is; anything but `Synced` exists only for the
 /// catalogue's bugs (`ack-before-fsync`, `ack-before-dir-sync`,
 /// `no-parent-dir-sync`, `fsync-retry-trusted`, `short-write-ignored`).
@@ -366,15 +370,18 @@ pub fn load_all(disk: &dyn Disk) -> io::Result<BTreeMap<String, Entry>> {
     Ok(entries)
 }
 
-/// Whether this node holds message `id` in its quarantine.
+/// Whether this node holds message `id` in its quarantine: a name in the
+/// directory's listing, so the answer costs no read of the message.
 pub fn is_quarantined(disk: &dyn Disk, id: &str) -> bool {
-    disk.read(&format!("{QUARANTINE_DIR}/{id}.msg")).is_ok()
+    let name = format!("{id}.msg");
+    disk.list(QUARANTINE_DIR)
+        .is_ok_and(|names| names.iter().any(|n| *n == name))
 }
 
 /// Keeps a quarantined message in this (in-jurisdiction) node's quarantine.
 pub fn quarantine(disk: &dyn Disk, id: &str, raw: &[u8]) -> io::Result<()> {
     ensure_dir(disk, QUARANTINE_DIR, Durability::Synced)?;
-    let path = format!("{QUARANTINE_DIR}/{id}.msg");
+    let path = quarantine_path(id);
     disk.write(&path, raw)?;
     disk.sync(&path)?;
     disk.sync_dir(QUARANTINE_DIR)
