@@ -375,7 +375,7 @@ pub fn load_all(disk: &dyn Disk) -> io::Result<BTreeMap<String, Entry>> {
 pub fn is_quarantined(disk: &dyn Disk, id: &str) -> bool {
     let name = format!("{id}.msg");
     disk.list(QUARANTINE_DIR)
-        .is_ok_and(|names| names.iter().any(|n| *n == name))
+        .is_ok_and(|names| names.contains(&name))
 }
 
 /// Keeps a quarantined message in this (in-jurisdiction) node's quarantine.
