@@ -34,16 +34,24 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "an owner whose ballot lost its majority to a claim that some members granted and that still failed waits for a majority for ever instead of claiming over that promise",
     ),
     (
+        "duelling-claims",
+        "a replica claims a message while its owner still answers with its copy, and a claimant whose claim failed asks again every sync round: two claimants that each hold some of the votes keep each other's voters and neither ever wins",
+    ),
+    (
         "fresh-copy-taken-for-finished",
         "a replica drops a copy that a majority of its copy set does not hold yet, while its owner is still copying it, as if it were delivered and forgotten",
     ),
     (
-        "quarantine-unspoken",
-        "a node holding a message in quarantine answers a sync about it as if it had never heard of it, so stale copies of a quarantined message cannot tell it was settled",
+        "settled-unspoken",
+        "a node that settled a message for good (finished or refused it, or holds it in quarantine) answers a sync about it as if it had never heard of it, so stale copies that missed its forget cannot tell it was settled",
     ),
     (
         "spool-read-retry-hot",
         "retries a failed spool read at once, on the doorbell its own pass rings: a loop that takes no simulated time",
+    ),
+    (
+        "read-error-bounces",
+        "takes an I/O error reading a spooled message for a message gone for good and bounces its recipients, where the next read (or another copy) would have delivered it",
     ),
     (
         "spool-trusts-reads",

@@ -21,3 +21,4 @@ pub mod smtp;
 pub mod spool;
 pub mod spool_record;
 pub mod tolerances;
+pub mod tombstone;

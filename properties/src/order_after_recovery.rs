@@ -13,7 +13,12 @@
 //!   so no failover moved it; mail of different owners is never compared;
 //! - *only the server was missing*: a clean or spam verdict came before
 //!   `t_end` (mail still waiting for a scanner is not promised), and no
-//!   other fault was active from `t_end` until the group's last first copy;
+//!   other fault was active from `t_end` until the group's last first copy
+//!   — a code-level fault included: once BUGGIFY fired on the owner
+//!   (`buggify_fired`, which only the seam records, at a site's first
+//!   firing), its passes may stall for a lease (after a confirmation, say)
+//!   and any number may overtake a stalled one, so its groups are not
+//!   judged from then on;
 //! - *acceptance order*, strictly: A comes before B when A's 250 came
 //!   before B's accepting attempt even began, so the gateway had A first
 //!   whatever its own clocks say.
@@ -162,7 +167,20 @@ fn groups<'a>(view: &'a Outcomes<'a>) -> Vec<(String, usize, String, Vec<Waited<
                 arrived_at,
             });
     }
+    // When BUGGIFY first fired on each host: later firings are not logged.
+    let mut buggified: BTreeMap<&str, u64> = BTreeMap::new();
+    for event in view.events {
+        if matches!(event.kind, EventKind::BuggifyFired { .. }) {
+            buggified.entry(event.host.as_str()).or_insert(event.t_us);
+        }
+    }
     out.into_iter()
+        .filter(|((_, _, client), group)| {
+            let last_us = group.iter().map(|w| w.arrived_us).max().unwrap_or(0);
+            buggified
+                .get(client.as_str())
+                .is_none_or(|&fired_us| fired_us > last_us)
+        })
         .filter(|((_, ended_at, _), group)| {
             // Only the server was missing: nothing else active from its
             // return until the group's last first copy.
@@ -310,6 +328,36 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].reason.contains("message p0"));
         assert!(found[0].reason.contains("after 8 messages accepted later"));
+    }
+
+    /// Newest first, with BUGGIFY first firing on `host` before the drain.
+    fn buggified_then_drained_newest_first(host: &str) -> Run {
+        let mut run = parked(&[]);
+        run.push(
+            host,
+            EventKind::BuggifyFired {
+                site: "delivery.stall_after_confirm".into(),
+            },
+        );
+        for i in (0..9).rev() {
+            run.arrive(Arrive {
+                msg: &format!("p{i}"),
+                client: crate::testkit::MX,
+                ..Arrive::default()
+            });
+        }
+        run
+    }
+
+    #[test]
+    fn a_code_level_fault_on_the_owner_excuses_its_order() {
+        // A pass stalled by BUGGIFY for a lease may be overtaken by any
+        // number: the owner's groups are not judged once it fired.
+        let run = buggified_then_drained_newest_first(crate::testkit::MX);
+        assert_eq!(check(&run.log, &facts()), vec![]);
+        // Elsewhere, it excuses nothing.
+        let run = buggified_then_drained_newest_first("gw-us-west-2-0");
+        assert_eq!(check(&run.log, &facts()).len(), 1);
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("no-parent-dir-sync", Family::Calm),
     ("fsync-retry-trusted", Family::DiskFaults),
     ("spool-trusts-reads", Family::DiskFaults),
+    ("read-error-bounces", Family::DiskFaults),
     ("spool-read-retry-hot", Family::DiskFaults),
     ("short-write-ignored", Family::DiskFaults),
     ("slow-fsync-assumed-done", Family::DiskFaults),

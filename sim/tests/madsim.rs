@@ -178,21 +178,49 @@ fn check_determinism_on_madsim_reports_every_seed_ok() {
 }
 
 #[test]
-fn quarantine_unspoken_leaves_stale_copies_of_a_quarantined_message_for_ever() {
-    // The madsim corpus entry: the owner's disk is lost right after its
-    // quarantine verdict, before its forget reached half the copy set.
-    // With the bug the stale copies cannot tell the message was settled
-    // (spool_drained); the correct gateway drops them.
+fn settled_unspoken_leaves_stale_copies_of_a_settled_message_for_ever() {
+    // The madsim corpus entries, one per way a message is settled: seed
+    // 3708 quarantined (the owner's disk lost right after its verdict),
+    // 6188 delivered and 5706 refused at ingress (each time the forget
+    // reached only part of the copy set). With the bug the stale copies
+    // cannot tell the message was settled (spool_drained); the correct
+    // gateway drops them.
+    for seed in [3708, 6188, 5706] {
+        let path = format!(
+            "{}/../traces/corpus/settled-unspoken-swarm-seed-{seed}.madsim.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let (_, scenario) =
+            sim::failure_file::load(std::path::Path::new(&path)).expect("corpus file");
+        assert_eq!(scenario.bugs, vec!["settled-unspoken".to_string()]);
+        common::correct_passes_and_bug_violates(
+            Engine::Madsim,
+            &scenario,
+            "settled-unspoken",
+            "spool_drained",
+        );
+    }
+}
+
+#[test]
+fn duelling_claims_leave_three_intact_copies_undelivered_after_a_full_heal() {
+    // The madsim corpus entry (swarm seed 6147): the owner of EU mail
+    // crashes while europe-west3 (whose gateway has no copy) is cut off;
+    // a replica's claim gets 2 of the 3 votes it needs, and once the owner
+    // is back it reclaims over that promise. With the bug both ask every
+    // round, each holding one voter, and after the heal three intact
+    // copies are never delivered (no_acked_loss); the correct gateway's
+    // replica leaves the claim to the owner that answers with its copy.
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../traces/corpus/quarantine-unspoken-swarm-seed-3708.madsim.json"
+        "/../traces/corpus/duelling-claims-swarm-seed-6147.madsim.json"
     );
     let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(scenario.bugs, vec!["quarantine-unspoken".to_string()]);
+    assert_eq!(scenario.bugs, vec!["duelling-claims".to_string()]);
     common::correct_passes_and_bug_violates(
         Engine::Madsim,
         &scenario,
-        "quarantine-unspoken",
-        "spool_drained",
+        "duelling-claims",
+        "no_acked_loss",
     );
 }

@@ -35,7 +35,8 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "successor-waits-for-copyless",
     "claims-never-retried",
     "fresh-copy-taken-for-finished",
-    "quarantine-unspoken",
+    "settled-unspoken",
+    "duelling-claims",
 ];
 
 #[test]

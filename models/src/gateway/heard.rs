@@ -24,6 +24,9 @@ pub struct Heard {
     /// Message id → the highest epoch any peer mentioned, so a new claim
     /// outbids every ballot already in play.
     epoch_seen: BTreeMap<String, u64>,
+    /// Message id → until when this node makes no claim for it, after one
+    /// that failed (see `sync::back_off_after_failed_claim`).
+    claims_paused_until_ms: BTreeMap<String, u64>,
 }
 
 impl Heard {
@@ -83,10 +86,22 @@ impl Heard {
         replication::quorum_holds(config, me, &reachable)
     }
 
+    pub fn pause_claims(&mut self, id: &str, until_ms: u64) {
+        self.claims_paused_until_ms.insert(id.to_string(), until_ms);
+    }
+
+    /// A claim for `id` failed here recently: not our turn to ask again.
+    pub fn claims_paused(&self, id: &str, now_ms: u64) -> bool {
+        self.claims_paused_until_ms
+            .get(id)
+            .is_some_and(|&until_ms| now_ms < until_ms)
+    }
+
     /// The message is gone from this node: drop what we knew about it.
     pub fn forget(&mut self, id: &str) {
         self.owner_ms.remove(id);
         self.epoch_seen.remove(id);
+        self.claims_paused_until_ms.remove(id);
     }
 }
 

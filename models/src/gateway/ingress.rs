@@ -12,7 +12,7 @@ use traces::EventKind;
 use crate::config::SMTP_PORT;
 use crate::env::{self, BoxConn};
 use crate::gateway::ballot::Ballot;
-use crate::gateway::{SharedNode, peer, replication};
+use crate::gateway::{SharedNode, peer, replication, tombstones};
 use crate::mime::{date, dsn};
 use crate::smtp::received::{self, Hop};
 use crate::smtp::session::{Envelope, RcptCheck, Session, SessionLimits, Step};
@@ -255,13 +255,16 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
         }
         Err(reason) => {
             super::discard(node, &id);
+            // Refused for good (the id is never used again): a tombstone
+            // here and at every copy lets stale copies go.
+            tombstones::settle_for_good(node, &id);
             // Copies that did land must not outlive the refusal.
             let forgetter = node.clone();
             let forget_id = id.clone();
             let ours = Ballot::of(&entry);
             node.env.spawn(Box::pin(async move {
                 for target in &targets {
-                    let _ = peer::forget(&forgetter, target, &forget_id, &ours).await;
+                    let _ = peer::forget(&forgetter, target, &forget_id, &ours, true).await;
                 }
             }));
             defer(node, &message_id, &id, reason)

@@ -11,6 +11,7 @@ pub mod peer;
 pub mod queue;
 pub mod replication;
 pub mod sync;
+pub mod tombstones;
 pub mod voter;
 pub mod wakeup;
 pub mod wire;
@@ -24,6 +25,7 @@ use traces::EventKind;
 use crate::config::{GatewayConfig, Tenant};
 use crate::env::SharedEnv;
 use crate::spool::{self, Entry};
+use crate::tombstone;
 
 /// Everything one node holds in memory, rebuilt from disk at boot.
 pub struct Node {
@@ -41,6 +43,9 @@ pub struct Node {
     pub heard: RefCell<heard::Heard>,
     /// Rung when the queue may have work: it looks at once.
     pub doorbell: wakeup::Doorbell,
+    /// Messages this node settled for good, by id → when (its clock, ms);
+    /// loaded from its disk at boot (`tombstones.rs`).
+    pub tombstones: RefCell<BTreeMap<String, u64>>,
 }
 
 pub type SharedNode = Rc<Node>;
@@ -123,6 +128,14 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
             BTreeMap::new()
         }
     };
+    let boot_ms = env.now().as_millis() as u64;
+    if let Err(e) = tombstone::prepare(env.disk()) {
+        env.observe(EventKind::GwNote {
+            what: "tombstone_dir_failed".into(),
+            detail: e.to_string(),
+        });
+    }
+    let tombstones = tombstone::load_all(env.disk(), boot_ms);
     let node = Rc::new(Node {
         env: env.clone(),
         config,
@@ -130,8 +143,9 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         entries: RefCell::new(entries),
         in_flight: RefCell::new(BTreeSet::new()),
         settling: RefCell::new(BTreeSet::new()),
-        heard: RefCell::new(heard::Heard::new(env.now().as_millis() as u64)),
+        heard: RefCell::new(heard::Heard::new(boot_ms)),
         doorbell: wakeup::Doorbell::default(),
+        tombstones: RefCell::new(tombstones),
     });
     tracing::info!(region = %node.region, spool_entries = node.entries.borrow().len(), "gateway booted");
     node.note(

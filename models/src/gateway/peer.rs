@@ -79,15 +79,19 @@ pub async fn update(node: &SharedNode, target: &str, entry: &Entry) -> std::io::
     call(node, target, &request, &[]).await.map(|_| ())
 }
 
+/// Tells `target` to drop its copy of `id`; `for_good` as in
+/// [`PeerRequest::Forget`].
 pub async fn forget(
     node: &SharedNode,
     target: &str,
     id: &str,
     ballot: &Ballot,
+    for_good: bool,
 ) -> std::io::Result<()> {
     let request = PeerRequest::Forget {
         id: id.to_string(),
         ballot: ballot.clone(),
+        for_good,
     };
     call(node, target, &request, &[]).await.map(|_| ())
 }
@@ -110,15 +114,6 @@ async fn call_all(node: &SharedNode, targets: &[String], request: PeerRequest) -
 pub async fn update_all(node: &SharedNode, targets: &[String], entry: &Entry) -> usize {
     let request = PeerRequest::Update {
         entry: entry.clone(),
-    };
-    call_all(node, targets, request).await
-}
-
-/// [`forget`] to every target at once; how many let go.
-pub async fn forget_all(node: &SharedNode, targets: &[String], id: &str, ballot: &Ballot) -> usize {
-    let request = PeerRequest::Forget {
-        id: id.to_string(),
-        ballot: ballot.clone(),
     };
     call_all(node, targets, request).await
 }

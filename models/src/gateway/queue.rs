@@ -18,7 +18,7 @@ use traces::{EventKind, Verdict};
 use crate::config::SpamPolicy;
 use crate::gateway::ballot::{self, Ballot, Progress};
 use crate::gateway::sync::{self, Intent, Standing};
-use crate::gateway::{SharedNode, delivery, peer, replication};
+use crate::gateway::{SharedNode, delivery, peer, replication, tombstones};
 use crate::mime::date;
 use crate::mime::dsn::{self, DsnRequest, FailedRecipient};
 use crate::retry;
@@ -211,6 +211,12 @@ async fn process(node: &SharedNode, id: &str) {
         Ok(raw) => raw,
         Err(e) => {
             node.note("spool_read_failed", format!("{id}: {e}"));
+            if node.config.bug("read-error-bounces") && e.kind() != std::io::ErrorKind::InvalidData
+            {
+                bounce_unreadable(node, id).await;
+                retry_after_sync(node, id);
+                return;
+            }
             // Not due again at once: the doorbell a finished pass rings
             // would otherwise retry the read in a loop that takes no time
             // (the `spool-read-retry-hot` bug, which the engine's livelock
@@ -334,6 +340,26 @@ async fn process(node: &SharedNode, id: &str) {
     if entry.is_finished() {
         finish(node, &entry).await;
     }
+}
+
+/// The `read-error-bounces` bug: an I/O error reading the spooled message
+/// (EIO: the disk may well read it next time, and the other copies surely
+/// can) taken for a message that is gone for good, its recipients bounced
+/// as Postfix would a corrupt queue file.
+async fn bounce_unreadable(node: &SharedNode, id: &str) {
+    let Some(mut entry) = owned(node, id) else {
+        return;
+    };
+    for rcpt in entry.pending_rcpts() {
+        entry.rcpts.insert(
+            rcpt,
+            RcptState::Bounced {
+                status: "5.3.0".into(),
+                diagnostic: "local; queue file unreadable".into(),
+            },
+        );
+    }
+    persist(node, &entry).await;
 }
 
 /// The pass has spoken to the destination for the last time: the next
@@ -485,7 +511,8 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
         let _ = spool::remove(node.env.disk(), &dsn_id);
         let ours = Ballot::of(&dsn_entry);
         for target in &dsn_entry.replicas {
-            let _ = peer::forget(node, target, &dsn_id, &ours).await;
+            // Not for good: the next pass sends this DSN again, same id.
+            let _ = peer::forget(node, target, &dsn_id, &ours, false).await;
         }
         return;
     }
@@ -569,7 +596,10 @@ async fn finish(node: &SharedNode, entry: &Entry) {
     let ours = Ballot::of(&current);
     let mut let_go = 1;
     for target in &current.replicas {
-        if peer::forget(node, target, &current.id, &ours).await.is_ok() {
+        if peer::forget(node, target, &current.id, &ours, true)
+            .await
+            .is_ok()
+        {
             let_go += 1;
         }
     }
@@ -590,4 +620,5 @@ async fn finish(node: &SharedNode, entry: &Entry) {
     }
     node.entries.borrow_mut().remove(&current.id);
     node.heard.borrow_mut().forget(&current.id);
+    tombstones::settle_for_good(node, &current.id);
 }

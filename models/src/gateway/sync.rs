@@ -8,6 +8,10 @@
 //! - a copy a majority of its copy set no longer knows is finished (or was
 //!   refused): drop it — this is how a node that missed a `Forget` while it
 //!   was down or cut off cleans up after rejoining;
+//! - a copy that any member says it settled for good (a tombstone, or the
+//!   message in its quarantine) is finished too, majority or not: a copy
+//!   set split evenly between stale copies and nodes that forgot has no
+//!   majority either way;
 //! - a newer ballot held by a majority means someone took over: become its
 //!   replica (and, if we thought we owned it, we were fenced);
 //! - an owner confirmed by a majority re-copies the message to members
@@ -39,7 +43,7 @@ use std::time::Duration;
 use crate::fan_out::fan_out;
 use crate::gateway::ballot::{self, Ballot, Progress};
 use crate::gateway::wire::{Held, Stance};
-use crate::gateway::{SharedNode, peer};
+use crate::gateway::{SharedNode, peer, tombstones};
 use crate::spool::{self, Durability, Entry};
 
 /// Why an owner confirms its ballot.
@@ -84,6 +88,7 @@ pub async fn round(node: &SharedNode) {
     for entry in &entries {
         reconcile(node, entry, &replies).await;
     }
+    tombstones::prune(node);
 }
 
 /// Sends each peer its ballots at once; the stances of those that answered,
@@ -122,6 +127,8 @@ struct Tally {
     unknown: usize,
     /// A member holds the message in its quarantine: it is settled.
     quarantined_by: Option<String>,
+    /// A member keeps a tombstone for it: it is settled for good.
+    finished_by: Option<String>,
     /// A newer ballot held by a majority, with those members' progress.
     newer: Option<(Ballot, Vec<Progress>)>,
     /// Members that answered without a copy, by name (to repair).
@@ -151,6 +158,7 @@ fn tally(
         same: Vec::new(),
         unknown: 0,
         quarantined_by: None,
+        finished_by: None,
         newer: None,
         lacking: Vec::new(),
         answered: Vec::new(),
@@ -172,6 +180,9 @@ fn tally(
                 tally.lacking.push(member.clone());
                 if stance.quarantined {
                     tally.quarantined_by = Some(member.clone());
+                }
+                if stance.finished {
+                    tally.finished_by = Some(member.clone());
                 }
             }
             Some(holding) => {
@@ -222,6 +233,10 @@ async fn reconcile(node: &SharedNode, asked: &Entry, replies: &BTreeMap<String, 
         );
         return;
     }
+    if let Some(member) = settled_elsewhere(node, &entry, &tally) {
+        drop_settled(node, &entry, member);
+        return;
+    }
     if tally.unknown >= tally.need {
         if still_being_copied(node, &entry) {
             return;
@@ -245,6 +260,31 @@ async fn reconcile(node: &SharedNode, asked: &Entry, replies: &BTreeMap<String, 
         }
     } else {
         claim_if_owner_is_gone(node, &entry, &tally).await;
+    }
+}
+
+/// The member whose tombstone says `entry` was settled for good, if one
+/// answered so and the copy is ours to drop. An owner that finished the
+/// message itself (every recipient settled) keeps its copy until a
+/// majority has let go (`queue::finish`): its copy is the record of what
+/// was done, for stale copies that have not heard yet.
+fn settled_elsewhere<'t>(node: &SharedNode, entry: &Entry, tally: &'t Tally) -> Option<&'t str> {
+    let member = tally.finished_by.as_deref()?;
+    let finishing_it_ourselves = entry.owner == node.me() && entry.is_finished();
+    (!finishing_it_ourselves).then_some(member)
+}
+
+/// Drops a copy whose message a member settled for good, and keeps a
+/// tombstone of our own: the evidence travels on to copies that can reach
+/// us but not that member.
+fn drop_settled(node: &SharedNode, entry: &Entry, member: &str) {
+    drop_copy(
+        node,
+        entry,
+        &format!("settled for good ({member} keeps its tombstone)"),
+    );
+    if !node.entries.borrow().contains_key(&entry.id) {
+        tombstones::settle_for_good(node, &entry.id);
     }
 }
 
@@ -391,8 +431,21 @@ async fn claim_if_owner_is_gone(node: &SharedNode, entry: &Entry, tally: &Tally)
     let lease_ms = node.config.knobs.owner_lease_ms;
     {
         let heard = node.heard.borrow();
-        if heard.in_boot_grace(now_ms, lease_ms) || !heard.owner_quiet(&entry.id, now_ms, lease_ms)
+        if heard.in_boot_grace(now_ms, lease_ms)
+            || !heard.owner_quiet(&entry.id, now_ms, lease_ms)
+            || heard.claims_paused(&entry.id, now_ms)
         {
+            return;
+        }
+        // Quiet about this ballot is not gone: an owner back from a crash
+        // that lost its majority to a stranded promise answers our sync
+        // rounds with its copy while it reclaims. Claiming against it left
+        // two claimants each holding some of the votes for ever (madsim
+        // swarm seed 6147). An owner that answers without a copy (its disk
+        // was lost) is gone for this message all the same.
+        let owner_holds_it =
+            tally.answered.contains(&entry.owner) && !tally.lacking.contains(&entry.owner);
+        if owner_holds_it && !node.config.bug("duelling-claims") {
             return;
         }
         // The deterministic successor: replicas before us in config order
@@ -449,6 +502,9 @@ async fn reclaim_over_stranded_promise(node: &SharedNode, entry: &Entry, tally: 
         // The bug: wait for a majority that the stranded promise withholds.
         return;
     }
+    if node.heard.borrow().claims_paused(&entry.id, node.now_ms()) {
+        return;
+    }
     let promised_elsewhere = tally.highest_epoch > entry.epoch;
     // Only the members holding a copy can vote; fewer than a majority of
     // them answering is a partition, where waiting is all we can do.
@@ -499,6 +555,7 @@ async fn run_claim(node: &SharedNode, entry: &Entry, tally: &Tally) {
             "claim_failed",
             format!("{}: {ours} got {granted} of {} votes", entry.id, tally.need),
         );
+        back_off_after_failed_claim(node, &entry.id);
         return;
     }
     let Some(current) = node.entries.borrow().get(&entry.id).cloned() else {
@@ -512,6 +569,27 @@ async fn run_claim(node: &SharedNode, entry: &Entry, tally: &Tally) {
         return;
     };
     peer::update_all(node, &won.replicas, &won).await;
+}
+
+/// After a failed claim, this node keeps quiet about the message for a
+/// lease and a random part of another, as Raft candidates wait a random
+/// election timeout. Two claimants that each hold some of the votes (the
+/// old owner back from a crash, reclaiming over a stranded promise, and the
+/// replica that made it) otherwise ask again every sync round: each round
+/// renews the claimant at its voters, a voter that promised one grants the
+/// other only after a lease of its silence, and neither ever gets a
+/// majority — three intact copies of acknowledged mail never delivered
+/// after a full heal (madsim swarm seed 6147). Quiet for more than a lease,
+/// a claimant frees its voters for the other; the random part makes one of
+/// them come back first. `duelling-claims` asks every round again.
+fn back_off_after_failed_claim(node: &SharedNode, id: &str) {
+    if node.config.bug("duelling-claims") {
+        return;
+    }
+    let lease_ms = node.config.knobs.owner_lease_ms;
+    let jitter_ms = node.env.random_u64() % lease_ms.max(1);
+    let until_ms = node.now_ms() + lease_ms + jitter_ms;
+    node.heard.borrow_mut().pause_claims(id, until_ms);
 }
 
 /// The owner's check before it acts on a message.
@@ -578,6 +656,10 @@ pub async fn confirm(node: &SharedNode, id: &str, intent: Intent) -> Standing {
         return Standing::Fenced;
     }
     let tally = tally(node, &entry, &replies, intent);
+    if let Some(member) = settled_elsewhere(node, &entry, &tally) {
+        drop_settled(node, &entry, member);
+        return Standing::Fenced;
+    }
     if 1 + tally.same.len() >= tally.need {
         if learn(node, &mut entry, &tally) {
             store(node, &entry);

@@ -20,8 +20,15 @@ pub enum PeerRequest {
     Update { entry: Entry },
     /// The message is finished (or was refused); drop the copy. Refused by
     /// a node that knows a newer ballot, so a stale owner cannot erase the
-    /// current owner's work.
-    Forget { id: String, ballot: Ballot },
+    /// current owner's work. `for_good`: its fate is settled and the id is
+    /// never used again, so keep a tombstone (a DSN whose copies are taken
+    /// back to be sent again later under the same id is not).
+    Forget {
+        id: String,
+        ballot: Ballot,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        for_good: bool,
+    },
     /// The ballots the sender holds for messages both hold copies of; an
     /// owner's sync is its heartbeat. The reply is the receiver's stance
     /// on each.
@@ -54,6 +61,10 @@ pub struct Stance {
     /// wire unless set, so older peers read it as before.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub quarantined: bool,
+    /// No spool copy, but a tombstone: this node settled the message for
+    /// good (`crate::tombstone`). Absent (false) on the wire unless set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub finished: bool,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
