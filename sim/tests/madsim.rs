@@ -217,7 +217,7 @@ fn duelling_claims_leave_three_intact_copies_undelivered_after_a_full_heal() {
     );
     let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
     assert_eq!(scenario.bugs, vec!["duelling-claims".to_string()]);
-    common::correct_passes_and_bug_violates(
+    common::correct_passes_beyond_the_model_and_bug_violates(
         Engine::Madsim,
         &scenario,
         "duelling-claims",
