@@ -16,7 +16,8 @@
 //!   other fault was active from `t_end` until the group's last first copy
 //!   — a code-level fault included: once BUGGIFY fired on the owner
 //!   (`buggify_fired`, which only the seam records, at a site's first
-//!   firing), its passes may stall for a lease (after a confirmation, say)
+//!   firing on each host), its passes may stall for a lease (after a
+//!   confirmation, say)
 //!   and any number may overtake a stalled one, so its groups are not
 //!   judged from then on;
 //! - *acceptance order*, strictly: A comes before B when A's 250 came
@@ -167,7 +168,8 @@ fn groups<'a>(view: &'a Outcomes<'a>) -> Vec<(String, usize, String, Vec<Waited<
                 arrived_at,
             });
     }
-    // When BUGGIFY first fired on each host: later firings are not logged.
+    // When BUGGIFY first fired on each host (the seam logs a site once per
+    // host).
     let mut buggified: BTreeMap<&str, u64> = BTreeMap::new();
     for event in view.events {
         if matches!(event.kind, EventKind::BuggifyFired { .. }) {

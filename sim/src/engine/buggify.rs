@@ -6,12 +6,14 @@
 //! seed and the site's name; each firing is a draw from one stream for the
 //! run (single-threaded: the order of draws is the order of the run).
 //!
-//! The first time a site fires in a run, `buggify_fired {site}` is logged
-//! under the host that reached it: coverage of the rare paths, for
-//! `mailsim run`'s summary and the sweep's sites that never fired.
+//! The first time a site fires on a host in a run, `buggify_fired {site}`
+//! is logged under that host: coverage of the rare paths, for `mailsim
+//! run`'s summary and the sweep's sites that never fired, and for the
+//! properties that excuse a host once code-level faults hit it
+//! (`order_after_recovery`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use traces::EventKind;
 
@@ -28,7 +30,6 @@ pub const FIRE_PERCENT_MAX: u64 = 25;
 struct Site {
     enabled: bool,
     fire_percent: u64,
-    fired: bool,
 }
 
 /// One run's BUGGIFY state; off (every site answers no) until switched on.
@@ -37,6 +38,8 @@ pub struct Buggify {
     seed: Cell<Option<u64>>,
     draws: RefCell<Option<Prng>>,
     sites: RefCell<BTreeMap<&'static str, Site>>,
+    /// (site, host) pairs that have fired, so each is logged once.
+    fired: RefCell<BTreeSet<(&'static str, String)>>,
 }
 
 impl Buggify {
@@ -57,7 +60,6 @@ impl Buggify {
             Site {
                 enabled: prng.percent(SITE_ENABLED_PERCENT),
                 fire_percent: prng.range(FIRE_PERCENT_MIN, FIRE_PERCENT_MAX + 1),
-                fired: false,
             }
         });
         if !state.enabled {
@@ -68,8 +70,7 @@ impl Buggify {
             .borrow_mut()
             .as_mut()
             .is_some_and(|draws| draws.percent(state.fire_percent));
-        if fire && !state.fired {
-            state.fired = true;
+        if fire && self.fired.borrow_mut().insert((site, host.to_string())) {
             observer.record(
                 host,
                 EventKind::BuggifyFired {
