@@ -524,39 +524,43 @@ fn fresh_copy_taken_for_finished_loses_mail_over_a_slow_link_with_no_loss() {
     );
 }
 
+/// A madsim-only corpus entry is there, recorded on madsim, names `bug`
+/// and says it fails `violated`. The madsim build's tests (`.ci/run`)
+/// replay it and run the correct gateway on it (`sim/tests/madsim.rs`).
+fn madsim_corpus_entry_proves(file: &str, bug: &str, violated: &[&str]) {
+    let path = format!("{}/../traces/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("the madsim corpus entry");
+    let entry: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(entry["engine"], "madsim", "{file}");
+    assert_eq!(entry["scenario"]["bugs"][0], bug, "{file}");
+    assert_eq!(
+        entry["expected"]["violated"],
+        serde_json::json!(violated),
+        "{file}"
+    );
+}
+
 #[test]
 fn duelling_claims_is_proven_on_madsim_by_its_corpus_entry() {
     // Madsim swarm seed 6147 (beyond the model while it lasts: a gcp
     // region cut off and an azure host crashed at once; the livelock
-    // outlives the heal). The madsim build's tests replay the entry and
-    // run the correct gateway on it (`sim/tests/madsim.rs`).
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../traces/corpus/duelling-claims-swarm-seed-6147.madsim.json"
+    // outlives the heal).
+    madsim_corpus_entry_proves(
+        "duelling-claims-swarm-seed-6147.madsim.json",
+        "duelling-claims",
+        &["drained_after_heal", "no_acked_loss"],
     );
-    let text = std::fs::read_to_string(path).expect("the madsim corpus entry");
-    let file: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-    assert_eq!(file["engine"], "madsim");
-    assert_eq!(file["scenario"]["bugs"][0], "duelling-claims");
-    assert_eq!(file["expected"]["violated"][0], "drained_after_heal");
-    assert_eq!(file["expected"]["violated"][1], "no_acked_loss");
 }
 
 #[test]
 fn settled_unspoken_is_proven_on_madsim_by_its_corpus_entries() {
     // Only madsim's interleavings reached it (swarm seeds 3708, 6188,
-    // 5706); the madsim build's tests (`.ci/run`) replay the entries and
-    // run the correct gateway on them (`sim/tests/madsim.rs`). Here: the
-    // entries are there, name the bug and say they fail spool_drained.
+    // 5706: quarantined, delivered, refused).
     for seed in [3708, 6188, 5706] {
-        let path = format!(
-            "{}/../traces/corpus/settled-unspoken-swarm-seed-{seed}.madsim.json",
-            env!("CARGO_MANIFEST_DIR")
+        madsim_corpus_entry_proves(
+            &format!("settled-unspoken-swarm-seed-{seed}.madsim.json"),
+            "settled-unspoken",
+            &["spool_drained"],
         );
-        let text = std::fs::read_to_string(&path).expect("the madsim corpus entry");
-        let file: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-        assert_eq!(file["engine"], "madsim");
-        assert_eq!(file["scenario"]["bugs"][0], "settled-unspoken");
-        assert_eq!(file["expected"]["violated"][0], "spool_drained");
     }
 }
