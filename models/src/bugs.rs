@@ -46,6 +46,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "a node that settled a message for good (finished or refused it, or holds it in quarantine) answers a sync about it as if it had never heard of it, so stale copies that missed its forget cannot tell it was settled",
     ),
     (
+        "amnesia-taken-for-forgetting",
+        "a node reborn on an empty disk answers \"no copy\" about messages it held before and the asker takes that for \"never had it or forgot it\", and a copy set left with fewer holders than a majority waits for one for ever: two disks lost in turn leave acknowledged mail with an intact copy undelivered",
+    ),
+    (
         "spool-read-retry-hot",
         "retries a failed spool read at once, on the doorbell its own pass rings: a loop that takes no simulated time",
     ),

@@ -13,12 +13,15 @@ pub mod env;
 pub mod fan_out;
 pub mod frame;
 pub mod gateway;
+#[cfg(test)]
+pub mod mem_disk;
 pub mod mime;
 pub mod mx;
 pub mod retry;
 pub mod scanner;
 pub mod smtp;
 pub mod spool;
+pub mod spool_birth;
 pub mod spool_record;
 pub mod tolerances;
 pub mod tombstone;

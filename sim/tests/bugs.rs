@@ -434,39 +434,54 @@ fn claims_never_retried_strands_mail_once_a_claim_is_granted_by_some_and_lost() 
     );
 }
 
-/// Calm seed 12's first 16 messages on a topology with two gateways in
-/// us-central1 (four in the US copy set), us-central1 cut off from 2 s to
-/// 10 s while mail comes in: the shape the swarm's drawn topologies found.
-fn two_gateways_in_an_isolated_region() -> sim::scenario::Scenario {
-    use sim::faults::{Fault, FaultKind};
-    let mut scenario = sim::scenario::Scenario::generate_family(12, sim::scenario::Family::Calm);
-    scenario.workload.messages.truncate(16);
-    scenario.phases.heal_at_ms = 20_000;
-    scenario
-        .topology
-        .gateways_by_region
-        .insert("us-central1".into(), 2);
-    scenario.faults.faults = vec![Fault {
-        at_ms: 2_000,
-        duration_ms: 8_000,
-        kind: FaultKind::RegionIsolation {
-            region: "us-central1".into(),
-        },
-    }];
-    scenario.validate().expect("a valid scenario");
-    scenario
+#[test]
+fn amnesia_taken_for_forgetting_loses_mail_with_an_intact_copy_once_two_disks_go_in_turn() {
+    // Not a search: madsim swarm seed 1281 found it (two overlapping disk
+    // losses, beyond the model), shrunk to two faults and one message and
+    // moved 2 ms apart by hand, inside the model: a member of the EU copy
+    // set loses its disk and comes back empty just as the mail is
+    // acknowledged on the owner and two replicas, then one replica loses
+    // its disk too. The two reborn members say "no copy", the owner takes
+    // that for "finished and forgotten" (or waits for a majority that no
+    // longer exists), and the copies left are never delivered.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/corpus/amnesia-taken-for-forgetting-two-disks-lost-in-turn.json"
+    );
+    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
+    assert_eq!(
+        scenario.bugs,
+        vec!["amnesia-taken-for-forgetting".to_string()]
+    );
+    common::correct_passes_and_bug_violates(
+        Engine::Turmoil,
+        &scenario,
+        "amnesia-taken-for-forgetting",
+        "no_acked_loss",
+    );
 }
 
 #[test]
-fn quorum_below_majority_acknowledges_mail_that_no_owner_can_ever_confirm() {
-    // Not a search: madsim swarm seed 7 found it on a drawn topology, and
-    // this fixed shape shows it on turmoil. Two copies of four make the
-    // replication quorum but not a majority of the copy set, and members
-    // that missed the copy never hold it, so the owner never confirms and
-    // never delivers.
+fn quorum_below_majority_acknowledges_mail_that_a_majority_then_disowns() {
+    // Not a search: madsim swarm seed 34 found it on a drawn topology
+    // (three gateways in eastus, five in the US copy set), shrunk to one
+    // fault and one message; it fails the same way on turmoil. us-east-1
+    // and eastus are cut apart while the mail comes in, so the owner
+    // answers 250 on two copies of five (the replication quorum, not a
+    // majority); the three eastus gateways, up all along and never given
+    // the copy, then answer "no copy", which from a majority means the
+    // message is finished, and both copies are dropped.
+    // (An earlier shape, us-central1 isolated with two gateways, stopped
+    // showing it once a copy set short of a majority restores its copies.)
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/corpus/quorum-below-majority-swarm-seed-34.min.json"
+    );
+    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
+    assert_eq!(scenario.bugs, vec!["quorum-below-majority".to_string()]);
     common::correct_passes_and_bug_violates(
         Engine::Turmoil,
-        &two_gateways_in_an_isolated_region(),
+        &scenario,
         "quorum-below-majority",
         "no_acked_loss",
     );

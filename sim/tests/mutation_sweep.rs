@@ -37,20 +37,37 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "fresh-copy-taken-for-finished",
     "settled-unspoken",
     "duelling-claims",
+    "amnesia-taken-for-forgetting",
+    "quorum-below-majority",
 ];
+
+/// A count from the environment, or `default`.
+fn count_from_env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
 
 #[test]
 fn every_family_passes_a_few_dozen_seeds_on_madsim() {
-    let seeds: u64 = std::env::var("MUTATION_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(24);
+    let seeds = count_from_env("MUTATION_SEEDS", 24);
+    // Then a few seeds of each family with BUGGIFY on: the paths only
+    // code-level faults take (a torn spool write, a spurious refusal, a
+    // stall after a confirmation) are gateway code too, and a mutant there
+    // is otherwise never run.
+    let buggify_seeds = count_from_env("MUTATION_BUGGIFY_SEEDS", 8);
+    let runs = (1..=seeds)
+        .map(|seed| (seed, false))
+        .chain((1..=buggify_seeds).map(|seed| (seed, true)));
+    let runs: Vec<(u64, bool)> = runs.collect();
     let mut failures = Vec::new();
     // Every family the command line knows, so a new family joins the
     // mutation sweep without an edit here.
     'sweep: for &family in Family::value_variants() {
-        for seed in 1..=seeds {
-            let scenario = Scenario::generate_family(seed, family);
+        for &(seed, buggify) in &runs {
+            let mut scenario = Scenario::generate_family(seed, family);
+            scenario.buggify = buggify;
             let outcome = sim::run::run_on(Engine::Madsim, &scenario, seed);
             if outcome.verdict != sim::run::Verdict::Pass {
                 let properties: Vec<&str> = outcome
@@ -60,8 +77,9 @@ fn every_family_passes_a_few_dozen_seeds_on_madsim() {
                     .map(|v| v.property.as_str())
                     .collect();
                 failures.push(format!(
-                    "{} seed {seed}: {:?} {properties:?} {}",
+                    "{} seed {seed}{}: {:?} {properties:?} {}",
                     family.name(),
+                    if buggify { " --buggify" } else { "" },
                     outcome.verdict,
                     outcome.host_failure.unwrap_or_default()
                 ));

@@ -3,6 +3,8 @@
 //! straight across failures. One per host; a crash drops all of it but the
 //! disk, and a restart rebuilds it from the spool.
 
+#[cfg(test)]
+pub mod answering_node;
 pub mod ballot;
 pub mod delivery;
 pub mod heard;
@@ -25,7 +27,7 @@ use traces::EventKind;
 use crate::config::{GatewayConfig, Tenant};
 use crate::env::SharedEnv;
 use crate::spool::{self, Entry};
-use crate::tombstone;
+use crate::{spool_birth, tombstone};
 
 /// Everything one node holds in memory, rebuilt from disk at boot.
 pub struct Node {
@@ -46,6 +48,10 @@ pub struct Node {
     /// Messages this node settled for good, by id → when (its clock, ms);
     /// loaded from its disk at boot (`tombstones.rs`).
     pub tombstones: RefCell<BTreeMap<String, u64>>,
+    /// When this disk's spool began, on this node's clock (ms): a message
+    /// accepted before it may have been on the disk this node lost, so its
+    /// "no copy" says nothing about that message (`spool_birth.rs`).
+    pub spool_born_ms: u64,
 }
 
 pub type SharedNode = Rc<Node>;
@@ -136,6 +142,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         });
     }
     let tombstones = tombstone::load_all(env.disk(), boot_ms);
+    let spool_born_ms = spool_birth::establish(env.disk(), boot_ms);
     let node = Rc::new(Node {
         env: env.clone(),
         config,
@@ -146,6 +153,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         heard: RefCell::new(heard::Heard::new(boot_ms)),
         doorbell: wakeup::Doorbell::default(),
         tombstones: RefCell::new(tombstones),
+        spool_born_ms,
     });
     tracing::info!(region = %node.region, spool_entries = node.entries.borrow().len(), "gateway booted");
     node.note(

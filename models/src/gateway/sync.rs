@@ -12,6 +12,13 @@
 //!   message in its quarantine) is finished too, majority or not: a copy
 //!   set split evenly between stale copies and nodes that forgot has no
 //!   majority either way;
+//! - "no copy" from a member whose spool began after the message was
+//!   accepted (it was reborn on an empty disk, `crate::spool_birth`) is no
+//!   evidence either way: it may have held the message and lost it;
+//! - a copy set with fewer holders than a majority, where an owner cannot
+//!   confirm or (its owner's copy lost) a replica cannot claim, has its
+//!   copies restored to the members that lack them by whoever holds one,
+//!   unless someone holds a newer ballot;
 //! - a newer ballot held by a majority means someone took over: become its
 //!   replica (and, if we thought we owned it, we were fenced);
 //! - an owner confirmed by a majority re-copies the message to members
@@ -45,6 +52,7 @@ use crate::gateway::ballot::{self, Ballot, Progress};
 use crate::gateway::wire::{Held, Stance};
 use crate::gateway::{SharedNode, peer, tombstones};
 use crate::spool::{self, Durability, Entry};
+use crate::tolerances;
 
 /// Why an owner confirms its ballot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,7 +131,8 @@ struct Tally {
     need: usize,
     /// Progress of the members holding exactly our ballot.
     same: Vec<Progress>,
-    /// Members that answered and hold no copy.
+    /// Members that answered and hold no copy, and whose word counts: they
+    /// never had it or forgot it (or settled it: see the next two).
     unknown: usize,
     /// A member holds the message in its quarantine: it is settled.
     quarantined_by: Option<String>,
@@ -138,6 +147,8 @@ struct Tally {
     /// Everyone's progress, whatever their ballot: settled is settled.
     progress: Vec<Progress>,
     highest_epoch: u64,
+    /// A member holds a ballot newer than ours that names another owner.
+    newer_elsewhere: bool,
 }
 
 /// Counts the copy set's answers about `entry`. When `intent` is to deliver,
@@ -164,6 +175,7 @@ fn tally(
         answered: Vec::new(),
         progress: Vec::new(),
         highest_epoch: entry.epoch,
+        newer_elsewhere: false,
     };
     let mut newer: BTreeMap<Ballot, Vec<Progress>> = BTreeMap::new();
     for member in members.iter().filter(|m| *m != node.me()) {
@@ -176,13 +188,19 @@ fn tally(
         tally.answered.push(member.clone());
         match &stance.held {
             None => {
-                tally.unknown += 1;
                 tally.lacking.push(member.clone());
                 if stance.quarantined {
                     tally.quarantined_by = Some(member.clone());
                 }
                 if stance.finished {
                     tally.finished_by = Some(member.clone());
+                }
+                // A member whose spool is younger than the message may have
+                // held it on the disk it lost: its "no copy" is no evidence
+                // that the message is finished.
+                let settled = stance.quarantined || stance.finished;
+                if settled || !may_have_lost_it(entry, stance) {
+                    tally.unknown += 1;
                 }
             }
             Some(holding) => {
@@ -197,6 +215,7 @@ fn tally(
                 if holding.ballot == ours && vouches {
                     tally.same.push(holding.progress.clone());
                 } else if holding.ballot > ours {
+                    tally.newer_elsewhere |= holding.ballot.owner != node.me();
                     newer
                         .entry(holding.ballot.clone())
                         .or_default()
@@ -207,6 +226,17 @@ fn tally(
     }
     tally.newer = newer.into_iter().rev().find(|(_, held)| held.len() >= need);
     tally
+}
+
+/// Whether a member that answered "no copy" may have held `entry` on a
+/// disk it has lost since: its spool began after the message was accepted.
+/// The two times are two hosts' clocks, so each may be off by the model's
+/// clock bound, in opposite directions.
+fn may_have_lost_it(entry: &Entry, stance: &Stance) -> bool {
+    let clocks_apart_ms = 2 * tolerances::CLOCK_ERROR_MS_MAX;
+    stance
+        .spool_born_ms
+        .is_some_and(|born_ms| born_ms + clocks_apart_ms > entry.received_ms)
 }
 
 /// Acts on one copy after a round, unless the queue is busy with it (its
@@ -255,12 +285,53 @@ async fn reconcile(node: &SharedNode, asked: &Entry, replies: &BTreeMap<String, 
         }
         if 1 + tally.same.len() >= tally.need {
             repair(node, &entry, &tally.lacking).await;
-        } else {
+        } else if !restore_lost_copies(node, &entry, &tally).await {
             reclaim_over_stranded_promise(node, &entry, &tally).await;
         }
     } else {
+        if tally.lacking.contains(&entry.owner) {
+            restore_lost_copies(node, &entry, &tally).await;
+        }
         claim_if_owner_is_gone(node, &entry, &tally).await;
     }
+}
+
+/// Copies the message back to the members of its copy set that lack it,
+/// when too few hold it for anyone to act: an owner short of a majority,
+/// or a replica whose owner has lost its copy. Claims and confirmations
+/// both need a majority of the copy set holding the message, and only a
+/// confirmed owner repairs, so without this a copy set whose holders fell
+/// below a majority — members that lost their disks one after another, or
+/// one lost while another missed the copy — waits for ever, and
+/// acknowledged mail with intact copies is never delivered (madsim swarm
+/// seeds 134, 1281, 3504).
+///
+/// Only when no answer carries a newer ballot of another node (a promise
+/// made to a claim of ours that failed does not count): then ours is the
+/// newest ballot in play, and a restored copy holds what
+/// the lost one held (a member that settled the message refuses the copy
+/// and says so: its tombstone). A replica never restores the owner: an
+/// owner without its copy is gone for this message, and the replica's
+/// claim takes over. Returns whether it copied to anyone.
+async fn restore_lost_copies(node: &SharedNode, entry: &Entry, tally: &Tally) -> bool {
+    if node.config.bug("amnesia-taken-for-forgetting") {
+        return false;
+    }
+    let holders = 1 + tally.answered.len() - tally.lacking.len();
+    if tally.newer_elsewhere || holders >= tally.need {
+        return false;
+    }
+    let lacking: Vec<String> = tally
+        .lacking
+        .iter()
+        .filter(|member| **member != entry.owner)
+        .cloned()
+        .collect();
+    if lacking.is_empty() {
+        return false;
+    }
+    repair(node, entry, &lacking).await;
+    true
 }
 
 /// The member whose tombstone says `entry` was settled for good, if one
@@ -674,5 +745,55 @@ pub async fn confirm(node: &SharedNode, id: &str, intent: Intent) -> Standing {
         drop_copy(node, &entry, "unknown to a majority of its copy set");
         return Standing::Fenced;
     }
+    // The queue holds a message it works on out of the sync rounds'
+    // reconciliation, so an owner short of its majority restores lost
+    // copies here too; its next confirmation may then succeed.
+    restore_lost_copies(node, &entry, &tally).await;
     Standing::Unconfirmed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spool::NewMessage;
+
+    fn accepted_at(received_ms: u64) -> Entry {
+        let message = NewMessage {
+            id: "0123456789abcdef".into(),
+            message_id: "m1@sender.example".into(),
+            tenant: "acme".into(),
+            mail_from: "x@sender.example".into(),
+            rcpts: vec!["a@acme.example".into()],
+            owner: "gw-a".into(),
+            epoch: 1,
+            replicas: vec!["gw-b".into(), "gw-c".into()],
+            smtputf8: false,
+        };
+        Entry::new(message, received_ms)
+    }
+
+    fn no_copy(spool_born_ms: Option<u64>) -> Stance {
+        Stance {
+            id: "0123456789abcdef".into(),
+            held: None,
+            quarantined: false,
+            finished: false,
+            spool_born_ms,
+        }
+    }
+
+    #[test]
+    fn a_spool_younger_than_the_message_may_have_lost_it_allowing_for_two_clocks() {
+        let bound = 2 * tolerances::CLOCK_ERROR_MS_MAX;
+        let entry = accepted_at(60_000);
+        // Reborn after the acceptance: its "no copy" is no evidence.
+        assert!(may_have_lost_it(&entry, &no_copy(Some(61_000))));
+        // Born before it, but within what two clocks may disagree by.
+        assert!(may_have_lost_it(&entry, &no_copy(Some(60_000 - bound + 1))));
+        // Born long before: it never had it, or forgot it.
+        assert!(!may_have_lost_it(&entry, &no_copy(Some(60_000 - bound))));
+        assert!(!may_have_lost_it(&entry, &no_copy(Some(0))));
+        // A peer that does not say: its word counts, as before.
+        assert!(!may_have_lost_it(&entry, &no_copy(None)));
+    }
 }

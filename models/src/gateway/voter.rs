@@ -210,6 +210,7 @@ fn stance(node: &SharedNode, from: &str, held: &Held) -> Stance {
             held: None,
             quarantined: says_quarantined(node, &held.id),
             finished: says_finished(node, &held.id),
+            spool_born_ms: says_when_born(node),
         };
     };
     let ours = Ballot::of(&mine);
@@ -251,10 +252,19 @@ fn says_finished(node: &SharedNode, id: &str) -> bool {
     !node.config.bug("settled-unspoken") && tombstones::settled(node, id)
 }
 
+/// When this node's spool began, beside every "no copy": a node reborn on
+/// an empty disk may have held the message and lost it (`crate::spool_birth`).
+/// `amnesia-taken-for-forgetting` keeps it quiet, so the asker takes any
+/// "no copy" for "never had it or forgot it".
+fn says_when_born(node: &SharedNode) -> Option<u64> {
+    (!node.config.bug("amnesia-taken-for-forgetting")).then_some(node.spool_born_ms)
+}
+
 pub fn stance_of(entry: &Entry) -> Stance {
     Stance {
         quarantined: false,
         finished: false,
+        spool_born_ms: None,
         id: entry.id.clone(),
         held: Some(Holding {
             ballot: Ballot::of(entry),
@@ -281,6 +291,7 @@ fn claim(node: &SharedNode, from: &str, id: &str, ballot: &Ballot) -> PeerReply 
             stance: Stance {
                 quarantined: false,
                 finished: false,
+                spool_born_ms: None,
                 id: id.to_string(),
                 held: lookup(node, id).map(|e| stance_of(&e).held).unwrap_or(None),
             },
@@ -335,4 +346,33 @@ fn store(node: &SharedNode, entry: &Entry) -> std::io::Result<()> {
         .borrow_mut()
         .insert(entry.id.clone(), entry.clone());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use crate::gateway::answering_node::{node, replicate, sync_stance};
+    use crate::mem_disk::MemDisk;
+
+    #[test]
+    fn no_copy_comes_with_the_spools_birth_and_a_copy_without_it() {
+        let fresh = node(&Rc::new(MemDisk::default()), &[]);
+        let stance = sync_stance(&fresh);
+        assert!(stance.held.is_none());
+        assert_eq!(stance.spool_born_ms, Some(fresh.spool_born_ms));
+        replicate(&fresh);
+        let stance = sync_stance(&fresh);
+        assert!(stance.held.is_some());
+        assert_eq!(stance.spool_born_ms, None, "a holder's birth says nothing");
+    }
+
+    #[test]
+    fn amnesia_taken_for_forgetting_keeps_the_birth_quiet() {
+        let buggy = node(
+            &Rc::new(MemDisk::default()),
+            &["amnesia-taken-for-forgetting"],
+        );
+        assert_eq!(sync_stance(&buggy).spool_born_ms, None);
+    }
 }

@@ -65,6 +65,12 @@ pub struct Stance {
     /// good (`crate::tombstone`). Absent (false) on the wire unless set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub finished: bool,
+    /// No spool copy: when this node's spool began (its clock, ms), so the
+    /// asker can tell "never had it or forgot it" from "may have lost it
+    /// with a disk" (`crate::spool_birth`). Absent from older peers, and
+    /// from a node with a copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool_born_ms: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]

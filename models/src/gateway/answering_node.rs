@@ -1,0 +1,137 @@
+//! One gateway node (gw-b of three, one per cloud) that answers peer
+//! requests in a unit test: an in-memory disk, a fixed clock (10 s), and
+//! the real `voter::answer`, so tests of what a node says and keeps run
+//! the code a peer would reach, without a network.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::config::{GatewayConfig, Knobs, Node as Host, Region};
+use crate::env::{BoxConn, BoxFut, Disk, Env, Listener};
+use crate::gateway::ballot::Ballot;
+use crate::gateway::wire::{Held, PeerReply, PeerRequest, Stance};
+use crate::gateway::{Node, SharedNode, heard, voter, wakeup};
+use crate::mem_disk::MemDisk;
+use crate::spool::{Entry, NewMessage};
+use crate::tombstone;
+
+/// A node's surroundings for answering one peer request at a time.
+pub struct TestEnv {
+    disk: Rc<MemDisk>,
+}
+
+impl Env for TestEnv {
+    fn host_name(&self) -> &str {
+        "gw-b"
+    }
+    fn now(&self) -> Duration {
+        Duration::from_secs(10)
+    }
+    fn sleep(&self, _duration: Duration) -> BoxFut<'static, ()> {
+        unimplemented!("answering a request never sleeps")
+    }
+    fn connect(&self, _host: &str, _port: u16) -> BoxFut<'static, io::Result<BoxConn>> {
+        unimplemented!("answering a request never connects")
+    }
+    fn listen(&self, _port: u16) -> BoxFut<'static, io::Result<Box<dyn Listener>>> {
+        unimplemented!("answering a request never listens")
+    }
+    fn disk(&self) -> &dyn Disk {
+        self.disk.as_ref()
+    }
+    fn random_u64(&self) -> u64 {
+        unimplemented!("answering a request draws no randomness")
+    }
+    fn spawn(&self, _task: BoxFut<'static, ()>) {
+        unimplemented!("answering a request spawns nothing")
+    }
+    fn observe(&self, _event: traces::EventKind) {}
+}
+
+pub fn node(disk: &Rc<MemDisk>, bugs: &[&str]) -> SharedNode {
+    let region = |name: &str, cloud: &str| Region {
+        name: name.into(),
+        cloud: cloud.into(),
+        jurisdiction: "us".into(),
+    };
+    let host = |host: &str, region: &str| Host {
+        host: host.into(),
+        region: region.into(),
+    };
+    let config = GatewayConfig {
+        regions: vec![
+            region("r1", "aws"),
+            region("r2", "gcp"),
+            region("r3", "azure"),
+        ],
+        gateways: vec![host("gw-a", "r1"), host("gw-b", "r2"), host("gw-c", "r3")],
+        scanners: Vec::new(),
+        controllers: Vec::new(),
+        tenants: Vec::new(),
+        dns_host: "dns".into(),
+        knobs: Knobs::simulation_defaults(),
+        bugs: bugs.iter().map(|b| b.to_string()).collect(),
+    };
+    let env = TestEnv { disk: disk.clone() };
+    let tombstones = tombstone::load_all(&*env.disk, 0);
+    Rc::new(Node {
+        env: Rc::new(env),
+        config: Rc::new(config),
+        region: "r2".into(),
+        entries: RefCell::new(BTreeMap::new()),
+        in_flight: RefCell::new(BTreeSet::new()),
+        settling: RefCell::new(BTreeSet::new()),
+        heard: RefCell::new(heard::Heard::new(0)),
+        doorbell: wakeup::Doorbell::default(),
+        tombstones: RefCell::new(tombstones),
+        spool_born_ms: 0,
+    })
+}
+
+pub fn entry() -> Entry {
+    let message = NewMessage {
+        id: "0123456789abcdef".into(),
+        message_id: "m1@sender.example".into(),
+        tenant: "acme".into(),
+        mail_from: "x@sender.example".into(),
+        rcpts: vec!["a@acme.example".into()],
+        owner: "gw-a".into(),
+        epoch: 1,
+        replicas: vec!["gw-b".into(), "gw-c".into()],
+        smtputf8: false,
+    };
+    Entry::new(message, 1_000)
+}
+
+pub fn replicate(node: &SharedNode) -> PeerReply {
+    let request = PeerRequest::Replicate { entry: entry() };
+    voter::answer(node, "gw-a", request, b"Subject: hi\r\n\r\nhello\r\n")
+}
+
+pub fn forget(node: &SharedNode, for_good: bool) -> PeerReply {
+    let request = PeerRequest::Forget {
+        id: entry().id,
+        ballot: Ballot::of(&entry()),
+        for_good,
+    };
+    voter::answer(node, "gw-a", request, &[])
+}
+
+/// What `node` says about the message when gw-c asks in a sync round.
+pub fn sync_stance(node: &SharedNode) -> Stance {
+    let held = Held {
+        id: entry().id,
+        ballot: Ballot::of(&entry()),
+        delivering: false,
+    };
+    let request = PeerRequest::Sync {
+        ballots: vec![held],
+    };
+    match voter::answer(node, "gw-c", request, &[]) {
+        PeerReply::Stances { mut stances } => stances.remove(0),
+        other => panic!("a sync is answered with stances, not {other:?}"),
+    }
+}
