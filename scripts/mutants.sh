@@ -8,6 +8,8 @@
 #
 # Usage: scripts/mutants.sh [FILE...]   (default: the whole gateway core)
 # Env:   MUTATION_SEEDS  seeds per family in the sweep (default 24)
+#        MUTATION_BUGGIFY_SEEDS  then seeds per family with BUGGIFY on
+#                        (default 8: the code only code-level faults reach)
 #        SHARD           I/N: only this share of the mutants (cargo-mutants
 #                        --shard; the nightly runs N shards side by side)
 #        IN_PLACE=1      mutate this checkout and build in target/madsim

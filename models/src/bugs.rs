@@ -100,6 +100,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("expiry-without-dsn", "drops expired messages without a DSN"),
     ("retry-forever", "never expires a message; keeps retrying"),
     (
+        "expiry-waits-for-scan",
+        "delivers mail whose scan waited past its queue lifetime (every scanner of its jurisdiction down) once a scanner answers, instead of bouncing it as expired",
+    ),
+    (
         "split-by-first-tenant",
         "takes several tenants' recipients in one transaction and files the message under the first one's tenant",
     ),

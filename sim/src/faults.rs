@@ -14,6 +14,7 @@ mod families;
 pub mod honest_families;
 mod model;
 pub mod pause;
+pub mod swarm_extremes;
 
 pub use dependencies::{DnsMode, MailboxMode};
 

@@ -229,7 +229,7 @@ impl Scenario {
         let mut many_rcpts = Prng::new(derive_seed(seed, "many_rcpts"));
         knobs.recipients_max = many_rcpts::draw_recipients_max(&mut many_rcpts);
         many_rcpts::add(&mut many_rcpts, seed, &tenants, &mut workload);
-        let faults = FaultSchedule::draw(
+        let mut faults = FaultSchedule::draw(
             &mut Prng::new(derive_seed(seed, "faults")),
             family,
             &topology,
@@ -238,6 +238,15 @@ impl Scenario {
             &knobs,
             phases.heal_at_ms,
         );
+        if family == Family::Swarm {
+            crate::faults::swarm_extremes::add(
+                &mut Prng::new(derive_seed(seed, "swarm_extremes")),
+                &topology,
+                &mut knobs,
+                &mut faults,
+                phases.heal_at_ms,
+            );
+        }
         Scenario {
             version: SCENARIO_VERSION,
             seed,

@@ -435,6 +435,30 @@ fn claims_never_retried_strands_mail_once_a_claim_is_granted_by_some_and_lost() 
 }
 
 #[test]
+fn expiry_waits_for_scan_delivers_mail_whose_scan_outlived_its_lifetime() {
+    // Not a search: madsim swarm seed 324 found it once the swarm drew
+    // short queue lifetimes and a jurisdiction's scanners down at once
+    // (`faults/swarm_extremes.rs`), shrunk to those outages and one
+    // message, the outages stretched by hand to end just before the heal
+    // so it fails on turmoil too. Every US scanner is down for 26.7 s and
+    // the queue lifetime is 7.9 s: the message waits for a verdict (fail
+    // closed) and, with the bug, is delivered when a scanner answers, long
+    // past its lifetime; the correct gateway bounces it as expired.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/corpus/expiry-waits-for-scan-us-scanners-down.json"
+    );
+    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
+    assert_eq!(scenario.bugs, vec!["expiry-waits-for-scan".to_string()]);
+    common::correct_passes_and_bug_violates(
+        Engine::Turmoil,
+        &scenario,
+        "expiry-waits-for-scan",
+        "expiry_honoured",
+    );
+}
+
+#[test]
 fn amnesia_taken_for_forgetting_loses_mail_with_an_intact_copy_once_two_disks_go_in_turn() {
     // Not a search: madsim swarm seed 1281 found it (two overlapping disk
     // losses, beyond the model), shrunk to two faults and one message and

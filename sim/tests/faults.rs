@@ -354,7 +354,11 @@ fn swarm_seeds_draw_their_own_models_mixes_counts_and_lengths() {
     // the list against `FaultKind::name`).
     assert!(kinds.len() >= 15, "{kinds:?}");
     assert!(mixes.len() > 100, "only {} distinct mixes", mixes.len());
-    assert_eq!(counts, (1..=6).collect(), "fault counts drawn");
+    // One to six of its own, and on some seeds a scanner outage in every
+    // region of one jurisdiction on top (`faults/swarm_extremes.rs`; four
+    // regions at most).
+    assert!((1..=6).all(|n| counts.contains(&n)), "{counts:?}");
+    assert!(counts.iter().all(|n| *n <= 6 + 4), "{counts:?}");
     assert_eq!(models.len(), 2);
     assert_eq!(torn.len(), 3, "{torn:?}");
     // Some seeds flicker, some stay broken.

@@ -2,8 +2,11 @@
 //! every family, a few dozen seeds each, that the correct gateway passes.
 //! A mutant of the gateway core is caught when some seed of some family
 //! fails a property (or a host panics). `MUTATION_SEEDS` sets the seeds per
-//! family (default 24). Only in madsim builds (`RUSTFLAGS="--cfg madsim"`):
-//! on turmoil this sweep would take an hour per mutant.
+//! family (default 24), then `MUTATION_BUGGIFY_SEEDS` more with BUGGIFY on
+//! (default 8), since code that only code-level faults reach (a torn spool
+//! write, a spurious refusal) is gateway code too. Only in madsim builds
+//! (`RUSTFLAGS="--cfg madsim"`): on turmoil this sweep would take an hour
+//! per mutant.
 //!
 //! It stops at the first failing seed: one is enough to kill a mutant, and
 //! most mutants die in the first family, so a caught mutant costs seconds
@@ -39,6 +42,7 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "duelling-claims",
     "amnesia-taken-for-forgetting",
     "quorum-below-majority",
+    "expiry-waits-for-scan",
 ];
 
 /// A count from the environment, or `default`.

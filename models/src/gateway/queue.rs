@@ -228,6 +228,7 @@ async fn process(node: &SharedNode, id: &str) {
         }
     };
     let mut verdict = first.verdict;
+    let mut scanned_too_late = false;
     if verdict.is_none() {
         // Scanning acts on nothing outside the gateway, so it needs no
         // confirmation; acting on the verdict does.
@@ -243,6 +244,17 @@ async fn process(node: &SharedNode, id: &str) {
             persist(node, &entry).await;
             return;
         }
+        // A verdict that came only after the queue lifetime (the scanners
+        // were down all that time) decides a quarantine as ever, but mail
+        // it clears is bounced as expired, never delivered that late
+        // (RFC 5321 §4.5.4.1: the lifetime is the queue's, whatever the
+        // message waited for). Bouncing it before a verdict would send a
+        // DSN about what may be malware (backscatter, and the property
+        // `no_malware_delivered` counts that as a leak), so it waits for
+        // one; delivering it whenever the scanners came back was the
+        // mistake (madsim swarm seed 324: every US scanner down for 24 s,
+        // a lifetime of 8 s). `expiry-waits-for-scan` puts that back.
+        scanned_too_late = past_lifetime(node, &first) && !node.config.bug("expiry-waits-for-scan");
         // Whatever happens next, this verdict need not be asked for again.
         if let Some(entry) = node.entries.borrow_mut().get_mut(id) {
             entry.verdict = entry.verdict.or(verdict);
@@ -283,6 +295,9 @@ async fn process(node: &SharedNode, id: &str) {
             }
             Err(e) => node.note("quarantine_failed", format!("{}: {e}", entry.id)),
         }
+    } else if scanned_too_late {
+        let pending = entry.pending_rcpts();
+        bounce_expired(&mut entry, pending);
     } else {
         let tag_spam = entry.verdict == Some(Verdict::Spam);
         let was_retry = entry.attempts > 0;
@@ -300,30 +315,8 @@ async fn process(node: &SharedNode, id: &str) {
         entry.pending_rcpts()
     };
     if !still_pending.is_empty() {
-        // `received_ms` is the accepting node's clock, read here on ours:
-        // allow for both being off by the most the model lets a clock be,
-        // or a fast clock here (or a slow one there) bounces mail early.
-        // The `expiry-trusts-clocks` bug compares the two as if exact.
-        let clock_error_ms = match node.config.bug("expiry-trusts-clocks") {
-            true => 0,
-            false => 2 * tolerances::CLOCK_ERROR_MS_MAX,
-        };
-        let expired = retry::expired(
-            node.now_ms(),
-            entry.received_ms,
-            node.config.knobs.queue_lifetime_ms + clock_error_ms,
-        );
-        if expired && !node.config.bug("retry-forever") {
-            tracing::info!(msg = %entry.message_id, spool_id = %entry.id, "expired in queue, bouncing what is pending");
-            for rcpt in still_pending {
-                entry.rcpts.insert(
-                    rcpt,
-                    RcptState::Bounced {
-                        status: "4.4.7".into(),
-                        diagnostic: "smtp; message expired in queue".into(),
-                    },
-                );
-            }
+        if past_lifetime(node, &entry) {
+            bounce_expired(&mut entry, still_pending);
         } else {
             entry.attempts += 1;
             reschedule(node, &mut entry);
@@ -339,6 +332,37 @@ async fn process(node: &SharedNode, id: &str) {
     persist(node, &entry).await;
     if entry.is_finished() {
         finish(node, &entry).await;
+    }
+}
+
+/// Whether `entry` has outlived the queue lifetime. `received_ms` is the
+/// accepting node's clock, read here on ours: allow for both being off by
+/// the most the model lets a clock be, or a fast clock here (or a slow one
+/// there) bounces mail early. The `expiry-trusts-clocks` bug compares the
+/// two as if exact; `retry-forever` never expires anything.
+fn past_lifetime(node: &SharedNode, entry: &Entry) -> bool {
+    let clock_error_ms = match node.config.bug("expiry-trusts-clocks") {
+        true => 0,
+        false => 2 * tolerances::CLOCK_ERROR_MS_MAX,
+    };
+    let expired = retry::expired(
+        node.now_ms(),
+        entry.received_ms,
+        node.config.knobs.queue_lifetime_ms + clock_error_ms,
+    );
+    expired && !node.config.bug("retry-forever")
+}
+
+fn bounce_expired(entry: &mut Entry, pending: Vec<String>) {
+    tracing::info!(msg = %entry.message_id, spool_id = %entry.id, "expired in queue, bouncing what is pending");
+    for rcpt in pending {
+        entry.rcpts.insert(
+            rcpt,
+            RcptState::Bounced {
+                status: "4.4.7".into(),
+                diagnostic: "smtp; message expired in queue".into(),
+            },
+        );
     }
 }
 

@@ -258,6 +258,7 @@ pub fn explore(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use models::config::Knobs;
 
     /// Pretends to run: a scenario's features are its fault kinds, and it
     /// fails when a disk is lost while a partition is on.
@@ -278,9 +279,11 @@ mod tests {
                         .iter()
                         .map(|f| f.kind.name().to_string())
                         .collect();
-                    // The swarm never shortens the queue lifetime; only
-                    // a mutation (`short_queue`) can.
-                    let failed = c.scenario.knobs.queue_lifetime_ms <= 8_000;
+                    // The swarm never lengthens the owner lease (some of
+                    // its seeds shorten it, with the queue lifetime); only
+                    // a mutation (`lease`) can.
+                    let default_lease_ms = Knobs::simulation_defaults().owner_lease_ms;
+                    let failed = c.scenario.knobs.owner_lease_ms > default_lease_ms;
                     Some(RunResult {
                         failed,
                         properties: Vec::new(),
@@ -313,14 +316,12 @@ mod tests {
 
     #[test]
     fn mutants_of_the_corpus_find_a_scenario_the_swarm_never_draws() {
-        // The swarm keeps the default queue lifetime; only a mutation can
-        // shorten it.
+        // The swarm never draws a lease longer than the default; only a
+        // mutation can.
         let ids: Vec<u64> = (1..400).collect();
         let explored =
             explore(settings(7), &ids, &mut Fake { ran: Vec::new() }, true).expect("runs");
-        let (run, _) = explored
-            .first_failure
-            .expect("a short queue lifetime was drawn");
+        let (run, _) = explored.first_failure.expect("a longer lease was drawn");
         assert_eq!(explored.history.len() as u64, run);
         assert!(explored.history.iter().any(|p| p.parent.is_some()));
     }
