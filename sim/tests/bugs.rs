@@ -334,18 +334,8 @@ fn successor_waits_for_copyless_leaves_mail_without_an_owner_once_its_owner_lose
     // is copied, so its one gateway, first in config order, has no copy;
     // then the owner loses its disk. Every replica waited for that
     // gateway to take over, and it never could.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../traces/corpus/successor-waits-for-copyless-swarm-seed-187.min.json"
-    );
-    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(
-        scenario.bugs,
-        vec!["successor-waits-for-copyless".to_string()]
-    );
-    common::correct_passes_and_bug_violates(
-        Engine::Turmoil,
-        &scenario,
+    turmoil_corpus_entry_proves(
+        "successor-waits-for-copyless-swarm-seed-187.min.json",
         "successor-waits-for-copyless",
         "no_acked_loss",
     );
@@ -420,15 +410,8 @@ fn claims_never_retried_strands_mail_once_a_claim_is_granted_by_some_and_lost() 
     // northeurope returns. A replica's claim gets 4 of the 5 votes it
     // needs; its voters now hold a ballot nobody adopted, and the owner,
     // back after the heal, can never again gather a majority for its own.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../traces/corpus/claims-never-retried-split-ballot-swarm-seed-1111-inside.json"
-    );
-    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(scenario.bugs, vec!["claims-never-retried".to_string()]);
-    common::correct_passes_and_bug_violates(
-        Engine::Turmoil,
-        &scenario,
+    turmoil_corpus_entry_proves(
+        "claims-never-retried-split-ballot-swarm-seed-1111-inside.json",
         "claims-never-retried",
         "no_acked_loss",
     );
@@ -444,15 +427,8 @@ fn expiry_waits_for_scan_delivers_mail_whose_scan_outlived_its_lifetime() {
     // the queue lifetime is 7.9 s: the message waits for a verdict (fail
     // closed) and, with the bug, is delivered when a scanner answers, long
     // past its lifetime; the correct gateway bounces it as expired.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../traces/corpus/expiry-waits-for-scan-us-scanners-down.json"
-    );
-    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(scenario.bugs, vec!["expiry-waits-for-scan".to_string()]);
-    common::correct_passes_and_bug_violates(
-        Engine::Turmoil,
-        &scenario,
+    turmoil_corpus_entry_proves(
+        "expiry-waits-for-scan-us-scanners-down.json",
         "expiry-waits-for-scan",
         "expiry_honoured",
     );
@@ -468,18 +444,8 @@ fn amnesia_taken_for_forgetting_loses_mail_with_an_intact_copy_once_two_disks_go
     // its disk too. The two reborn members say "no copy", the owner takes
     // that for "finished and forgotten" (or waits for a majority that no
     // longer exists), and the copies left are never delivered.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../traces/corpus/amnesia-taken-for-forgetting-two-disks-lost-in-turn.json"
-    );
-    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(
-        scenario.bugs,
-        vec!["amnesia-taken-for-forgetting".to_string()]
-    );
-    common::correct_passes_and_bug_violates(
-        Engine::Turmoil,
-        &scenario,
+    turmoil_corpus_entry_proves(
+        "amnesia-taken-for-forgetting-two-disks-lost-in-turn.json",
         "amnesia-taken-for-forgetting",
         "no_acked_loss",
     );
@@ -497,15 +463,8 @@ fn quorum_below_majority_acknowledges_mail_that_a_majority_then_disowns() {
     // message is finished, and both copies are dropped.
     // (An earlier shape, us-central1 isolated with two gateways, stopped
     // showing it once a copy set short of a majority restores its copies.)
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../traces/corpus/quorum-below-majority-swarm-seed-34.min.json"
-    );
-    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(scenario.bugs, vec!["quorum-below-majority".to_string()]);
-    common::correct_passes_and_bug_violates(
-        Engine::Turmoil,
-        &scenario,
+    turmoil_corpus_entry_proves(
+        "quorum-below-majority-swarm-seed-34.min.json",
         "quorum-below-majority",
         "no_acked_loss",
     );
@@ -561,6 +520,16 @@ fn fresh_copy_taken_for_finished_loses_mail_over_a_slow_link_with_no_loss() {
         "fresh-copy-taken-for-finished",
         "no_acked_loss",
     );
+}
+
+/// The turmoil corpus entry `file` names `bug` alone, and on its scenario
+/// the correct gateway passes while `bug` violates `property`: a fixed
+/// shape (a swarm find, shrunk) where a hunt from seed 1 would be slow.
+fn turmoil_corpus_entry_proves(file: &str, bug: &str, property: &str) {
+    let path = format!("{}/../traces/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
+    let (_, scenario) = sim::failure_file::load(std::path::Path::new(&path)).expect("corpus file");
+    assert_eq!(scenario.bugs, vec![bug.to_string()], "{file}");
+    common::correct_passes_and_bug_violates(Engine::Turmoil, &scenario, bug, property);
 }
 
 /// A madsim-only corpus entry is there, recorded on madsim, names `bug`

@@ -755,21 +755,12 @@ pub async fn confirm(node: &SharedNode, id: &str, intent: Intent) -> Standing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spool::NewMessage;
+    use crate::gateway::answering_node;
 
     fn accepted_at(received_ms: u64) -> Entry {
-        let message = NewMessage {
-            id: "0123456789abcdef".into(),
-            message_id: "m1@sender.example".into(),
-            tenant: "acme".into(),
-            mail_from: "x@sender.example".into(),
-            rcpts: vec!["a@acme.example".into()],
-            owner: "gw-a".into(),
-            epoch: 1,
-            replicas: vec!["gw-b".into(), "gw-c".into()],
-            smtputf8: false,
-        };
-        Entry::new(message, received_ms)
+        let mut entry = answering_node::entry();
+        entry.received_ms = received_ms;
+        entry
     }
 
     fn no_copy(spool_born_ms: Option<u64>) -> Stance {
