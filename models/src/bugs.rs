@@ -100,6 +100,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("expiry-without-dsn", "drops expired messages without a DSN"),
     ("retry-forever", "never expires a message; keeps retrying"),
     (
+        "bounce-while-in-doubt",
+        "forgets an in-doubt mark once it stops waiting on it, so a message a previous owner may have delivered is bounced as expired: the sender is told it failed though the mailbox has it",
+    ),
+    (
         "expiry-waits-for-scan",
         "delivers mail whose scan waited past its queue lifetime (every scanner of its jurisdiction down) once a scanner answers, instead of bouncing it as expired",
     ),

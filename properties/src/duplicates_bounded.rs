@@ -51,6 +51,16 @@ pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
     judge(&Outcomes::build(log, facts))
 }
 
+/// How many copies of a pair the gateway may have taken by its sender's
+/// outcomes: no more than the outcomes themselves, and one plus the
+/// indefinite ones (each a 250 that may have been lost on the wire, RFC
+/// 1047, before the sender tried again).
+pub fn copies_the_sender_explains(view: &Outcomes<'_>, pair: &crate::Pair) -> usize {
+    let covers = view.covers.get(pair).map_or(&[][..], Vec::as_slice);
+    let indefinite = covers.iter().filter(|s| s.told == Told::Indefinite).count();
+    covers.len().min(1 + indefinite)
+}
+
 /// How many deliveries of a pair its send outcomes explain: no more than
 /// the outcomes themselves, and one plus the indefinite ones; plus one per
 /// delivery whose 250 the mailbox saw go unheard, one per disk its
@@ -58,9 +68,7 @@ pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
 /// gateway refused after replicating it to the host that delivered a copy
 /// (`Outcomes::refused_copies`).
 pub fn allowed_deliveries(view: &Outcomes<'_>, pair: &crate::Pair) -> usize {
-    let covers = view.covers.get(pair).map_or(&[][..], Vec::as_slice);
-    let indefinite = covers.iter().filter(|s| s.told == Told::Indefinite).count();
-    covers.len().min(1 + indefinite)
+    copies_the_sender_explains(view, pair)
         + view.lost_replies(pair)
         + view.delivery_records_lost(pair)
         + view.refused_copies(pair)

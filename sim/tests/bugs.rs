@@ -549,6 +549,17 @@ fn madsim_corpus_entry_proves(file: &str, bug: &str, violated: &[&str]) {
 }
 
 #[test]
+fn bounce_while_in_doubt_is_proven_on_madsim_by_its_corpus_entry() {
+    // Madsim swarm seed 2425 (with a short queue lifetime), shrunk to one
+    // region isolation; turmoil's interleavings deliver before the cut.
+    madsim_corpus_entry_proves(
+        "bounce-while-in-doubt-swarm-seed-2425.madsim.json",
+        "bounce-while-in-doubt",
+        &["no_false_bounce"],
+    );
+}
+
+#[test]
 fn duelling_claims_is_proven_on_madsim_by_its_corpus_entry() {
     // Madsim swarm seed 6147 (beyond the model while it lasts: a gcp
     // region cut off and an azure host crashed at once; the livelock

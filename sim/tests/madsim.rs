@@ -224,3 +224,28 @@ fn duelling_claims_leave_three_intact_copies_undelivered_after_a_full_heal() {
         "no_acked_loss",
     );
 }
+
+#[test]
+fn bounce_while_in_doubt_tells_the_sender_a_delivered_message_failed() {
+    // The madsim corpus entry (swarm seed 2425, shrunk to one fault and one
+    // message, inside the model): a short queue lifetime; the owner in
+    // us-central1 delivers, then eastus (three of the five gateways of the
+    // US copy set) is cut off before its update arrives. An eastus gateway
+    // takes over, inherits the in-doubt mark, gives it up after half the
+    // lifetime, cannot reach the mailbox, and at expiry bounces: with the
+    // bug, a DSN for mail the mailbox has (no_false_bounce); the correct
+    // gateway holds the bounce until the first owner answers, then learns
+    // the delivery.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/corpus/bounce-while-in-doubt-swarm-seed-2425.madsim.json"
+    );
+    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
+    assert_eq!(scenario.bugs, vec!["bounce-while-in-doubt".to_string()]);
+    common::correct_passes_and_bug_violates(
+        Engine::Madsim,
+        &scenario,
+        "bounce-while-in-doubt",
+        "no_false_bounce",
+    );
+}

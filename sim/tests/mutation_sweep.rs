@@ -43,6 +43,7 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "amnesia-taken-for-forgetting",
     "quorum-below-majority",
     "expiry-waits-for-scan",
+    "bounce-while-in-doubt",
 ];
 
 /// A count from the environment, or `default`.

@@ -23,7 +23,7 @@ use crate::mime::date;
 use crate::mime::dsn::{self, DsnRequest, FailedRecipient};
 use crate::retry;
 use crate::scanner::{self, ScanRequest};
-use crate::spool::{self, Durability, Entry, NewMessage, RcptState};
+use crate::spool::{self, Durability, Entry, InDoubt, NewMessage, RcptState};
 use crate::tolerances;
 
 /// Passes per destination that may be delivering at once (one storing its
@@ -152,13 +152,21 @@ fn waiting_on_doubt(node: &SharedNode, id: &str) -> bool {
         .borrow()
         .get(id)
         .and_then(|e| e.in_doubt.clone());
-    let Some(doubt) = doubt.filter(|d| d.by != node.me()) else {
+    let Some(doubt) = doubt.filter(|d| d.by != node.me() && !d.gave_up) else {
         return false;
     };
     let waited_ms = node.now_ms().saturating_sub(doubt.since_ms);
     if waited_ms >= node.config.knobs.in_doubt_give_up_ms() {
+        // Delivering anyway, but the doubt stands until its node answers
+        // (`sync::learn`): see `may_bounce_as_expired`.
         if let Some(entry) = node.entries.borrow_mut().get_mut(id) {
-            entry.in_doubt = None;
+            entry.in_doubt = match node.config.bug("bounce-while-in-doubt") {
+                true => None,
+                false => Some(InDoubt {
+                    gave_up: true,
+                    ..doubt.clone()
+                }),
+            };
         }
         node.note(
             "in_doubt_given_up",
@@ -295,9 +303,13 @@ async fn process(node: &SharedNode, id: &str) {
             }
             Err(e) => node.note("quarantine_failed", format!("{}: {e}", entry.id)),
         }
-    } else if scanned_too_late {
+    } else if scanned_too_late && may_bounce_as_expired(node, &entry) {
         let pending = entry.pending_rcpts();
         bounce_expired(&mut entry, pending);
+    } else if scanned_too_late {
+        // Neither bounced (a previous owner may have delivered it) nor
+        // delivered this late: held until that node answers.
+        reschedule(node, &mut entry);
     } else {
         let tag_spam = entry.verdict == Some(Verdict::Spam);
         let was_retry = entry.attempts > 0;
@@ -315,7 +327,7 @@ async fn process(node: &SharedNode, id: &str) {
         entry.pending_rcpts()
     };
     if !still_pending.is_empty() {
-        if past_lifetime(node, &entry) {
+        if past_lifetime(node, &entry) && may_bounce_as_expired(node, &entry) {
             bounce_expired(&mut entry, still_pending);
         } else {
             entry.attempts += 1;
@@ -351,6 +363,30 @@ fn past_lifetime(node: &SharedNode, entry: &Entry) -> bool {
         node.config.knobs.queue_lifetime_ms + clock_error_ms,
     );
     expired && !node.config.bug("retry-forever")
+}
+
+/// Whether an expired message may be bounced: not while a delivery of it
+/// by a previous owner may have got through (an in-doubt mark this owner
+/// gave up waiting on, whose node has not answered since). Bouncing then
+/// told the sender "failed" for mail its mailbox had: madsim swarm seed
+/// 2425 (a short queue lifetime; eastus, with three of the five gateways
+/// of the US copy set, cut off just after the owner in us-central1
+/// delivered; the eastus successor gave the doubt up after half the
+/// lifetime, could not reach the mailbox, and bounced at expiry). The
+/// doubt ends when its node answers a sync (`sync::learn`), which after a
+/// heal it does; `bounce-while-in-doubt` forgets it at the give-up.
+fn may_bounce_as_expired(node: &SharedNode, entry: &Entry) -> bool {
+    let doubted = entry.in_doubt.as_ref().is_some_and(|d| d.by != node.me());
+    if doubted {
+        node.note(
+            "expiry_held_in_doubt",
+            format!(
+                "{}: expired, but a delivery of it may have got through; not bouncing until that is known",
+                entry.id
+            ),
+        );
+    }
+    !doubted
 }
 
 fn bounce_expired(entry: &mut Entry, pending: Vec<String>) {

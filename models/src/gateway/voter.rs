@@ -222,6 +222,7 @@ fn stance(node: &SharedNode, from: &str, held: &Held) -> Stance {
             marked.in_doubt = Some(InDoubt {
                 by: from.to_string(),
                 since_ms: now_ms,
+                gave_up: false,
             });
             // Unmarked (the write failed), the answer does not count toward
             // the owner's confirmation to deliver.
