@@ -59,7 +59,19 @@ pub fn correct_passes_and_bug_violates(
     bug: &str,
     property: &str,
 ) {
-    regression(engine, scenario, bug, property, true);
+    regression(engine, scenario, scenario.seed, bug, property, true);
+}
+
+/// The same, run with `run_seed` (a failure file's seed, which a shrunk
+/// or hand-made scenario need not share with its `seed` field).
+pub fn correct_passes_and_bug_violates_at(
+    engine: sim::engine::Engine,
+    scenario: &Scenario,
+    run_seed: u64,
+    bug: &str,
+    property: &str,
+) {
+    regression(engine, scenario, run_seed, bug, property, true);
 }
 
 /// The same for a shape beyond the fault model, where safety and the drain
@@ -71,19 +83,20 @@ pub fn correct_passes_beyond_the_model_and_bug_violates(
     bug: &str,
     property: &str,
 ) {
-    regression(engine, scenario, bug, property, false);
+    regression(engine, scenario, scenario.seed, bug, property, false);
 }
 
 fn regression(
     engine: sim::engine::Engine,
     scenario: &Scenario,
+    run_seed: u64,
     bug: &str,
     property: &str,
     inside: bool,
 ) {
     let mut correct = scenario.clone();
     correct.bugs.clear();
-    let outcome = sim::run::run_on(engine, &correct, correct.seed);
+    let outcome = sim::run::run_on(engine, &correct, run_seed);
     assert_eq!(
         outcome.within_fault_model, inside,
         "the schedule is inside the model: {}",
@@ -97,7 +110,7 @@ fn regression(
     );
     let mut buggy = scenario.clone();
     buggy.bugs = vec![bug.to_string()];
-    let judged = sim::run::run_on(engine, &buggy, buggy.seed);
+    let judged = sim::run::run_on(engine, &buggy, run_seed);
     let violated: Vec<&str> = (judged.report.violations.iter())
         .map(|v| v.property.as_str())
         .collect();
