@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Mutation score of the gateway core: cargo-mutants mutates models/ (the
 # gateway, spool, retry, scanner, SMTP and MIME code) and, for each mutant,
-# runs sim/tests/mutation_sweep.rs — a madsim sweep of every family, a few
-# dozen seeds each — as the test. A mutant the sweep does not catch is a
+# runs the unit tests of models and sim (a second or two: they pin the
+# defences a sweep rarely reaches, such as what the spool does with an
+# error) and sim/tests/mutation_sweep.rs — a madsim sweep of every family,
+# a few dozen seeds each — as the test. A mutant the sweep does not catch is a
 # behaviour change no property notices: give it a check that kills it, or
 # a line in docs/MUTANTS.md saying why it is equivalent.
 #
@@ -55,21 +57,23 @@ fi
 export RUSTFLAGS="--cfg madsim"
 export MUTATION_SEEDS="${MUTATION_SEEDS:-24}"
 # The baseline, run here: cargo-mutants' own runs the tests of the mutated
-# package (models), whatever --test-package says, and models has no
+# package (models) alone, whatever --test-package says, and models has no
 # mutation_sweep. The unmutated sweep must pass, and its time sets the
 # per-mutant test timeout (a mutant that hangs the sweep counts as caught
 # by timeout, not as missed).
-cargo test -p sim --profile mutants --test mutation_sweep --no-run
+# The tests every mutant runs: the two packages' unit tests, then the sweep.
+tests=(--lib --test mutation_sweep)
+cargo test -p models -p sim --profile mutants "${tests[@]}" --no-run
 start=$(date +%s)
-cargo test -p sim --profile mutants --test mutation_sweep \
+cargo test -p models -p sim --profile mutants "${tests[@]}" \
     || { echo "the unmutated gateway fails the mutation sweep: fix that first" >&2; exit 1; }
 baseline_s=$(( $(date +%s) - start ))
 test_timeout_s=$(( baseline_s * 3 + 60 ))
 echo "baseline sweep: ${baseline_s}s; per-mutant test timeout ${test_timeout_s}s"
 status=0
-cargo mutants --package models --test-package sim --profile mutants \
+cargo mutants --package models --test-package models,sim --profile mutants \
     --baseline skip --timeout "$test_timeout_s" --build-timeout 3600 \
-    "${args[@]}" -- --test mutation_sweep || status=$?
+    "${args[@]}" -- "${tests[@]}" || status=$?
 # cargo-mutants exits 2 when a mutant was missed, 3 on timeouts: the counts
 # say which; anything else is the tool failing.
 out=mutants.out

@@ -392,3 +392,189 @@ pub fn quarantine(disk: &dyn Disk, id: &str, raw: &[u8]) -> io::Result<()> {
     disk.sync(&path)?;
     disk.sync_dir(QUARANTINE_DIR)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The spool's contract with its callers, on a disk that keeps every
+    //! write: which copies `load_all` keeps, which errors the removal and
+    //! write paths pass on. The simulated disks in `sim/` test the crashes;
+    //! these pin the defences a sweep rarely reaches because the other
+    //! copies of a message carry it anyway.
+
+    use super::*;
+    use crate::mem_disk::MemDisk;
+
+    const RAW: &[u8] = b"Subject: hi\r\n\r\nbody\r\n";
+
+    fn entry(id: &str) -> Entry {
+        let message = NewMessage {
+            id: id.into(),
+            message_id: format!("{id}@sender.example"),
+            tenant: "acme".into(),
+            mail_from: "a@sender.example".into(),
+            rcpts: vec!["b@acme.example".into()],
+            owner: "gw-a".into(),
+            epoch: 1,
+            replicas: vec!["gw-b".into()],
+            smtputf8: false,
+        };
+        Entry::new(message, 0)
+    }
+
+    fn stored(disk: &MemDisk, id: &str) -> Entry {
+        let entry = entry(id);
+        store_new(disk, &entry, RAW, Durability::Synced).unwrap();
+        entry
+    }
+
+    fn flip_last_bit(disk: &MemDisk, path: &str) {
+        let mut bytes = disk.read(path).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        disk.write(path, &bytes).unwrap();
+    }
+
+    fn names(list: &[&str]) -> std::collections::BTreeSet<String> {
+        list.iter().map(|name| name.to_string()).collect()
+    }
+
+    #[test]
+    fn load_all_keeps_whole_copies_and_drops_every_lost_one() {
+        let disk = MemDisk::default();
+        let whole = stored(&disk, "whole");
+        stored(&disk, "no-message");
+        disk.remove(&message_path("no-message")).unwrap();
+        stored(&disk, "flipped-message");
+        flip_last_bit(&disk, &message_path("flipped-message"));
+        stored(&disk, "flipped-entry");
+        flip_last_bit(&disk, &entry_path("flipped-entry"));
+        // An entry file that names another message is not this one's.
+        let other = stored(&disk, "other");
+        let entry_bytes = disk.read(&entry_path(&other.id)).unwrap();
+        disk.write(&entry_path("misnamed"), &entry_bytes).unwrap();
+        disk.write(&message_path("misnamed"), &spool_record::seal(RAW))
+            .unwrap();
+        disk.remove(&entry_path(&other.id)).unwrap();
+        // Garbage: a temporary a crash left, a message without an entry.
+        write_torn_entry(&disk, &whole).unwrap();
+        disk.write(&message_path("orphan"), &spool_record::seal(RAW))
+            .unwrap();
+
+        let loaded = load_all(&disk).unwrap();
+        assert_eq!(
+            loaded.into_iter().collect::<Vec<_>>(),
+            vec![(whole.id.clone(), whole)]
+        );
+        assert_eq!(disk.names(SPOOL_DIR), names(&["whole.json", "whole.msg"]));
+    }
+
+    #[test]
+    fn a_torn_entry_write_leaves_half_a_temporary_and_the_entry_as_it_was() {
+        let disk = MemDisk::default();
+        let before = stored(&disk, "m");
+        let mut after = before.clone();
+        after.attempts = 7;
+        write_torn_entry(&disk, &after).unwrap();
+        let temp = format!("{SPOOL_DIR}/m.json.tmp");
+        let whole = serde_json::to_vec(&after).unwrap();
+        assert_eq!(disk.read(&temp).unwrap(), whole[..whole.len() / 2]);
+        assert_eq!(load_entry(&disk, "m").unwrap(), before);
+    }
+
+    #[test]
+    fn a_checked_read_refuses_changed_bytes_and_the_unchecked_one_returns_them() {
+        let disk = MemDisk::default();
+        stored(&disk, "m");
+        assert_eq!(load_message(&disk, "m").unwrap(), RAW);
+        assert_eq!(load_message_unchecked(&disk, "m").unwrap(), RAW);
+        flip_last_bit(&disk, &message_path("m"));
+        let error = load_message(&disk, "m").unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        let unchecked = load_message_unchecked(&disk, "m").unwrap();
+        assert_eq!(unchecked.len(), RAW.len());
+        assert_ne!(unchecked, RAW);
+        assert_eq!(unchecked[..RAW.len() - 1], RAW[..RAW.len() - 1]);
+    }
+
+    #[test]
+    fn remove_is_fine_with_missing_files_and_passes_on_any_other_error() {
+        let disk = MemDisk::default();
+        stored(&disk, "m");
+        remove(&disk, "m").unwrap();
+        assert!(disk.names(SPOOL_DIR).is_empty());
+        remove(&disk, "m").unwrap();
+
+        stored(&disk, "sick");
+        disk.fail(&entry_path("sick"), io::ErrorKind::Other);
+        let error = remove(&disk, "sick").unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::Other);
+    }
+
+    #[test]
+    fn a_finished_quarantined_message_is_kept_in_quarantine_before_it_goes() {
+        let disk = MemDisk::default();
+        let mut entry = stored(&disk, "q");
+        entry
+            .rcpts
+            .insert("b@acme.example".into(), RcptState::Quarantined);
+        remove_finished(&disk, &entry).unwrap();
+        assert!(disk.names(SPOOL_DIR).is_empty());
+        assert!(is_quarantined(&disk, "q"));
+        assert_eq!(disk.read(&quarantine_path("q")).unwrap(), RAW);
+
+        // No bytes left here to keep (a torn copy dropped at boot): fine.
+        let gone = stored(&disk, "gone");
+        disk.remove(&message_path("gone")).unwrap();
+        let mut gone_quarantined = gone.clone();
+        gone_quarantined
+            .rcpts
+            .insert("b@acme.example".into(), RcptState::Quarantined);
+        remove_finished(&disk, &gone_quarantined).unwrap();
+        assert!(!is_quarantined(&disk, "gone"));
+
+        // Bytes that cannot be read are not let go unkept.
+        let mut sick = stored(&disk, "sick");
+        sick.rcpts
+            .insert("b@acme.example".into(), RcptState::Quarantined);
+        disk.fail_reads(&message_path("sick"), io::ErrorKind::Other);
+        assert!(remove_finished(&disk, &sick).is_err());
+        assert!(disk.names(SPOOL_DIR).contains("sick.json"));
+        assert!(!is_quarantined(&disk, "sick"));
+    }
+
+    #[test]
+    fn a_delivered_message_goes_without_a_quarantine_copy() {
+        let disk = MemDisk::default();
+        let mut entry = stored(&disk, "d");
+        entry
+            .rcpts
+            .insert("b@acme.example".into(), RcptState::Delivered);
+        remove_finished(&disk, &entry).unwrap();
+        assert!(disk.names(SPOOL_DIR).is_empty());
+        assert!(!is_quarantined(&disk, "d"));
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_store_unless_the_short_write_bug_ignores_it() {
+        for (path, what) in [
+            (message_path("m"), "message"),
+            (format!("{SPOOL_DIR}/m.json.tmp"), "entry"),
+        ] {
+            let disk = MemDisk::default();
+            disk.fail(&path, io::ErrorKind::StorageFull);
+            for durability in [
+                Durability::Synced,
+                Durability::TrustsFsyncRetry,
+                Durability::NoParentSync,
+            ] {
+                let error = store_new(&disk, &entry("m"), RAW, durability).unwrap_err();
+                assert_eq!(
+                    error.kind(),
+                    io::ErrorKind::StorageFull,
+                    "{what}, {durability:?}"
+                );
+            }
+            store_new(&disk, &entry("m"), RAW, Durability::IgnoresShortWrite)
+                .unwrap_or_else(|e| panic!("{what}: the bug takes a full disk as written: {e}"));
+        }
+    }
+}

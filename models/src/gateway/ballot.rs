@@ -252,4 +252,21 @@ mod tests {
         assert_eq!((mine.verdict, mine.attempts), (Some(Verdict::Spam), 3));
         assert!(!merge_progress(&mut mine, &Progress::of(&theirs)));
     }
+
+    #[test]
+    fn the_doubt_that_counts_is_the_latest_anyone_else_marked() {
+        let doubt = |by: &str, since_ms| {
+            Some(InDoubt {
+                by: by.into(),
+                since_ms,
+                gave_up: false,
+            })
+        };
+        assert_eq!(doubt_for("gw-a", &[None, None]), None);
+        // Its own mark tells a node nothing it does not know.
+        assert_eq!(doubt_for("gw-a", &[doubt("gw-a", 9)]), None);
+        let marks = [doubt("gw-b", 5), None, doubt("gw-a", 9), doubt("gw-c", 7)];
+        assert_eq!(doubt_for("gw-a", &marks), doubt("gw-c", 7));
+        assert_eq!(doubt_for("gw-c", &marks), doubt("gw-a", 9));
+    }
 }
