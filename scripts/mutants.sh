@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation score of the gateway core: cargo-mutants mutates models/ (the
 # gateway, spool, retry, scanner, SMTP and MIME code) and, for each mutant,
-# runs the unit tests of models and sim (a second or two: they pin the
+# runs the unit tests of models and sim (seconds: they pin the
 # defences a sweep rarely reaches, such as what the spool does with an
 # error) and sim/tests/mutation_sweep.rs — a madsim sweep of every family,
 # a few dozen seeds each — as the test. A mutant the sweep does not catch is a
