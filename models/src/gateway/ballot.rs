@@ -246,11 +246,16 @@ mod tests {
             .insert("b@acme.example".into(), RcptState::Quarantined);
         theirs.verdict = Some(Verdict::Spam);
         theirs.attempts = 3;
+        theirs.dsn_reported = vec!["c@acme.example".into()];
+        mine.dsn_reported = vec!["d@acme.example".into()];
         assert!(merge_progress(&mut mine, &Progress::of(&theirs)));
         assert_eq!(mine.rcpts["a@acme.example"], RcptState::Delivered);
         assert_eq!(mine.rcpts["b@acme.example"], RcptState::Quarantined);
         assert_eq!((mine.verdict, mine.attempts), (Some(Verdict::Spam), 3));
+        // A bounce reported anywhere is reported: no second DSN for it.
+        assert_eq!(mine.dsn_reported, vec!["d@acme.example", "c@acme.example"]);
         assert!(!merge_progress(&mut mine, &Progress::of(&theirs)));
+        assert_eq!(mine.dsn_reported.len(), 2);
     }
 
     #[test]
