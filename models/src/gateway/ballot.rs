@@ -236,6 +236,13 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_set_member_the_config_does_not_know_still_counts_once() {
+        let config = config();
+        let e = entry("gw-x", &["gw-c", "gw-y", "gw-a"]);
+        assert_eq!(copy_set(&config, &e), vec!["gw-a", "gw-c", "gw-x", "gw-y"]);
+    }
+
+    #[test]
     fn merging_never_undoes_a_settled_recipient() {
         let mut mine = entry("gw-a", &["gw-b"]);
         mine.rcpts
