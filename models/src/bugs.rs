@@ -160,6 +160,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "bounces a recipient at the first 4xx or refused connection instead of retrying",
     ),
     (
+        "retry-after-5xx",
+        "takes a 5xx at RCPT for a temporary refusal and offers the recipient again at every retry until the queue lifetime runs out",
+    ),
+    (
         "drop-means-delivered",
         "takes a connection that dies once the message's data is on its way for a delivery",
     ),

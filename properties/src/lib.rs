@@ -29,6 +29,7 @@ pub mod no_acked_loss;
 pub mod no_false_bounce;
 pub mod no_false_quarantine;
 pub mod no_malware_delivered;
+pub mod no_retry_after_refusal;
 pub mod no_unacked_delivery;
 pub mod order_after_recovery;
 pub mod progress;
@@ -108,13 +109,14 @@ macro_rules! property {
     };
 }
 
-static ALL: [Property; 19] = [
+static ALL: [Property; 20] = [
     property!(no_acked_loss),
     property!(ack_durable),
     property!(integrity),
     property!(size_limit),
     property!(no_false_quarantine),
     property!(no_false_bounce),
+    property!(no_retry_after_refusal),
     property!(no_unacked_delivery),
     property!(duplicates_bounded),
     property!(recipients_only),
@@ -191,9 +193,10 @@ mod tests {
     use traces::Told;
 
     #[test]
-    fn the_registry_names_nineteen_distinct_properties_matching_their_modules() {
+    fn the_registry_names_twenty_distinct_properties_matching_their_modules() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), 19);
+        assert_eq!(names.len(), 20);
+        assert!(names.contains("no_retry_after_refusal"));
         assert!(names.contains("size_limit"));
         assert!(names.contains("order_after_recovery"));
         assert!(names.contains("expiry_honoured"));

@@ -117,4 +117,43 @@ mod tests {
                 .is_empty()
         );
     }
+
+    #[test]
+    fn a_dsn_its_senders_server_refused_at_rcpt_settles_one_message_of_that_sender() {
+        let refuse_dsn = |run: &mut Run| {
+            run.push(
+                "mbx-ext",
+                traces::EventKind::MailboxRefused {
+                    msg: None,
+                    mail_from: Some(String::new()),
+                    client: "gw-eu-west-1-0".into(),
+                    rcpts: vec!["alice@sender.example".into()],
+                    code: 550,
+                    dsn_about: None,
+                    dsn_rcpts: Vec::new(),
+                },
+            )
+        };
+        // alice's m1 and m6 both acknowledged, neither delivered: one DSN
+        // refused at RCPT accounts for one of them (the older), not both.
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.send("m6", Told::Accepted, &["dave@globex.example"]);
+        refuse_dsn(&mut run);
+        let found = check(&run.log, &facts());
+        assert_reported(&found, NAME, "message m6 to dave@globex.example");
+        assert_eq!(found.len(), 1);
+        refuse_dsn(&mut run);
+        assert_eq!(check(&run.log, &facts()), vec![]);
+        // A refusal before the gateway took the message excuses nothing,
+        // nor does one of a message's DSN to someone else.
+        let mut run = Run::new();
+        refuse_dsn(&mut run);
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        assert_reported(&check(&run.log, &facts()), NAME, "message m1");
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &["bob@acme.example"]);
+        refuse_dsn(&mut run);
+        assert_reported(&check(&run.log, &facts()), NAME, "message m5");
+    }
 }

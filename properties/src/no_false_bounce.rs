@@ -148,6 +148,7 @@ mod tests {
             EventKind::MailboxRefused {
                 msg: Some(msg.into()),
                 mail_from: Some("erin@sender.example".into()),
+                client: "gw-eu-west-1-0".into(),
                 rcpts: vec![rcpt.into()],
                 code,
                 dsn_about: None,

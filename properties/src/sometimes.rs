@@ -95,6 +95,10 @@ pub struct Sometimes {
     /// up after DATA).
     #[serde(default)]
     pub mailbox_replies_lost: u64,
+    /// Workload recipients a mail server refused with a 5xx at RCPT
+    /// (`no_retry_after_refusal` had a count to judge).
+    #[serde(default)]
+    pub rcpts_refused_permanently: u64,
 }
 
 impl Sometimes {
@@ -148,6 +152,7 @@ impl Sometimes {
         self.corrupt_reads_refused += other.corrupt_reads_refused;
         self.greylisted += other.greylisted;
         self.mailbox_replies_lost += other.mailbox_replies_lost;
+        self.rcpts_refused_permanently += other.rcpts_refused_permanently;
     }
 }
 
@@ -241,6 +246,8 @@ pub fn from_view(view: &Outcomes<'_>) -> Sometimes {
             })
         })
         .count() as u64;
+    s.rcpts_refused_permanently =
+        crate::no_retry_after_refusal::permanent_rcpt_refusals(view).len() as u64;
     s.quarantine_writes_undone = view
         .quarantine_writes
         .keys()
@@ -408,6 +415,7 @@ mod tests {
             EventKind::MailboxRefused {
                 msg: None,
                 mail_from: None,
+                client: "gw-eu-west-1-0".into(),
                 rcpts: vec!["bob@acme.example".into()],
                 code: 451,
                 dsn_about: None,

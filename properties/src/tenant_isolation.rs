@@ -164,6 +164,7 @@ mod tests {
             traces::EventKind::MailboxRefused {
                 msg: None,
                 mail_from: None,
+                client: "gw-eu-west-1-0".into(),
                 rcpts: vec!["bob@acme.example".into()],
                 code: 550,
                 dsn_about: None,
@@ -185,6 +186,7 @@ mod tests {
             traces::EventKind::MailboxRefused {
                 msg: Some("m1".into()),
                 mail_from: Some("erin@sender.example".into()),
+                client: "gw-eu-west-1-0".into(),
                 rcpts: vec!["bob@acme.example".into()],
                 code: 554,
                 dsn_about: None,

@@ -100,6 +100,10 @@ pub struct Refusal<'a> {
     pub index: usize,
     pub t_us: u64,
     pub host: &'a str,
+    /// The refused client host, as the network named it ("" in old logs).
+    pub client: &'a str,
+    /// The envelope sender ("" for a DSN); None in old logs at RCPT.
+    pub mail_from: Option<&'a str>,
     /// The refused message, normalised; None for a recipient refused at RCPT.
     pub msg: Option<String>,
     pub rcpts: Vec<String>,
@@ -178,6 +182,12 @@ pub struct Outcomes<'a> {
     /// Refused DSNs (event indices) per (reported-on message, recipient):
     /// the gateway did bounce the pair; the sender's server would not hear it.
     pub refused_bounces: BTreeMap<Pair, Vec<usize>>,
+    /// DSNs the sender's server refused at RCPT (a 5xx to the null
+    /// sender), by the message each is taken to report on: a refusal at
+    /// RCPT names no message, so each is matched to one unsettled message
+    /// of that sender the gateway had taken before it, oldest first
+    /// (`match_dsns_refused_at_rcpt`). Message → the refusal's index.
+    pub dsns_refused_at_rcpt: BTreeMap<String, usize>,
     /// Quarantines that settle, by message: for each gateway whose disk
     /// still held the message in its quarantine at the end of the run
     /// (`quarantine_held`), the first write of it there (when it settled),
@@ -222,6 +232,7 @@ impl<'a> Outcomes<'a> {
             refusals: Vec::new(),
             refused_dsns: Vec::new(),
             refused_bounces: BTreeMap::new(),
+            dsns_refused_at_rcpt: BTreeMap::new(),
             quarantined: BTreeMap::new(),
             quarantine_writes: BTreeMap::new(),
             quarantine_held: BTreeMap::new(),
@@ -252,7 +263,54 @@ impl<'a> Outcomes<'a> {
             settled.dedup();
             view.quarantined.insert(msg.clone(), settled);
         }
+        view.match_dsns_refused_at_rcpt();
         view
+    }
+
+    /// Matches each DSN refused at RCPT (null sender, 5xx, the address of a
+    /// workload sender) to one message of that sender: acknowledged or left
+    /// indefinite before the refusal, with a recipient neither delivered
+    /// nor reported bounced by a DSN that was seen, never written to a
+    /// quarantine, and not matched yet; the oldest such. One refusal
+    /// excuses one message, so a loss hides behind it only if the gateway
+    /// sent that sender more DSNs than it bounced messages.
+    fn match_dsns_refused_at_rcpt(&mut self) {
+        let mut refused: Vec<(u64, usize, String)> = self
+            .refusals
+            .iter()
+            .filter(|r| r.msg.is_none() && r.code >= 500 && r.mail_from == Some(""))
+            .flat_map(|r| {
+                r.rcpts
+                    .iter()
+                    .map(move |rcpt| (r.t_us, r.index, rcpt.clone()))
+            })
+            .collect();
+        refused.sort();
+        for (t_us, index, sender) in refused {
+            let candidate = self
+                .messages
+                .iter()
+                .filter(|(msg, m)| {
+                    addr_key(&m.sender) == sender
+                        && !self.dsns_refused_at_rcpt.contains_key(*msg)
+                        && !self.quarantine_writes.contains_key(*msg)
+                })
+                .filter_map(|(msg, m)| {
+                    let taken = self.first_covered_us(msg)?;
+                    let open = m.rcpts.iter().any(|rcpt| {
+                        let pair = Pair::new(msg, &addr_key(rcpt));
+                        self.covered(&pair)
+                            && !self.deliveries.contains_key(&pair)
+                            && !self.bounces.contains_key(&pair)
+                            && !self.refused_bounces.contains_key(&pair)
+                    });
+                    (open && taken <= t_us).then_some((taken, msg.clone()))
+                })
+                .min();
+            if let Some((_, msg)) = candidate {
+                self.dsns_refused_at_rcpt.insert(msg, index);
+            }
+        }
     }
 
     /// The view while the run is still going, before the disks are read
@@ -376,6 +434,7 @@ impl<'a> Outcomes<'a> {
             EventKind::MailboxRefused {
                 msg,
                 mail_from,
+                client,
                 rcpts,
                 code,
                 dsn_about,
@@ -418,6 +477,8 @@ impl<'a> Outcomes<'a> {
                     index,
                     t_us,
                     host,
+                    client,
+                    mail_from: mail_from.as_deref(),
                     msg: msg.as_deref().map(msg_key),
                     rcpts,
                     code: *code,
@@ -660,6 +721,12 @@ impl<'a> Outcomes<'a> {
         // gateway bounced it, and nobody can do more (a DSN is never bounced).
         if let Some(dsns) = self.refused_bounces.get(pair) {
             out.extend(dsns.iter().map(|&i| (i, Settled::Bounced)));
+        }
+        // The same refused at RCPT, where it names no message: matched.
+        if out.is_empty()
+            && let Some(&refusal) = self.dsns_refused_at_rcpt.get(&pair.msg)
+        {
+            out.push((refusal, Settled::Bounced));
         }
         if let Some(stored) = self.quarantined.get(&pair.msg) {
             out.extend(stored.iter().map(|&i| (i, Settled::Quarantined)));

@@ -105,6 +105,7 @@ fn mailbox_mode() -> impl Strategy<Value = MailboxMode> {
         Just(MailboxMode::Tarpit),
         Just(MailboxMode::DropAfterData),
         Just(MailboxMode::ResetMidData),
+        Just(MailboxMode::UnknownUser),
     ]
 }
 

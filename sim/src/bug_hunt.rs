@@ -52,6 +52,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("ack-before-dir-sync", Family::Calm),
     ("quarantine-clean-mail", Family::ScannerOutage),
     ("bounce-on-4xx", Family::Bounces),
+    ("retry-after-5xx", Family::Dependencies),
     ("size-limit-off-by-one", Family::Calm),
     ("dsn-replicas-anywhere", Family::Bounces),
     ("scan-head-only", Family::Calm),

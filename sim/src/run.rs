@@ -319,11 +319,12 @@ impl RunOutcome {
         );
         let _ = writeln!(
             out,
-            "reached: {} bodies compared ({} tagged), {} acks judged at the disks, {} bounces after a 5xx, {} quarantine writes undone, {} parked groups judged for order",
+            "reached: {} bodies compared ({} tagged), {} acks judged at the disks, {} bounces after a 5xx, {} recipients refused at RCPT, {} quarantine writes undone, {} parked groups judged for order",
             s.bodies_compared,
             s.tagged_bodies_compared,
             s.acks_judged_durable,
             s.bounces_after_refusal,
+            s.rcpts_refused_permanently,
             s.quarantine_writes_undone,
             s.orders_judged
         );

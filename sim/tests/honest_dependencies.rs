@@ -5,6 +5,10 @@
 //! - a greylisting mail server: 451 at RCPT, let in on a later try; a
 //!   gateway that takes a 4xx for a 5xx (`bounce-on-4xx`) bounces mail
 //!   that was never refused, and `no_false_bounce` says so;
+//! - a mail server that no longer knows its users: 550 at RCPT, and the
+//!   recipients bounced at once; a gateway that takes the 5xx for a 4xx
+//!   (`retry-after-5xx`) offers them again at every retry, and
+//!   `no_retry_after_refusal` says so;
 //! - a tarpit: every reply late, deliveries later than without it; a
 //!   gateway that waits only 1 s for the reply to its final dot and takes
 //!   the silence for a refusal (`dot-timeout-bounces`) bounces mail the
@@ -130,6 +134,50 @@ fn a_greylisting_mailbox_is_retried_and_a_gateway_that_bounces_on_4xx_is_caught(
             violated.contains(&"no_false_bounce"),
             "{engine}: {violated:?}"
         );
+    }
+}
+
+#[test]
+fn users_unknown_are_refused_at_rcpt_bounced_once_and_a_gateway_that_retries_is_caught() {
+    for engine in engines() {
+        let scenario = small(12);
+        let acme = acme_messages(&scenario);
+        let faulted = with_fault(&scenario, 15_000, mailbox_fault(MailboxMode::UnknownUser));
+        let outcome = passes(engine, &faulted);
+        let refused = (outcome.log.events().iter())
+            .filter(|e| {
+                e.host == "mbx-acme"
+                    && matches!(
+                        &e.kind,
+                        EventKind::MailboxRefused { code: 550, msg: None, client, .. }
+                            if client.starts_with("gw-")
+                    )
+            })
+            .count();
+        assert!(refused > 0, "{engine}: {}", outcome.summary());
+        assert!(
+            outcome.report.sometimes.rcpts_refused_permanently > 0,
+            "{engine}"
+        );
+        // Refused while the fault held from the start: every acme message
+        // offered then is bounced, so fewer copies arrive than without it.
+        let calm = passes(engine, &scenario);
+        assert!(
+            acme_arrivals(&outcome, &acme).len() < acme_arrivals(&calm, &acme).len(),
+            "{engine}"
+        );
+        assert!(
+            outcome.report.sometimes.bounces_after_refusal > 0,
+            "{engine}"
+        );
+        let violated = violated_with(engine, &faulted, "retry-after-5xx");
+        assert!(
+            violated.iter().any(|p| p == "no_retry_after_refusal"),
+            "{engine}: {violated:?}"
+        );
+        // Without the fault nothing refuses at RCPT: the bug is invisible.
+        let unfaulted = violated_with(engine, &scenario, "retry-after-5xx");
+        assert!(unfaulted.is_empty(), "{engine}: {unfaulted:?}");
     }
 }
 

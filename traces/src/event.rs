@@ -203,16 +203,21 @@ pub enum EventKind {
         rcpts: Vec<String>,
     },
     /// The mailbox server refused what it was offered: a recipient at RCPT
-    /// (not one of its domains: relaying denied), or a whole message after
-    /// DATA (a `mailbox_rejects` fault: a content or backscatter filter).
-    /// Refused is not received, but it is seen: the envelope, and after
-    /// DATA the bytes, reached this server.
+    /// (not one of its domains: relaying denied; greylisted; a user it no
+    /// longer knows), or a whole message after DATA (a `mailbox_rejects`
+    /// fault: a content or backscatter filter). Refused is not received,
+    /// but it is seen: the envelope, and after DATA the bytes, reached this
+    /// server.
     MailboxRefused {
         /// The Message-ID, when the refusal came after DATA; None at RCPT.
         msg: Option<String>,
-        /// The envelope sender, when the refusal came after DATA (None at
-        /// RCPT, where this record does not keep it).
+        /// The envelope sender ("" for a DSN's null sender); None only in
+        /// logs from before RCPT refusals kept it.
         mail_from: Option<String>,
+        /// The client host, as the network named it: who was refused
+        /// (empty in logs from before it was kept).
+        #[serde(default)]
+        client: String,
         rcpts: Vec<String>,
         code: u16,
         /// For a DSN refused after DATA: the Message-ID it reports on, and

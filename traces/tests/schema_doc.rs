@@ -127,6 +127,7 @@ fn one_of_each() -> Vec<EventKind> {
         EventKind::MailboxRefused {
             msg: None,
             mail_from: None,
+            client: s(),
             rcpts: vec![],
             code: 0,
             dsn_about: None,

@@ -275,9 +275,10 @@ async fn attempt(
         .or(transaction.data_start.as_ref())
         .map(|r| r.code);
     for (rcpt, reply) in &transaction.rcpts {
-        // The bounce-on-4xx bug takes a temporary refusal for a permanent one.
-        let permanent =
-            reply.code >= 500 || (reply.code >= 400 && node.config.bug("bounce-on-4xx"));
+        // The bounce-on-4xx bug takes a temporary refusal for a permanent
+        // one; retry-after-5xx, a permanent one for a temporary one.
+        let permanent = (reply.code >= 500 && !node.config.bug("retry-after-5xx"))
+            || (reply.code >= 400 && node.config.bug("bounce-on-4xx"));
         let state = if permanent {
             bounced(reply.code, &reply.text)
         } else if reply.code >= 400 {

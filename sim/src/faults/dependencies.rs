@@ -33,6 +33,10 @@ pub enum MailboxMode {
     /// The connection is reset in the middle of the message's data: nothing
     /// kept, the client sees the stream die.
     ResetMidData,
+    /// The server no longer knows the domain's users: every recipient is
+    /// refused at RCPT with 550 5.1.1 (RFC 3463), a permanent refusal the
+    /// client must bounce at once and not offer again (RFC 5321 §4.2.1).
+    UnknownUser,
 }
 
 impl MailboxMode {
@@ -42,6 +46,7 @@ impl MailboxMode {
             MailboxMode::Tarpit => "tarpit",
             MailboxMode::DropAfterData => "drop_after_data",
             MailboxMode::ResetMidData => "reset_mid_data",
+            MailboxMode::UnknownUser => "unknown_user",
         }
     }
 }

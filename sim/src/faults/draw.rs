@@ -123,11 +123,12 @@ impl FaultSchedule {
     }
 }
 
-const MAILBOX_MODES: [MailboxMode; 4] = [
+const MAILBOX_MODES: [MailboxMode; 5] = [
     MailboxMode::Greylist,
     MailboxMode::Tarpit,
     MailboxMode::DropAfterData,
     MailboxMode::ResetMidData,
+    MailboxMode::UnknownUser,
 ];
 
 const DNS_MODES: [DnsMode; 3] = [DnsMode::Servfail, DnsMode::Timeout, DnsMode::Flap];

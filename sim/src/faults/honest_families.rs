@@ -14,8 +14,8 @@
 //!   `slow-fsync-assumed-done`) runs here.
 //! - dependencies: one tenant's mail server refusing everything for a
 //!   while (so DSNs go out through the DNS), the other tenants' servers
-//!   tarpitting, hanging up after DATA, resetting mid-data or greylisting,
-//!   and senders' domains whose DNS answers SERVFAIL, times out or flaps
+//!   tarpitting, hanging up after DATA, resetting mid-data, greylisting
+//!   or forgetting their users, and senders' domains whose DNS answers SERVFAIL, times out or flaps
 //!   while their DSNs wait. Inside the model: a dependency's failure is not the
 //!   gateway's. The hunts for the bugs that misread a failing dependency
 //!   (`drop-means-delivered`, `dot-timeout-bounces`, `servfail-bounces`)
@@ -79,13 +79,14 @@ pub fn disk_faults(prng: &mut Prng, topology: &Topology, heal_at_ms: u64) -> Fau
 }
 
 /// How a tenant's mail server misbehaves in the dependencies family: the
-/// three that leave the gateway unsure what happened to its message, and
-/// greylisting.
-pub const MAILBOX_MODES: [MailboxMode; 4] = [
+/// three that leave the gateway unsure what happened to its message,
+/// greylisting, and users it no longer knows (a permanent refusal).
+pub const MAILBOX_MODES: [MailboxMode; 5] = [
     MailboxMode::Tarpit,
     MailboxMode::DropAfterData,
     MailboxMode::ResetMidData,
     MailboxMode::Greylist,
+    MailboxMode::UnknownUser,
 ];
 
 /// How a sender domain's DNS fails in the dependencies family.

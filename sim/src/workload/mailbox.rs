@@ -178,7 +178,8 @@ impl Handler for Witness {
     }
 
     fn rcpt(&mut self, to: &str) -> Response {
-        if is_ours(&self.accept_domains, to) {
+        let unknown = self.rejections.misbehaviours().unknown_user(to);
+        if is_ours(&self.accept_domains, to) && !unknown {
             let greylisted = self.rejections.misbehaviours().greylisted(
                 &self.peer,
                 &self.mail_from,
@@ -188,7 +189,8 @@ impl Handler for Witness {
             if greylisted {
                 self.env.observe(EventKind::MailboxRefused {
                     msg: None,
-                    mail_from: None,
+                    mail_from: Some(envelope_sender(&self.mail_from)),
+                    client: self.peer.clone(),
                     rcpts: vec![to.to_string()],
                     code: 451,
                     dsn_about: None,
@@ -200,7 +202,8 @@ impl Handler for Witness {
         }
         self.env.observe(EventKind::MailboxRefused {
             msg: None,
-            mail_from: None,
+            mail_from: Some(envelope_sender(&self.mail_from)),
+            client: self.peer.clone(),
             rcpts: vec![to.to_string()],
             code: 550,
             dsn_about: None,
@@ -210,13 +213,8 @@ impl Handler for Witness {
     }
 
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
-        let from = if from == NULL_SENDER_PLACEHOLDER {
-            ""
-        } else {
-            from
-        };
         *self.transaction.borrow_mut() = Transaction {
-            mail_from: from.to_string(),
+            mail_from: envelope_sender(from),
             rcpts: to.to_vec(),
             ..Transaction::default()
         };
@@ -339,7 +337,7 @@ fn answer(
         );
     }
     if rejections.rejects(&done.rcpts) {
-        refuse(env, &done.mail_from, &done.rcpts, &done.data);
+        refuse(env, client, &done.mail_from, &done.rcpts, &done.data);
         return (b"554 5.7.1 message rejected by policy\r\n".to_vec(), None);
     }
     if let Err(error) = store(env, &done.mail_from, &done.rcpts, &done.data) {
@@ -429,12 +427,23 @@ pub fn record(env: &dyn Env, client: &str, mail_from: &str, rcpts: &[String], da
     }
 }
 
+/// The envelope sender as the client gave it: "" for the null reverse path
+/// mailin hands over as a placeholder.
+fn envelope_sender(from: &str) -> String {
+    if from == NULL_SENDER_PLACEHOLDER {
+        String::new()
+    } else {
+        from.to_string()
+    }
+}
+
 /// Logs one `mailbox_refused` for a message rejected after DATA.
-fn refuse(env: &dyn Env, mail_from: &str, rcpts: &[String], data: &[u8]) {
+fn refuse(env: &dyn Env, client: &str, mail_from: &str, rcpts: &[String], data: &[u8]) {
     let bounce = dsn_reader::read(data).unwrap_or_default();
     env.observe(EventKind::MailboxRefused {
         msg: Some(dsn_reader::message_id(data).unwrap_or_else(|| "<none>".to_string())),
         mail_from: Some(mail_from.to_string()),
+        client: client.to_string(),
         rcpts: rcpts.to_vec(),
         code: 554,
         dsn_about: bounce.about,

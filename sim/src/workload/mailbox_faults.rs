@@ -10,7 +10,10 @@
 //! - a hang-up after DATA: the message is kept (and logged received), the
 //!   connection closed before the reply, and the lost reply logged
 //!   (`mailbox_reply_lost`), so the client's retry is an excused duplicate;
-//! - a reset in the middle of the data: nothing kept, the stream just dies.
+//! - a reset in the middle of the data: nothing kept, the stream just dies;
+//! - users unknown: every recipient refused at RCPT with 550 5.1.1, logged
+//!   as `mailbox_refused` with code 550 and no message (the server has
+//!   seen only the envelope).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -53,6 +56,11 @@ impl Misbehaviours {
         domains
             .iter()
             .find_map(|d| modes.get(&d.to_ascii_lowercase()).copied())
+    }
+
+    /// Whether `rcpt`'s domain no longer knows its users.
+    pub fn unknown_user(&self, rcpt: &str) -> bool {
+        self.modes.borrow().get(&domain_of(rcpt)) == Some(&MailboxMode::UnknownUser)
     }
 
     /// Whether RCPT `rcpt` from `sender` via `client` is greylisted at
@@ -101,6 +109,7 @@ mod tests {
         let faults = Misbehaviours::default();
         let domains = vec!["acme.example".to_string()];
         faults.set([("acme.example".to_string(), MailboxMode::Tarpit)].into());
+        assert!(!faults.unknown_user("bob@acme.example"));
         assert_eq!(faults.mode_for(&domains), Some(MailboxMode::Tarpit));
         assert_eq!(faults.mode_for(&["other.example".to_string()]), None);
         faults.set(BTreeMap::new());
