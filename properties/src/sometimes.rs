@@ -95,8 +95,9 @@ pub struct Sometimes {
     /// up after DATA).
     #[serde(default)]
     pub mailbox_replies_lost: u64,
-    /// Workload recipients a mail server refused with a 5xx at RCPT
-    /// (`no_retry_after_refusal` had a count to judge).
+    /// Distinct offers (client host, envelope sender, workload address) a
+    /// mail server refused with a 5xx at RCPT: `no_retry_after_refusal`
+    /// had that many counts to judge.
     #[serde(default)]
     pub rcpts_refused_permanently: u64,
 }

@@ -319,7 +319,7 @@ impl RunOutcome {
         );
         let _ = writeln!(
             out,
-            "reached: {} bodies compared ({} tagged), {} acks judged at the disks, {} bounces after a 5xx, {} recipients refused at RCPT, {} quarantine writes undone, {} parked groups judged for order",
+            "reached: {} bodies compared ({} tagged), {} acks judged at the disks, {} bounces after a 5xx, {} offers refused with a 5xx at RCPT, {} quarantine writes undone, {} parked groups judged for order",
             s.bodies_compared,
             s.tagged_bodies_compared,
             s.acks_judged_durable,

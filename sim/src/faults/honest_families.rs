@@ -15,9 +15,9 @@
 //! - dependencies: one tenant's mail server refusing everything for a
 //!   while (so DSNs go out through the DNS), the other tenants' servers
 //!   tarpitting, hanging up after DATA, resetting mid-data, greylisting
-//!   or forgetting their users, and senders' domains whose DNS answers SERVFAIL, times out or flaps
-//!   while their DSNs wait. Inside the model: a dependency's failure is not the
-//!   gateway's. The hunts for the bugs that misread a failing dependency
+//!   or forgetting their users, and senders' domains whose DNS answers
+//!   SERVFAIL, times out or flaps while their DSNs wait. Inside the model:
+//!   a dependency's failure is not the gateway's. The hunts for the bugs that misread a failing dependency
 //!   (`drop-means-delivered`, `dot-timeout-bounces`, `servfail-bounces`)
 //!   run here.
 
