@@ -34,6 +34,10 @@ pub const SITES: &[(&str, &str)] = &[
         "a node refuses a copy or an update from a peer with a transient failure",
     ),
     (
+        "voter.close_after_reply",
+        "a node closes a peer's connection right after its reply, so the asker's next request on it must reconnect",
+    ),
+    (
         "scanner.slow_scan",
         "a scanner sits on a message for as long as the gateway's scan timeout before answering",
     ),

@@ -7,8 +7,10 @@
 //! never line that up. This judges every 250 against the disks instead: the
 //! seam records `bytes_durable` when a file holding the message's bytes has
 //! both its contents and its directory entry synced, and a 250 the sender
-//! heard at `t` needs that many durable hosts by `t` (a disk lost between
-//! takes its copy back). The sender hears the 250 a link latency after the
+//! heard at `t` needs that many durable hosts by `t` (a disk lost since
+//! takes back a copy made before the sender's attempt began; one made
+//! during the attempt and lost before the 250 arrived still counts, since
+//! no gateway can see a replica's disk go as it answers). The sender hears the 250 a link latency after the
 //! gateway sent it, so a gateway that syncs within that latency after its
 //! 250 slips through; one that skips a sync never does.
 
@@ -44,15 +46,33 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
         };
         let key = crate::facts::msg_key(msg);
         let t = event.t_us;
+        // When the sender began the attempt this 250 answers (without one,
+        // the 250 itself: the strictest reading).
+        let attempt_began = view.events[..index]
+            .iter()
+            .rev()
+            .find(|earlier| {
+                earlier.host == event.host
+                    && matches!(&earlier.kind, EventKind::SendAttempt { msg: m, .. } if m == msg)
+            })
+            .map_or(t, |earlier| earlier.t_us);
         let copies = view.durable.get(&key).map_or(&[][..], Vec::as_slice);
         let mut hosts: BTreeSet<&str> = BTreeSet::new();
         let mut clouds: BTreeSet<&str> = BTreeSet::new();
         let mut evidence = vec![index];
         for &(at, t_durable, host, region) in copies {
-            let lost_since = view
-                .lost_disks
-                .iter()
-                .any(|&(t_lost, lost)| lost == host && t_durable <= t_lost && t_lost <= t);
+            // A copy made for this attempt whose disk is lost before the
+            // sender hears the 250 still counts: the replica said yes before
+            // the loss, and no gateway can know of a loss as it answers (the
+            // promise is the copies at the instant the 250 is given, not
+            // their survival; `no_acked_loss` judges that). A copy older
+            // than the attempt is taken back by any loss since: the gateway
+            // had the whole attempt to copy the message again.
+            let lost_since = t_durable < attempt_began
+                && view
+                    .lost_disks
+                    .iter()
+                    .any(|&(t_lost, lost)| lost == host && t_durable <= t_lost && t_lost <= t);
             if t_durable > t || lost_since {
                 continue;
             }
@@ -144,5 +164,44 @@ mod tests {
         );
         run.send("m1", Told::Accepted, &["bob@acme.example"]);
         assert_reported(&check(&run.log, &facts()), NAME, "durable on 1 host(s)");
+    }
+
+    #[test]
+    fn a_copy_made_for_the_attempt_and_lost_as_the_250_travels_still_counts() {
+        // Swarm seed 5841: the replica's disk went after its copy was
+        // durable and before the sender heard the 250; the gateway could not
+        // have known.
+        let mut run = Run::new();
+        let attempt = |run: &mut Run| {
+            run.push(
+                crate::testkit::SENDER,
+                EventKind::SendAttempt {
+                    msg: "m1".into(),
+                    attempt: 1,
+                    mx: "gw-eu-west-1-0".into(),
+                },
+            );
+        };
+        attempt(&mut run);
+        run.durable("m1", "eu-west-1");
+        run.durable("m1", "eu-central-1");
+        run.push(
+            "world",
+            EventKind::FaultStarted {
+                fault: 0,
+                kind: "disk_lost".into(),
+                target: "gw-eu-west-1-0".into(),
+            },
+        );
+        run.push(
+            crate::testkit::SENDER,
+            EventKind::SendOutcome {
+                msg: "m1".into(),
+                told: Told::Accepted,
+                code: 250,
+                rcpts: vec!["bob@acme.example".into()],
+            },
+        );
+        assert_eq!(check(&run.log, &facts()), vec![]);
     }
 }

@@ -52,6 +52,14 @@ impl Env for TestEnv {
 }
 
 pub fn node(disk: &Rc<MemDisk>, bugs: &[&str]) -> SharedNode {
+    let env = TestEnv { disk: disk.clone() };
+    let tombstones = tombstone::load_all(&*env.disk, 0);
+    node_on(Rc::new(env), "r2", bugs, tombstones)
+}
+
+/// The three-gateway config these tests use (gw-a, gw-b, gw-c: one per
+/// cloud).
+pub fn config(bugs: &[&str]) -> GatewayConfig {
     let region = |name: &str, cloud: &str| Region {
         name: name.into(),
         cloud: cloud.into(),
@@ -61,7 +69,7 @@ pub fn node(disk: &Rc<MemDisk>, bugs: &[&str]) -> SharedNode {
         host: host.into(),
         region: region.into(),
     };
-    let config = GatewayConfig {
+    GatewayConfig {
         regions: vec![
             region("r1", "aws"),
             region("r2", "gcp"),
@@ -74,13 +82,20 @@ pub fn node(disk: &Rc<MemDisk>, bugs: &[&str]) -> SharedNode {
         dns_host: "dns".into(),
         knobs: Knobs::simulation_defaults(),
         bugs: bugs.iter().map(|b| b.to_string()).collect(),
-    };
-    let env = TestEnv { disk: disk.clone() };
-    let tombstones = tombstone::load_all(&*env.disk, 0);
+    }
+}
+
+/// A node of [`config`] in `region`, on `env`, with nothing in memory.
+pub fn node_on(
+    env: crate::env::SharedEnv,
+    region: &str,
+    bugs: &[&str],
+    tombstones: BTreeMap<String, u64>,
+) -> SharedNode {
     Rc::new(Node {
-        env: Rc::new(env),
-        config: Rc::new(config),
-        region: "r2".into(),
+        env,
+        config: Rc::new(config(bugs)),
+        region: region.into(),
         entries: RefCell::new(BTreeMap::new()),
         in_flight: RefCell::new(BTreeSet::new()),
         settling: RefCell::new(BTreeSet::new()),
@@ -88,6 +103,7 @@ pub fn node(disk: &Rc<MemDisk>, bugs: &[&str]) -> SharedNode {
         doorbell: wakeup::Doorbell::default(),
         tombstones: RefCell::new(tombstones),
         spool_born_ms: 0,
+        links: super::peer_links::IdleLinks::default(),
     })
 }
 

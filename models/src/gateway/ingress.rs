@@ -204,7 +204,7 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
     let mut stamped = received::field(&hop);
     stamped.extend_from_slice(data);
     let data = stamped.as_slice();
-    let targets = replication::replica_targets(&node.config, node.me(), &tenant);
+    let targets = replication::replica_targets(&node.config, node.me(), &tenant, &id);
     let message = NewMessage {
         id: id.clone(),
         message_id: message_id.clone(),

@@ -8,8 +8,12 @@ pub mod answering_node;
 pub mod ballot;
 pub mod delivery;
 pub mod heard;
+pub mod heartbeat;
 pub mod ingress;
 pub mod peer;
+pub mod peer_links;
+#[cfg(test)]
+mod peer_links_tests;
 pub mod queue;
 pub mod replication;
 pub mod sync;
@@ -52,6 +56,8 @@ pub struct Node {
     /// accepted before it may have been on the disk this node lost, so its
     /// "no copy" says nothing about that message (`spool_birth.rs`).
     pub spool_born_ms: u64,
+    /// Connections to peers kept open for the next request.
+    pub links: peer_links::IdleLinks,
 }
 
 pub type SharedNode = Rc<Node>;
@@ -154,6 +160,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         doorbell: wakeup::Doorbell::default(),
         tombstones: RefCell::new(tombstones),
         spool_born_ms,
+        links: peer_links::IdleLinks::default(),
     });
     tracing::info!(region = %node.region, spool_entries = node.entries.borrow().len(), "gateway booted");
     node.note(

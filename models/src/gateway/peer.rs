@@ -1,14 +1,14 @@
 //! The asking side of the node-to-node protocol: copies of new messages,
 //! updates of their per-recipient progress, forgetting finished ones, and
 //! the ownership exchanges — syncing ballots, claiming a message whose owner
-//! went quiet, and the health question the control plane asks. One framed
-//! request and one framed reply per connection (`wire.rs`); the answering
-//! side is `voter.rs`.
+//! went quiet, and the health question the control plane asks. Framed
+//! requests and replies (`wire.rs`), one at a time on a connection kept
+//! open between them (`peer_links.rs`); the answering side is `voter.rs`.
 
 use std::time::Duration;
 
 use crate::config::PEER_PORT;
-use crate::env::{self, Env};
+use crate::env::{self, BoxConn, Env};
 use crate::fan_out::fan_out;
 use crate::frame::{read_frame, write_frame};
 use crate::gateway::SharedNode;
@@ -16,7 +16,20 @@ use crate::gateway::ballot::Ballot;
 use crate::gateway::wire::{FramedRef, Held, PeerReply, PeerRequest, Stance};
 use crate::spool::Entry;
 
-/// One request, one reply, within the replication timeout.
+/// Sends one framed request on `conn` and reads its reply.
+async fn round_trip(
+    conn: &mut BoxConn,
+    from: &str,
+    request: &PeerRequest,
+    payload: &[u8],
+) -> std::io::Result<PeerReply> {
+    write_frame(conn, &FramedRef { from, request }, payload).await?;
+    let (reply, _): (PeerReply, Vec<u8>) = read_frame(conn, 0).await?;
+    Ok(reply)
+}
+
+/// One request, one reply, on a connection of its own, within the timeout
+/// (the control plane's question: it keeps no connections).
 async fn exchange(
     env: &dyn Env,
     target: &str,
@@ -26,17 +39,14 @@ async fn exchange(
 ) -> std::io::Result<PeerReply> {
     let exchange = async {
         let mut conn = env.connect(target, PEER_PORT).await?;
-        let framed = FramedRef {
-            from: env.host_name(),
-            request,
-        };
-        write_frame(&mut conn, &framed, payload).await?;
-        let (reply, _): (PeerReply, Vec<u8>) = read_frame(&mut conn, 0).await?;
-        Ok(reply)
+        round_trip(&mut conn, env.host_name(), request, payload).await
     };
     env::timeout(env, Duration::from_millis(timeout_ms), exchange).await?
 }
 
+/// One request and its reply within the replication timeout, on an idle
+/// connection to `target` if there is one (`peer_links.rs`), else a new
+/// one; either is kept for the next request once it has answered.
 async fn call(
     node: &SharedNode,
     target: &str,
@@ -44,7 +54,25 @@ async fn call(
     payload: &[u8],
 ) -> std::io::Result<PeerReply> {
     let timeout_ms = node.config.knobs.replication_timeout_ms;
-    let reply = exchange(node.env.as_ref(), target, request, payload, timeout_ms).await?;
+    let env = node.env.as_ref();
+    let attempt = async {
+        if let Some(mut conn) = node.links.take(target, node.now_ms())
+            && let Ok(reply) = round_trip(&mut conn, env.host_name(), request, payload).await
+        {
+            node.links.put(target, conn, node.now_ms());
+            return Ok::<_, std::io::Error>(reply);
+        }
+        // No kept connection, or it was closed under us (idle too long
+        // there, or the peer restarted): the request goes (again) on a new
+        // one. Every request is safe to repeat — a copy or an update
+        // already held is taken as held, a forget of nothing is done — as
+        // after a lost reply.
+        let mut conn = env.connect(target, PEER_PORT).await?;
+        let reply = round_trip(&mut conn, env.host_name(), request, payload).await?;
+        node.links.put(target, conn, node.now_ms());
+        Ok(reply)
+    };
+    let reply = env::timeout(env, Duration::from_millis(timeout_ms), attempt).await??;
     // Any answer at all means the peer is alive and reachable.
     node.heard.borrow_mut().peer_spoke(target, node.now_ms());
     match reply {

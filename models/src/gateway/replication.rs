@@ -1,29 +1,136 @@
 //! Where a message's copies go and when there are enough: the replica
-//! targets (every gateway in the tenant's allowed regions), the copying
-//! itself, and the quorum rule (enough copies, on enough clouds) that a 250
-//! or a DSN waits for and that a node's health is judged by.
+//! targets (a bounded, spread subset of the gateways in the tenant's
+//! allowed regions), the copying itself, and the quorum rule (enough
+//! copies, on enough clouds) that a 250 or a DSN waits for and that a
+//! node's health is judged by.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::config::{GatewayConfig, Tenant};
+use crate::config::{GatewayConfig, Node, Tenant};
 use crate::env;
 use crate::fan_out::fan_out;
 use crate::gateway::{SharedNode, ballot, peer};
 use crate::spool::Entry;
 
-/// The other gateways that should hold a copy: every gateway in the tenant's
-/// allowed regions except this one (or every gateway, under the
-/// failover-ignores-residency bug).
-pub fn replica_targets(config: &GatewayConfig, me: &str, tenant: &Tenant) -> Vec<String> {
-    let ignore_residency = config.bug("failover-ignores-residency");
-    config
+/// The most gateways that hold copies of one message (owner included).
+/// Every copy costs a replication, an update per recipient settled, a
+/// stance in every sync round and a forget, so a copy set that grew with
+/// the deployment made each message cost more the more gateways there
+/// were. Five tolerates two lost copies (a majority of five is three),
+/// more than the quorum's two clouds need.
+pub const COPY_SET_SIZE_MAX: usize = 5;
+
+/// The other gateways that should hold a copy of message `id`, accepted
+/// here: every gateway in the tenant's allowed regions except this one
+/// while they fit in [`COPY_SET_SIZE_MAX`]; beyond that, a subset spread
+/// over regions — one gateway of each region (those on another cloud
+/// first), then a second of each, and so on — which gateway of a region
+/// taken by the id. Chosen per message rather than per node so that when
+/// a node fails, the messages it owned have different successors and the
+/// work spreads rather than one successor draining a dead node's whole
+/// queue. (Under the failover-ignores-residency bug: every gateway.)
+pub fn replica_targets(config: &GatewayConfig, me: &str, tenant: &Tenant, id: &str) -> Vec<String> {
+    if config.bug("failover-ignores-residency") {
+        return config
+            .gateways
+            .iter()
+            .filter(|n| n.host != me)
+            .map(|n| n.host.clone())
+            .collect();
+    }
+    let candidates: Vec<&Node> = config
         .gateways
         .iter()
-        .filter(|n| n.host != me)
-        .filter(|n| ignore_residency || tenant.allowed_regions.contains(&n.region))
+        .filter(|n| n.host != me && tenant.allowed_regions.contains(&n.region))
+        .collect();
+    let chosen = spread_over_regions(config, me, &candidates, COPY_SET_SIZE_MAX - 1, id);
+    // Config order, as before the bound: the copy set's order ranks
+    // successors, and every node must rank them alike.
+    candidates
+        .iter()
+        .filter(|n| chosen.contains(&n.host))
         .map(|n| n.host.clone())
         .collect()
+}
+
+/// Up to `count` of `candidates`, taken round by round over their regions
+/// (regions on another cloud than `me`'s first, then other regions, then
+/// `me`'s own; config order within each), each region's gateways rotated
+/// by `salt` so the choice differs from one salt to the next. All of them
+/// when they fit.
+pub fn spread_over_regions(
+    config: &GatewayConfig,
+    me: &str,
+    candidates: &[&Node],
+    count: usize,
+    salt: &str,
+) -> BTreeSet<String> {
+    if candidates.len() <= count {
+        return candidates.iter().map(|n| n.host.clone()).collect();
+    }
+    let my_region = config.node(me).map(|n| n.region.as_str());
+    let my_cloud = config.cloud_of_host(me);
+    let rank = |region: &str| {
+        let cloud = config.region(region).map(|r| r.cloud.as_str());
+        if Some(region) == my_region {
+            2
+        } else if cloud == my_cloud {
+            1
+        } else {
+            0
+        }
+    };
+    let mut regions: Vec<&str> = Vec::new();
+    for node in candidates {
+        if !regions.contains(&node.region.as_str()) {
+            regions.push(node.region.as_str());
+        }
+    }
+    regions.sort_by_key(|region| rank(region));
+    let per_region: Vec<Vec<&str>> = regions
+        .iter()
+        .map(|region| {
+            let mut hosts: Vec<&str> = candidates
+                .iter()
+                .filter(|n| n.region == *region)
+                .map(|n| n.host.as_str())
+                .collect();
+            let start = rotation(salt, hosts.len());
+            hosts.rotate_left(start);
+            hosts
+        })
+        .collect();
+    let mut chosen = BTreeSet::new();
+    for round in 0.. {
+        let mut any = false;
+        for hosts in &per_region {
+            if let Some(host) = hosts.get(round) {
+                any = true;
+                if chosen.len() < count {
+                    chosen.insert(host.to_string());
+                }
+            }
+        }
+        if !any || chosen.len() >= count {
+            break;
+        }
+    }
+    chosen
+}
+
+/// Where to start in a list of `len` for `salt`: the same for the same
+/// text on every machine and run (FNV-1a; the standard library's hashers
+/// are seeded per process).
+pub fn rotation(salt: &str, len: usize) -> usize {
+    let hash = salt.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    if len == 0 {
+        0
+    } else {
+        (hash % len as u64) as usize
+    }
 }
 
 /// Copies the message to replicas until the quorum holds — enough copies,
@@ -109,4 +216,112 @@ pub fn quorum_holds(config: &GatewayConfig, me: &str, acked: &[String]) -> bool 
         config.knobs.replica_quorum
     };
     copies >= quorum && clouds.len() as u32 >= config.knobs.replica_clouds_min
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::{Knobs, Region, SpamPolicy};
+
+    /// Three regions on three clouds, `per_region` gateways in each.
+    fn config(per_region: usize) -> (GatewayConfig, Tenant) {
+        let regions: Vec<Region> = [("r1", "aws"), ("r2", "gcp"), ("r3", "azure")]
+            .iter()
+            .map(|(name, cloud)| Region {
+                name: (*name).into(),
+                cloud: (*cloud).into(),
+                jurisdiction: "us".into(),
+            })
+            .collect();
+        let gateways = regions
+            .iter()
+            .flat_map(|r| {
+                (0..per_region).map(|i| Node {
+                    host: format!("gw-{}-{i}", r.name),
+                    region: r.name.clone(),
+                })
+            })
+            .collect();
+        let tenant = Tenant {
+            name: "t".into(),
+            domain: "t.test".into(),
+            users: vec!["u".into()],
+            allowed_regions: regions.iter().map(|r| r.name.clone()).collect(),
+            mailbox_host: "mx".into(),
+            spam_policy: SpamPolicy::Tag,
+        };
+        let config = GatewayConfig {
+            regions,
+            gateways,
+            scanners: Vec::new(),
+            controllers: Vec::new(),
+            tenants: vec![tenant.clone()],
+            dns_host: "dns".into(),
+            knobs: Knobs::simulation_defaults(),
+            bugs: Vec::new(),
+        };
+        (config, tenant)
+    }
+
+    fn region_of(host: &str) -> &str {
+        &host[3..5]
+    }
+
+    #[test]
+    fn a_copy_set_that_fits_takes_every_allowed_gateway() {
+        let (config, tenant) = config(1);
+        assert_eq!(
+            replica_targets(&config, "gw-r1-0", &tenant, "m"),
+            vec!["gw-r2-0", "gw-r3-0"]
+        );
+    }
+
+    #[test]
+    fn a_large_deployment_bounds_the_copy_set_and_spreads_it_over_regions_and_gateways() {
+        let (config, tenant) = config(4);
+        let mut copies_taken: BTreeMap<String, usize> = BTreeMap::new();
+        for (n, owner) in config.gateways.iter().map(|n| n.host.clone()).enumerate() {
+            let id = format!("{n:016x}");
+            let targets = replica_targets(&config, &owner, &tenant, &id);
+            assert_eq!(targets.len(), COPY_SET_SIZE_MAX - 1, "{targets:?}");
+            // Every region holds a copy, none more than two (the owner's
+            // own counted), so a region's outage leaves a majority.
+            for region in ["r1", "r2", "r3"] {
+                let in_region = targets.iter().filter(|t| region_of(t) == region).count()
+                    + usize::from(region == region_of(&owner));
+                assert!((1..=2).contains(&in_region), "{owner}: {targets:?}");
+            }
+            // In config order, the same every time it is computed.
+            let mut sorted = targets.clone();
+            sorted.sort();
+            assert_eq!(targets, sorted);
+            assert_eq!(targets, replica_targets(&config, &owner, &tenant, &id));
+            let elsewhere: Vec<String> = targets
+                .iter()
+                .filter(|t| config.cloud_of_host(t) != config.cloud_of_host(&owner))
+                .take(1)
+                .cloned()
+                .collect();
+            assert!(quorum_holds(&config, &owner, &elsewhere));
+            for target in targets {
+                *copies_taken.entry(target).or_default() += 1;
+            }
+        }
+        // Messages choose differently: every gateway keeps copies of some,
+        // none of all.
+        assert_eq!(copies_taken.len(), 12, "{copies_taken:?}");
+        assert!(copies_taken.values().all(|&n| n < 8), "{copies_taken:?}");
+    }
+
+    #[test]
+    fn residency_still_bounds_the_candidates() {
+        let (config, mut tenant) = config(4);
+        tenant.allowed_regions = vec!["r1".into(), "r2".into()];
+        let targets = replica_targets(&config, "gw-r1-0", &tenant, "m");
+        assert!(targets.iter().all(|t| ["r1", "r2"].contains(&region_of(t))));
+        assert_eq!(targets.len(), COPY_SET_SIZE_MAX - 1);
+        assert_eq!(targets.iter().filter(|t| region_of(t) == "r2").count(), 2);
+    }
 }

@@ -50,7 +50,7 @@ use std::time::Duration;
 use crate::fan_out::fan_out;
 use crate::gateway::ballot::{self, Ballot, Progress};
 use crate::gateway::wire::{Held, Stance};
-use crate::gateway::{SharedNode, peer, tombstones};
+use crate::gateway::{SharedNode, heartbeat, peer, tombstones};
 use crate::spool::{self, Durability, Entry};
 use crate::tolerances;
 
@@ -75,11 +75,9 @@ pub async fn run(node: SharedNode) {
 /// One round with every peer, then reconciliation of every copy.
 pub async fn round(node: &SharedNode) {
     let entries: Vec<Entry> = node.entries.borrow().values().cloned().collect();
-    let mut requests: BTreeMap<String, Vec<Held>> = node
-        .config
-        .jurisdiction_peers(node.me())
+    let mut requests: BTreeMap<String, Vec<Held>> = heartbeat::peers(node)
         .into_iter()
-        .map(|peer| (peer.host.clone(), Vec::new()))
+        .map(|peer| (peer, Vec::new()))
         .collect();
     for entry in &entries {
         for member in ballot::copy_set(&node.config, entry) {

@@ -21,7 +21,7 @@ use crate::env::{self, BoxConn};
 use crate::frame::{read_frame, write_frame};
 use crate::gateway::ballot::{self, Ballot, Progress};
 use crate::gateway::wire::{Framed, Held, Holding, PeerReply, PeerRequest, Stance};
-use crate::gateway::{SharedNode, tombstones};
+use crate::gateway::{SharedNode, peer_links, tombstones};
 use crate::spool::{self, Durability, Entry, InDoubt};
 
 /// Answers peers until the node dies, each connection on its own task.
@@ -44,26 +44,47 @@ pub async fn serve(node: SharedNode) {
     }
 }
 
+/// Answers the requests that come on one connection, one after another,
+/// until the asker closes it or leaves it idle for
+/// [`peer_links::ANSWER_IDLE_MS`].
 async fn handle(node: &SharedNode, mut conn: BoxConn, peer: &str) -> std::io::Result<()> {
     let knobs = &node.config.knobs;
-    let deadline = Duration::from_millis(knobs.replication_timeout_ms);
-    let (framed, payload): (Framed, Vec<u8>) = env::timeout(
-        node.env.as_ref(),
-        deadline,
-        read_frame(&mut conn, knobs.message_bytes_max + 64 * 1024),
-    )
-    .await??;
-    // The sender names itself: a transport's peer address (a loopback port
-    // in real mode) is not a host name. In the simulation both agree.
-    let from = if framed.from.is_empty() {
-        peer
-    } else {
-        framed.from.as_str()
-    };
-    let reply = answer(node, from, framed.request, &payload);
-    // A yes to a copy stands for an fsync that has completed.
-    super::disk_settled(node).await;
-    write_frame(&mut conn, &reply, &[]).await
+    // The first request is due at once; later ones whenever the asker has
+    // something to ask.
+    let mut wait_ms = knobs.replication_timeout_ms;
+    loop {
+        let read = env::timeout(
+            node.env.as_ref(),
+            Duration::from_millis(wait_ms),
+            read_frame(&mut conn, knobs.message_bytes_max + 64 * 1024),
+        )
+        .await;
+        let (framed, payload): (Framed, Vec<u8>) = match read {
+            Ok(Ok(frame)) => frame,
+            // Closed by the asker between requests, or idle: done.
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Ok(Err(e)) => return Err(e),
+            Err(env::Elapsed) => return Ok(()),
+        };
+        // The sender names itself: a transport's peer address (a loopback
+        // port in real mode) is not a host name. In the simulation both
+        // agree.
+        let from = if framed.from.is_empty() {
+            peer
+        } else {
+            framed.from.as_str()
+        };
+        let reply = answer(node, from, framed.request, &payload);
+        // A yes to a copy stands for an fsync that has completed.
+        super::disk_settled(node).await;
+        write_frame(&mut conn, &reply, &[]).await?;
+        if node.env.buggify("voter.close_after_reply") {
+            // As a restart or an idle close would: the asker must notice
+            // when it next uses the connection and ask again on a new one.
+            return Ok(());
+        }
+        wait_ms = peer_links::ANSWER_IDLE_MS;
+    }
 }
 
 /// Handles one request from `from`.

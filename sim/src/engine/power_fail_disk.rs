@@ -77,6 +77,25 @@ fn normalize(path: &str) -> io::Result<String> {
     Ok(parts.join("/"))
 }
 
+/// The entries of `map` whose path lies under directory `dir` ("" is the
+/// root, under which everything lies).
+fn under<'a>(
+    map: &'a BTreeMap<String, u64>,
+    dir: &str,
+) -> impl Iterator<Item = (&'a String, &'a u64)> + 'a {
+    let (start, end) = if dir.is_empty() {
+        (String::new(), None)
+    } else {
+        // Every path "dir/..." sorts from "dir/" up to "dir0" ('0' follows '/').
+        (format!("{dir}/"), Some(format!("{dir}0")))
+    };
+    let upper = match end {
+        Some(end) => std::ops::Bound::Excluded(end),
+        None => std::ops::Bound::Unbounded,
+    };
+    map.range((std::ops::Bound::Included(start), upper))
+}
+
 fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
@@ -226,15 +245,21 @@ impl Disk for PowerFailDisk {
             }
             at = parent(at);
         }
-        // Its entries become what the host sees now.
-        state.durable_entries.retain(|p, _| parent(p) != key);
-        state.durable_entries.extend(
-            state
-                .entries
-                .iter()
-                .filter(|(p, _)| parent(p) == key)
-                .map(|(p, id)| (p.clone(), *id)),
-        );
+        // Its entries become what the host sees now. Only the paths under
+        // it are looked at (a range of the sorted map), so a sync costs what
+        // the directory holds, not what the whole disk does.
+        let stale: Vec<String> = under(&state.durable_entries, &key)
+            .filter(|(p, _)| parent(p) == key)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for path in stale {
+            state.durable_entries.remove(&path);
+        }
+        let current: Vec<(String, u64)> = under(&state.entries, &key)
+            .filter(|(p, _)| parent(p) == key)
+            .map(|(p, id)| (p.clone(), *id))
+            .collect();
+        state.durable_entries.extend(current);
         state
             .durable_dirs
             .retain(|d| d.is_empty() || parent(d) != key || state.dirs.contains(d));
@@ -360,6 +385,36 @@ mod tests {
             io::ErrorKind::NotFound
         );
         assert!(disk.list("spool").unwrap().is_empty());
+    }
+
+    #[test]
+    fn syncing_a_directory_makes_only_its_own_entries_durable() {
+        let disk = disk();
+        for dir in ["spool/sub", "spool-b", "spoolc", "spool0"] {
+            disk.create_dir_all(dir).unwrap();
+        }
+        disk.sync_dir("").unwrap();
+        disk.sync_dir("spool").unwrap();
+        for path in [
+            "spool/a",
+            "spool/sub/b",
+            "spool-b/c",
+            "spoolc/d",
+            "spool0/e",
+        ] {
+            disk.write(path, b"x").unwrap();
+            disk.sync(path).unwrap();
+        }
+        disk.sync_dir("spool").unwrap();
+        crash(&disk);
+        assert_eq!(disk.read("spool/a").unwrap(), b"x");
+        for gone in ["spool/sub/b", "spool-b/c", "spoolc/d", "spool0/e"] {
+            assert_eq!(
+                disk.read(gone).unwrap_err().kind(),
+                io::ErrorKind::NotFound,
+                "{gone}"
+            );
+        }
     }
 
     #[test]
