@@ -65,7 +65,13 @@ fn gateway_and_workload_code_never_call_tokios_runtime_directly() {
     assert!(files.len() > 10, "found the sources: {files:?}");
     for path in files {
         let text = std::fs::read_to_string(&path).expect("readable");
-        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        // Test code may drive tokio itself: a `#[cfg(test)]` module, or a
+        // whole file that says it is one (`#![cfg(test)]`).
+        let code = if text.contains("\n#![cfg(test)]") {
+            ""
+        } else {
+            text.split("#[cfg(test)]").next().unwrap_or("")
+        };
         for forbidden in [
             "tokio::time",
             "tokio::spawn",

@@ -46,7 +46,8 @@ async fn exchange(
 
 /// One request and its reply within the replication timeout, on an idle
 /// connection to `target` if there is one (`peer_links.rs`), else a new
-/// one; either is kept for the next request once it has answered.
+/// one; either is kept for the next request once it has answered. Copies
+/// excepted: each on a new connection, closed after its reply.
 async fn call(
     node: &SharedNode,
     target: &str,
@@ -55,8 +56,19 @@ async fn call(
 ) -> std::io::Result<PeerReply> {
     let timeout_ms = node.config.knobs.replication_timeout_ms;
     let env = node.env.as_ref();
+    // A copy goes on a connection of its own, never a kept one. The
+    // answering side waits at most the replication timeout for a new
+    // connection's first request, so a copy held up in the network (a
+    // partition) past the asker's timeout is never stored; on a kept
+    // connection it waited for the next request as long as the link stayed
+    // open and stored the copy after the partition healed — an orphan of
+    // an attempt the sender had been told 451 for, which the copy set then
+    // delivered beside the sender's resend (madsim disk-loss seed 7: the
+    // refusing gateway's disk lost before its forget went out).
+    let keep = !matches!(request, PeerRequest::Replicate { .. });
     let attempt = async {
-        if let Some(mut conn) = node.links.take(target, node.now_ms())
+        if keep
+            && let Some(mut conn) = node.links.take(target, node.now_ms())
             && let Ok(reply) = round_trip(&mut conn, env.host_name(), request, payload).await
         {
             node.links.put(target, conn, node.now_ms());
@@ -69,7 +81,9 @@ async fn call(
         // after a lost reply.
         let mut conn = env.connect(target, PEER_PORT).await?;
         let reply = round_trip(&mut conn, env.host_name(), request, payload).await?;
-        node.links.put(target, conn, node.now_ms());
+        if keep {
+            node.links.put(target, conn, node.now_ms());
+        }
         Ok(reply)
     };
     let reply = env::timeout(env, Duration::from_millis(timeout_ms), attempt).await??;

@@ -2,7 +2,8 @@
 //! peers something several times a second (a sync round, a copy, an
 //! update); opening a TCP connection for each cost a handshake, an accept
 //! and a task on the other side every time. A connection that answered is
-//! put back here and the next request to that peer takes it.
+//! put back here and the next request to that peer takes it. Copies of new
+//! messages never use one (`peer.rs` says why).
 //!
 //! The answering side closes a connection idle for [`ANSWER_IDLE_MS`], so
 //! an asker takes none idle for longer than [`REUSE_IDLE_MS_MAX`] (half

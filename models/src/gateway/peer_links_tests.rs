@@ -3,6 +3,8 @@
 //! requests to one peer share one connection, and a connection closed
 //! under the asker costs a reconnect, not a failed request.
 
+#![cfg(test)]
+
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io;
@@ -146,5 +148,25 @@ fn a_connection_closed_under_the_asker_costs_a_reconnect_not_a_failure() {
         assert_eq!(a.links.count("gw-b"), 1, "the new one is kept");
         // A peer that is not there at all is still an error.
         assert!(peer::sync(&a, "gw-c", Vec::new()).await.is_err());
+    });
+}
+
+#[test]
+fn a_copy_goes_on_a_connection_of_its_own() {
+    // A copy held up past the asker's timeout must meet the answering
+    // side's first-request deadline, never a kept connection's idle wait.
+    on_one_thread(async {
+        let net = Rc::new(Net::default());
+        let (a, b) = (node(&net, "gw-a", "r1"), node(&net, "gw-b", "r2"));
+        tokio::task::spawn_local(voter::serve(b.clone()));
+        tokio::task::yield_now().await;
+        let entry = crate::gateway::answering_node::entry();
+        for _ in 0..2 {
+            peer::replicate(&a, "gw-b", &entry, b"Subject: hi\r\n\r\nhello\r\n")
+                .await
+                .expect("stored");
+        }
+        assert_eq!(net.accepted.get(), 2, "two copies, two connections");
+        assert_eq!(a.links.count("gw-b"), 0, "none kept");
     });
 }
