@@ -116,6 +116,17 @@ mod tests {
     use super::*;
     use crate::testkit::{Run, assert_reported, clean_run, facts};
 
+    fn lose_disk(run: &mut Run, host: &str) {
+        run.push(
+            "world",
+            EventKind::FaultStarted {
+                fault: 0,
+                kind: "disk_lost".into(),
+                target: host.into(),
+            },
+        );
+    }
+
     #[test]
     fn a_clean_log_passes() {
         assert_eq!(check(&clean_run().log, &facts()), vec![]);
@@ -154,14 +165,7 @@ mod tests {
         let mut run = Run::new();
         run.durable("m1", "eu-west-1");
         run.durable("m1", "eu-central-1");
-        run.push(
-            "world",
-            EventKind::FaultStarted {
-                fault: 0,
-                kind: "disk_lost".into(),
-                target: "gw-eu-west-1-0".into(),
-            },
-        );
+        lose_disk(&mut run, "gw-eu-west-1-0");
         run.send("m1", Told::Accepted, &["bob@acme.example"]);
         assert_reported(&check(&run.log, &facts()), NAME, "durable on 1 host(s)");
     }
@@ -185,14 +189,7 @@ mod tests {
         attempt(&mut run);
         run.durable("m1", "eu-west-1");
         run.durable("m1", "eu-central-1");
-        run.push(
-            "world",
-            EventKind::FaultStarted {
-                fault: 0,
-                kind: "disk_lost".into(),
-                target: "gw-eu-west-1-0".into(),
-            },
-        );
+        lose_disk(&mut run, "gw-eu-west-1-0");
         run.push(
             crate::testkit::SENDER,
             EventKind::SendOutcome {
