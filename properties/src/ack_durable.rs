@@ -48,14 +48,9 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
         let t = event.t_us;
         // When the sender began the attempt this 250 answers (without one,
         // the 250 itself: the strictest reading).
-        let attempt_began = view.events[..index]
-            .iter()
-            .rev()
-            .find(|earlier| {
-                earlier.host == event.host
-                    && matches!(&earlier.kind, EventKind::SendAttempt { msg: m, .. } if m == msg)
-            })
-            .map_or(t, |earlier| earlier.t_us);
+        let attempt_began = view
+            .attempt_for(index)
+            .map_or(t, |(attempt, _)| view.events[attempt].t_us);
         let copies = view.durable.get(&key).map_or(&[][..], Vec::as_slice);
         let mut hosts: BTreeSet<&str> = BTreeSet::new();
         let mut clouds: BTreeSet<&str> = BTreeSet::new();

@@ -660,11 +660,7 @@ impl<'a> Outcomes<'a> {
                 if *code < 400 || !rcpts.iter().any(|r| addr_key(r) == pair.rcpt) {
                     return false;
                 }
-                let Some(&(attempt_at, _, mx)) = self.attempts.get(&pair.msg).and_then(|a| {
-                    a.iter()
-                        .rev()
-                        .find(|(i, host, _)| *i < index && *host == event.host)
-                }) else {
+                let Some((attempt_at, mx)) = self.attempt_for(index) else {
                     return false;
                 };
                 let started_us = self.events[attempt_at].t_us;
@@ -735,9 +731,10 @@ impl<'a> Outcomes<'a> {
         out
     }
 
-    /// The MX host a `send_outcome` was talking to: the latest attempt for
-    /// the same message by the same sender before it.
-    pub fn mx_for(&self, outcome_index: usize) -> Option<&'a str> {
+    /// The `send_attempt` a `send_outcome` answers: the latest attempt for
+    /// the same message by the same sender before it, as (its index, its
+    /// MX host).
+    pub fn attempt_for(&self, outcome_index: usize) -> Option<(usize, &'a str)> {
         let event = self.events.get(outcome_index)?;
         let msg = msg_key(event.kind.msg()?);
         self.attempts
@@ -745,7 +742,12 @@ impl<'a> Outcomes<'a> {
             .iter()
             .rev()
             .find(|(i, host, _)| *i < outcome_index && *host == event.host)
-            .map(|(_, _, mx)| *mx)
+            .map(|&(i, _, mx)| (i, mx))
+    }
+
+    /// The MX host a `send_outcome` was talking to ([`Self::attempt_for`]).
+    pub fn mx_for(&self, outcome_index: usize) -> Option<&'a str> {
+        self.attempt_for(outcome_index).map(|(_, mx)| mx)
     }
 
     /// "accepted (250) at t=1.000ms via gw-1", for reasons.
