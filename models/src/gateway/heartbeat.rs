@@ -32,21 +32,8 @@ pub fn peers(node: &SharedNode) -> Vec<String> {
 
 /// [`peers`] given the peers, our name, and who spoke recently.
 fn heartbeat_choice(peers: &[&Node], me: &str, recent: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut regions: Vec<&str> = Vec::new();
-    for peer in peers {
-        if !regions.contains(&peer.region.as_str()) {
-            regions.push(peer.region.as_str());
-        }
-    }
     let mut asked = Vec::new();
-    for region in regions {
-        let mut in_region: Vec<&str> = peers
-            .iter()
-            .filter(|p| p.region == region)
-            .map(|p| p.host.as_str())
-            .collect();
-        let start = replication::rotation(me, in_region.len());
-        in_region.rotate_left(start);
+    for (_, in_region) in replication::rotated_by_region(peers, me) {
         let mut spoke = 0;
         for host in in_region {
             if spoke >= HEARTBEAT_PEERS_PER_REGION {

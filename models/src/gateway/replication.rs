@@ -59,7 +59,7 @@ pub fn replica_targets(config: &GatewayConfig, me: &str, tenant: &Tenant, id: &s
 /// `me`'s own; config order within each), each region's gateways rotated
 /// by `salt` so the choice differs from one salt to the next. All of them
 /// when they fit.
-pub fn spread_over_regions(
+fn spread_over_regions(
     config: &GatewayConfig,
     me: &str,
     candidates: &[&Node],
@@ -81,42 +81,41 @@ pub fn spread_over_regions(
             0
         }
     };
-    let mut regions: Vec<&str> = Vec::new();
-    for node in candidates {
-        if !regions.contains(&node.region.as_str()) {
-            regions.push(node.region.as_str());
-        }
-    }
-    regions.sort_by_key(|region| rank(region));
-    let per_region: Vec<Vec<&str>> = regions
-        .iter()
-        .map(|region| {
-            let mut hosts: Vec<&str> = candidates
-                .iter()
-                .filter(|n| n.region == *region)
-                .map(|n| n.host.as_str())
-                .collect();
-            let start = rotation(salt, hosts.len());
-            hosts.rotate_left(start);
-            hosts
-        })
-        .collect();
+    let mut per_region = rotated_by_region(candidates, salt);
+    per_region.sort_by_key(|(region, _)| rank(region));
     let mut chosen = BTreeSet::new();
-    for round in 0.. {
-        let mut any = false;
-        for hosts in &per_region {
+    let rounds = per_region.iter().map(|(_, hosts)| hosts.len()).max();
+    for round in 0..rounds.unwrap_or(0) {
+        for (_, hosts) in &per_region {
             if let Some(host) = hosts.get(round) {
-                any = true;
-                if chosen.len() < count {
-                    chosen.insert(host.to_string());
+                chosen.insert(host.to_string());
+                if chosen.len() == count {
+                    return chosen;
                 }
             }
         }
-        if !any || chosen.len() >= count {
-            break;
-        }
     }
     chosen
+}
+
+/// `nodes` by region (regions in order of first appearance), each
+/// region's hosts in their order rotated by `salt`.
+pub fn rotated_by_region<'a>(nodes: &[&'a Node], salt: &str) -> Vec<(&'a str, Vec<&'a str>)> {
+    let mut regions: Vec<(&str, Vec<&str>)> = Vec::new();
+    for node in nodes {
+        match regions
+            .iter_mut()
+            .find(|(region, _)| *region == node.region)
+        {
+            Some((_, hosts)) => hosts.push(node.host.as_str()),
+            None => regions.push((node.region.as_str(), vec![node.host.as_str()])),
+        }
+    }
+    for (_, hosts) in &mut regions {
+        let start = rotation(salt, hosts.len());
+        hosts.rotate_left(start);
+    }
+    regions
 }
 
 /// Where to start in a list of `len` for `salt`: the same for the same
