@@ -101,7 +101,15 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("retry-forever", "never expires a message; keeps retrying"),
     (
         "bounce-while-in-doubt",
-        "forgets an in-doubt mark once it stops waiting on it, so a message a previous owner may have delivered is bounced as expired: the sender is told it failed though the mailbox has it",
+        "stops waiting on an in-doubt mark after half the queue lifetime and forgets it, so a message a previous owner may have delivered is bounced as expired: the sender is told it failed though the mailbox has it",
+    ),
+    (
+        "in-doubt-gives-up",
+        "a new owner stops waiting on a predecessor's in-doubt delivery after half the queue lifetime and delivers anyway, so mail whose first delivery got through just before its owner was cut off for longer is delivered twice",
+    ),
+    (
+        "late-after-doubt",
+        "delivers mail it held past its queue lifetime for a previous owner's in-doubt delivery, once that owner says it did not get through, instead of bouncing it as expired",
     ),
     (
         "expiry-waits-for-scan",

@@ -137,9 +137,10 @@ impl Knobs {
         (self.owner_lease_ms / 5).max(1)
     }
 
-    /// How long a new owner holds a message its predecessor was delivering
-    /// when it went quiet, waiting to hear whether it got through, before
-    /// delivering anyway (a possible duplicate beats a certain delay).
+    /// How long a gateway with the `in-doubt-gives-up` (or
+    /// `bounce-while-in-doubt`) bug holds a message its predecessor was
+    /// delivering when it went quiet before it stops waiting to hear
+    /// whether it got through. The correct gateway waits until it hears.
     pub fn in_doubt_give_up_ms(&self) -> u64 {
         self.queue_lifetime_ms / 2
     }

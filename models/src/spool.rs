@@ -130,10 +130,11 @@ impl Entry {
 pub struct InDoubt {
     pub by: String,
     pub since_ms: u64,
-    /// The owner stopped waiting to hear and delivers anyway (a possible
-    /// duplicate beats a certain delay), but the doubt stands until `by`
-    /// answers: until then the message may have been delivered, so it is
-    /// never bounced as expired. Absent (false) unless set.
+    /// The owner stopped waiting to hear and delivers anyway (only the
+    /// `in-doubt-gives-up` bug does: the correct gateway waits), but the
+    /// doubt stands until `by` answers: until then the message may have
+    /// been delivered, so it is never bounced as expired. Absent (false)
+    /// unless set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gave_up: bool,
 }

@@ -555,6 +555,30 @@ fn bounce_while_in_doubt_is_proven_on_madsim_by_its_corpus_entry() {
 }
 
 #[test]
+fn in_doubt_gives_up_is_proven_on_madsim_by_its_corpus_entry() {
+    // Madsim swarm seed 8134, shrunk to one region isolation (and a
+    // scanner outage) inside the model: the successor gives up on the
+    // in-doubt mark while the node that delivered is still cut off.
+    madsim_corpus_entry_proves(
+        "in-doubt-gives-up-swarm-seed-8134.madsim.json",
+        "in-doubt-gives-up",
+        &["duplicates_bounded"],
+    );
+}
+
+#[test]
+fn late_after_doubt_is_proven_on_madsim_by_its_corpus_entry() {
+    // The shape of in-doubt-gives-up's entry made by hand: eu-west-1 cut
+    // off for 40 s from just before its final dot, so the doubt clears
+    // (nothing got through) long after the 5.6 s queue lifetime.
+    madsim_corpus_entry_proves(
+        "late-after-doubt-owner-cut-off-forty-seconds.madsim.json",
+        "late-after-doubt",
+        &["expiry_honoured"],
+    );
+}
+
+#[test]
 fn duelling_claims_is_proven_on_madsim_by_its_corpus_entry() {
     // Madsim swarm seed 6147 (beyond the model while it lasts: a gcp
     // region cut off and an azure host crashed at once; the livelock

@@ -251,3 +251,48 @@ fn bounce_while_in_doubt_tells_the_sender_a_delivered_message_failed() {
         "no_false_bounce",
     );
 }
+
+#[test]
+fn in_doubt_gives_up_delivers_twice_when_the_doubting_node_is_cut_off_longer() {
+    // The madsim corpus entry (swarm seed 8134, shrunk to a region isolation
+    // and a scanner outage, inside the model): the owner in eu-west-1
+    // delivers and is cut off for 3.2 s before its update goes out; the
+    // successor inherits the in-doubt mark. With the bug it gives up after
+    // half the queue lifetime (2.8 s here) while eu-west-1 is still cut off
+    // and delivers again (duplicates_bounded); the correct gateway waits
+    // until the first owner answers and learns the delivery.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/corpus/in-doubt-gives-up-swarm-seed-8134.madsim.json"
+    );
+    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
+    assert_eq!(scenario.bugs, vec!["in-doubt-gives-up".to_string()]);
+    common::correct_passes_and_bug_violates(
+        Engine::Madsim,
+        &scenario,
+        "in-doubt-gives-up",
+        "duplicates_bounded",
+    );
+}
+
+#[test]
+fn late_after_doubt_delivers_mail_held_for_a_doubt_long_past_its_lifetime() {
+    // Made by hand from the entry above: eu-west-1 is cut off for 40 s
+    // just before its owner's final dot, so nothing reaches the mailbox and
+    // the successor holds the in-doubt message until eu-west-1 answers
+    // "still pending", long after the 5.6 s queue lifetime. With the bug it
+    // then delivers, 41 s after the 250 (expiry_honoured); the correct
+    // gateway bounces it as expired.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/corpus/late-after-doubt-owner-cut-off-forty-seconds.madsim.json"
+    );
+    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
+    assert_eq!(scenario.bugs, vec!["late-after-doubt".to_string()]);
+    common::correct_passes_and_bug_violates(
+        Engine::Madsim,
+        &scenario,
+        "late-after-doubt",
+        "expiry_honoured",
+    );
+}

@@ -44,6 +44,8 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "quorum-below-majority",
     "expiry-waits-for-scan",
     "bounce-while-in-doubt",
+    "in-doubt-gives-up",
+    "late-after-doubt",
 ];
 
 /// A count from the environment, or `default`.

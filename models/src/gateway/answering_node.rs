@@ -99,6 +99,7 @@ pub fn node_on(
         entries: RefCell::new(BTreeMap::new()),
         in_flight: RefCell::new(BTreeSet::new()),
         settling: RefCell::new(BTreeSet::new()),
+        held_in_doubt: RefCell::new(BTreeSet::new()),
         heard: RefCell::new(heard::Heard::new(0)),
         doorbell: wakeup::Doorbell::default(),
         tombstones: RefCell::new(tombstones),

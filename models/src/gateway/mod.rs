@@ -45,6 +45,10 @@ pub struct Node {
     /// Of those, the ones whose pass is done with the destination (it is
     /// storing and replicating the outcome): they hold no delivery slot.
     pub settling: RefCell<BTreeSet<String>>,
+    /// Messages this node has held for a previous owner's in-doubt
+    /// delivery: one past its queue lifetime once the doubt clears (it did
+    /// not get through) is bounced as expired, not delivered that late.
+    pub held_in_doubt: RefCell<BTreeSet<String>>,
     /// Who spoke to us when: the clock of every owner lease.
     pub heard: RefCell<heard::Heard>,
     /// Rung when the queue may have work: it looks at once.
@@ -156,6 +160,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         entries: RefCell::new(entries),
         in_flight: RefCell::new(BTreeSet::new()),
         settling: RefCell::new(BTreeSet::new()),
+        held_in_doubt: RefCell::new(BTreeSet::new()),
         heard: RefCell::new(heard::Heard::new(boot_ms)),
         doorbell: wakeup::Doorbell::default(),
         tombstones: RefCell::new(tombstones),

@@ -145,7 +145,14 @@ fn retry_after_sync(node: &SharedNode, id: &str) {
 }
 
 /// Whether a delivery by a previous owner is still unaccounted for (see
-/// `sync`): then we must not deliver yet, unless we have waited too long.
+/// `sync`): then we must not deliver yet. The correct gateway waits until
+/// that node answers, however long: every outage ends (a node reborn on an
+/// empty disk answers too, with nothing), and delivering on a deadline
+/// duplicates the mail whenever the silent node's delivery got through
+/// (madsim swarm seed 8134: an outage longer than half a short queue
+/// lifetime). Meanwhile the message is never bounced as expired
+/// (`may_bounce_as_expired`). The `in-doubt-gives-up` bug puts the old
+/// deadline back; `bounce-while-in-doubt` also forgets the mark there.
 fn waiting_on_doubt(node: &SharedNode, id: &str) -> bool {
     let doubt = node
         .entries
@@ -156,9 +163,8 @@ fn waiting_on_doubt(node: &SharedNode, id: &str) -> bool {
         return false;
     };
     let waited_ms = node.now_ms().saturating_sub(doubt.since_ms);
-    if waited_ms >= node.config.knobs.in_doubt_give_up_ms() {
-        // Delivering anyway, but the doubt stands until its node answers
-        // (`sync::learn`): see `may_bounce_as_expired`.
+    let gives_up = node.config.bug("in-doubt-gives-up") || node.config.bug("bounce-while-in-doubt");
+    if gives_up && waited_ms >= node.config.knobs.in_doubt_give_up_ms() {
         if let Some(entry) = node.entries.borrow_mut().get_mut(id) {
             entry.in_doubt = match node.config.bug("bounce-while-in-doubt") {
                 true => None,
@@ -178,6 +184,7 @@ fn waiting_on_doubt(node: &SharedNode, id: &str) -> bool {
         return false;
     }
     retry_after_sync(node, id);
+    node.held_in_doubt.borrow_mut().insert(id.to_string());
     node.note(
         "in_doubt_wait",
         format!(
@@ -285,6 +292,11 @@ async fn process(node: &SharedNode, id: &str) {
     let Some(mut entry) = owned(node, id) else {
         return;
     };
+    // Held past its lifetime for a doubt that cleared without a delivery:
+    // the wait has no bound (see `waiting_on_doubt`), the lifetime does.
+    let held_in_doubt = node.held_in_doubt.borrow_mut().remove(id);
+    let expired_while_held =
+        held_in_doubt && past_lifetime(node, &entry) && !node.config.bug("late-after-doubt");
     entry.verdict = entry.verdict.or(verdict);
     let pending_at_start = entry.pending_rcpts();
     if quarantine {
@@ -303,7 +315,7 @@ async fn process(node: &SharedNode, id: &str) {
             }
             Err(e) => node.note("quarantine_failed", format!("{}: {e}", entry.id)),
         }
-    } else if scanned_too_late && may_bounce_as_expired(node, &entry) {
+    } else if (scanned_too_late || expired_while_held) && may_bounce_as_expired(node, &entry) {
         let pending = entry.pending_rcpts();
         bounce_expired(&mut entry, pending);
     } else if scanned_too_late {

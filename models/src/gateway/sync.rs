@@ -41,8 +41,7 @@
 //! confirmation, and the majority marks the message in doubt until its next
 //! update; a new owner that inherits the mark holds the message until it
 //! hears from that node (whose copy says what happened — an owner keeps a
-//! finished message until a majority has forgotten it), or until
-//! `Knobs::in_doubt_give_up_ms`.
+//! finished message until a majority has forgotten it), however long.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
