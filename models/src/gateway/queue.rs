@@ -694,3 +694,83 @@ async fn finish(node: &SharedNode, entry: &Entry) {
     node.heard.borrow_mut().forget(&current.id);
     tombstones::settle_for_good(node, &current.id);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::answering_node;
+    use crate::mem_disk::MemDisk;
+    use std::rc::Rc;
+
+    /// A queue lifetime the test clock (10 s) can wait past: the give-up
+    /// deadline of the bugs is half of it.
+    const QUEUE_LIFETIME_MS: u64 = 4_000;
+    const GIVE_UP_MS: u64 = QUEUE_LIFETIME_MS / 2;
+
+    /// gw-b (the test node, clock at 10 s) holding the test entry, marked
+    /// in doubt by `by` `waited_ms` ago, given up on or not.
+    fn holding_doubt(bugs: &[&str], by: &str, waited_ms: u64, gave_up: bool) -> SharedNode {
+        let mut node = answering_node::node(&Rc::new(MemDisk::default()), bugs);
+        let unique = Rc::get_mut(&mut node).expect("a node nobody else holds");
+        Rc::make_mut(&mut unique.config).knobs.queue_lifetime_ms = QUEUE_LIFETIME_MS;
+        assert_eq!(node.config.knobs.in_doubt_give_up_ms(), GIVE_UP_MS);
+        let mut entry = answering_node::entry();
+        entry.in_doubt = Some(InDoubt {
+            by: by.into(),
+            since_ms: node.now_ms() - waited_ms,
+            gave_up,
+        });
+        node.entries.borrow_mut().insert(entry.id.clone(), entry);
+        node
+    }
+
+    fn id() -> String {
+        answering_node::entry().id
+    }
+
+    fn doubt_of(node: &SharedNode) -> Option<InDoubt> {
+        node.entries.borrow()[&id()].in_doubt.clone()
+    }
+
+    #[test]
+    fn another_node_s_doubt_holds_the_message_however_long_it_lasts() {
+        for waited_ms in [0, GIVE_UP_MS, QUEUE_LIFETIME_MS, 10_000] {
+            let node = holding_doubt(&[], "gw-a", waited_ms, false);
+            assert!(waiting_on_doubt(&node, &id()), "waited {waited_ms} ms");
+            assert!(node.held_in_doubt.borrow().contains(&id()));
+            assert_eq!(doubt_of(&node).map(|d| d.gave_up), Some(false));
+        }
+    }
+
+    #[test]
+    fn our_own_doubt_or_one_given_up_on_holds_nothing() {
+        let node = holding_doubt(&[], "gw-b", GIVE_UP_MS, false);
+        assert!(!waiting_on_doubt(&node, &id()));
+        let node = holding_doubt(&[], "gw-a", 0, true);
+        assert!(!waiting_on_doubt(&node, &id()));
+        assert!(node.held_in_doubt.borrow().is_empty());
+    }
+
+    #[test]
+    fn the_give_up_bugs_stop_waiting_at_the_deadline_and_not_before() {
+        let node = holding_doubt(&["in-doubt-gives-up"], "gw-a", GIVE_UP_MS - 1, false);
+        assert!(waiting_on_doubt(&node, &id()));
+        let node = holding_doubt(&["in-doubt-gives-up"], "gw-a", GIVE_UP_MS, false);
+        assert!(!waiting_on_doubt(&node, &id()));
+        assert_eq!(doubt_of(&node).map(|d| d.gave_up), Some(true));
+        let node = holding_doubt(&["bounce-while-in-doubt"], "gw-a", GIVE_UP_MS, false);
+        assert!(!waiting_on_doubt(&node, &id()));
+        assert_eq!(doubt_of(&node), None);
+    }
+
+    #[test]
+    fn a_message_past_its_lifetime_is_expired_by_a_clock_allowance_not_before() {
+        let node = holding_doubt(&[], "gw-a", 0, false);
+        let mut entry = answering_node::entry();
+        let allowance_ms = QUEUE_LIFETIME_MS + 2 * tolerances::CLOCK_ERROR_MS_MAX;
+        entry.received_ms = node.now_ms() - allowance_ms;
+        assert!(past_lifetime(&node, &entry));
+        entry.received_ms += 1;
+        assert!(!past_lifetime(&node, &entry));
+    }
+}
