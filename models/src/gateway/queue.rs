@@ -764,6 +764,26 @@ mod tests {
     }
 
     #[test]
+    fn only_another_node_s_doubt_keeps_an_expired_message_from_its_bounce() {
+        // Defence in depth: the wait above keeps such a message from this
+        // check in the correct gateway; a doubt given up on (the
+        // `in-doubt-gives-up` bug) still stands here.
+        for (by, gave_up, may_bounce) in [
+            ("gw-a", false, false),
+            ("gw-a", true, false),
+            ("gw-b", false, true),
+        ] {
+            let node = holding_doubt(&[], by, 0, gave_up);
+            let entry = node.entries.borrow()[&id()].clone();
+            assert_eq!(may_bounce_as_expired(&node, &entry), may_bounce, "{by}");
+        }
+        let node = holding_doubt(&[], "gw-a", 0, false);
+        let mut entry = node.entries.borrow()[&id()].clone();
+        entry.in_doubt = None;
+        assert!(may_bounce_as_expired(&node, &entry));
+    }
+
+    #[test]
     fn a_message_past_its_lifetime_is_expired_by_a_clock_allowance_not_before() {
         let node = holding_doubt(&[], "gw-a", 0, false);
         let mut entry = answering_node::entry();
