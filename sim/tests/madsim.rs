@@ -188,13 +188,10 @@ fn settled_unspoken_leaves_stale_copies_of_a_settled_message_for_ever() {
     // cannot tell the message was settled (spool_drained); the correct
     // gateway drops them.
     for seed in [68, 190, 6188] {
-        let path = format!(
-            "{}/../traces/corpus/settled-unspoken-swarm-seed-{seed}.madsim.json",
-            env!("CARGO_MANIFEST_DIR")
+        let scenario = corpus_entry(
+            &format!("settled-unspoken-swarm-seed-{seed}.madsim.json"),
+            "settled-unspoken",
         );
-        let (_, scenario) =
-            sim::failure_file::load(std::path::Path::new(&path)).expect("corpus file");
-        assert_eq!(scenario.bugs, vec!["settled-unspoken".to_string()]);
         common::correct_passes_and_bug_violates(
             Engine::Madsim,
             &scenario,
@@ -213,12 +210,10 @@ fn duelling_claims_leave_three_intact_copies_undelivered_after_a_full_heal() {
     // round, each holding one voter, and after the heal three intact
     // copies are never delivered (no_acked_loss); the correct gateway's
     // replica leaves the claim to the owner that answers with its copy.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../traces/corpus/duelling-claims-swarm-seed-6147.madsim.json"
+    let scenario = corpus_entry(
+        "duelling-claims-swarm-seed-6147.madsim.json",
+        "duelling-claims",
     );
-    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(scenario.bugs, vec!["duelling-claims".to_string()]);
     common::correct_passes_beyond_the_model_and_bug_violates(
         Engine::Madsim,
         &scenario,
@@ -238,12 +233,10 @@ fn bounce_while_in_doubt_tells_the_sender_a_delivered_message_failed() {
     // bug, a DSN for mail the mailbox has (no_false_bounce); the correct
     // gateway holds the bounce until the first owner answers, then learns
     // the delivery.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../traces/corpus/bounce-while-in-doubt-swarm-seed-2425.madsim.json"
+    let scenario = corpus_entry(
+        "bounce-while-in-doubt-swarm-seed-2425.madsim.json",
+        "bounce-while-in-doubt",
     );
-    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(scenario.bugs, vec!["bounce-while-in-doubt".to_string()]);
     common::correct_passes_and_bug_violates(
         Engine::Madsim,
         &scenario,
@@ -261,12 +254,10 @@ fn in_doubt_gives_up_delivers_twice_when_the_doubting_node_is_cut_off_longer() {
     // half the queue lifetime (2.8 s here) while eu-west-1 is still cut off
     // and delivers again (duplicates_bounded); the correct gateway waits
     // until the first owner answers and learns the delivery.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../traces/corpus/in-doubt-gives-up-swarm-seed-8134.madsim.json"
+    let scenario = corpus_entry(
+        "in-doubt-gives-up-swarm-seed-8134.madsim.json",
+        "in-doubt-gives-up",
     );
-    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(scenario.bugs, vec!["in-doubt-gives-up".to_string()]);
     common::correct_passes_and_bug_violates(
         Engine::Madsim,
         &scenario,
@@ -283,16 +274,22 @@ fn late_after_doubt_delivers_mail_held_for_a_doubt_long_past_its_lifetime() {
     // "still pending", long after the 5.6 s queue lifetime. With the bug it
     // then delivers, 41 s after the 250 (expiry_honoured); the correct
     // gateway bounces it as expired.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../traces/corpus/late-after-doubt-owner-cut-off-forty-seconds.madsim.json"
+    let scenario = corpus_entry(
+        "late-after-doubt-owner-cut-off-forty-seconds.madsim.json",
+        "late-after-doubt",
     );
-    let (_, scenario) = sim::failure_file::load(std::path::Path::new(path)).expect("corpus file");
-    assert_eq!(scenario.bugs, vec!["late-after-doubt".to_string()]);
     common::correct_passes_and_bug_violates(
         Engine::Madsim,
         &scenario,
         "late-after-doubt",
         "expiry_honoured",
     );
+}
+
+/// The scenario of a madsim corpus entry, which records `bug` alone.
+fn corpus_entry(file: &str, bug: &str) -> sim::scenario::Scenario {
+    let path = format!("{}/../traces/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
+    let (_, scenario) = sim::failure_file::load(std::path::Path::new(&path)).expect("corpus file");
+    assert_eq!(scenario.bugs, vec![bug.to_string()], "{file}");
+    scenario
 }
