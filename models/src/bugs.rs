@@ -112,6 +112,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "delivers mail it held past its queue lifetime for a previous owner's in-doubt delivery, once that owner says it did not get through, instead of bouncing it as expired",
     ),
     (
+        "bounce-unquarantined",
+        "bounces malware (or quarantine-policy spam) as expired when its quarantine write failed past the queue lifetime, sending a DSN about malware to a likely forged sender",
+    ),
+    (
         "expiry-waits-for-scan",
         "delivers mail whose scan waited past its queue lifetime (every scanner of its jurisdiction down) once a scanner answers, instead of bouncing it as expired",
     ),

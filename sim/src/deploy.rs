@@ -185,9 +185,11 @@ pub fn facts(scenario: &Scenario, config: &GatewayConfig) -> Facts {
 /// How late past its queue lifetime a correct gateway may still deliver a
 /// recipient: the retry that finds it expired comes up to one maximal
 /// backoff after the lifetime, may itself be delayed by a scan, a
-/// replication and two delivery timeouts, by a failover (two leases), and by
-/// a new owner waiting out an in-doubt predecessor, and by the clock error
-/// the gateway allows for (its acceptor's clock against its owner's).
+/// replication and two delivery timeouts, by a failover (two leases), and
+/// by the clock error the gateway allows for (its acceptor's clock against
+/// its owner's). Not by an in-doubt wait: mail held that long for a
+/// previous owner's delivery is bounced, not delivered (it once allowed
+/// half the lifetime for it, slack a gateway delivering that late used).
 pub fn expiry_grace_ms(knobs: &models::config::Knobs) -> u64 {
     2 * models::tolerances::CLOCK_ERROR_MS_MAX
         + knobs.backoff_ms_max
@@ -195,5 +197,4 @@ pub fn expiry_grace_ms(knobs: &models::config::Knobs) -> u64 {
         + knobs.replication_timeout_ms
         + 2 * knobs.delivery_timeout_ms
         + 2 * knobs.owner_lease_ms
-        + knobs.in_doubt_give_up_ms()
 }

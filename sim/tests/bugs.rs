@@ -579,6 +579,17 @@ fn late_after_doubt_is_proven_on_madsim_by_its_corpus_entry() {
 }
 
 #[test]
+fn bounce_unquarantined_is_proven_on_madsim_by_its_corpus_entry() {
+    // Found by `mailsim explore` (a false alarm of `bench explore`: the
+    // correct gateway failed it too), shrunk to one disk fault.
+    madsim_corpus_entry_proves(
+        "bounce-unquarantined-fsync-errors-past-lifetime.madsim.json",
+        "bounce-unquarantined",
+        &["no_malware_delivered"],
+    );
+}
+
+#[test]
 fn duelling_claims_is_proven_on_madsim_by_its_corpus_entry() {
     // Madsim swarm seed 6147 (beyond the model while it lasts: a gcp
     // region cut off and an azure host crashed at once; the livelock

@@ -286,6 +286,27 @@ fn late_after_doubt_delivers_mail_held_for_a_doubt_long_past_its_lifetime() {
     );
 }
 
+#[test]
+fn bounce_unquarantined_sends_a_dsn_about_malware_whose_quarantine_write_failed() {
+    // Found by `mailsim explore` with the expiry-without-dsn bug, whose
+    // correct twin failed too: one malware message, its owner's fsyncs
+    // failing for 12 s (inside the model: one host's disk) past its 6 s
+    // queue lifetime. The quarantine write fails, and with the bug (the
+    // gateway before the fix) the expiry bounce sends a DSN about malware
+    // (no_malware_delivered); the correct gateway keeps it until a write
+    // succeeds.
+    let scenario = corpus_entry(
+        "bounce-unquarantined-fsync-errors-past-lifetime.madsim.json",
+        "bounce-unquarantined",
+    );
+    common::correct_passes_and_bug_violates(
+        Engine::Madsim,
+        &scenario,
+        "bounce-unquarantined",
+        "no_malware_delivered",
+    );
+}
+
 /// The scenario of a madsim corpus entry, which records `bug` alone.
 fn corpus_entry(file: &str, bug: &str) -> sim::scenario::Scenario {
     let path = format!("{}/../traces/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
