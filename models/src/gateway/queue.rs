@@ -703,6 +703,7 @@ async fn finish(node: &SharedNode, entry: &Entry) {
     }
     node.entries.borrow_mut().remove(&current.id);
     node.heard.borrow_mut().forget(&current.id);
+    node.held_in_doubt.borrow_mut().remove(&current.id);
     tombstones::settle_for_good(node, &current.id);
 }
 
