@@ -21,15 +21,27 @@ use crate::spool::Entry;
 /// more than the quorum's two clouds need.
 pub const COPY_SET_SIZE_MAX: usize = 5;
 
+/// The most gateways of one region that a node copies its messages to.
+/// Which gateways of a large region get a copy is chosen first by the
+/// node (a window of this many, placed by its name) and then by the
+/// message id within the window. With the id alone, a node's messages
+/// reached every gateway of every large region, so each node synced with
+/// all of them every round and a round cost more the more gateways there
+/// were; with the window, a node shares messages with a bounded set of
+/// peers, and a failed node's messages still have several successors.
+pub const REPLICA_WINDOW_PER_REGION: usize = 3;
+
 /// The other gateways that should hold a copy of message `id`, accepted
 /// here: every gateway in the tenant's allowed regions except this one
 /// while they fit in [`COPY_SET_SIZE_MAX`]; beyond that, a subset spread
 /// over regions — one gateway of each region (those on another cloud
 /// first), then a second of each, and so on — which gateway of a region
-/// taken by the id. Chosen per message rather than per node so that when
-/// a node fails, the messages it owned have different successors and the
-/// work spreads rather than one successor draining a dead node's whole
-/// queue. (Under the failover-ignores-residency bug: every gateway.)
+/// taken by the id within this node's window of the region
+/// ([`REPLICA_WINDOW_PER_REGION`]). Chosen per message rather than per node
+/// so that when a node fails, the messages it owned have different
+/// successors and the work spreads rather than one successor draining a
+/// dead node's whole queue. (Under the failover-ignores-residency bug:
+/// every gateway.)
 pub fn replica_targets(config: &GatewayConfig, me: &str, tenant: &Tenant, id: &str) -> Vec<String> {
     if config.bug("failover-ignores-residency") {
         return config
@@ -82,6 +94,14 @@ fn spread_over_regions(
         }
     };
     let mut per_region = rotated_by_region(candidates, salt);
+    // Regions in the same order in both: first appearance in `candidates`.
+    for ((_, hosts), (_, window)) in per_region.iter_mut().zip(rotated_by_region(candidates, me)) {
+        if window.len() > REPLICA_WINDOW_PER_REGION {
+            *hosts = window[..REPLICA_WINDOW_PER_REGION].to_vec();
+            let start = rotation(salt, hosts.len());
+            hosts.rotate_left(start);
+        }
+    }
     per_region.sort_by_key(|(region, _)| rank(region));
     let mut chosen = BTreeSet::new();
     let rounds = per_region.iter().map(|(_, hosts)| hosts.len()).max();
@@ -312,6 +332,38 @@ mod tests {
         // none of all.
         assert_eq!(copies_taken.len(), 12, "{copies_taken:?}");
         assert!(copies_taken.values().all(|&n| n < 8), "{copies_taken:?}");
+    }
+
+    #[test]
+    fn in_a_large_region_a_node_copies_to_a_window_of_its_gateways() {
+        let (config, tenant) = config(8);
+        let owner = "gw-r1-3";
+        let mut peers: BTreeMap<String, usize> = BTreeMap::new();
+        for n in 0..200 {
+            for target in replica_targets(&config, owner, &tenant, &format!("m{n}")) {
+                *peers.entry(target).or_default() += 1;
+            }
+        }
+        for region in ["r1", "r2", "r3"] {
+            let used = peers.keys().filter(|p| region_of(p) == region).count();
+            // Bounded by the window, which is smaller than the region
+            // (8 gateways): not every gateway of it.
+            assert!(used <= 3, "{region}: {peers:?}");
+        }
+        // Still several successors: more than one gateway of each other
+        // region takes copies.
+        for region in ["r2", "r3"] {
+            let used = peers.keys().filter(|p| region_of(p) == region).count();
+            assert!(used >= 2, "{region}: {peers:?}");
+        }
+        // Other owners use other windows: together they reach every gateway.
+        let mut reached = std::collections::BTreeSet::new();
+        for owner in config.gateways.iter().map(|n| n.host.as_str()) {
+            for n in 0..20 {
+                reached.extend(replica_targets(&config, owner, &tenant, &format!("m{n}")));
+            }
+        }
+        assert_eq!(reached.len(), config.gateways.len(), "{reached:?}");
     }
 
     #[test]
