@@ -228,14 +228,18 @@ impl GatewayConfig {
         let Some(mine) = self.node(me) else {
             return Vec::new();
         };
-        let shared = |node: &Node| {
-            self.tenants.iter().any(|t| {
-                t.allowed_regions.contains(&mine.region) && t.allowed_regions.contains(&node.region)
-            })
-        };
+        // The regions first, then the gateways in them: asked per request
+        // (a node's health), so a cost of tenants times gateways grew
+        // with the square of a deployment's size.
+        let regions: std::collections::BTreeSet<&str> = self
+            .tenants
+            .iter()
+            .filter(|t| t.allowed_regions.contains(&mine.region))
+            .flat_map(|t| t.allowed_regions.iter().map(String::as_str))
+            .collect();
         self.gateways
             .iter()
-            .filter(|n| n.host != me && shared(n))
+            .filter(|n| n.host != me && regions.contains(n.region.as_str()))
             .collect()
     }
 

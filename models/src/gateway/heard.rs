@@ -77,12 +77,18 @@ impl Heard {
     /// from enough peers of its jurisdiction to reach the replication quorum.
     pub fn healthy(&self, config: &GatewayConfig, me: &str, now_ms: u64) -> bool {
         let lease_ms = config.knobs.owner_lease_ms;
-        let reachable: Vec<String> = config
-            .jurisdiction_peers(me)
-            .into_iter()
-            .filter(|peer| self.peer_recent(&peer.host, now_ms, lease_ms))
-            .map(|peer| peer.host.clone())
-            .collect();
+        // The quorum only grows with more peers: stop at the first set that
+        // holds it (asked per request; counting every peer of a large
+        // jurisdiction each time cost the square of its size).
+        let mut reachable: Vec<String> = Vec::new();
+        for peer in config.jurisdiction_peers(me) {
+            if self.peer_recent(&peer.host, now_ms, lease_ms) {
+                reachable.push(peer.host.clone());
+                if replication::quorum_holds(config, me, &reachable) {
+                    return true;
+                }
+            }
+        }
         replication::quorum_holds(config, me, &reachable)
     }
 
