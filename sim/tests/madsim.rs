@@ -330,6 +330,10 @@ fn a_deployment_with_more_gateways_per_region_than_a_replica_window_passes() {
             "seed {seed}: {}",
             outcome.summary()
         );
-        assert!(outcome.counts.delivered > 100, "seed {seed}: {}", outcome.summary());
+        assert!(
+            outcome.counts.delivered > 100,
+            "seed {seed}: {}",
+            outcome.summary()
+        );
     }
 }
