@@ -398,21 +398,20 @@ mod tests {
         disk.write("spool/a.msg", b"first").unwrap();
         disk.sync("spool/a.msg").unwrap();
         disk.sync_dir("spool").unwrap();
-        for round in 0..1000 {
+        // A spool's update: a new file, synced, renamed over the old one.
+        let rewrite = |round: u32| {
             let bytes = format!("version {round}");
             disk.write("spool/a.tmp", bytes.as_bytes()).unwrap();
             disk.sync("spool/a.tmp").unwrap();
             disk.rename("spool/a.tmp", "spool/a.msg").unwrap();
-        }
+        };
+        (0..1000).for_each(rewrite);
         // Never synced as a directory: a crash must still find "first".
         assert!(disk.state.borrow().inodes.len() < 200);
         crash(&disk);
         assert_eq!(disk.read("spool/a.msg").unwrap(), b"first");
         for round in 0..1000 {
-            let bytes = format!("version {round}");
-            disk.write("spool/a.tmp", bytes.as_bytes()).unwrap();
-            disk.sync("spool/a.tmp").unwrap();
-            disk.rename("spool/a.tmp", "spool/a.msg").unwrap();
+            rewrite(round);
             disk.sync_dir("spool").unwrap();
         }
         assert!(disk.state.borrow().inodes.len() < 200);
