@@ -114,6 +114,50 @@ impl Heard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{SpamPolicy, Tenant};
+    use crate::gateway::answering_node;
+
+    /// gw-a, gw-b, gw-c on three clouds, one tenant allowed in all three.
+    fn config() -> GatewayConfig {
+        let mut config = answering_node::config(&[]);
+        config.tenants.push(Tenant {
+            name: "t".into(),
+            domain: "t.test".into(),
+            users: vec!["u".into()],
+            allowed_regions: vec!["r1".into(), "r2".into(), "r3".into()],
+            mailbox_host: "mx".into(),
+            spam_policy: SpamPolicy::Tag,
+        });
+        config
+    }
+
+    #[test]
+    fn a_node_is_healthy_only_while_it_hears_enough_peers_for_a_quorum() {
+        let config = config();
+        let lease_ms = config.knobs.owner_lease_ms;
+        let mut heard = Heard::new(0);
+        // Alone: no copy could reach the quorum (2 copies on 2 clouds).
+        assert!(!heard.healthy(&config, "gw-b", 1_000));
+        heard.peer_spoke("gw-c", 1_000);
+        assert!(heard.healthy(&config, "gw-b", 1_000));
+        assert!(heard.healthy(&config, "gw-b", 1_000 + lease_ms - 1));
+        // The peer went quiet for a whole lease: cut off again.
+        assert!(!heard.healthy(&config, "gw-b", 1_000 + lease_ms));
+        heard.peer_spoke("gw-a", 1_000 + lease_ms);
+        assert!(heard.healthy(&config, "gw-b", 1_000 + lease_ms));
+    }
+
+    #[test]
+    fn claims_pause_until_the_given_time_and_no_longer() {
+        let mut heard = Heard::new(0);
+        assert!(!heard.claims_paused("m", 0));
+        heard.pause_claims("m", 2_000);
+        assert!(heard.claims_paused("m", 1_999));
+        assert!(!heard.claims_paused("m", 2_000));
+        assert!(!heard.claims_paused("other", 1_999));
+        heard.forget("m");
+        assert!(!heard.claims_paused("m", 1_999));
+    }
 
     #[test]
     fn an_owner_is_quiet_only_after_a_whole_lease_of_silence() {
