@@ -136,6 +136,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "a gateway that boots with an empty spool reports its disk as lost (a fault event)",
     ),
     (
+        "first-mailbox-only",
+        "delivers a tenant's mail only to the first server of its delivery route and never tries the backups when that one is down",
+    ),
+    (
         "truncate-body",
         "delivers the body without its last line (an off-by-one in line splitting)",
     ),

@@ -49,7 +49,23 @@ pub struct Tenant {
     pub allowed_regions: Vec<String>,
     /// The tenant's own mailbox server (final destination).
     pub mailbox_host: String,
+    /// More servers of the tenant's to deliver to, in order, when the one
+    /// before does not take the mail (down, or a 4xx): a delivery route's
+    /// backups, as an MX list's lower preferences are (RFC 5321 §5.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backup_mailbox_hosts: Vec<String>,
     pub spam_policy: SpamPolicy,
+}
+
+impl Tenant {
+    /// The tenant's mail servers in the order to try them: its mailbox
+    /// host, then its backups.
+    pub fn delivery_route(&self) -> Vec<String> {
+        std::iter::once(&self.mailbox_host)
+            .chain(&self.backup_mailbox_hosts)
+            .cloned()
+            .collect()
+    }
 }
 
 /// Timing and sizing knobs, all in simulated time.

@@ -117,6 +117,7 @@ mod tests {
                 users: vec!["bob".into()],
                 allowed_regions: vec!["us1".into(), "us2".into()],
                 mailbox_host: "mbx-acme".into(),
+                backup_mailbox_hosts: Vec::new(),
                 spam_policy: SpamPolicy::Tag,
             }],
             dns_host: "dns".into(),

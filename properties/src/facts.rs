@@ -15,12 +15,24 @@ use serde::{Deserialize, Serialize};
 pub struct TenantFacts {
     pub name: String,
     pub domain: String,
-    /// The tenant's own mailbox server: the only host that may receive its mail.
+    /// The tenant's own mailbox server, first on its delivery route.
     pub mailbox_host: String,
+    /// Its backup servers: with the first, the only hosts that may receive
+    /// its mail.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backup_mailbox_hosts: Vec<String>,
     /// Regions that may hold or process this tenant's mail.
     pub allowed_regions: Vec<String>,
     /// Spam is held in quarantine (true) or tagged and delivered (false).
     pub spam_policy_quarantine: bool,
+}
+
+impl TenantFacts {
+    /// Every server of the tenant's: where its mail may arrive.
+    pub fn mailbox_hosts(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.mailbox_host.as_str())
+            .chain(self.backup_mailbox_hosts.iter().map(String::as_str))
+    }
 }
 
 /// One message of the workload, as the sender built it.

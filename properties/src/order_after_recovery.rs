@@ -116,12 +116,15 @@ fn windows<'a>(view: &Outcomes<'a>) -> Vec<Window<'a>> {
 /// The groups judged: (server, outage end, owner) → messages that waited.
 fn groups<'a>(view: &'a Outcomes<'a>) -> Vec<(String, usize, String, Vec<Waited<'a>>)> {
     let windows = windows(view);
+    // An outage takes every server of the tenant's down together.
     let outages: Vec<(&str, u64, usize)> = windows
         .iter()
         .filter(|w| w.kind == "mailbox_outage")
-        .filter_map(|w| {
-            let host = view.facts.tenant(w.target)?.mailbox_host.as_str();
-            Some((host, w.end_us?, w.ended_at?))
+        .filter_map(|w| Some((view.facts.tenant(w.target)?, w.end_us?, w.ended_at?)))
+        .flat_map(|(tenant, end_us, ended_at)| {
+            tenant
+                .mailbox_hosts()
+                .map(move |host| (host, end_us, ended_at))
         })
         .collect();
     // First copy of each message at each server: (time, index, client).

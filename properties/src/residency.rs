@@ -83,7 +83,7 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
             Some(m) => {
                 let tenants = facts.tenants_of(m);
                 Owner {
-                    mailbox_hosts: tenants.iter().map(|t| t.mailbox_host.as_str()).collect(),
+                    mailbox_hosts: tenants.iter().flat_map(|t| t.mailbox_hosts()).collect(),
                     tenant_name: &m.tenant,
                     tenants,
                     about: None,

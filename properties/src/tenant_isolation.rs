@@ -45,26 +45,27 @@ fn misrouted(facts: &Facts, arrival: &Arrival<'_>) -> Option<Violation> {
         None => format!("message {} for {}", arrival.msg, arrival.rcpt),
         Some(about) => format!("DSN {} (about {about}) for {}", arrival.msg, arrival.rcpt),
     };
-    let expected: Option<(String, &str)> = match &arrival.dsn_about {
+    let expected: Option<(String, Vec<&str>)> = match &arrival.dsn_about {
         None => facts
             .tenant_for_address(&arrival.rcpt)
-            .map(|t| (format!("tenant {}", t.name), t.mailbox_host.as_str())),
+            .map(|t| (format!("tenant {}", t.name), t.mailbox_hosts().collect())),
         // A DSN goes back to the sender: external first, as most senders are.
         Some(_) => facts
             .external_mailbox_for_address(&arrival.rcpt)
-            .map(|h| ("the sender's external domain".to_string(), h))
+            .map(|h| ("the sender's external domain".to_string(), vec![h]))
             .or_else(|| {
                 facts
                     .tenant_for_address(&arrival.rcpt)
-                    .map(|t| (format!("tenant {}", t.name), t.mailbox_host.as_str()))
+                    .map(|t| (format!("tenant {}", t.name), t.mailbox_hosts().collect()))
             }),
     };
     let reason = match expected {
-        Some((_, host)) if host == arrival.host => return None,
-        Some((owner, host)) => format!(
-            "{what} was received by {} at {}, but {owner}'s mailbox host is {host}",
+        Some((_, hosts)) if hosts.contains(&arrival.host) => return None,
+        Some((owner, hosts)) => format!(
+            "{what} was received by {} at {}, but {owner}'s mailbox hosts are {}",
             arrival.host,
-            ms(arrival.t_us)
+            ms(arrival.t_us),
+            hosts.join(", ")
         ),
         None => format!(
             "{what} was received by {} at {}, but no tenant or known external mailbox owns \
@@ -82,16 +83,17 @@ fn misoffered(facts: &Facts, refusal: &Refusal<'_>) -> Vec<Violation> {
         .rcpts
         .iter()
         .filter_map(|rcpt| {
-            let (owner, host) = match facts.tenant_for_address(rcpt) {
-                Some(t) => (format!("tenant {}", t.name), t.mailbox_host.as_str()),
+            let (owner, hosts): (String, Vec<&str>) = match facts.tenant_for_address(rcpt) {
+                Some(t) => (format!("tenant {}", t.name), t.mailbox_hosts().collect()),
                 None => (
                     "the sender's external domain".to_string(),
-                    facts.external_mailbox_for_address(rcpt)?,
+                    vec![facts.external_mailbox_for_address(rcpt)?],
                 ),
             };
-            if host == refusal.host {
+            if hosts.contains(&refusal.host) {
                 return None;
             }
+            let host = hosts.join(", ");
             let what = match &refusal.msg {
                 None => format!("recipient {rcpt} was offered (RCPT TO)"),
                 Some(msg) => format!("message {msg} for {rcpt} was offered"),
@@ -100,7 +102,7 @@ fn misoffered(facts: &Facts, refusal: &Refusal<'_>) -> Vec<Violation> {
                 NAME,
                 KIND,
                 format!(
-                    "{what} to {} at {}, which refused it ({}), but {owner}'s mailbox host is \
+                    "{what} to {} at {}, which refused it ({}), but {owner}'s mailbox hosts are \
                      {host}: the envelope crossed to another server all the same",
                     refusal.host,
                     ms(refusal.t_us),
@@ -134,7 +136,27 @@ mod tests {
         assert!(
             found[0]
                 .reason
-                .contains("tenant acme's mailbox host is mbx-acme")
+                .contains("tenant acme's mailbox hosts are mbx-acme")
+        );
+        assert_eq!(found[0].events, vec![wrong]);
+    }
+
+    #[test]
+    fn a_tenants_backup_server_may_receive_its_mail_and_another_tenants_backup_may_not() {
+        let mut facts = facts();
+        facts.tenants[0].backup_mailbox_hosts = vec!["mbx-acme-2".into()];
+        facts.tenants[1].backup_mailbox_hosts = vec!["mbx-globex-2".into()];
+        let mut run = Run::new();
+        run.send("m1", Told::Accepted, &["bob@acme.example"]);
+        run.deliver("m1", "bob@acme.example", "mbx-acme-2");
+        assert_eq!(check(&run.log, &facts), vec![]);
+        let wrong = run.deliver("m1", "bob@acme.example", "mbx-globex-2");
+        let found = check(&run.log, &facts);
+        assert_reported(&found, NAME, "received by mbx-globex-2");
+        assert!(
+            found[0]
+                .reason
+                .contains("mailbox hosts are mbx-acme, mbx-acme-2")
         );
         assert_eq!(found[0].events, vec![wrong]);
     }

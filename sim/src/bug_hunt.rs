@@ -47,6 +47,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("cross-tenant-routing", Family::Calm),
     ("split-by-first-tenant", Family::Calm),
     ("truncate-body", Family::Calm),
+    ("first-mailbox-only", Family::Dependencies),
     ("answer-451-always", Family::Calm),
     ("report-disk-lost-on-empty-boot", Family::Calm),
     ("ack-before-dir-sync", Family::Calm),

@@ -9,7 +9,7 @@ use models::config::{GatewayConfig, Node, SpamPolicy, Tenant};
 use properties::{Facts, MessageFacts, OutageWindow, TenantFacts};
 
 use crate::faults::FaultKind;
-use crate::scenario::{Scenario, sender_domain};
+use crate::scenario::{Scenario, TenantSpec, sender_domain};
 use crate::workload::dns::MxDirectory;
 use crate::workload::mime::MessageKind;
 
@@ -17,6 +17,13 @@ pub const DNS_HOST: &str = "dns";
 
 pub fn mailbox_host(tenant: &str) -> String {
     format!("mbx-{tenant}")
+}
+
+/// A tenant's mail servers in route order: its own first, then its backups.
+pub fn mailbox_hosts(tenant: &TenantSpec) -> Vec<String> {
+    let first = mailbox_host(&tenant.name);
+    let backups = (2..=1 + tenant.backup_mailboxes).map(|k| format!("{first}-{k}"));
+    std::iter::once(first.clone()).chain(backups).collect()
 }
 
 pub fn sender_host(sender: u32) -> String {
@@ -75,6 +82,7 @@ pub fn gateway_config(scenario: &Scenario) -> GatewayConfig {
                     .map(|r| r.name.clone())
                     .collect(),
                 mailbox_host: mailbox_host(&t.name),
+                backup_mailbox_hosts: mailbox_hosts(t).split_off(1),
                 spam_policy: t.spam_policy,
             })
             .collect(),
@@ -112,15 +120,24 @@ pub fn mx_directory(scenario: &Scenario, config: &GatewayConfig) -> MxDirectory 
 }
 
 pub fn facts(scenario: &Scenario, config: &GatewayConfig) -> Facts {
-    let tenants = config
+    let tenants = scenario
         .tenants
         .iter()
-        .map(|t| TenantFacts {
-            name: t.name.clone(),
-            domain: t.domain.clone(),
-            mailbox_host: t.mailbox_host.clone(),
-            allowed_regions: t.allowed_regions.clone(),
-            spam_policy_quarantine: t.spam_policy == SpamPolicy::Quarantine,
+        .map(|t| {
+            let mut servers = mailbox_hosts(t);
+            TenantFacts {
+                name: t.name.clone(),
+                domain: t.domain.clone(),
+                mailbox_host: servers.remove(0),
+                backup_mailbox_hosts: servers,
+                allowed_regions: scenario
+                    .topology
+                    .regions_in(&t.jurisdiction)
+                    .iter()
+                    .map(|r| r.name.clone())
+                    .collect(),
+                spam_policy_quarantine: t.spam_policy == SpamPolicy::Quarantine,
+            }
         })
         .collect();
     let external_mailboxes = (0..scenario.workload.senders)

@@ -39,7 +39,24 @@ pub struct TenantSpec {
     pub jurisdiction: String,
     pub users: Vec<String>,
     pub spam_policy: SpamPolicy,
+    /// Backup mail servers of the tenant's (`mbx-<name>-2`, …), which the
+    /// gateway tries in order when the one before does not take the mail.
+    /// Omitted when none, so scenarios saved before routes keep their hash.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub backup_mailboxes: u32,
+    /// The route still names the tenant's first server, but nothing answers
+    /// there for the whole run (a decommissioned host left at the head of
+    /// the route): its mail can only reach a backup.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_mailbox_retired: bool,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Most backups a tenant's route may name.
+pub const BACKUP_MAILBOXES_MAX: u32 = 3;
 
 /// One message a simulated sender will try to deliver.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -203,7 +220,14 @@ impl Scenario {
         } else {
             Topology::standard()
         };
-        let tenants = standard_tenants(&mut Prng::new(derive_seed(seed, "tenants")));
+        let mut tenants = standard_tenants(&mut Prng::new(derive_seed(seed, "tenants")));
+        if matches!(family, Family::Swarm | Family::Dependencies) {
+            // From a generator of their own, so the rest of the draw stays put.
+            draw_mail_routes(
+                &mut Prng::new(derive_seed(seed, "mail_routes")),
+                &mut tenants,
+            );
+        }
         let mut knobs = Knobs::simulation_defaults();
         if matches!(family, Family::Bounces | Family::ClockSkew) {
             bounce_knobs(&mut Prng::new(derive_seed(seed, "knobs")), &mut knobs);
@@ -290,6 +314,18 @@ impl Scenario {
             return Err("a scenario needs at least one tenant".into());
         }
         for tenant in &self.tenants {
+            if tenant.backup_mailboxes > BACKUP_MAILBOXES_MAX {
+                return Err(format!(
+                    "tenant {} has {} backup mailboxes; at most {BACKUP_MAILBOXES_MAX}",
+                    tenant.name, tenant.backup_mailboxes
+                ));
+            }
+            if tenant.first_mailbox_retired && tenant.backup_mailboxes == 0 {
+                return Err(format!(
+                    "tenant {} has its first mailbox retired and no backup: its mail could go nowhere",
+                    tenant.name
+                ));
+            }
             if self.topology.regions_in(&tenant.jurisdiction).is_empty() {
                 return Err(format!(
                     "tenant {} is bound to jurisdiction {:?}, which has no region",
@@ -380,6 +416,8 @@ fn standard_tenants(prng: &mut Prng) -> Vec<TenantSpec> {
             jurisdiction: "us".into(),
             users: users(&["alice", "bob", "carol", "dave"]),
             spam_policy: policy(),
+            backup_mailboxes: 0,
+            first_mailbox_retired: false,
         },
         TenantSpec {
             name: "initech".into(),
@@ -387,6 +425,8 @@ fn standard_tenants(prng: &mut Prng) -> Vec<TenantSpec> {
             jurisdiction: "us".into(),
             users: users(&["peter", "milton", "joanna"]),
             spam_policy: policy(),
+            backup_mailboxes: 0,
+            first_mailbox_retired: false,
         },
         TenantSpec {
             name: "bundesbank".into(),
@@ -394,6 +434,8 @@ fn standard_tenants(prng: &mut Prng) -> Vec<TenantSpec> {
             jurisdiction: "eu".into(),
             users: users(&["anna", "jonas", "lena"]),
             spam_policy: policy(),
+            backup_mailboxes: 0,
+            first_mailbox_retired: false,
         },
         TenantSpec {
             name: "lemonde".into(),
@@ -401,8 +443,24 @@ fn standard_tenants(prng: &mut Prng) -> Vec<TenantSpec> {
             jurisdiction: "eu".into(),
             users: users(&["camille", "hugo"]),
             spam_policy: policy(),
+            backup_mailboxes: 0,
+            first_mailbox_retired: false,
         },
     ]
+}
+
+/// Some tenants get a backup mail server (now and then two), and half of
+/// those have their first server retired, so the gateway's fallback along
+/// a route is exercised both ways: taken when the first is dead, not
+/// needed while it answers.
+fn draw_mail_routes(prng: &mut Prng, tenants: &mut [TenantSpec]) {
+    for tenant in tenants {
+        if !prng.percent(40) {
+            continue;
+        }
+        tenant.backup_mailboxes = if prng.percent(20) { 2 } else { 1 };
+        tenant.first_mailbox_retired = prng.percent(50);
+    }
 }
 
 /// Address of a sender MTA's user (senders' own domains receive DSNs).

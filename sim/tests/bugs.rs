@@ -216,6 +216,16 @@ fn truncate_body_delivers_a_copy_that_differs_from_what_was_sent() {
 }
 
 #[test]
+fn first_mailbox_only_loses_mail_whose_route_starts_at_a_retired_server() {
+    // dependencies: some tenants' delivery routes start at a server that
+    // is gone for good, with a live backup behind it. Knocking only on the
+    // first leaves acknowledged mail undelivered until the run ends.
+    hunted("first-mailbox-only", "no_acked_loss", 3);
+    // Every route a single live server: there is nothing to fall back to.
+    invisible_without_its_fault("first-mailbox-only", sim::scenario::Family::Calm);
+}
+
+#[test]
 fn quarantine_clean_mail_holds_what_no_scanner_answered_for() {
     // Settled as quarantined, so nothing is lost by count: only ground
     // truth says the held mail was clean.

@@ -98,3 +98,46 @@ fn a_standard_region_outage_stays_inside_its_fault_model() {
         );
     }
 }
+
+#[test]
+fn a_route_with_its_only_server_retired_or_too_many_backups_is_refused() {
+    let mut scenario = Scenario::generate(1);
+    scenario.tenants[0].first_mailbox_retired = true;
+    let error = scenario.validate().unwrap_err();
+    assert!(error.contains("no backup"), "{error}");
+    scenario.tenants[0].backup_mailboxes = 1;
+    assert_eq!(scenario.validate(), Ok(()));
+    scenario.tenants[0].backup_mailboxes = sim::scenario::BACKUP_MAILBOXES_MAX + 1;
+    let error = scenario.validate().unwrap_err();
+    assert!(error.contains("backup mailboxes"), "{error}");
+}
+
+#[test]
+fn dependencies_and_swarm_seeds_draw_backup_servers_and_retired_first_ones_and_others_none() {
+    let routes = |family: Family| {
+        (1..=20)
+            .flat_map(|seed| Scenario::generate_family(seed, family).tenants)
+            .map(|t| (t.backup_mailboxes, t.first_mailbox_retired))
+            .collect::<Vec<_>>()
+    };
+    for family in [Family::Dependencies, Family::Swarm] {
+        let drawn = routes(family);
+        assert!(drawn.iter().any(|&(b, retired)| b > 0 && !retired));
+        assert!(drawn.iter().any(|&(b, retired)| b > 0 && retired));
+        assert!(drawn.iter().any(|&(b, _)| b == 0));
+    }
+    for family in [Family::Calm, Family::RegionOutage, Family::Bounces] {
+        assert!(
+            routes(family)
+                .iter()
+                .all(|&(b, retired)| b == 0 && !retired)
+        );
+    }
+    // The servers are named after the tenant, in route order.
+    let mut tenant = Scenario::generate(1).tenants[0].clone();
+    tenant.backup_mailboxes = 2;
+    assert_eq!(
+        sim::deploy::mailbox_hosts(&tenant),
+        ["mbx-acme", "mbx-acme-2", "mbx-acme-3"]
+    );
+}

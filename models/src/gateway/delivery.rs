@@ -1,5 +1,6 @@
 //! Delivery of a scanned message's pending recipients over SMTP: to the
-//! tenant's mailbox server, or, for a DSN, to the original sender's domain
+//! tenant's mail servers in route order (the next when one does not take
+//! the mail), or, for a DSN, to the original sender's domain
 //! found through the MX directory. 2xx settles a recipient as delivered,
 //! 5xx as bounced; anything else leaves it pending for the next retry.
 //!
@@ -139,7 +140,10 @@ async fn destinations(
     } else {
         index
     };
-    Ok(vec![tenants[index].mailbox_host.clone()])
+    if node.config.bug("first-mailbox-only") {
+        return Ok(vec![tenants[index].mailbox_host.clone()]);
+    }
+    Ok(tenants[index].delivery_route())
 }
 
 /// One SMTP transaction; returns the recipients whose state it settled.

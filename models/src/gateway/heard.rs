@@ -126,6 +126,7 @@ mod tests {
             users: vec!["u".into()],
             allowed_regions: vec!["r1".into(), "r2".into(), "r3".into()],
             mailbox_host: "mx".into(),
+            backup_mailbox_hosts: Vec::new(),
             spam_policy: SpamPolicy::Tag,
         });
         config

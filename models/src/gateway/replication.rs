@@ -269,6 +269,7 @@ mod tests {
             users: vec!["u".into()],
             allowed_regions: regions.iter().map(|r| r.name.clone()).collect(),
             mailbox_host: "mx".into(),
+            backup_mailbox_hosts: Vec::new(),
             spam_policy: SpamPolicy::Tag,
         };
         let config = GatewayConfig {

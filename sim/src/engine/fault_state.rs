@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use models::config::GatewayConfig;
 use traces::EventKind;
 
-use crate::deploy::mailbox_host;
+use crate::deploy::mailbox_hosts;
 use crate::engine::dependency_faults::DependencyFaults;
 use crate::engine::hosts::all_hosts;
 use crate::engine::process_faults::ProcessFaults;
@@ -120,7 +120,8 @@ impl FaultState {
                     rejecting.insert(domain.clone());
                 }
                 FaultKind::MailboxOutage { tenant } => {
-                    down.insert(mailbox_host(tenant));
+                    let spec = scenario.tenants.iter().find(|t| &t.name == tenant);
+                    down.extend(spec.into_iter().flat_map(mailbox_hosts));
                 }
                 FaultKind::RegionIsolation { region } => {
                     let inside = region_hosts(region);

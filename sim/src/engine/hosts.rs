@@ -14,7 +14,7 @@ use models::env::BoxFut;
 use models::env::SharedEnv;
 use traces::{EventKind, Source};
 
-use crate::deploy::{DNS_HOST, mailbox_host, sender_host};
+use crate::deploy::{DNS_HOST, mailbox_hosts, sender_host};
 use crate::engine::seam::Shared;
 use crate::prng::derive_seed;
 use crate::scenario::{MessagePlan, Scenario, sender_domain};
@@ -33,6 +33,9 @@ pub enum Role {
     Mailbox {
         domain: String,
     },
+    /// A tenant's retired first server: named on its route, running
+    /// nothing, so every connection to it is refused.
+    Retired,
     Sender {
         plans: Vec<MessagePlan>,
         settings: sender::SenderSettings,
@@ -75,9 +78,17 @@ pub fn plan(scenario: &Scenario, config: &GatewayConfig) -> Vec<HostPlan> {
     }
     let controllers = config.controllers.iter().map(|n| n.host.clone()).collect();
     hosts.push(named(DNS_HOST, Role::Dns { controllers }));
-    for tenant in &config.tenants {
-        let domain = tenant.domain.clone();
-        hosts.push(named(&mailbox_host(&tenant.name), Role::Mailbox { domain }));
+    for tenant in &scenario.tenants {
+        for (rank, host) in mailbox_hosts(tenant).iter().enumerate() {
+            let role = if rank == 0 && tenant.first_mailbox_retired {
+                Role::Retired
+            } else {
+                Role::Mailbox {
+                    domain: tenant.domain.clone(),
+                }
+            };
+            hosts.push(named(host, role));
+        }
     }
     for index in 0..scenario.workload.senders {
         let plans: Vec<_> = scenario
@@ -110,7 +121,7 @@ pub fn all_hosts(scenario: &Scenario, config: &GatewayConfig) -> Vec<String> {
     hosts.extend(config.scanners.iter().map(|n| n.host.clone()));
     hosts.extend(config.controllers.iter().map(|n| n.host.clone()));
     hosts.push(DNS_HOST.to_string());
-    hosts.extend(config.tenants.iter().map(|t| mailbox_host(&t.name)));
+    hosts.extend(scenario.tenants.iter().flat_map(mailbox_hosts));
     hosts.extend((0..scenario.workload.senders).map(sender_host));
     hosts
 }
@@ -128,7 +139,7 @@ pub fn host_sources(scenario: &Scenario) -> BTreeMap<String, Vec<Source>> {
                 // A scanner is the gateway's own service: its notes are
                 // self-reports like a node's.
                 Role::Scanner => vec![Source::Scanner, Source::Gateway],
-                Role::Dns { .. } => Vec::new(),
+                Role::Dns { .. } | Role::Retired => Vec::new(),
                 Role::Mailbox { .. } => vec![Source::Mailbox],
                 Role::Sender { .. } => vec![Source::Sender, Source::Mailbox],
             };
@@ -177,6 +188,7 @@ impl HostPlan {
                 vec![domain.clone()],
                 deployment.rejections.clone(),
             )),
+            Role::Retired => Box::pin(std::future::pending()),
             Role::Sender {
                 plans,
                 settings,

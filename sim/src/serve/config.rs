@@ -84,6 +84,7 @@ impl Default for ServeConfig {
                     users: vec!["alice".into(), "bob".into()],
                     allowed_regions: vec!["local-a".into(), "local-b".into(), "local-c".into()],
                     mailbox_host: "mbx-example".into(),
+                    backup_mailbox_hosts: Vec::new(),
                     spam_policy: SpamPolicy::Tag,
                 }],
                 dns_host: "dns".into(),

@@ -261,14 +261,16 @@ fn print_banner(config: &ServeConfig, ports: &PortMap, data: &Path, exe: &Path, 
         }
     }
     for tenant in &gw.tenants {
-        println!(
-            "  tenant {}: users {} -> {}/{}/{MAILDIR_ROOT}/<user>@{}/new/",
-            tenant.domain,
-            tenant.users.join(", "),
-            data.display(),
-            tenant.mailbox_host,
-            tenant.domain
-        );
+        for (rank, server) in tenant.delivery_route().iter().enumerate() {
+            let which = if rank == 0 { "" } else { " (backup)" };
+            println!(
+                "  tenant {}{which}: users {} -> {}/{server}/{MAILDIR_ROOT}/<user>@{}/new/",
+                tenant.domain,
+                tenant.users.join(", "),
+                data.display(),
+                tenant.domain
+            );
+        }
     }
     println!("  quarantine: {}/<gateway>/quarantine/", data.display());
     for group in groups {

@@ -38,18 +38,25 @@ pub fn hosts(config: &ServeConfig) -> Vec<(String, Role)> {
     hosts.extend(gw.scanners.iter().map(|n| (n.host.clone(), Role::Scanner)));
     hosts.push((gw.dns_host.clone(), Role::Dns));
     for tenant in &gw.tenants {
-        // Tenants may share a mailbox host: one server for all their domains.
-        let existing = hosts.iter_mut().find(|(host, role)| {
-            *host == tenant.mailbox_host && matches!(role, Role::Mailbox { .. })
-        });
-        match existing {
-            Some((_, Role::Mailbox { domains })) => domains.push(tenant.domain.clone()),
-            _ => hosts.push((
-                tenant.mailbox_host.clone(),
-                Role::Mailbox {
-                    domains: vec![tenant.domain.clone()],
-                },
-            )),
+        for server in tenant.delivery_route() {
+            // Tenants may share a mailbox host: one server for all their
+            // domains.
+            let existing = hosts
+                .iter_mut()
+                .find(|(host, role)| *host == server && matches!(role, Role::Mailbox { .. }));
+            match existing {
+                Some((_, Role::Mailbox { domains })) => {
+                    if !domains.contains(&tenant.domain) {
+                        domains.push(tenant.domain.clone());
+                    }
+                }
+                _ => hosts.push((
+                    server,
+                    Role::Mailbox {
+                        domains: vec![tenant.domain.clone()],
+                    },
+                )),
+            }
         }
     }
     hosts
@@ -131,5 +138,17 @@ mod tests {
             })
         );
         assert_eq!(hosts(&config).len(), 8);
+    }
+
+    #[test]
+    fn a_tenants_backup_servers_each_run_a_mailbox_for_its_domain() {
+        let mut config = ServeConfig::default();
+        config.gateway.tenants[0].backup_mailbox_hosts = vec!["mbx-example-2".into()];
+        let mailbox = Some(Role::Mailbox {
+            domains: vec!["example.test".into()],
+        });
+        assert_eq!(role_of(&config, "mbx-example"), mailbox);
+        assert_eq!(role_of(&config, "mbx-example-2"), mailbox);
+        assert_eq!(hosts(&config).len(), 9);
     }
 }
