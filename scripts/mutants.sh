@@ -12,8 +12,9 @@
 # Env:   MUTATION_SEEDS  seeds per family in the sweep (default 24)
 #        MUTATION_BUGGIFY_SEEDS  then seeds per family with BUGGIFY on
 #                        (default 8: the code only code-level faults reach)
-#        SHARD           I/N: only this share of the mutants (cargo-mutants
-#                        --shard; the nightly runs N shards side by side)
+#        SHARD           I/N: only this share of the mutants, I from 0 to N-1
+#                        (cargo-mutants' --shard counts from 0; the nightly
+#                        runs shards 0..N-1 side by side)
 #        IN_PLACE=1      mutate this checkout and build in target/madsim
 #                        (reuses a warm build; do not edit the tree meanwhile)
 #        JOBS            parallel mutants when not in place (default 1)
