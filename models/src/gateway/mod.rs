@@ -79,6 +79,16 @@ impl Node {
         self.config.tenant(name)
     }
 
+    /// The message is off this node's disk: forget everything held about
+    /// it in memory too, so a long-running node does not accumulate the
+    /// ids of every message it ever saw (every path that removes a copy
+    /// comes through here).
+    pub fn forget_message(&self, id: &str) {
+        self.entries.borrow_mut().remove(id);
+        self.heard.borrow_mut().forget(id);
+        self.held_in_doubt.borrow_mut().remove(id);
+    }
+
     pub fn note(&self, what: &str, detail: String) {
         self.env.observe(EventKind::GwNote {
             what: what.to_string(),

@@ -701,9 +701,7 @@ async fn finish(node: &SharedNode, entry: &Entry) {
         node.note("spool_remove_failed", format!("{}: {e}", current.id));
         return;
     }
-    node.entries.borrow_mut().remove(&current.id);
-    node.heard.borrow_mut().forget(&current.id);
-    node.held_in_doubt.borrow_mut().remove(&current.id);
+    node.forget_message(&current.id);
     tombstones::settle_for_good(node, &current.id);
 }
 

@@ -417,8 +417,7 @@ fn drop_copy(node: &SharedNode, entry: &Entry, why: &str) {
         node.note("spool_remove_failed", format!("{}: {e}", entry.id));
         return;
     }
-    node.entries.borrow_mut().remove(&entry.id);
-    node.heard.borrow_mut().forget(&entry.id);
+    node.forget_message(&entry.id);
     let what = if entry.owner == node.me() {
         // We thought we owned it: stopped before acting on a finished message.
         "fenced"
@@ -783,5 +782,17 @@ mod tests {
         assert!(!may_have_lost_it(&entry, &no_copy(Some(0))));
         // A peer that does not say: its word counts, as before.
         assert!(!may_have_lost_it(&entry, &no_copy(None)));
+    }
+
+    #[test]
+    fn a_dropped_copy_leaves_nothing_of_the_message_in_memory() {
+        let node =
+            answering_node::node(&std::rc::Rc::new(crate::mem_disk::MemDisk::default()), &[]);
+        answering_node::replicate(&node);
+        let entry = node.entries.borrow()[&answering_node::entry().id].clone();
+        node.held_in_doubt.borrow_mut().insert(entry.id.clone());
+        drop_copy(&node, &entry, "finished elsewhere");
+        assert!(node.entries.borrow().is_empty());
+        assert!(node.held_in_doubt.borrow().is_empty(), "a leak per message");
     }
 }

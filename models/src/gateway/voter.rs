@@ -211,8 +211,7 @@ fn forget(node: &SharedNode, id: &str, sender: &Ballot, for_good: bool) -> std::
         Some(entry) => spool::remove_finished(node.env.disk(), entry)?,
         None => spool::remove(node.env.disk(), id)?,
     }
-    node.entries.borrow_mut().remove(id);
-    node.heard.borrow_mut().forget(id);
+    node.forget_message(id);
     if for_good {
         tombstones::settle_for_good(node, id);
     }
@@ -396,5 +395,20 @@ mod tests {
             &["amnesia-taken-for-forgetting"],
         );
         assert_eq!(sync_stance(&buggy).spool_born_ms, None);
+    }
+
+    #[test]
+    fn a_forgotten_copy_leaves_nothing_of_the_message_in_memory() {
+        let held = node(&Rc::new(MemDisk::default()), &[]);
+        replicate(&held);
+        let id = crate::gateway::answering_node::entry().id;
+        held.held_in_doubt.borrow_mut().insert(id);
+        let reply = crate::gateway::answering_node::forget(&held, true);
+        assert!(
+            matches!(reply, crate::gateway::wire::PeerReply::Ok),
+            "{reply:?}"
+        );
+        assert!(held.entries.borrow().is_empty());
+        assert!(held.held_in_doubt.borrow().is_empty(), "a leak per message");
     }
 }
