@@ -140,6 +140,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "delivers a tenant's mail only to the first server of its delivery route and never tries the backups when that one is down",
     ),
     (
+        "null-sender-is-dsn",
+        "takes any message with a null reverse-path (MAIL FROM:<>) for a DSN of its own: routes it by MX instead of to the tenant's mailbox server and never quarantines it",
+    ),
+    (
         "truncate-body",
         "delivers the body without its last line (an off-by-one in line splitting)",
     ),

@@ -63,6 +63,10 @@ pub struct Entry {
     /// Nodes holding a copy (besides the owner).
     pub replicas: Vec<String>,
     pub verdict: Option<Verdict>,
+    /// A DSN this gateway wrote itself (routed by the MX of its recipient's
+    /// domain, never quarantined, never reported on). Not the same as a
+    /// null reverse-path: mail that arrives with `MAIL FROM:<>` (a remote
+    /// bounce, an RFC 3834 auto-reply) is tenant mail like any other.
     pub is_dsn: bool,
     pub attempts: u32,
     pub next_attempt_ms: u64,
@@ -103,7 +107,7 @@ impl Entry {
             id: message.id,
             message_id: message.message_id,
             tenant: message.tenant,
-            is_dsn: message.mail_from.is_empty(),
+            is_dsn: false,
             mail_from: message.mail_from,
             rcpts: message
                 .rcpts

@@ -156,4 +156,66 @@ mod tests {
         refuse_dsn(&mut run);
         assert_reported(&check(&run.log, &facts()), NAME, "message m5");
     }
+
+    /// Facts where m1 came with a null reverse-path and the queue lifetime
+    /// is `lifetime_us`.
+    fn null_sender_facts(lifetime_us: u64) -> crate::Facts {
+        let mut facts = facts();
+        facts.messages.get_mut("m1").expect("m1").sender = String::new();
+        facts.queue_lifetime_us = lifetime_us;
+        facts
+    }
+
+    fn refused(run: &mut Run, msg: Option<&str>, rcpt: &str, code: u16) {
+        run.push(
+            "mbx-acme",
+            traces::EventKind::MailboxRefused {
+                msg: msg.map(Into::into),
+                mail_from: Some(String::new()),
+                client: "gw-eu-west-1-0".into(),
+                rcpts: vec![rcpt.into()],
+                code,
+                dsn_about: None,
+                dsn_rcpts: Vec::new(),
+            },
+        );
+    }
+
+    #[test]
+    fn a_null_sender_pair_refused_for_good_by_its_server_ends_without_a_dsn() {
+        let mut run = Run::new();
+        run.send(
+            "m1",
+            Told::Accepted,
+            &["bob@acme.example", "carol@acme.example"],
+        );
+        refused(&mut run, Some("m1"), "bob@acme.example", 554);
+        refused(&mut run, None, "carol@acme.example", 550);
+        assert_eq!(check(&run.log, &null_sender_facts(0)), vec![]);
+        // The same refusals of mail that has a return path owe a DSN.
+        let found = check(&run.log, &facts());
+        assert_eq!(found.len(), 2, "{found:?}");
+    }
+
+    #[test]
+    fn a_null_sender_pair_vanishing_inside_its_lifetime_is_lost() {
+        let mut run = Run::new();
+        run.send(
+            "m1",
+            Told::Accepted,
+            &["bob@acme.example", "carol@acme.example"],
+        );
+        run.deliver("m1", "carol@acme.example", "mbx-acme");
+        // A 4xx settles nothing; a refusal of carol does not cover bob.
+        refused(&mut run, None, "bob@acme.example", 451);
+        refused(&mut run, None, "carol@acme.example", 550);
+        run.at(50_000_000).note("end");
+        let found = check(&run.log, &null_sender_facts(60_000_000));
+        assert_reported(&found, NAME, "message m1 to bob@acme.example");
+        assert_eq!(found.len(), 1);
+        // Past its lifetime the gateway may have expired it, and tells
+        // nobody: a null reverse-path has no DSN.
+        run.at(70_000_000).note("later");
+        assert_eq!(check(&run.log, &null_sender_facts(60_000_000)), vec![]);
+    }
 }

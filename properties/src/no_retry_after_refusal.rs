@@ -108,7 +108,8 @@ fn is_permanent_at_rcpt(refusal: &Refusal<'_>) -> bool {
 /// How many copies of mail from `sender` to `rcpt` a client may hold: one
 /// per sender attempt that listed `rcpt` and was not rejected; for a DSN
 /// (`sender` empty), one per recipient of every such attempt of a message
-/// `rcpt` sent.
+/// `rcpt` sent, plus one per attempt that listed `rcpt` of a message the
+/// workload sent with a null reverse-path.
 fn copies_offered_at_most(view: &Outcomes<'_>, sender: &str, rcpt: &str) -> usize {
     let mut copies = 0;
     for (msg, sends) in &view.sends_by_msg {
@@ -123,11 +124,15 @@ fn copies_offered_at_most(view: &Outcomes<'_>, sender: &str, rcpt: &str) -> usiz
             if *told == Told::Rejected {
                 continue;
             }
+            let lists_rcpt = rcpts.iter().any(|r| addr_key(r) == rcpt);
             if sender.is_empty() {
                 if from == rcpt {
                     copies += rcpts.len();
+                } else if from.is_empty() && lists_rcpt {
+                    // Mail the workload itself sent with a null reverse-path.
+                    copies += 1;
                 }
-            } else if from == sender && rcpts.iter().any(|r| addr_key(r) == rcpt) {
+            } else if from == sender && lists_rcpt {
                 copies += 1;
             }
         }
@@ -350,5 +355,21 @@ mod tests {
         assert_eq!(check(&run.log, &facts), vec![]);
         refuse_at_rcpt(&mut run, MX, "", "bob@acme.example", 550);
         assert_reported(&check(&run.log, &facts), NAME, "the null sender");
+    }
+
+    #[test]
+    fn mail_sent_with_a_null_reverse_path_is_refused_once_per_copy() {
+        let mut facts = facts();
+        facts.messages.get_mut("m5").expect("m5").sender = String::new();
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &["bob@acme.example"]);
+        refuse_at_rcpt(&mut run, MX, "", "bob@acme.example", 550);
+        assert_eq!(check(&run.log, &facts), vec![]);
+        refuse_at_rcpt(&mut run, MX, "", "bob@acme.example", 550);
+        assert_reported(
+            &check(&run.log, &facts),
+            NAME,
+            "bob@acme.example was refused with a 5xx at RCPT 2 times",
+        );
     }
 }

@@ -100,6 +100,13 @@ pub struct Sometimes {
     /// had that many counts to judge.
     #[serde(default)]
     pub rcpts_refused_permanently: u64,
+    /// Pairs of mail sent with a null reverse-path that reached a mailbox.
+    #[serde(default)]
+    pub null_sender_delivered: u64,
+    /// Pairs of such mail that ended without a DSN (refused for good by
+    /// their server, or past their lifetime): `Settled::Dropped`.
+    #[serde(default)]
+    pub null_sender_dropped: u64,
 }
 
 impl Sometimes {
@@ -154,6 +161,8 @@ impl Sometimes {
         self.greylisted += other.greylisted;
         self.mailbox_replies_lost += other.mailbox_replies_lost;
         self.rcpts_refused_permanently += other.rcpts_refused_permanently;
+        self.null_sender_delivered += other.null_sender_delivered;
+        self.null_sender_dropped += other.null_sender_dropped;
     }
 }
 
@@ -267,6 +276,21 @@ pub fn from_view(view: &Outcomes<'_>) -> Sometimes {
         }
         if facts.over_size_limit(built.size) && told(Told::Rejected, Some(552)) {
             s.refused_over_size_limit += 1;
+        }
+    }
+    for pair in view.covers.keys() {
+        if view.message(&pair.msg).is_none_or(|m| !m.sender.is_empty()) {
+            continue;
+        }
+        if view.deliveries.contains_key(pair) {
+            s.null_sender_delivered += 1;
+        }
+        if view
+            .settlements(pair)
+            .iter()
+            .any(|&(_, how)| how == crate::view::Settled::Dropped)
+        {
+            s.null_sender_dropped += 1;
         }
     }
     s.orders_judged = crate::order_after_recovery::groups_judged(view);
@@ -438,5 +462,37 @@ mod tests {
         assert_eq!(s.started("dns_fails"), 0);
         assert_eq!((s.corrupt_reads_refused, s.storage_errors), (1, 2));
         assert_eq!((s.greylisted, s.mailbox_replies_lost), (1, 1));
+    }
+
+    #[test]
+    fn mail_with_a_null_reverse_path_delivered_or_dropped_is_counted() {
+        let mut facts = facts();
+        facts.messages.get_mut("m1").expect("m1").sender = String::new();
+        let mut run = Run::new();
+        run.send(
+            "m1",
+            Told::Accepted,
+            &["bob@acme.example", "carol@acme.example"],
+        );
+        run.deliver("m1", "carol@acme.example", "mbx-acme");
+        run.push(
+            "mbx-acme",
+            EventKind::MailboxRefused {
+                msg: Some("m1".into()),
+                mail_from: Some(String::new()),
+                client: "gw-eu-west-1-0".into(),
+                rcpts: vec!["bob@acme.example".into()],
+                code: 554,
+                dsn_about: None,
+                dsn_rcpts: Vec::new(),
+            },
+        );
+        let counted = sometimes(&run.log, &facts);
+        assert_eq!(counted.null_sender_delivered, 1);
+        assert_eq!(counted.null_sender_dropped, 1);
+        // With a return path, the same refusal owes a DSN: nothing dropped.
+        let counted = sometimes(&run.log, &crate::testkit::facts());
+        assert_eq!(counted.null_sender_delivered, 0);
+        assert_eq!(counted.null_sender_dropped, 0);
     }
 }

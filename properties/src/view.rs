@@ -139,6 +139,11 @@ pub enum Settled {
     Delivered,
     Bounced,
     Quarantined,
+    /// Ended without a DSN because there is nobody to send one to: a
+    /// message with a null reverse-path, refused for good by its
+    /// recipient's server or past its queue lifetime (RFC 5321 §4.5.5,
+    /// §6.1).
+    Dropped,
 }
 
 impl Settled {
@@ -147,6 +152,7 @@ impl Settled {
             Settled::Delivered => "delivered",
             Settled::Bounced => "bounced",
             Settled::Quarantined => "quarantined",
+            Settled::Dropped => "dropped (null reverse-path: nobody to tell)",
         }
     }
 }
@@ -188,6 +194,11 @@ pub struct Outcomes<'a> {
     /// of that sender the gateway had taken before it, oldest first
     /// (`match_dsns_refused_at_rcpt`). Message → the refusal's index.
     pub dsns_refused_at_rcpt: BTreeMap<String, usize>,
+    /// Pairs of null reverse-path messages a mailbox server refused with a
+    /// 5xx (after DATA, by Message-ID; at RCPT, matched like DSNs above:
+    /// one refusal to one open pair to that recipient, oldest first).
+    /// Pair → the refusal's index.
+    pub null_senders_refused: BTreeMap<Pair, usize>,
     /// Quarantines that settle, by message: for each gateway whose disk
     /// still held the message in its quarantine at the end of the run
     /// (`quarantine_held`), the first write of it there (when it settled),
@@ -233,6 +244,7 @@ impl<'a> Outcomes<'a> {
             refused_dsns: Vec::new(),
             refused_bounces: BTreeMap::new(),
             dsns_refused_at_rcpt: BTreeMap::new(),
+            null_senders_refused: BTreeMap::new(),
             quarantined: BTreeMap::new(),
             quarantine_writes: BTreeMap::new(),
             quarantine_held: BTreeMap::new(),
@@ -264,7 +276,70 @@ impl<'a> Outcomes<'a> {
             view.quarantined.insert(msg.clone(), settled);
         }
         view.match_dsns_refused_at_rcpt();
+        view.match_null_senders_refused();
         view
+    }
+
+    /// Whether the workload sent `msg` with a null reverse-path.
+    fn null_sender(&self, msg: &str) -> bool {
+        self.message(msg).is_some_and(|m| m.sender.is_empty())
+    }
+
+    /// Fills `null_senders_refused`: a 5xx to a null reverse-path naming a
+    /// message settles its listed pairs; one at RCPT names none and settles
+    /// the oldest open pair to that recipient taken before it.
+    fn match_null_senders_refused(&mut self) {
+        let refused: Vec<(usize, u64, Option<String>, Vec<String>)> = self
+            .refusals
+            .iter()
+            .filter(|r| r.code >= 500 && r.mail_from == Some(""))
+            .map(|r| (r.index, r.t_us, r.msg.clone(), r.rcpts.clone()))
+            .collect();
+        for (index, t_us, msg, rcpts) in refused {
+            for rcpt in rcpts {
+                let pair = match &msg {
+                    Some(msg) if self.null_sender(msg) => Pair::new(msg, &rcpt),
+                    Some(_) => continue,
+                    None => {
+                        let open = self
+                            .messages
+                            .iter()
+                            .filter(|(_, m)| m.sender.is_empty())
+                            .map(|(msg, _)| Pair::new(msg, &rcpt))
+                            .filter(|pair| {
+                                !self.null_senders_refused.contains_key(pair)
+                                    && !self.deliveries.contains_key(pair)
+                            })
+                            .filter_map(|pair| {
+                                let taken = self.covers.get(&pair)?.first()?.t_us;
+                                (taken <= t_us).then_some((taken, pair))
+                            })
+                            .min();
+                        let Some((_, pair)) = open else {
+                            continue;
+                        };
+                        pair
+                    }
+                };
+                self.null_senders_refused.entry(pair).or_insert(index);
+            }
+        }
+    }
+
+    /// For a pair of a null reverse-path message the gateway acknowledged
+    /// and never delivered: the first event at or after its queue lifetime
+    /// from that acknowledgement, when the gateway may have expired it
+    /// without a word. None while the lifetime has not run out (or is not
+    /// known).
+    fn expired_unreported(&self, pair: &Pair) -> Option<usize> {
+        let lifetime_us = self.facts.queue_lifetime_us;
+        if lifetime_us == 0 || !self.null_sender(&pair.msg) {
+            return None;
+        }
+        let acked_us = self.accepted(pair).first()?.t_us;
+        let due_us = acked_us.saturating_add(lifetime_us);
+        let at = self.events.partition_point(|e| e.t_us < due_us);
+        (at < self.events.len()).then_some(at)
     }
 
     /// Matches each DSN refused at RCPT (null sender, 5xx, the address of a
@@ -726,6 +801,14 @@ impl<'a> Outcomes<'a> {
         }
         if let Some(stored) = self.quarantined.get(&pair.msg) {
             out.extend(stored.iter().map(|&i| (i, Settled::Quarantined)));
+        }
+        if let Some(&refusal) = self.null_senders_refused.get(pair) {
+            out.push((refusal, Settled::Dropped));
+        }
+        if out.is_empty()
+            && let Some(expired) = self.expired_unreported(pair)
+        {
+            out.push((expired, Settled::Dropped));
         }
         out.sort_by_key(|&(i, _)| i);
         out

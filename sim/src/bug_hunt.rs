@@ -48,6 +48,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("split-by-first-tenant", Family::Calm),
     ("truncate-body", Family::Calm),
     ("first-mailbox-only", Family::Dependencies),
+    ("null-sender-is-dsn", Family::Dependencies),
     ("answer-451-always", Family::Calm),
     ("report-disk-lost-on-empty-boot", Family::Calm),
     ("ack-before-dir-sync", Family::Calm),

@@ -152,7 +152,7 @@ pub fn facts(scenario: &Scenario, config: &GatewayConfig) -> Facts {
                 m.id.clone(),
                 MessageFacts {
                     tenant: m.tenant.clone(),
-                    sender: m.mail_from.clone(),
+                    sender: m.envelope_sender().to_string(),
                     rcpts: m.rcpts.clone(),
                     malicious: matches!(m.kind, MessageKind::Eicar | MessageKind::EicarZipLike),
                     spam: m.kind == MessageKind::Spam,

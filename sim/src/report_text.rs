@@ -247,10 +247,15 @@ fn message_life(out: &mut String, msg: &str, evidence: &BTreeSet<usize>, context
     if let Some(plan) = plan {
         let _ = writeln!(
             out,
-            "    planned: {:?} for tenant {}, from {} (mta-{}) to [{}], first try at {}s",
+            "    planned: {:?} for tenant {}, from {}{} (mta-{}) to [{}], first try at {}s",
             plan.kind,
             plan.tenant,
             plan.mail_from,
+            if plan.null_reverse_path {
+                " with MAIL FROM:<>"
+            } else {
+                ""
+            },
             plan.sender,
             plan.rcpts.join(", "),
             plan.at_ms as f64 / 1_000.0

@@ -328,6 +328,13 @@ impl RunOutcome {
             s.quarantine_writes_undone,
             s.orders_judged
         );
+        if s.null_sender_delivered + s.null_sender_dropped > 0 {
+            let _ = writeln!(
+                out,
+                "reached: {} pairs sent with MAIL FROM:<> delivered, {} ended without a DSN",
+                s.null_sender_delivered, s.null_sender_dropped
+            );
+        }
         if let Some(fired) = &self.buggify_fired {
             let never: Vec<&str> = models::buggify::SITES
                 .iter()

@@ -78,6 +78,23 @@ pub struct MessagePlan {
     /// drawn at the gateway's size limit (`workload::size_edge`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_octets: Option<u64>,
+    /// Sent with `MAIL FROM:<>` (a remote MTA's bounce or an RFC 3834
+    /// auto-reply to a tenant user): `mail_from` stays the From: field, the
+    /// envelope has no return path, and nobody may be sent a DSN about it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub null_reverse_path: bool,
+}
+
+impl MessagePlan {
+    /// The reverse-path of the envelope (RFC 5321 §4.1.1.2): empty for a
+    /// message sent with a null one.
+    pub fn envelope_sender(&self) -> &str {
+        if self.null_reverse_path {
+            ""
+        } else {
+            &self.mail_from
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -253,6 +270,12 @@ impl Scenario {
         let mut many_rcpts = Prng::new(derive_seed(seed, "many_rcpts"));
         knobs.recipients_max = many_rcpts::draw_recipients_max(&mut many_rcpts);
         many_rcpts::add(&mut many_rcpts, seed, &tenants, &mut workload);
+        if matches!(family, Family::Swarm | Family::Dependencies) {
+            draw_null_reverse_paths(
+                &mut Prng::new(derive_seed(seed, "null_reverse_paths")),
+                &mut workload,
+            );
+        }
         let mut faults = FaultSchedule::draw(
             &mut Prng::new(derive_seed(seed, "faults")),
             family,
@@ -453,6 +476,20 @@ fn standard_tenants(prng: &mut Prng) -> Vec<TenantSpec> {
 /// those have their first server retired, so the gateway's fallback along
 /// a route is exercised both ways: taken when the first is dead, not
 /// needed while it answers.
+/// Gives some messages a null reverse-path: mail from the outside world
+/// that no DSN may answer (remote bounces, auto-replies). Clean, spam and
+/// malware alike, since such mail is scanned like any other.
+fn draw_null_reverse_paths(prng: &mut Prng, workload: &mut Workload) {
+    for message in &mut workload.messages {
+        if message.size_octets.is_none() && prng.percent(NULL_REVERSE_PATH_PERCENT) {
+            message.null_reverse_path = true;
+        }
+    }
+}
+
+/// Share of swarm and dependencies messages sent with `MAIL FROM:<>`.
+const NULL_REVERSE_PATH_PERCENT: u64 = 10;
+
 fn draw_mail_routes(prng: &mut Prng, tenants: &mut [TenantSpec]) {
     for tenant in tenants {
         if !prng.percent(40) {
@@ -520,6 +557,7 @@ fn draw_workload(prng: &mut Prng, seed: u64, tenants: &[TenantSpec], heal_at_ms:
                 body_bytes_approx: prng.range(300, 6_000) as u32,
                 body_seed: prng.next_u64(),
                 size_octets: None,
+                null_reverse_path: false,
             }
         })
         .collect();
@@ -566,6 +604,7 @@ fn add_size_edges(
             body_bytes_approx: prng.range(300, 2_000) as u32,
             body_seed: prng.next_u64(),
             size_octets: Some(edge.octets(message_bytes_max)),
+            null_reverse_path: false,
         });
     }
     workload

@@ -226,6 +226,17 @@ fn first_mailbox_only_loses_mail_whose_route_starts_at_a_retired_server() {
 }
 
 #[test]
+fn null_sender_is_dsn_sends_remote_bounces_back_out_by_mx() {
+    // dependencies: some messages come with MAIL FROM:<> (a remote bounce,
+    // an auto-reply). Taken for the gateway's own DSNs, they are routed by
+    // the MX of their tenant's domain, which names the gateway itself: a
+    // loop the hop count ends with a 554 nobody hears of.
+    hunted("null-sender-is-dsn", "no_acked_loss", 3);
+    // Every message has a return path: the bug has nothing to misread.
+    invisible_without_its_fault("null-sender-is-dsn", sim::scenario::Family::Calm);
+}
+
+#[test]
 fn quarantine_clean_mail_holds_what_no_scanner_answered_for() {
     // Settled as quarantined, so nothing is lost by count: only ground
     // truth says the held mail was clean.

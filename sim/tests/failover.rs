@@ -390,6 +390,7 @@ fn one_message_scenario() -> Scenario {
         tenant: tenant.name.clone(),
         kind: sim::workload::mime::MessageKind::Plain,
         size_octets: None,
+        null_reverse_path: false,
         ..scenario.workload.messages[0].clone()
     };
     scenario.workload.messages = vec![message];

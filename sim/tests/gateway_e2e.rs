@@ -177,6 +177,7 @@ fn policy_scenario() -> Scenario {
                 kind,
                 body_seed: template.body_seed ^ n as u64,
                 size_octets: None,
+                null_reverse_path: false,
                 ..template.clone()
             });
         }
@@ -239,6 +240,7 @@ fn one_message_scenario(bugs: &[&str]) -> Scenario {
         tenant: tenant.name.clone(),
         kind: MessageKind::Plain,
         size_octets: None,
+        null_reverse_path: false,
         ..scenario.workload.messages[0].clone()
     };
     scenario.workload.messages = vec![message];

@@ -141,3 +141,30 @@ fn dependencies_and_swarm_seeds_draw_backup_servers_and_retired_first_ones_and_o
         ["mbx-acme", "mbx-acme-2", "mbx-acme-3"]
     );
 }
+
+#[test]
+fn dependencies_and_swarm_seeds_send_some_mail_with_a_null_reverse_path_and_others_none() {
+    let plans = |family: Family| {
+        (1..=5)
+            .flat_map(|seed| Scenario::generate_family(seed, family).workload.messages)
+            .collect::<Vec<_>>()
+    };
+    for family in [Family::Dependencies, Family::Swarm] {
+        let messages = plans(family);
+        let null: Vec<_> = messages.iter().filter(|m| m.null_reverse_path).collect();
+        assert!(!null.is_empty(), "{}", family.name());
+        assert!(null.len() < messages.len() / 4, "{}", family.name());
+        // The From: field keeps an author; only the envelope is empty.
+        assert!(null.iter().all(|m| m.envelope_sender().is_empty()));
+        assert!(null.iter().all(|m| m.mail_from.contains('@')));
+        assert!(
+            null.iter()
+                .any(|m| m.kind == sim::workload::mime::MessageKind::Plain)
+        );
+    }
+    for family in [Family::Calm, Family::RegionOutage, Family::Bounces] {
+        assert!(plans(family).iter().all(|m| !m.null_reverse_path));
+    }
+    let sent = plans(Family::Calm);
+    assert!(sent.iter().all(|m| m.envelope_sender() == m.mail_from));
+}

@@ -105,6 +105,12 @@ fn unknown_recipients_get_550_and_known_ones_still_get_their_mail() {
     assert!(wait_for(DELIVERED_WITHIN, || cluster
         .delivered("alice@example.test", id)));
     assert!(cluster.maildir("nobody@example.test").is_empty());
+    // RFC 5321 §4.5.1: the postmaster of a domain we serve is always there.
+    let id = "<unknown-4@client.test>";
+    let postmaster = send(port, id, &["PostMaster@example.test"], &[]);
+    assert_eq!(postmaster["outcome"], "accepted", "{postmaster}");
+    assert!(wait_for(DELIVERED_WITHIN, || cluster
+        .delivered("postmaster@example.test", id)));
 }
 
 #[test]
@@ -240,6 +246,85 @@ fn an_eicar_attachment_is_quarantined_and_never_delivered() {
             .iter()
             .all(|m| !m.contains("EICAR")),
         "EICAR bytes in a Maildir"
+    );
+}
+
+#[test]
+fn mail_with_a_null_reverse_path_reaches_its_mailbox_or_the_quarantine_never_a_loop() {
+    // A remote server's bounce or an auto-reply comes with MAIL FROM:<>.
+    // It is tenant mail like any other: scanned, then delivered to the
+    // tenant's mailbox server. Taken for one of the gateway's own DSNs, it
+    // went back out by the MX of example.test (the gateways themselves)
+    // until the hop count said 554, and malware in it skipped quarantine.
+    require_python3();
+    let cluster = Cluster::start("nullsender");
+    let port = cluster.smtp_port("gw-b");
+    let clean = "<null-1@client.test>";
+    let reply = send(port, clean, &["alice@example.test"], &["--mail-from", ""]);
+    assert_eq!(reply["outcome"], "accepted", "{reply}");
+    let bad = "<null-2@client.test>";
+    let reply = send(
+        port,
+        bad,
+        &["alice@example.test"],
+        &["--mail-from", "", "--eicar-attachment"],
+    );
+    assert_eq!(reply["outcome"], "accepted", "{reply}");
+    assert!(
+        wait_for(DELIVERED_WITHIN, || cluster
+            .delivered("alice@example.test", clean)),
+        "a null reverse-path message not delivered within {DELIVERED_WITHIN:?}"
+    );
+    let copies: Vec<String> = cluster
+        .maildir("alice@example.test")
+        .into_iter()
+        .filter(|m| m.contains(clean))
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert!(
+        copies[0].starts_with("Return-Path: <>\r\n"),
+        "{}",
+        copies[0]
+    );
+    // One hop: the gateway's own Received field, not fifty.
+    assert_eq!(
+        copies[0].matches("\r\nReceived: ").count(),
+        1,
+        "{}",
+        copies[0]
+    );
+    assert!(
+        wait_for(DELIVERED_WITHIN, || cluster
+            .quarantined()
+            .iter()
+            .any(|m| m.contains(bad))),
+        "null reverse-path EICAR not in any gateway's quarantine/"
+    );
+    assert!(
+        !cluster.delivered("alice@example.test", bad),
+        "malware delivered"
+    );
+}
+
+#[test]
+fn an_ascii_message_declared_smtputf8_is_delivered_by_a_hop_without_the_extension() {
+    // The mailbox server does not offer SMTPUTF8. The declaration says the
+    // message may need it; this one's envelope and header fields are ASCII,
+    // so it does not, and bouncing it (5.6.7) would refuse good mail.
+    require_python3();
+    let cluster = Cluster::start("smtputf8");
+    let id = "<utf8-1@client.test>";
+    let reply = send(
+        cluster.smtp_port("gw-c"),
+        id,
+        &["bob@example.test"],
+        &["--smtputf8", "--body", "caf\u{e9}\\n"],
+    );
+    assert_eq!(reply["outcome"], "accepted", "{reply}");
+    assert!(
+        wait_for(DELIVERED_WITHIN, || cluster
+            .delivered("bob@example.test", id)),
+        "not delivered within {DELIVERED_WITHIN:?}"
     );
 }
 

@@ -93,6 +93,7 @@ fn world(mx: &[(&str, &[&str])], rcpt: &str) -> (turmoil::Sim<'static>, Rc<Share
         body_bytes_approx: 500,
         body_seed: 42,
         size_octets: None,
+        null_reverse_path: false,
     };
     let settings = SenderSettings {
         dns_host: "dns".into(),

@@ -131,7 +131,10 @@ fn check_rcpt(
         return RcptCheck::TryLater;
     }
     let local = rcpt.rsplit_once('@').map(|(l, _)| l).unwrap_or("");
-    if !tenant.users.iter().any(|u| u.eq_ignore_ascii_case(local)) {
+    // RFC 5321 §4.5.1: every domain we take mail for has a postmaster,
+    // whatever its user list says.
+    let postmaster = local.eq_ignore_ascii_case("postmaster");
+    if !postmaster && !tenant.users.iter().any(|u| u.eq_ignore_ascii_case(local)) {
         return RcptCheck::UnknownUser;
     }
     if knows_no_quorum(node) {
@@ -216,7 +219,11 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
         replicas: targets.clone(),
         smtputf8: envelope.smtputf8,
     };
-    let entry = Entry::new(message, now_ms);
+    let mut entry = Entry::new(message, now_ms);
+    // The bug takes every null reverse-path for one of our own DSNs: a
+    // remote bounce to a tenant user goes back out by MX (to us, a loop)
+    // and skips the quarantine.
+    entry.is_dsn = node.config.bug("null-sender-is-dsn") && entry.mail_from.is_empty();
     let durability = super::durability(&node.config);
     if let Err(e) = spool::store_new(node.env.disk(), &entry, data, durability) {
         // Whatever part of it reached the disk must not stay there.
@@ -282,5 +289,50 @@ fn defer(node: &SharedNode, message_id: &str, id: &str, reason: String) -> Answe
         code: 451,
         enhanced: "4.3.0",
         text: "cannot take responsibility now, try again later".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::answering_node;
+    use crate::mem_disk::MemDisk;
+    use std::rc::Rc;
+
+    #[test]
+    fn a_tenant_s_users_and_its_postmaster_are_its_recipients_and_nobody_else() {
+        let mut node = answering_node::node(&Rc::new(MemDisk::default()), &[]);
+        let unique = Rc::get_mut(&mut node).expect("a node nobody else holds");
+        Rc::make_mut(&mut unique.config)
+            .tenants
+            .push(crate::config::Tenant {
+                name: "acme".into(),
+                domain: "acme.example".into(),
+                users: vec!["bob".into()],
+                allowed_regions: vec!["r2".into()],
+                mailbox_host: "mbx-acme".into(),
+                backup_mailbox_hosts: Vec::new(),
+                spam_policy: crate::config::SpamPolicy::Tag,
+            });
+        // Whether the quorum is known decides between 250 and 451 later;
+        // the user check comes first.
+        let known = |rcpt: &str| {
+            !matches!(
+                check_rcpt(&node, rcpt, &mut None),
+                RcptCheck::UnknownUser | RcptCheck::RelayDenied
+            )
+        };
+        assert!(known("bob@acme.example"));
+        assert!(known("Bob@ACME.example"));
+        assert!(known("postmaster@acme.example"));
+        assert!(known("PostMaster@Acme.Example"));
+        assert!(matches!(
+            check_rcpt(&node, "nobody@acme.example", &mut None),
+            RcptCheck::UnknownUser
+        ));
+        assert!(matches!(
+            check_rcpt(&node, "postmaster@elsewhere.example", &mut None),
+            RcptCheck::RelayDenied
+        ));
     }
 }

@@ -581,6 +581,7 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
         smtputf8: false,
     };
     let mut dsn_entry = Entry::new(message, node.now_ms());
+    dsn_entry.is_dsn = true;
     // Our own words: nothing in a DSN needs scanning.
     dsn_entry.verdict = Some(Verdict::Clean);
     if let Err(e) = spool::store_new(node.env.disk(), &dsn_entry, &bytes, Durability::Synced) {

@@ -267,7 +267,15 @@ pub async fn send_mail_guarded(
     // RFC 6531 §3.2 and RFC 6152 §3: a message that needs an extension the
     // next hop lacks is not sent; we do not downgrade, the caller bounces.
     let eight_bit = !message.is_ascii();
-    let lacking = if outgoing.smtputf8 && !offers("SMTPUTF8") {
+    // The SMTPUTF8 parameter a sender gave says the message may need it; it
+    // needs it only if its envelope or header fields are not ASCII (RFC
+    // 6531 §3.2, §3.4; Postfix delivers such mail to a hop without the
+    // extension too). Bouncing an ASCII message for it loses good mail.
+    let needs_smtputf8 = outgoing.smtputf8
+        && (!outgoing.mail_from.is_ascii()
+            || outgoing.rcpts.iter().any(|r| !r.is_ascii())
+            || !header_block(message).is_ascii());
+    let lacking = if needs_smtputf8 && !offers("SMTPUTF8") {
         Some(Lacking::smtputf8())
     } else if eight_bit && !offers("8BITMIME") {
         Some(Lacking::eight_bit_mime())
@@ -287,7 +295,7 @@ pub async fn send_mail_guarded(
     if eight_bit {
         mail_command.push_str(" BODY=8BITMIME");
     }
-    if outgoing.smtputf8 {
+    if outgoing.smtputf8 && offers("SMTPUTF8") {
         mail_command.push_str(" SMTPUTF8");
     }
     let mail = wire
@@ -482,6 +490,15 @@ fn ehlo_has_keyword(ehlo: &Reply, keyword: &str) -> bool {
 }
 
 /// Refuses what would break the command line it is written into.
+/// The header fields of `message`: everything before the first empty
+/// line (all of it if there is none).
+fn header_block(message: &[u8]) -> &[u8] {
+    message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message, |end| &message[..end])
+}
+
 fn check_address(address: &str) -> Result<(), String> {
     if address
         .chars()
@@ -890,7 +907,8 @@ mod tests {
     async fn a_smtputf8_message_is_not_sent_to_a_hop_without_smtputf8() {
         let (mut conn, mut server) = pair();
         let rcpts = recipients(&["alice@example.com"]);
-        let client = hand_over(&mut conn, &rcpts, b"plain\r\n", true);
+        let message = "Subject: gr\u{fc}\u{df}e\r\n\r\nplain\r\n";
+        let client = hand_over(&mut conn, &rcpts, message.as_bytes(), true);
         let script = async move {
             server.send("220 old.test\r\n").await;
             server
@@ -903,6 +921,51 @@ mod tests {
             panic!("sent anyway: {outcome:?}");
         };
         assert_eq!((lacking.extension, lacking.status), ("SMTPUTF8", "5.6.7"));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_ascii_message_declared_smtputf8_goes_without_the_parameter_to_a_hop_without_it() {
+        // The declaration says it may need SMTPUTF8; its envelope and
+        // header fields are ASCII, so it does not (an 8-bit body is
+        // 8BITMIME's business).
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let message = "Subject: hello\r\n\r\ncaf\u{e9}\r\n";
+        let client = hand_over(&mut conn, &rcpts, message.as_bytes(), true);
+        let script = async move {
+            server.send("220 old.test\r\n").await;
+            server
+                .expect("EHLO gw.test", "250-old.test\r\n250 8BITMIME\r\n")
+                .await;
+            server
+                .expect("MAIL FROM:<s@r.test> BODY=8BITMIME", "250 ok\r\n")
+                .await;
+            server
+                .expect("RCPT TO:<alice@example.com>", "250 ok\r\n")
+                .await;
+            server.expect("DATA", "354 go\r\n").await;
+            assert_eq!(server.body().await, format!("{message}.\r\n"));
+            server.send("250 taken\r\n").await;
+            server.expect("QUIT", "221 bye\r\n").await;
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        assert!(matches!(outcome, Ok(Handover::Sent(t)) if t.accepted()));
+        // A UTF-8 recipient does need it.
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["j\u{f6}rg@example.com"]);
+        let client = hand_over(&mut conn, &rcpts, b"Subject: hi\r\n\r\nx\r\n", true);
+        let script = async move {
+            server.send("220 old.test\r\n").await;
+            server
+                .expect("EHLO gw.test", "250-old.test\r\n250 8BITMIME\r\n")
+                .await;
+            assert_eq!(server.line().await, "QUIT\r\n");
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        assert!(
+            matches!(&outcome, Ok(Handover::NotSent(l)) if l.status == "5.6.7"),
+            "{outcome:?}"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]

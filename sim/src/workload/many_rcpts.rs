@@ -62,6 +62,7 @@ pub fn add(prng: &mut Prng, seed: u64, tenants: &[TenantSpec], workload: &mut Wo
             body_bytes_approx: prng.range(300, 3_000) as u32,
             body_seed: prng.next_u64(),
             size_octets: None,
+            null_reverse_path: false,
         });
     }
     workload

@@ -104,7 +104,7 @@ async fn deliver(
         class: class_of(plan.kind),
         body_sha256: traces::sha256_hex(&message),
         size: size_edge::rfc1870_octets(&message),
-        mail_from: plan.mail_from.clone(),
+        mail_from: plan.envelope_sender().to_string(),
         rcpts: plan.rcpts.clone(),
     });
     let deadline = plan.at_ms.saturating_add(settings.lifetime_ms);
@@ -267,7 +267,7 @@ impl<'a> Delivery<'a> {
         };
         let offer = Offer {
             helo: self.env.host_name(),
-            mail_from: &self.plan.mail_from,
+            mail_from: self.plan.envelope_sender(),
             rcpts,
             message,
         };

@@ -55,6 +55,8 @@ def main():
     parser.add_argument("--pad-bytes", type=int, default=0)
     parser.add_argument("--eicar-attachment", action="store_true")
     parser.add_argument("--eicar-quoted-printable", action="store_true")
+    # Declare SMTPUTF8 in MAIL FROM whatever the message holds (RFC 6531).
+    parser.add_argument("--smtputf8", action="store_true")
     args = parser.parse_args()
     msg = build(args)
     out = {"outcome": "error", "code": 0, "refused": {}, "features": [], "size": 0}
@@ -65,7 +67,10 @@ def main():
             out["size"] = int(smtp.esmtp_features.get("size") or 0)
             # smtplib stuffs dots and, since the server advertises SIZE,
             # declares the size in MAIL FROM.
-            refused = smtp.send_message(msg, from_addr=args.mail_from, to_addrs=args.to)
+            options = ["SMTPUTF8"] if args.smtputf8 else []
+            refused = smtp.send_message(
+                msg, from_addr=args.mail_from, to_addrs=args.to, mail_options=options
+            )
             out.update(outcome="accepted", code=250)
             out["refused"] = {rcpt: reply[0] for rcpt, reply in refused.items()}
     except smtplib.SMTPRecipientsRefused as e:
