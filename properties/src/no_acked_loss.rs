@@ -198,6 +198,25 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_at_rcpt_is_not_spent_on_a_quarantined_null_sender_message() {
+        // m3 (to bob) sits in quarantine; m1's bob is the one the server
+        // refused. Found by madsim dependencies seed 163.
+        let mut facts = null_sender_facts(0);
+        facts.messages.get_mut("m3").expect("m3").sender = String::new();
+        let mut run = Run::new();
+        run.send("m3", Told::Accepted, &["bob@acme.example"]);
+        run.quarantine("m3", "eu-west-1");
+        run.send(
+            "m1",
+            Told::Accepted,
+            &["bob@acme.example", "carol@acme.example"],
+        );
+        run.deliver("m1", "carol@acme.example", "mbx-acme");
+        refused(&mut run, None, "bob@acme.example", 550);
+        assert_eq!(check(&run.log, &facts), vec![]);
+    }
+
+    #[test]
     fn a_null_sender_pair_vanishing_inside_its_lifetime_is_lost() {
         let mut run = Run::new();
         run.send(

@@ -304,7 +304,10 @@ impl<'a> Outcomes<'a> {
                         let open = self
                             .messages
                             .iter()
-                            .filter(|(_, m)| m.sender.is_empty())
+                            .filter(|(msg, m)| {
+                                // Quarantined mail is offered to nobody.
+                                m.sender.is_empty() && !self.quarantine_writes.contains_key(*msg)
+                            })
                             .map(|(msg, _)| Pair::new(msg, &rcpt))
                             .filter(|pair| {
                                 !self.null_senders_refused.contains_key(pair)
