@@ -166,21 +166,6 @@ mod tests {
         facts
     }
 
-    fn refused(run: &mut Run, msg: Option<&str>, rcpt: &str, code: u16) {
-        run.push(
-            "mbx-acme",
-            traces::EventKind::MailboxRefused {
-                msg: msg.map(Into::into),
-                mail_from: Some(String::new()),
-                client: "gw-eu-west-1-0".into(),
-                rcpts: vec![rcpt.into()],
-                code,
-                dsn_about: None,
-                dsn_rcpts: Vec::new(),
-            },
-        );
-    }
-
     #[test]
     fn a_null_sender_pair_refused_for_good_by_its_server_ends_without_a_dsn() {
         let mut run = Run::new();
@@ -189,8 +174,8 @@ mod tests {
             Told::Accepted,
             &["bob@acme.example", "carol@acme.example"],
         );
-        refused(&mut run, Some("m1"), "bob@acme.example", 554);
-        refused(&mut run, None, "carol@acme.example", 550);
+        run.refuse_null_sender(Some("m1"), "bob@acme.example", 554);
+        run.refuse_null_sender(None, "carol@acme.example", 550);
         assert_eq!(check(&run.log, &null_sender_facts(0)), vec![]);
         // The same refusals of mail that has a return path owe a DSN.
         let found = check(&run.log, &facts());
@@ -212,7 +197,7 @@ mod tests {
             &["bob@acme.example", "carol@acme.example"],
         );
         run.deliver("m1", "carol@acme.example", "mbx-acme");
-        refused(&mut run, None, "bob@acme.example", 550);
+        run.refuse_null_sender(None, "bob@acme.example", 550);
         assert_eq!(check(&run.log, &facts), vec![]);
     }
 
@@ -226,8 +211,8 @@ mod tests {
         );
         run.deliver("m1", "carol@acme.example", "mbx-acme");
         // A 4xx settles nothing; a refusal of carol does not cover bob.
-        refused(&mut run, None, "bob@acme.example", 451);
-        refused(&mut run, None, "carol@acme.example", 550);
+        run.refuse_null_sender(None, "bob@acme.example", 451);
+        run.refuse_null_sender(None, "carol@acme.example", 550);
         run.at(50_000_000).note("end");
         let found = check(&run.log, &null_sender_facts(60_000_000));
         assert_reported(&found, NAME, "message m1 to bob@acme.example");

@@ -475,18 +475,7 @@ mod tests {
             &["bob@acme.example", "carol@acme.example"],
         );
         run.deliver("m1", "carol@acme.example", "mbx-acme");
-        run.push(
-            "mbx-acme",
-            EventKind::MailboxRefused {
-                msg: Some("m1".into()),
-                mail_from: Some(String::new()),
-                client: "gw-eu-west-1-0".into(),
-                rcpts: vec!["bob@acme.example".into()],
-                code: 554,
-                dsn_about: None,
-                dsn_rcpts: Vec::new(),
-            },
-        );
+        run.refuse_null_sender(Some("m1"), "bob@acme.example", 554);
         let counted = sometimes(&run.log, &facts);
         assert_eq!(counted.null_sender_delivered, 1);
         assert_eq!(counted.null_sender_dropped, 1);

@@ -296,6 +296,24 @@ impl Run {
         })
     }
 
+    /// `mbx-acme` refuses `rcpt` of a null reverse-path transaction from
+    /// gw-eu-west-1-0 with `code`: after DATA when `msg` names the message,
+    /// at RCPT when it is None.
+    pub fn refuse_null_sender(&mut self, msg: Option<&str>, rcpt: &str, code: u16) -> usize {
+        self.push(
+            "mbx-acme",
+            EventKind::MailboxRefused {
+                msg: msg.map(Into::into),
+                mail_from: Some(String::new()),
+                client: "gw-eu-west-1-0".into(),
+                rcpts: vec![rcpt.into()],
+                code,
+                dsn_about: None,
+                dsn_rcpts: Vec::new(),
+            },
+        )
+    }
+
     /// A verdict on the bytes every arrival here carries (digest "00").
     pub fn scan(&mut self, msg: &str, verdict: Verdict) -> usize {
         self.scan_bytes(msg, verdict, "00")
