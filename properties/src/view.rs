@@ -298,35 +298,34 @@ impl<'a> Outcomes<'a> {
         for (index, t_us, msg, rcpts) in refused {
             for rcpt in rcpts {
                 let pair = match &msg {
-                    Some(msg) if self.null_sender(msg) => Pair::new(msg, &rcpt),
-                    Some(_) => continue,
-                    None => {
-                        let open = self
-                            .messages
-                            .iter()
-                            .filter(|(msg, m)| {
-                                // Quarantined mail is offered to nobody.
-                                m.sender.is_empty() && !self.quarantine_writes.contains_key(*msg)
-                            })
-                            .map(|(msg, _)| Pair::new(msg, &rcpt))
-                            .filter(|pair| {
-                                !self.null_senders_refused.contains_key(pair)
-                                    && !self.deliveries.contains_key(pair)
-                            })
-                            .filter_map(|pair| {
-                                let taken = self.covers.get(&pair)?.first()?.t_us;
-                                (taken <= t_us).then_some((taken, pair))
-                            })
-                            .min();
-                        let Some((_, pair)) = open else {
-                            continue;
-                        };
-                        pair
-                    }
+                    Some(msg) => Some(Pair::new(msg, &rcpt)).filter(|_| self.null_sender(msg)),
+                    None => self.oldest_open_null_sender_pair(&rcpt, t_us),
                 };
-                self.null_senders_refused.entry(pair).or_insert(index);
+                if let Some(pair) = pair {
+                    self.null_senders_refused.entry(pair).or_insert(index);
+                }
             }
         }
+    }
+
+    /// The pair to `rcpt` of a null reverse-path message taken (accepted
+    /// or left indefinite) by `t_us`, not delivered, not quarantined (such
+    /// mail is offered to nobody) and not matched to a refusal yet; the
+    /// oldest such.
+    fn oldest_open_null_sender_pair(&self, rcpt: &str, t_us: u64) -> Option<Pair> {
+        self.messages
+            .iter()
+            .filter(|(msg, m)| m.sender.is_empty() && !self.quarantine_writes.contains_key(*msg))
+            .map(|(msg, _)| Pair::new(msg, rcpt))
+            .filter(|pair| {
+                !self.null_senders_refused.contains_key(pair) && !self.deliveries.contains_key(pair)
+            })
+            .filter_map(|pair| {
+                let taken = self.covers.get(&pair)?.first()?.t_us;
+                (taken <= t_us).then_some((taken, pair))
+            })
+            .min()
+            .map(|(_, pair)| pair)
     }
 
     /// For a pair of a null reverse-path message the gateway acknowledged
