@@ -140,6 +140,14 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "delivers a tenant's mail only to the first server of its delivery route and never tries the backups when that one is down",
     ),
     (
+        "retry-without-backoff",
+        "schedules the retry of a deferred recipient for now instead of after the backoff, so a greylisting or failing server is knocked on again at once",
+    ),
+    (
+        "dsn-status-generic",
+        "reports every recipient its server refused as 5.0.0 in the DSN, whatever enhanced status the server's reply gave",
+    ),
+    (
         "null-sender-is-dsn",
         "takes any message with a null reverse-path (MAIL FROM:<>) for a DSN of its own: routes it by MX instead of to the tenant's mailbox server and never quarantines it",
     ),

@@ -85,6 +85,10 @@ pub struct Facts {
     /// The gateway's queue lifetime (0: not known, not judged).
     #[serde(default)]
     pub queue_lifetime_us: u64,
+    /// The gateway's minimal delay before retrying a deferred recipient
+    /// (`knobs.backoff_ms_min`, as deployed; 0: not known, not judged).
+    #[serde(default)]
+    pub retry_backoff_us_min: u64,
     /// How late after its lifetime a delivery may still come: one retry
     /// interval plus the timeouts and handovers that can delay that retry.
     #[serde(default)]

@@ -136,6 +136,7 @@ mod tests {
                 spam_tagged: false,
                 dsn_about: None,
                 dsn_rcpts: vec![],
+                dsn_statuses: vec![],
                 unflagged_sha256: "ff".into(),
                 client: "gw-us-east-1-0".into(),
             },

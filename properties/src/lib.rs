@@ -22,6 +22,7 @@ pub mod view;
 pub mod ack_durable;
 pub mod drained_after_heal;
 pub mod dsn_correct;
+pub mod dsn_status;
 pub mod duplicates_bounded;
 pub mod expiry_honoured;
 pub mod integrity;
@@ -36,6 +37,7 @@ pub mod progress;
 pub mod provenance;
 pub mod recipients_only;
 pub mod residency;
+pub mod retry_paced;
 pub mod size_limit;
 pub mod tenant_isolation;
 pub mod verdict_before_delivery;
@@ -109,7 +111,7 @@ macro_rules! property {
     };
 }
 
-static ALL: [Property; 20] = [
+static ALL: [Property; 22] = [
     property!(no_acked_loss),
     property!(ack_durable),
     property!(integrity),
@@ -117,6 +119,7 @@ static ALL: [Property; 20] = [
     property!(no_false_quarantine),
     property!(no_false_bounce),
     property!(no_retry_after_refusal),
+    property!(retry_paced),
     property!(no_unacked_delivery),
     property!(duplicates_bounded),
     property!(recipients_only),
@@ -125,6 +128,7 @@ static ALL: [Property; 20] = [
     property!(no_malware_delivered),
     property!(residency),
     property!(dsn_correct),
+    property!(dsn_status),
     property!(provenance),
     property!(expiry_honoured),
     property!(drained_after_heal),
@@ -193,9 +197,9 @@ mod tests {
     use traces::Told;
 
     #[test]
-    fn the_registry_names_twenty_distinct_properties_matching_their_modules() {
+    fn the_registry_names_twenty_two_distinct_properties_matching_their_modules() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), 20);
+        assert_eq!(names.len(), 22);
         assert!(names.contains("no_retry_after_refusal"));
         assert!(names.contains("size_limit"));
         assert!(names.contains("order_after_recovery"));

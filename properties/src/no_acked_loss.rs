@@ -129,6 +129,7 @@ mod tests {
                     client: "gw-eu-west-1-0".into(),
                     rcpts: vec!["alice@sender.example".into()],
                     code: 550,
+                    status: None,
                     dsn_about: None,
                     dsn_rcpts: Vec::new(),
                 },

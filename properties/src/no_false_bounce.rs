@@ -151,6 +151,7 @@ mod tests {
                 client: "gw-eu-west-1-0".into(),
                 rcpts: vec![rcpt.into()],
                 code,
+                status: None,
                 dsn_about: None,
                 dsn_rcpts: vec![],
             },

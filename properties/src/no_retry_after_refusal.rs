@@ -110,7 +110,7 @@ fn is_permanent_at_rcpt(refusal: &Refusal<'_>) -> bool {
 /// (`sender` empty), one per recipient of every such attempt of a message
 /// `rcpt` sent, plus one per attempt that listed `rcpt` of a message the
 /// workload sent with a null reverse-path.
-fn copies_offered_at_most(view: &Outcomes<'_>, sender: &str, rcpt: &str) -> usize {
+pub(crate) fn copies_offered_at_most(view: &Outcomes<'_>, sender: &str, rcpt: &str) -> usize {
     let mut copies = 0;
     for (msg, sends) in &view.sends_by_msg {
         let Some(facts) = view.message(msg) else {
@@ -167,24 +167,9 @@ mod tests {
 
     const OTHER_MX: &str = "gw-us-east-1-0";
 
-    fn refuse_at_rcpt(run: &mut Run, client: &str, from: &str, rcpt: &str, code: u16) -> usize {
-        run.push(
-            "mbx-acme",
-            EventKind::MailboxRefused {
-                msg: None,
-                mail_from: Some(from.into()),
-                client: client.into(),
-                rcpts: vec![rcpt.into()],
-                code,
-                dsn_about: None,
-                dsn_rcpts: Vec::new(),
-            },
-        )
-    }
-
     /// erin's m5 to bob, refused at RCPT by `client`.
     fn refuse_m5(run: &mut Run, client: &str) -> usize {
-        refuse_at_rcpt(run, client, "erin@sender.example", "bob@acme.example", 550)
+        run.refuse_at_rcpt(client, "erin@sender.example", "bob@acme.example", 550)
     }
 
     #[test]
@@ -198,7 +183,7 @@ mod tests {
         run.send("m5", Told::Accepted, &["bob@acme.example"]);
         refuse_m5(&mut run, MX);
         assert_eq!(check(&run.log, &facts()), vec![]);
-        refuse_at_rcpt(&mut run, MX, "Erin@sender.example", "Bob@acme.example", 550);
+        run.refuse_at_rcpt(MX, "Erin@sender.example", "Bob@acme.example", 550);
         let found = check(&run.log, &facts());
         assert_reported(
             &found,
@@ -222,7 +207,7 @@ mod tests {
         let mut run = Run::new();
         run.send("m5", Told::Accepted, &["bob@acme.example"]);
         for _ in 0..3 {
-            refuse_at_rcpt(&mut run, MX, "erin@sender.example", "bob@acme.example", 451);
+            run.refuse_at_rcpt(MX, "erin@sender.example", "bob@acme.example", 451);
         }
         refuse_m5(&mut run, MX);
         run.push(
@@ -233,6 +218,7 @@ mod tests {
                 client: MX.into(),
                 rcpts: vec!["bob@acme.example".into()],
                 code: 554,
+                status: None,
                 dsn_about: None,
                 dsn_rcpts: Vec::new(),
             },
@@ -249,10 +235,10 @@ mod tests {
         run.send("m3", Told::Deferred, &[bob]);
         run.send("m3", Told::Accepted, &[bob]);
         for _ in 0..3 {
-            refuse_at_rcpt(&mut run, MX, "alice@sender.example", bob, 550);
+            run.refuse_at_rcpt(MX, "alice@sender.example", bob, 550);
         }
         assert_eq!(check(&run.log, &facts()), vec![]);
-        refuse_at_rcpt(&mut run, MX, "alice@sender.example", bob, 550);
+        run.refuse_at_rcpt(MX, "alice@sender.example", bob, 550);
         assert_reported(&check(&run.log, &facts()), NAME, "at most 3 copy(ies)");
     }
 
@@ -318,7 +304,7 @@ mod tests {
         let mut run = Run::new();
         run.send("m2", Told::Accepted, &["dave@globex.example"]);
         for _ in 0..5 {
-            refuse_at_rcpt(&mut run, MX, "", "mallory@elsewhere.example", 550);
+            run.refuse_at_rcpt(MX, "", "mallory@elsewhere.example", 550);
         }
         assert_eq!(check(&run.log, &facts()), vec![]);
     }
@@ -328,9 +314,9 @@ mod tests {
         // erin sent m5 to bob alone: one DSN at most per attempt.
         let mut run = Run::new();
         run.send("m5", Told::Accepted, &["bob@acme.example"]);
-        refuse_at_rcpt(&mut run, MX, "", "erin@sender.example", 550);
+        run.refuse_at_rcpt(MX, "", "erin@sender.example", 550);
         assert_eq!(check(&run.log, &facts()), vec![]);
-        refuse_at_rcpt(&mut run, MX, "", "erin@sender.example", 550);
+        run.refuse_at_rcpt(MX, "", "erin@sender.example", 550);
         assert_reported(&check(&run.log, &facts()), NAME, "the null sender (a DSN)");
     }
 
@@ -351,9 +337,9 @@ mod tests {
         run.send("m5", Told::Accepted, &["bob@acme.example"]);
         run.send("m8", Told::Accepted, &["dave@globex.example"]);
         refuse_m5(&mut run, MX);
-        refuse_at_rcpt(&mut run, MX, "", "bob@acme.example", 550);
+        run.refuse_at_rcpt(MX, "", "bob@acme.example", 550);
         assert_eq!(check(&run.log, &facts), vec![]);
-        refuse_at_rcpt(&mut run, MX, "", "bob@acme.example", 550);
+        run.refuse_at_rcpt(MX, "", "bob@acme.example", 550);
         assert_reported(&check(&run.log, &facts), NAME, "the null sender");
     }
 
@@ -363,9 +349,9 @@ mod tests {
         facts.messages.get_mut("m5").expect("m5").sender = String::new();
         let mut run = Run::new();
         run.send("m5", Told::Accepted, &["bob@acme.example"]);
-        refuse_at_rcpt(&mut run, MX, "", "bob@acme.example", 550);
+        run.refuse_at_rcpt(MX, "", "bob@acme.example", 550);
         assert_eq!(check(&run.log, &facts), vec![]);
-        refuse_at_rcpt(&mut run, MX, "", "bob@acme.example", 550);
+        run.refuse_at_rcpt(MX, "", "bob@acme.example", 550);
         assert_reported(
             &check(&run.log, &facts),
             NAME,

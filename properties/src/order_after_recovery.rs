@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 
 use traces::{EventKind, Log, Told, Verdict};
 
-use crate::view::{Outcomes, WORLD, ms};
+use crate::view::{Outcomes, ms};
 use crate::{Facts, Kind, Violation};
 
 pub const NAME: &str = "order_after_recovery";
@@ -57,16 +57,6 @@ pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
     judge(&Outcomes::build(log, facts))
 }
 
-/// A fault's window, from the world's `fault_started` / `fault_ended`.
-#[derive(Clone, Debug)]
-struct Window<'a> {
-    kind: &'a str,
-    target: &'a str,
-    start_us: u64,
-    end_us: Option<u64>,
-    ended_at: Option<usize>,
-}
-
 /// One message of a group: when it was offered and accepted, and its first
 /// copy at the server.
 #[derive(Clone, Debug)]
@@ -79,43 +69,9 @@ struct Waited<'a> {
     arrived_at: usize,
 }
 
-fn windows<'a>(view: &Outcomes<'a>) -> Vec<Window<'a>> {
-    let mut out: Vec<Window<'a>> = Vec::new();
-    let mut open: BTreeMap<u32, usize> = BTreeMap::new();
-    for (index, event) in view.events.iter().enumerate() {
-        if event.host != WORLD {
-            continue;
-        }
-        match &event.kind {
-            EventKind::FaultStarted {
-                fault,
-                kind,
-                target,
-            } => {
-                open.insert(*fault, out.len());
-                out.push(Window {
-                    kind,
-                    target,
-                    start_us: event.t_us,
-                    end_us: None,
-                    ended_at: None,
-                });
-            }
-            EventKind::FaultEnded { fault } => {
-                if let Some(at) = open.remove(fault) {
-                    out[at].end_us = Some(event.t_us);
-                    out[at].ended_at = Some(index);
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
 /// The groups judged: (server, outage end, owner) → messages that waited.
 fn groups<'a>(view: &'a Outcomes<'a>) -> Vec<(String, usize, String, Vec<Waited<'a>>)> {
-    let windows = windows(view);
+    let windows = view.fault_windows();
     // An outage takes every server of the tenant's down together.
     let outages: Vec<(&str, u64, usize)> = windows
         .iter()
@@ -276,6 +232,7 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
 mod tests {
     use super::*;
     use crate::testkit::{Arrive, Run, clean_run, facts};
+    use crate::view::WORLD;
 
     /// Nine messages for acme accepted by the testkit's MX while
     /// mbx-acme was down, scanned, then delivered in `order` after it came

@@ -107,6 +107,14 @@ pub struct Sometimes {
     /// their server, or past their lifetime): `Settled::Dropped`.
     #[serde(default)]
     pub null_sender_dropped: u64,
+    /// Retries after a deferral (a 4xx, or a reply lost after DATA) whose
+    /// pacing `retry_paced` judged.
+    #[serde(default)]
+    pub retries_paced_judged: u64,
+    /// Recipients a DSN reported that their server had refused with an
+    /// enhanced code: `dsn_status` held the DSN to that code.
+    #[serde(default)]
+    pub dsn_statuses_held_to_server_code: u64,
 }
 
 impl Sometimes {
@@ -163,6 +171,8 @@ impl Sometimes {
         self.rcpts_refused_permanently += other.rcpts_refused_permanently;
         self.null_sender_delivered += other.null_sender_delivered;
         self.null_sender_dropped += other.null_sender_dropped;
+        self.retries_paced_judged += other.retries_paced_judged;
+        self.dsn_statuses_held_to_server_code += other.dsn_statuses_held_to_server_code;
     }
 }
 
@@ -294,6 +304,8 @@ pub fn from_view(view: &Outcomes<'_>) -> Sometimes {
         }
     }
     s.orders_judged = crate::order_after_recovery::groups_judged(view);
+    s.retries_paced_judged = crate::retry_paced::judged_retries(view).retries;
+    s.dsn_statuses_held_to_server_code = crate::dsn_status::held_to_a_server_code(view);
     s.dsns_sent = view.dsns.len() as u64;
     s.quarantines = view.quarantined.len() as u64;
     s.excused_duplicates = view
@@ -443,6 +455,7 @@ mod tests {
                 client: "gw-eu-west-1-0".into(),
                 rcpts: vec!["bob@acme.example".into()],
                 code: 451,
+                status: None,
                 dsn_about: None,
                 dsn_rcpts: vec![],
             },

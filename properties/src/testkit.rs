@@ -108,6 +108,7 @@ pub fn facts() -> Facts {
             regions_down: vec!["eu-west-1".into()],
         }],
         queue_lifetime_us: 0,
+        retry_backoff_us_min: 0,
         expiry_grace_us: 0,
         replica_quorum: 2,
         replica_clouds_min: 2,
@@ -131,6 +132,8 @@ pub struct Arrive<'a> {
     pub spam_tagged: bool,
     pub dsn_about: Option<&'a str>,
     pub dsn_rcpts: &'a [&'a str],
+    /// For a DSN: the `Status` of each of `dsn_rcpts` (none: not read).
+    pub dsn_statuses: &'a [&'a str],
     /// The host that delivered it.
     pub client: &'a str,
 }
@@ -145,6 +148,7 @@ impl Default for Arrive<'_> {
             spam_tagged: false,
             dsn_about: None,
             dsn_rcpts: &[],
+            dsn_statuses: &[],
             client: "gw-us-east-1-0",
         }
     }
@@ -256,6 +260,7 @@ impl Run {
                 spam_tagged: a.spam_tagged,
                 dsn_about: a.dsn_about.map(str::to_string),
                 dsn_rcpts: a.dsn_rcpts.iter().map(|r| r.to_string()).collect(),
+                dsn_statuses: a.dsn_statuses.iter().map(|s| s.to_string()).collect(),
                 unflagged_sha256: "00".into(),
                 client: a.client.into(),
             },
@@ -296,6 +301,24 @@ impl Run {
         })
     }
 
+    /// `mbx-acme` refuses `rcpt` at RCPT with `code` when `client` offers
+    /// it mail from `from` (the server has seen only the envelope).
+    pub fn refuse_at_rcpt(&mut self, client: &str, from: &str, rcpt: &str, code: u16) -> usize {
+        self.push(
+            "mbx-acme",
+            EventKind::MailboxRefused {
+                msg: None,
+                mail_from: Some(from.into()),
+                client: client.into(),
+                rcpts: vec![rcpt.into()],
+                code,
+                status: None,
+                dsn_about: None,
+                dsn_rcpts: Vec::new(),
+            },
+        )
+    }
+
     /// `mbx-acme` refuses `rcpt` of a null reverse-path transaction from
     /// gw-eu-west-1-0 with `code`: after DATA when `msg` names the message,
     /// at RCPT when it is None.
@@ -308,6 +331,7 @@ impl Run {
                 client: "gw-eu-west-1-0".into(),
                 rcpts: vec![rcpt.into()],
                 code,
+                status: None,
                 dsn_about: None,
                 dsn_rcpts: Vec::new(),
             },

@@ -68,6 +68,9 @@ pub struct Arrival<'a> {
     /// For a DSN: the message it reports on, normalised.
     pub dsn_about: Option<String>,
     pub dsn_rcpts: Vec<String>,
+    /// For a DSN: the `Status` it gives each of `dsn_rcpts`, same order
+    /// (empty in old logs, and for a DSN refused after DATA).
+    pub dsn_statuses: &'a [String],
     /// SHA-256 of the bytes as they arrived.
     pub body_sha256: &'a str,
     /// Header fields the mailbox took off as added in transit, in order.
@@ -108,6 +111,8 @@ pub struct Refusal<'a> {
     pub msg: Option<String>,
     pub rcpts: Vec<String>,
     pub code: u16,
+    /// The enhanced status code the server's reply gave, if any.
+    pub status: Option<&'a str>,
 }
 
 /// A `scan_verdict` from a scanner host.
@@ -155,6 +160,20 @@ impl Settled {
             Settled::Dropped => "dropped (null reverse-path: nobody to tell)",
         }
     }
+}
+
+/// A fault's window, from the world's `fault_started` / `fault_ended`.
+#[derive(Clone, Debug)]
+pub struct FaultWindow<'a> {
+    pub kind: &'a str,
+    /// As in `fault_started.target`: a host, region, cloud, tenant or
+    /// domain, or several joined by commas.
+    pub target: &'a str,
+    pub start_us: u64,
+    /// None: still active when the log ends.
+    pub end_us: Option<u64>,
+    /// The `fault_ended` event's index.
+    pub ended_at: Option<usize>,
 }
 
 /// The log's ground truth, indexed. Built once per check.
@@ -461,6 +480,7 @@ impl<'a> Outcomes<'a> {
                 spam_tagged,
                 dsn_about,
                 dsn_rcpts,
+                dsn_statuses,
                 body_sha256,
                 additions,
                 original_sha256,
@@ -478,6 +498,7 @@ impl<'a> Outcomes<'a> {
                     spam_tagged: *spam_tagged,
                     dsn_about: dsn_about.as_deref().map(msg_key),
                     dsn_rcpts: dsn_rcpts.iter().map(|r| addr_key(r)).collect(),
+                    dsn_statuses: dsn_statuses.as_slice(),
                     body_sha256: body_sha256.as_str(),
                     additions: additions.as_slice(),
                     original_sha256: original_sha256.as_str(),
@@ -514,6 +535,7 @@ impl<'a> Outcomes<'a> {
                 client,
                 rcpts,
                 code,
+                status,
                 dsn_about,
                 dsn_rcpts,
             } => {
@@ -541,6 +563,7 @@ impl<'a> Outcomes<'a> {
                             spam_tagged: false,
                             dsn_about: Some(about.clone()),
                             dsn_rcpts: dsn_rcpts.clone(),
+                            dsn_statuses: &[],
                             body_sha256: "",
                             additions: &[],
                             original_sha256: "",
@@ -559,6 +582,7 @@ impl<'a> Outcomes<'a> {
                     msg: msg.as_deref().map(msg_key),
                     rcpts,
                     code: *code,
+                    status: status.as_deref(),
                 });
             }
             // Only the world may say a disk was lost: the allowance it buys
@@ -628,6 +652,41 @@ impl<'a> Outcomes<'a> {
             // ground truth about outcomes.
             _ => {}
         }
+    }
+
+    /// Every fault's window, in the order the faults started.
+    pub fn fault_windows(&self) -> Vec<FaultWindow<'a>> {
+        let mut out: Vec<FaultWindow<'a>> = Vec::new();
+        let mut open: BTreeMap<u32, usize> = BTreeMap::new();
+        for (index, event) in self.events.iter().enumerate() {
+            if event.host != WORLD {
+                continue;
+            }
+            match &event.kind {
+                EventKind::FaultStarted {
+                    fault,
+                    kind,
+                    target,
+                } => {
+                    open.insert(*fault, out.len());
+                    out.push(FaultWindow {
+                        kind,
+                        target,
+                        start_us: event.t_us,
+                        end_us: None,
+                        ended_at: None,
+                    });
+                }
+                EventKind::FaultEnded { fault } => {
+                    if let Some(at) = open.remove(fault) {
+                        out[at].end_us = Some(event.t_us);
+                        out[at].ended_at = Some(index);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     /// The workload's facts about a message (any spelling of its id).

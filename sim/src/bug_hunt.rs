@@ -49,6 +49,8 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("truncate-body", Family::Calm),
     ("first-mailbox-only", Family::Dependencies),
     ("null-sender-is-dsn", Family::Dependencies),
+    ("retry-without-backoff", Family::Dependencies),
+    ("dsn-status-generic", Family::Bounces),
     ("answer-451-always", Family::Calm),
     ("report-disk-lost-on-empty-boot", Family::Calm),
     ("ack-before-dir-sync", Family::Calm),

@@ -187,6 +187,7 @@ pub fn facts(scenario: &Scenario, config: &GatewayConfig) -> Facts {
         drain_bound_us: scenario.phases.drain_bound_ms * 1_000,
         outage_windows,
         queue_lifetime_us: scenario.knobs.queue_lifetime_ms * 1_000,
+        retry_backoff_us_min: scenario.knobs.backoff_ms_min * 1_000,
         expiry_grace_us: expiry_grace_ms(&scenario.knobs) * 1_000,
         replica_quorum: config.knobs.replica_quorum,
         replica_clouds_min: config.knobs.replica_clouds_min,

@@ -491,6 +491,7 @@ mod tests {
                 spam_tagged: false,
                 dsn_about: Some("<m1@mailsim.test>".into()),
                 dsn_rcpts: vec!["b@acme.example".into()],
+                dsn_statuses: vec![],
             },
         );
         assert_eq!(life_of(&log, "m1@mailsim.test").len(), 1);

@@ -237,6 +237,26 @@ fn null_sender_is_dsn_sends_remote_bounces_back_out_by_mx() {
 }
 
 #[test]
+fn retry_without_backoff_knocks_on_a_greylisting_server_at_once() {
+    // dependencies: a mail server greylists for a while (451 at RCPT).
+    // Every recipient still arrives once the greylist lets it in, so only
+    // the pace of the retries, seen from the server, shows the bug.
+    hunted("retry-without-backoff", "retry_paced", 3);
+    // No server defers anything: there is no retry to pace.
+    invisible_without_its_fault("retry-without-backoff", sim::scenario::Family::Calm);
+}
+
+#[test]
+fn dsn_status_generic_hides_why_the_server_refused() {
+    // bounces: a tenant's server refuses mail after DATA with 554 5.7.1.
+    // The DSN still goes to the right sender about the right recipients,
+    // so only its Status, read by the sender's server, shows the bug.
+    hunted("dsn-status-generic", "dsn_status", 3);
+    // No server refuses anything: every DSN is for expiry.
+    invisible_without_its_fault("dsn-status-generic", sim::scenario::Family::Calm);
+}
+
+#[test]
 fn quarantine_clean_mail_holds_what_no_scanner_answered_for() {
     // Settled as quarantined, so nothing is lost by count: only ground
     // truth says the held mail was clean.

@@ -134,6 +134,17 @@ fn a_greylisting_mailbox_is_retried_and_a_gateway_that_bounces_on_4xx_is_caught(
             violated.contains(&"no_false_bounce"),
             "{engine}: {violated:?}"
         );
+        // The retries were paced, as judged from the server's side; a
+        // gateway that retries at once is seen there.
+        assert!(
+            outcome.report.sometimes.retries_paced_judged > 0,
+            "{engine}"
+        );
+        let violated = violated_with(engine, &faulted, "retry-without-backoff");
+        assert!(
+            violated.iter().any(|p| p == "retry_paced"),
+            "{engine}: {violated:?}"
+        );
     }
 }
 
@@ -169,6 +180,17 @@ fn users_unknown_are_refused_at_rcpt_bounced_once_and_a_gateway_that_retries_is_
         assert!(
             outcome.report.sometimes.bounces_after_refusal > 0,
             "{engine}"
+        );
+        // Each DSN says 5.1.1, as the server did; one that says only
+        // 5.0.0 is caught by the sender's server's reading of it.
+        assert!(
+            outcome.report.sometimes.dsn_statuses_held_to_server_code > 0,
+            "{engine}"
+        );
+        let violated = violated_with(engine, &faulted, "dsn-status-generic");
+        assert!(
+            violated.iter().any(|p| p == "dsn_status"),
+            "{engine}: {violated:?}"
         );
         let violated = violated_with(engine, &faulted, "retry-after-5xx");
         assert!(

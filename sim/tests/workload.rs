@@ -322,6 +322,7 @@ fn a_mailbox_that_receives_a_dsn_records_what_it_is_about() {
             mail_from,
             dsn_about,
             dsn_rcpts,
+            dsn_statuses,
             ..
         },
     ] = received(&events)[..]
@@ -335,6 +336,8 @@ fn a_mailbox_that_receives_a_dsn_records_what_it_is_about() {
     assert_eq!(mail_from, "");
     assert_eq!(dsn_about.as_deref(), Some(ID));
     assert_eq!(dsn_rcpts, &["alice@acme.example".to_string()]);
+    // The gateway's DSN format, read by the witness's own parser.
+    assert_eq!(dsn_statuses, &["5.1.1".to_string()]);
 }
 
 /// An SMTP server that takes every message and hangs up instead of

@@ -528,6 +528,7 @@ mod tests {
                 spam_tagged: false,
                 dsn_about: None,
                 dsn_rcpts: vec![],
+                dsn_statuses: vec![],
                 unflagged_sha256: "cd".into(),
                 client: "gw-aws-us-east-1-0".into(),
             },

@@ -186,6 +186,11 @@ pub enum EventKind {
         /// For a DSN: the Message-ID it reports on, and for which recipients.
         dsn_about: Option<String>,
         dsn_rcpts: Vec<String>,
+        /// For a DSN: the `Status` it gives each of `dsn_rcpts`, in the
+        /// same order ("" for a recipient whose fields have none). Absent
+        /// in logs from before the witness read it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dsn_statuses: Vec<String>,
         /// SHA-256 of the bytes with only the `X-Spam-Flag` fields taken
         /// off: what the gateway's scanner must have judged (its
         /// `scan_verdict.input_sha256`), since the tag follows the verdict.
@@ -220,6 +225,10 @@ pub enum EventKind {
         client: String,
         rcpts: Vec<String>,
         code: u16,
+        /// The enhanced status code (RFC 3463) the server's reply gave,
+        /// if it gave one: what a DSN about the refusal must report.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
         /// For a DSN refused after DATA: the Message-ID it reports on, and
         /// for which recipients.
         dsn_about: Option<String>,

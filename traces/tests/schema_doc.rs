@@ -69,6 +69,8 @@ fn one_of_each() -> Vec<EventKind> {
             spam_tagged: false,
             dsn_about: None,
             dsn_rcpts: vec![],
+            // Non-empty, so that the row is asked to name it.
+            dsn_statuses: vec![s()],
             unflagged_sha256: s(),
             client: s(),
         },
@@ -130,6 +132,7 @@ fn one_of_each() -> Vec<EventKind> {
             client: s(),
             rcpts: vec![],
             code: 0,
+            status: Some(s()),
             dsn_about: None,
             dsn_rcpts: vec![],
         },

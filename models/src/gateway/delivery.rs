@@ -18,7 +18,7 @@ use crate::env;
 use crate::gateway::sync::{self, Intent, Standing};
 use crate::gateway::{SharedNode, peer};
 use crate::mx;
-use crate::smtp::client::{self, ClientError, Handover, Outgoing};
+use crate::smtp::client::{self, ClientError, Handover, Outgoing, Reply};
 use crate::spool::{Entry, RcptState};
 
 /// How long the `dot-timeout-bounces` bug waits for the reply to the
@@ -37,7 +37,8 @@ pub async fn deliver_pending(node: &SharedNode, entry: &mut Entry, raw: &[u8], t
             // NXDOMAIN, a permanent "no such domain", and the DSN, which
             // nobody is told about, is given up.
             for rcpt in &pending {
-                let state = bounced(550, &format!("5.1.2 no such domain: {e}"));
+                let reply = Reply::new(550, format!("5.1.2 no such domain: {e}"));
+                let state = bounced(node, &reply);
                 node.env.observe(EventKind::GwBounced {
                     msg: entry.message_id.clone(),
                     rcpt: rcpt.clone(),
@@ -167,7 +168,10 @@ async fn attempt(
             // The bug: a refused connection is taken for a permanent failure.
             return pending
                 .iter()
-                .map(|rcpt| (rcpt.clone(), bounced(421, "connection refused")))
+                .map(|rcpt| {
+                    let reply = Reply::new(421, "connection refused");
+                    (rcpt.clone(), bounced(node, &reply))
+                })
                 .collect();
         }
         _ => return Vec::new(),
@@ -249,7 +253,10 @@ async fn attempt(
             // though the server may be about to say 250 (a tarpit).
             return pending
                 .iter()
-                .map(|rcpt| (rcpt.clone(), bounced(554, "no reply to the final dot")))
+                .map(|rcpt| {
+                    let reply = Reply::new(554, "no reply to the final dot");
+                    (rcpt.clone(), bounced(node, &reply))
+                })
                 .collect();
         }
         Err(ClientError::AfterDot(_)) if node.config.bug("drop-means-delivered") => {
@@ -273,31 +280,23 @@ async fn attempt(
         Err(ClientError::BeforeDot(_)) | Err(ClientError::AfterDot(_)) => return Vec::new(),
     };
     let mut settled = Vec::new();
-    let final_code = transaction
+    let final_reply = transaction
         .data
         .as_ref()
-        .or(transaction.data_start.as_ref())
-        .map(|r| r.code);
+        .or(transaction.data_start.as_ref());
     for (rcpt, reply) in &transaction.rcpts {
         // The bounce-on-4xx bug takes a temporary refusal for a permanent
         // one; retry-after-5xx, a permanent one for a temporary one.
         let permanent = (reply.code >= 500 && !node.config.bug("retry-after-5xx"))
             || (reply.code >= 400 && node.config.bug("bounce-on-4xx"));
         let state = if permanent {
-            bounced(reply.code, &reply.text)
+            bounced(node, reply)
         } else if reply.code >= 400 {
             continue;
         } else {
-            match final_code {
-                Some(code) if (200..300).contains(&code) => RcptState::Delivered,
-                Some(code) if code >= 500 => {
-                    let text = transaction
-                        .data
-                        .as_ref()
-                        .map(|r| r.text.clone())
-                        .unwrap_or_default();
-                    bounced(code, &text)
-                }
+            match final_reply {
+                Some(reply) if reply.is_positive() => RcptState::Delivered,
+                Some(reply) if reply.code >= 500 => bounced(node, reply),
                 _ => continue,
             }
         };
@@ -306,9 +305,16 @@ async fn attempt(
     settled
 }
 
-fn bounced(code: u16, text: &str) -> RcptState {
+/// A recipient its server refused: the DSN reports the server's own
+/// enhanced status when its reply gave one (RFC 3464 §2.3.4), else only
+/// the class (`5.0.0`); `dsn-status-generic` always reports the class.
+fn bounced(node: &SharedNode, reply: &Reply) -> RcptState {
+    let status = match reply.enhanced_status() {
+        Some(status) if !node.config.bug("dsn-status-generic") => status.to_string(),
+        _ => format!("{}.0.0", reply.code / 100),
+    };
     RcptState::Bounced {
-        status: format!("{}.0.0", code / 100),
-        diagnostic: format!("smtp; {code} {text}"),
+        status,
+        diagnostic: format!("smtp; {} {}", reply.code, reply.text),
     }
 }

@@ -455,8 +455,11 @@ fn done_with_destination(node: &SharedNode, id: &str) {
 
 fn reschedule(node: &SharedNode, entry: &mut Entry) {
     let knobs = &node.config.knobs;
-    entry.next_attempt_ms = node.now_ms()
-        + retry::backoff_ms(entry.attempts, knobs.backoff_ms_min, knobs.backoff_ms_max);
+    let backoff_ms = match node.config.bug("retry-without-backoff") {
+        true => 0,
+        false => retry::backoff_ms(entry.attempts, knobs.backoff_ms_min, knobs.backoff_ms_max),
+    };
+    entry.next_attempt_ms = node.now_ms() + backoff_ms;
 }
 
 /// Asks the tenant's scanners, nearest first; None if none answered.

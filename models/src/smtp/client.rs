@@ -39,6 +39,13 @@ pub struct Reply {
 }
 
 impl Reply {
+    pub fn new(code: u16, text: impl Into<String>) -> Self {
+        Reply {
+            code,
+            text: text.into(),
+        }
+    }
+
     pub fn is_positive(&self) -> bool {
         (200..300).contains(&self.code)
     }
@@ -49,6 +56,25 @@ impl Reply {
 
     pub fn is_permanent_failure(&self) -> bool {
         (500..600).contains(&self.code)
+    }
+
+    /// The enhanced status code the reply opens with (RFC 2034 §4, RFC 3463
+    /// §2: `class.subject.detail`, subject and detail up to three digits),
+    /// if it gives one whose class agrees with the reply code's first
+    /// digit; what a DSN reports for the recipient (RFC 3464 §2.3.4).
+    pub fn enhanced_status(&self) -> Option<&str> {
+        let first = self.text.split_whitespace().next()?;
+        let mut parts = first.split('.');
+        let class = parts.next()?;
+        let numbers_ok = |part: Option<&str>| {
+            part.is_some_and(|p| {
+                (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+            })
+        };
+        let class_ok = class.len() == 1
+            && u16::from(class.as_bytes()[0].wrapping_sub(b'0')) == self.code / 100;
+        (class_ok && numbers_ok(parts.next()) && numbers_ok(parts.next()) && parts.next().is_none())
+            .then_some(first)
     }
 }
 
@@ -524,6 +550,29 @@ mod tests {
     use crate::env::{BoxFut, Disk, Listener};
     use crate::smtp::session::{RcptCheck, Session, SessionLimits, Step};
     use tokio::io::{AsyncBufReadExt, BufReader, DuplexStream};
+
+    #[test]
+    fn the_enhanced_status_is_read_only_when_its_class_matches_the_reply() {
+        let reply = Reply::new;
+        assert_eq!(
+            reply(550, "5.1.1 no such user").enhanced_status(),
+            Some("5.1.1")
+        );
+        assert_eq!(
+            reply(554, "5.7.1\nrejected").enhanced_status(),
+            Some("5.7.1")
+        );
+        assert_eq!(
+            reply(451, "4.7.1 greylisted").enhanced_status(),
+            Some("4.7.1")
+        );
+        assert_eq!(reply(550, "Mailbox unavailable").enhanced_status(), None);
+        assert_eq!(reply(550, "4.1.1 wrong class").enhanced_status(), None);
+        assert_eq!(reply(550, "5.1 too short").enhanced_status(), None);
+        assert_eq!(reply(550, "5.1.1234 too long").enhanced_status(), None);
+        assert_eq!(reply(550, "5.x.1 not digits").enhanced_status(), None);
+        assert_eq!(reply(550, "").enhanced_status(), None);
+    }
 
     /// Enough of an engine for the client: a clock to time out on.
     struct TestEnv;

@@ -6,7 +6,8 @@
 //! here, not be read back by the same mistake. A DSN is a
 //! `multipart/report; report-type=delivery-status` message (RFC 6522) whose
 //! `message/delivery-status` part holds per-recipient fields
-//! (`Final-Recipient: rfc822; addr`, `Action`, `Status`), and whose third
+//! (`Final-Recipient: rfc822; addr`, `Action`, `Status`, one group per
+//! recipient, groups separated by blank lines), and whose third
 //! part returns the original's header (`text/rfc822-headers`, or the whole
 //! original as `message/rfc822`), where its Message-ID is.
 
@@ -21,6 +22,9 @@ pub struct Bounce {
     pub about: Option<String>,
     /// Every `Final-Recipient` address, in the order given.
     pub final_recipients: Vec<String>,
+    /// The `Status` of each of `final_recipients`' groups, in the same
+    /// order ("" where a group has none).
+    pub statuses: Vec<String>,
 }
 
 /// Reads `raw` as a DSN; None if it is not one.
@@ -32,9 +36,10 @@ pub fn read(raw: &[u8]) -> Option<Bounce> {
     let mut bounce = Bounce::default();
     for part in message.parts.iter().skip(1) {
         if part.is_content_type("message", "delivery-status") {
-            bounce
-                .final_recipients
-                .extend(final_recipients(part.contents()));
+            for (recipient, status) in recipient_groups(part.contents()) {
+                bounce.final_recipients.push(recipient);
+                bounce.statuses.push(status);
+            }
         } else if bounce.about.is_none() {
             bounce.about = match &part.body {
                 PartType::Message(original) => original.message_id().map(str::to_string),
@@ -87,32 +92,48 @@ fn is_delivery_report(message: &Message<'_>) -> bool {
         .all(|(seen, wanted)| seen.eq_ignore_ascii_case(wanted))
 }
 
-/// The addresses of the `Final-Recipient` fields (RFC 3464 §2.3.2:
-/// `address-type ";" generic-address`), folded lines joined first.
-fn final_recipients(status: &[u8]) -> Vec<String> {
+/// Each per-recipient group's `Final-Recipient` address (RFC 3464 §2.3.2:
+/// `address-type ";" generic-address`) and `Status` (§2.3.4, the value up
+/// to any comment), folded lines joined first. Groups are separated by
+/// blank lines (§2.1); the first, per-message group names no recipient.
+fn recipient_groups(status: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(status);
-    let mut fields: Vec<String> = Vec::new();
+    let mut groups: Vec<Vec<String>> = vec![Vec::new()];
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        match (line.starts_with([' ', '\t']), fields.last_mut()) {
+        let group = groups.last_mut().expect("never empty");
+        if line.trim().is_empty() {
+            if !group.is_empty() {
+                groups.push(Vec::new());
+            }
+            continue;
+        }
+        match (line.starts_with([' ', '\t']), group.last_mut()) {
             (true, Some(field)) => field.push_str(line),
-            _ => fields.push(line.to_string()),
+            _ => group.push(line.to_string()),
         }
     }
-    fields
+    groups
         .iter()
-        .filter_map(|field| {
-            let (name, value) = field.split_once(':')?;
-            if !name.trim().eq_ignore_ascii_case("Final-Recipient") {
-                return None;
-            }
-            let (_, address) = value.split_once(';')?;
+        .filter_map(|fields| {
+            let value = |wanted: &str| {
+                fields.iter().find_map(|field| {
+                    let (name, value) = field.split_once(':')?;
+                    name.trim()
+                        .eq_ignore_ascii_case(wanted)
+                        .then(|| value.trim())
+                })
+            };
+            let (_, address) = value("Final-Recipient")?.split_once(';')?;
             let address = address.trim();
             let address = address
                 .strip_prefix('<')
                 .and_then(|a| a.strip_suffix('>'))
                 .unwrap_or(address);
-            (!address.is_empty()).then(|| address.to_string())
+            let status = value("Status")
+                .and_then(|v| v.split(['(', ' ', '\t']).next())
+                .unwrap_or_default();
+            (!address.is_empty()).then(|| (address.to_string(), status.to_string()))
         })
         .collect()
 }
@@ -143,7 +164,24 @@ mod tests {
             bounce.final_recipients,
             ["bob@acme.example", "carol@acme.example"]
         );
+        assert_eq!(bounce.statuses, ["5.1.1", "4.4.7"]);
         assert_eq!(message_id(DSN).as_deref(), Some("dsn1@gw.test"));
+    }
+
+    #[test]
+    fn each_status_is_read_from_its_own_recipients_group() {
+        let status = b"Reporting-MTA: dns; gw.test\r\nStatus: 2.0.0\r\n\r\n\
+            Status: 5.7.1 (policy)\r\nAction: failed\r\nFinal-Recipient: rfc822; <a@x.example>\r\n\
+            \r\n\r\nFinal-Recipient: rfc822; b@x.example\r\nAction: failed\r\n\r\n\
+            Final-Recipient: rfc822; c@x.example\r\nStatus:\r\n 4.4.7\r\n";
+        assert_eq!(
+            recipient_groups(status),
+            [
+                ("a@x.example".to_string(), "5.7.1".to_string()),
+                ("b@x.example".to_string(), String::new()),
+                ("c@x.example".to_string(), "4.4.7".to_string()),
+            ]
+        );
     }
 
     #[test]

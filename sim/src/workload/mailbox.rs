@@ -65,6 +65,10 @@ const LINE_BYTES_MAX: usize = 1024 * 1024;
 /// address (RFC 2606 `.invalid`).
 const NULL_SENDER_PLACEHOLDER: &str = "null-reverse-path@mailin.invalid";
 
+/// The enhanced status (RFC 3463 X.7.1: delivery not authorized, message
+/// refused) of a whole message refused after DATA by a content filter.
+const POLICY_REFUSAL_STATUS: &str = "5.7.1";
+
 /// Keeps a message once it is accepted (a Maildir in real mode); an error
 /// is answered 451, so the sender keeps it.
 pub type Store = Rc<dyn Fn(&dyn Env, &str, &[String], &[u8]) -> io::Result<()>>;
@@ -171,6 +175,24 @@ struct Witness {
     rejections: Rc<Rejections>,
 }
 
+impl Witness {
+    /// Logs a refusal of `to` at RCPT and answers it, the enhanced
+    /// `status` (RFC 3463) in both, so a DSN about it can be held to it.
+    fn refuse_rcpt(&self, to: &str, code: u16, status: &str, text: &str) -> Response {
+        self.env.observe(EventKind::MailboxRefused {
+            msg: None,
+            mail_from: Some(envelope_sender(&self.mail_from)),
+            client: self.peer.clone(),
+            rcpts: vec![to.to_string()],
+            code,
+            status: Some(status.to_string()),
+            dsn_about: None,
+            dsn_rcpts: Vec::new(),
+        });
+        Response::custom(code, format!("{status} {text}"))
+    }
+}
+
 impl Handler for Witness {
     fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
         self.mail_from = from.to_string();
@@ -187,29 +209,14 @@ impl Handler for Witness {
                 self.env.now(),
             );
             if greylisted {
-                self.env.observe(EventKind::MailboxRefused {
-                    msg: None,
-                    mail_from: Some(envelope_sender(&self.mail_from)),
-                    client: self.peer.clone(),
-                    rcpts: vec![to.to_string()],
-                    code: 451,
-                    dsn_about: None,
-                    dsn_rcpts: Vec::new(),
-                });
-                return Response::custom(451, "4.7.1 greylisted, try again later".into());
+                return self.refuse_rcpt(to, 451, "4.7.1", "greylisted, try again later");
             }
             return mailin::response::OK;
         }
-        self.env.observe(EventKind::MailboxRefused {
-            msg: None,
-            mail_from: Some(envelope_sender(&self.mail_from)),
-            client: self.peer.clone(),
-            rcpts: vec![to.to_string()],
-            code: 550,
-            dsn_about: None,
-            dsn_rcpts: Vec::new(),
-        });
-        mailin::response::NO_MAILBOX
+        match unknown {
+            true => self.refuse_rcpt(to, 550, "5.1.1", "no such user here"),
+            false => self.refuse_rcpt(to, 550, "5.7.1", "relaying denied"),
+        }
     }
 
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
@@ -338,7 +345,8 @@ fn answer(
     }
     if rejections.rejects(&done.rcpts) {
         refuse(env, client, &done.mail_from, &done.rcpts, &done.data);
-        return (b"554 5.7.1 message rejected by policy\r\n".to_vec(), None);
+        let reply = format!("554 {POLICY_REFUSAL_STATUS} message rejected by policy\r\n");
+        return (reply.into_bytes(), None);
     }
     if let Err(error) = store(env, &done.mail_from, &done.rcpts, &done.data) {
         tracing::warn!(host = env.host_name(), %error, "mailbox could not keep a message");
@@ -421,6 +429,7 @@ pub fn record(env: &dyn Env, client: &str, mail_from: &str, rcpts: &[String], da
             spam_tagged,
             dsn_about: bounce.about.clone(),
             dsn_rcpts: bounce.final_recipients.clone(),
+            dsn_statuses: bounce.statuses.clone(),
             unflagged_sha256: unflagged_sha256.clone(),
             client: client.to_string(),
         });
@@ -446,6 +455,7 @@ fn refuse(env: &dyn Env, client: &str, mail_from: &str, rcpts: &[String], data: 
         client: client.to_string(),
         rcpts: rcpts.to_vec(),
         code: 554,
+        status: Some(POLICY_REFUSAL_STATUS.to_string()),
         dsn_about: bounce.about,
         dsn_rcpts: bounce.final_recipients,
     });

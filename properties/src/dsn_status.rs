@@ -1,0 +1,283 @@
+//! `dsn_status`: every DSN says, for each failed recipient, why it failed:
+//! the status its server gave.
+//!
+//! RFC 3464 §2.3.4: each recipient's group carries a `Status` (an RFC 3463
+//! `class.subject.detail` code), and a DSN about a refusal reports the
+//! remote server's own enhanced code when its reply gave one (Postfix and
+//! Exim do), so the sender learns "no such user" (`5.1.1`) apart from
+//! "refused by policy" (`5.7.1`) or "mailbox full" (`5.2.2`). A DSN that
+//! goes to the right sender about the right recipients passes
+//! `dsn_correct` whatever its `Status` says; this judges the `Status`.
+//!
+//! Judged from the sender's mail server (its reading of each group's
+//! `Status`, `mailbox_received.dsn_statuses`) against the recipient's
+//! (`mailbox_refused`, with the enhanced code its reply gave):
+//! - every reported recipient has a `Status` of class 4 or 5 (RFC 3464
+//!   §2.3.4 and §2.3.3: a failed or delayed recipient);
+//! - a recipient its server refused with a 5xx before the DSN (at RCPT, or
+//!   after DATA for this message) is reported with the enhanced code of
+//!   one of those refusals, or with its class alone (`5.0.0` style) only
+//!   when that refusal gave none;
+//! - a recipient nobody refused (its lifetime ran out, or the next hop
+//!   lacked an extension the message needs) is held to the syntax only:
+//!   RFC 3463 leaves the choice (`4.4.7`, `5.4.7`, the last deferral's).
+//!
+//! DSNs from older logs (no statuses read) and DSNs refused by the
+//! sender's server (whose groups the witness does not log) are not judged.
+
+use std::collections::BTreeSet;
+
+use traces::Log;
+
+use crate::view::{Arrival, Outcomes, Pair, Refusal, ms};
+use crate::{Facts, Kind, Violation};
+
+pub const NAME: &str = "dsn_status";
+pub const KIND: Kind = Kind::Safety;
+pub const DESCRIPTION: &str = "every recipient a DSN reports has a Status of class 4 or 5, and \
+                               one its server refused is reported with the enhanced code that \
+                               server gave (RFC 3464 §2.3.4)";
+
+pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
+    judge(&Outcomes::build(log, facts))
+}
+
+pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for dsn in view.dsns.iter().filter(|d| !d.dsn_statuses.is_empty()) {
+        let Some(about) = &dsn.dsn_about else {
+            continue;
+        };
+        for (rcpt, status) in dsn.dsn_rcpts.iter().zip(dsn.dsn_statuses) {
+            let pair = Pair::new(about, rcpt);
+            if let Some(wrong) = misreported(view, dsn, &pair, status.trim()) {
+                let mut evidence = vec![dsn.index];
+                evidence.extend(wrong.refusals);
+                out.push(Violation::new(
+                    NAME,
+                    KIND,
+                    format!(
+                        "the DSN to {} ({}) reports {pair} as \"{}\": {}",
+                        dsn.rcpt,
+                        ms(dsn.t_us),
+                        status.trim(),
+                        wrong.why
+                    ),
+                    evidence,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Reported recipients held to a code their server gave: how often the
+/// strict rule had something to judge.
+pub fn held_to_a_server_code(view: &Outcomes<'_>) -> u64 {
+    let mut count = 0;
+    for dsn in view.dsns.iter().filter(|d| !d.dsn_statuses.is_empty()) {
+        let Some(about) = &dsn.dsn_about else {
+            continue;
+        };
+        for rcpt in &dsn.dsn_rcpts {
+            let pair = Pair::new(about, rcpt);
+            if refusals_before(view, dsn, &pair)
+                .iter()
+                .any(|r| r.status.is_some())
+            {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+/// The 5xx refusals of `pair`'s recipient seen before `dsn`: at RCPT, or
+/// after DATA of this very message.
+fn refusals_before<'v, 'a>(
+    view: &'v Outcomes<'a>,
+    dsn: &Arrival<'_>,
+    pair: &Pair,
+) -> Vec<&'v Refusal<'a>> {
+    view.refusals
+        .iter()
+        .filter(|r| {
+            r.code >= 500
+                && r.index < dsn.index
+                && r.rcpts.contains(&pair.rcpt)
+                && r.msg.as_ref().is_none_or(|m| *m == pair.msg)
+        })
+        .collect()
+}
+
+/// Why a reported status is wrong, and the refusals that show it.
+struct Misreport {
+    why: String,
+    refusals: Vec<usize>,
+}
+
+fn misreported(
+    view: &Outcomes<'_>,
+    dsn: &Arrival<'_>,
+    pair: &Pair,
+    status: &str,
+) -> Option<Misreport> {
+    let Some(class) = status_class(status) else {
+        return Some(Misreport {
+            why: "not a status code of class 4 or 5 (RFC 3463 class.subject.detail)".into(),
+            refusals: Vec::new(),
+        });
+    };
+    let refusals = refusals_before(view, dsn, pair);
+    if refusals.is_empty() {
+        return None;
+    }
+    let given: BTreeSet<&str> = refusals.iter().filter_map(|r| r.status).collect();
+    let class_only = refusals.iter().any(|r| r.status.is_none()) && class == 5;
+    if given.contains(status) || (class_only && status.ends_with(".0.0")) {
+        return None;
+    }
+    let said: Vec<String> = refusals
+        .iter()
+        .map(|r| match r.status {
+            Some(s) => format!("{} {s} ({}, {})", r.code, r.host, ms(r.t_us)),
+            None => format!(
+                "{} with no enhanced code ({}, {})",
+                r.code,
+                r.host,
+                ms(r.t_us)
+            ),
+        })
+        .collect();
+    Some(Misreport {
+        why: format!(
+            "its server refused it with {}, and a DSN reports the server's own code",
+            said.join(", ")
+        ),
+        refusals: refusals.iter().map(|r| r.index).collect(),
+    })
+}
+
+/// The class (4 or 5) of a well-formed RFC 3463 status of a failure.
+fn status_class(status: &str) -> Option<u8> {
+    let mut parts = status.split('.');
+    let class = match parts.next()? {
+        "4" => 4,
+        "5" => 5,
+        _ => return None,
+    };
+    let number = |part: Option<&str>| {
+        part.is_some_and(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    (number(parts.next()) && number(parts.next()) && parts.next().is_none()).then_some(class)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{Arrive, MX, Run, assert_reported, clean_run, facts};
+    use traces::{EventKind, Told};
+
+    const BOB: &str = "bob@acme.example";
+
+    /// m5 (erin's, to bob) accepted; bob refused with `code` and `status`.
+    fn refused_m5(code: u16, status: Option<&str>, after_data: bool) -> Run {
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &[BOB]);
+        run.push(
+            "mbx-acme",
+            EventKind::MailboxRefused {
+                msg: after_data.then(|| "m5".into()),
+                mail_from: Some("erin@sender.example".into()),
+                client: MX.into(),
+                rcpts: vec![BOB.into()],
+                code,
+                status: status.map(Into::into),
+                dsn_about: None,
+                dsn_rcpts: Vec::new(),
+            },
+        );
+        run
+    }
+
+    /// The DSN about m5 reaching erin, reporting bob with `status`.
+    fn dsn_reporting(run: &mut Run, status: &str) {
+        run.arrive(Arrive {
+            host: "mbx-ext",
+            msg: "dsn-m5",
+            rcpt: "erin@sender.example",
+            mail_from: "",
+            dsn_about: Some("m5"),
+            dsn_rcpts: &[BOB],
+            dsn_statuses: &[status],
+            ..Arrive::default()
+        });
+    }
+
+    #[test]
+    fn a_clean_log_passes() {
+        assert_eq!(check(&clean_run().log, &facts()), vec![]);
+    }
+
+    #[test]
+    fn the_servers_own_code_passes_and_a_generic_one_is_reported() {
+        for after_data in [false, true] {
+            let mut run = refused_m5(550, Some("5.1.1"), after_data);
+            dsn_reporting(&mut run, "5.1.1");
+            assert_eq!(check(&run.log, &facts()), vec![]);
+            let mut run = refused_m5(550, Some("5.1.1"), after_data);
+            dsn_reporting(&mut run, "5.0.0");
+            let found = check(&run.log, &facts());
+            assert_reported(&found, NAME, "refused it with 550 5.1.1");
+            assert_eq!(found[0].events.len(), 2);
+        }
+    }
+
+    #[test]
+    fn a_refusal_without_a_code_allows_its_class_alone() {
+        let mut run = refused_m5(550, None, false);
+        dsn_reporting(&mut run, "5.0.0");
+        assert_eq!(check(&run.log, &facts()), vec![]);
+        let mut run = refused_m5(550, None, false);
+        dsn_reporting(&mut run, "5.2.2");
+        assert_reported(&check(&run.log, &facts()), NAME, "no enhanced code");
+    }
+
+    #[test]
+    fn a_missing_or_malformed_status_is_reported_even_for_expired_mail() {
+        for bad in ["", "2.0.0", "5.1", "5.x.1", "5.1.1.1", "5.1.1234"] {
+            let mut run = Run::new();
+            run.send("m5", Told::Accepted, &[BOB]);
+            dsn_reporting(&mut run, bad);
+            assert_reported(&check(&run.log, &facts()), NAME, "not a status code");
+        }
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &[BOB]);
+        dsn_reporting(&mut run, "4.4.7");
+        assert_eq!(check(&run.log, &facts()), vec![]);
+    }
+
+    #[test]
+    fn a_temporary_refusal_or_one_of_another_message_after_data_sets_no_code() {
+        let mut run = refused_m5(451, Some("4.7.1"), false);
+        dsn_reporting(&mut run, "4.4.7");
+        assert_eq!(check(&run.log, &facts()), vec![]);
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &[BOB]);
+        run.push(
+            "mbx-acme",
+            EventKind::MailboxRefused {
+                msg: Some("m1".into()),
+                mail_from: Some("alice@sender.example".into()),
+                client: MX.into(),
+                rcpts: vec![BOB.into()],
+                code: 554,
+                status: Some("5.7.1".into()),
+                dsn_about: None,
+                dsn_rcpts: Vec::new(),
+            },
+        );
+        dsn_reporting(&mut run, "4.4.7");
+        assert_eq!(check(&run.log, &facts()), vec![]);
+    }
+}
