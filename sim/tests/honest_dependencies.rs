@@ -93,6 +93,15 @@ fn acme_arrivals(outcome: &RunOutcome, acme: &BTreeSet<String>) -> Vec<u64> {
         .collect()
 }
 
+/// `scenario` with `bug` switched on violates `property` on `engine`.
+fn assert_caught(engine: Engine, scenario: &Scenario, bug: &str, property: &str) {
+    let violated = violated_with(engine, scenario, bug);
+    assert!(
+        violated.iter().any(|p| p == property),
+        "{engine}, {bug}: {violated:?}"
+    );
+}
+
 /// Properties `scenario` with `bug` switched on violates on `engine`.
 fn violated_with(engine: Engine, scenario: &Scenario, bug: &str) -> Vec<String> {
     let mut buggy = scenario.clone();
@@ -124,27 +133,14 @@ fn a_greylisting_mailbox_is_retried_and_a_gateway_that_bounces_on_4xx_is_caught(
             .count();
         assert!(greylisted > 0, "{engine}: {}", outcome.summary());
         assert_eq!(outcome.report.sometimes.greylisted, greylisted as u64);
-        let mut buggy = faulted.clone();
-        buggy.bugs = vec!["bounce-on-4xx".into()];
-        let judged = sim::run::run_on(engine, &buggy, buggy.seed);
-        let violated: Vec<&str> = (judged.report.violations.iter())
-            .map(|v| v.property.as_str())
-            .collect();
-        assert!(
-            violated.contains(&"no_false_bounce"),
-            "{engine}: {violated:?}"
-        );
+        assert_caught(engine, &faulted, "bounce-on-4xx", "no_false_bounce");
         // The retries were paced, as judged from the server's side; a
         // gateway that retries at once is seen there.
         assert!(
             outcome.report.sometimes.retries_paced_judged > 0,
             "{engine}"
         );
-        let violated = violated_with(engine, &faulted, "retry-without-backoff");
-        assert!(
-            violated.iter().any(|p| p == "retry_paced"),
-            "{engine}: {violated:?}"
-        );
+        assert_caught(engine, &faulted, "retry-without-backoff", "retry_paced");
     }
 }
 
@@ -187,15 +183,12 @@ fn users_unknown_are_refused_at_rcpt_bounced_once_and_a_gateway_that_retries_is_
             outcome.report.sometimes.dsn_statuses_held_to_server_code > 0,
             "{engine}"
         );
-        let violated = violated_with(engine, &faulted, "dsn-status-generic");
-        assert!(
-            violated.iter().any(|p| p == "dsn_status"),
-            "{engine}: {violated:?}"
-        );
-        let violated = violated_with(engine, &faulted, "retry-after-5xx");
-        assert!(
-            violated.iter().any(|p| p == "no_retry_after_refusal"),
-            "{engine}: {violated:?}"
+        assert_caught(engine, &faulted, "dsn-status-generic", "dsn_status");
+        assert_caught(
+            engine,
+            &faulted,
+            "retry-after-5xx",
+            "no_retry_after_refusal",
         );
         // Without the fault nothing refuses at RCPT: the bug is invisible.
         let unfaulted = violated_with(engine, &scenario, "retry-after-5xx");
@@ -223,11 +216,7 @@ fn a_tarpit_makes_every_delivery_to_it_slower_and_none_is_lost() {
             first(&after),
             first(&before)
         );
-        let buggy = violated_with(engine, &faulted, "dot-timeout-bounces");
-        assert!(
-            buggy.iter().any(|p| p == "no_false_bounce"),
-            "{engine}: {buggy:?}"
-        );
+        assert_caught(engine, &faulted, "dot-timeout-bounces", "no_false_bounce");
         // Replies in time: the short wait never runs out.
         let unfaulted = violated_with(engine, &scenario, "dot-timeout-bounces");
         assert!(unfaulted.is_empty(), "{engine}: {unfaulted:?}");
@@ -267,11 +256,7 @@ fn a_reset_in_the_middle_of_the_data_delivers_nothing_until_it_ends() {
             arrivals.iter().all(|&t| t >= 10_000),
             "{engine}: acme received mail at {arrivals:?} ms during the resets"
         );
-        let buggy = violated_with(engine, &faulted, "drop-means-delivered");
-        assert!(
-            buggy.iter().any(|p| p == "no_acked_loss"),
-            "{engine}: {buggy:?}"
-        );
+        assert_caught(engine, &faulted, "drop-means-delivered", "no_acked_loss");
         let unfaulted = violated_with(engine, &scenario, "drop-means-delivered");
         assert!(unfaulted.is_empty(), "{engine}: {unfaulted:?}");
     }
@@ -327,11 +312,7 @@ fn dsns_wait_out_a_senders_failing_dns_and_a_gateway_that_takes_servfail_for_nxd
             dsns_delivered.iter().all(|&t| t >= 12_000),
             "{engine}: DSNs arrived at {dsns_delivered:?} ms with no MX answer"
         );
-        let buggy = violated_with(engine, &faulted, "servfail-bounces");
-        assert!(
-            buggy.iter().any(|p| p == "no_acked_loss"),
-            "{engine}: {buggy:?}"
-        );
+        assert_caught(engine, &faulted, "servfail-bounces", "no_acked_loss");
         // With the DNS answering, every DSN finds its way.
         let refusing_only = with_fault(
             &scenario,
