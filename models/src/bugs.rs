@@ -148,6 +148,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "reports every recipient its server refused as 5.0.0 in the DSN, whatever enhanced status the server's reply gave",
     ),
     (
+        "dsn-delayed-for-expired",
+        "reports a recipient it gave up at expiry (a status of class 4) with Action: delayed, telling the sender its mail is still being tried",
+    ),
+    (
         "null-sender-is-dsn",
         "takes any message with a null reverse-path (MAIL FROM:<>) for a DSN of its own: routes it by MX instead of to the tenant's mailbox server and never quarantines it",
     ),

@@ -22,6 +22,19 @@
 //!   lacked an extension the message needs) is held to the syntax only:
 //!   RFC 3463 leaves the choice (`4.4.7`, `5.4.7`, the last deferral's).
 //!
+//! And the fields around it (read as the witness reads them, `dsn_actions`
+//! and `dsn_reporting_mta`):
+//! - the per-message group (the first of the delivery-status part) names
+//!   the `Reporting-MTA` (RFC 3464 §2.2.2, required);
+//! - every recipient's `Action` is `failed` or `delayed` (§2.3.3): the
+//!   workload never asks for notices of success (no `NOTIFY=` in any
+//!   `RCPT`, so RFC 3461 §4.1's default, failure and perhaps delay,
+//!   holds), and a group with no `Action` is not a report at all;
+//! - a `delayed` recipient's `Status` is of class 4 (§2.3.4: the message
+//!   is still queued); whether mail reported only as delayed was then
+//!   delivered or bounced is `no_acked_loss`'s to judge (a delay notice
+//!   settles nothing, `Arrival::reported_failed`).
+//!
 //! DSNs from older logs (no statuses read) and DSNs refused by the
 //! sender's server (whose groups the witness does not log) are not judged.
 
@@ -34,9 +47,10 @@ use crate::{Facts, Kind, Violation};
 
 pub const NAME: &str = "dsn_status";
 pub const KIND: Kind = Kind::Safety;
-pub const DESCRIPTION: &str = "every recipient a DSN reports has a Status of class 4 or 5, and \
-                               one its server refused is reported with the enhanced code that \
-                               server gave (RFC 3464 §2.3.4)";
+pub const DESCRIPTION: &str = "every recipient a DSN reports has a Status of class 4 or 5 and an \
+                               Action of failed or delayed (class 4), one its server refused is \
+                               reported with the enhanced code that server gave, and the DSN \
+                               names its Reporting-MTA (RFC 3464 §2.2.2, §2.3.3, §2.3.4)";
 
 pub fn check(log: &Log, facts: &Facts) -> Vec<Violation> {
     judge(&Outcomes::build(log, facts))
@@ -48,8 +62,36 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
         let Some(about) = &dsn.dsn_about else {
             continue;
         };
-        for (rcpt, status) in dsn.dsn_rcpts.iter().zip(dsn.dsn_statuses) {
+        let actions_read = dsn.dsn_actions.len() == dsn.dsn_rcpts.len();
+        if actions_read && dsn.dsn_reporting_mta.trim().is_empty() {
+            out.push(Violation::new(
+                NAME,
+                KIND,
+                format!(
+                    "the DSN to {} ({}) about {about} names no Reporting-MTA in its \
+                     per-message fields (RFC 3464 §2.2.2: required)",
+                    dsn.rcpt,
+                    ms(dsn.t_us)
+                ),
+                vec![dsn.index],
+            ));
+        }
+        for (i, (rcpt, status)) in dsn.dsn_rcpts.iter().zip(dsn.dsn_statuses).enumerate() {
             let pair = Pair::new(about, rcpt);
+            let action = actions_read.then(|| dsn.dsn_actions[i].trim());
+            if let Some(why) = action.and_then(|a| wrong_action(a, status.trim())) {
+                out.push(Violation::new(
+                    NAME,
+                    KIND,
+                    format!(
+                        "the DSN to {} ({}) reports {pair} with Action \"{}\": {why}",
+                        dsn.rcpt,
+                        ms(dsn.t_us),
+                        action.unwrap_or_default()
+                    ),
+                    vec![dsn.index],
+                ));
+            }
             if let Some(wrong) = misreported(view, dsn, &pair, status.trim()) {
                 let mut evidence = vec![dsn.index];
                 evidence.extend(wrong.refusals);
@@ -158,6 +200,23 @@ fn misreported(
     })
 }
 
+/// Why a recipient's `Action` is wrong beside its `Status`, if it is.
+fn wrong_action(action: &str, status: &str) -> Option<&'static str> {
+    if action.eq_ignore_ascii_case("failed") {
+        return None;
+    }
+    if action.eq_ignore_ascii_case("delayed") {
+        return (status_class(status) != Some(4))
+            .then_some("a delay is reported with a status of class 4 (RFC 3464 §2.3.4)");
+    }
+    Some(if action.is_empty() {
+        "every recipient's group has an Action (RFC 3464 §2.3.3)"
+    } else {
+        "the sender asked to hear of failures (and delays) only (RFC 3461 §4.1), \
+         and this is neither"
+    })
+}
+
 /// The class (4 or 5) of a well-formed RFC 3463 status of a failure.
 fn status_class(status: &str) -> Option<u8> {
     let mut parts = status.split('.');
@@ -200,7 +259,8 @@ mod tests {
         run
     }
 
-    /// The DSN about m5 reaching erin, reporting bob with `status`.
+    /// The DSN about m5 reaching erin, reporting bob with `status` (and
+    /// no `Action` or `Reporting-MTA` read, as in older logs).
     fn dsn_reporting(run: &mut Run, status: &str) {
         run.arrive(Arrive {
             host: "mbx-ext",
@@ -212,6 +272,67 @@ mod tests {
             dsn_statuses: &[status],
             ..Arrive::default()
         });
+    }
+
+    /// The same DSN with its `Action` and `Reporting-MTA` read.
+    fn dsn_with(run: &mut Run, status: &str, action: &str, reporting_mta: &str) {
+        run.arrive(Arrive {
+            host: "mbx-ext",
+            msg: "dsn-m5",
+            rcpt: "erin@sender.example",
+            mail_from: "",
+            dsn_about: Some("m5"),
+            dsn_rcpts: &[BOB],
+            dsn_statuses: &[status],
+            dsn_actions: &[action],
+            dsn_reporting_mta: reporting_mta,
+            ..Arrive::default()
+        });
+    }
+
+    fn accepted_m5() -> Run {
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &[BOB]);
+        run
+    }
+
+    #[test]
+    fn failed_of_either_class_and_delayed_of_class_4_pass() {
+        for (status, action) in [
+            ("5.1.1", "failed"),
+            ("4.4.7", "Failed"),
+            ("4.4.7", "delayed"),
+        ] {
+            let mut run = accepted_m5();
+            dsn_with(&mut run, status, action, "dns; gw-1");
+            assert_eq!(check(&run.log, &facts()), vec![], "{status} {action}");
+        }
+    }
+
+    #[test]
+    fn a_delay_of_class_5_or_an_action_nobody_asked_for_is_reported() {
+        let cases = [
+            ("5.1.1", "delayed", "class 4"),
+            ("5.1.1", "delivered", "failures (and delays) only"),
+            ("4.4.7", "relayed", "failures (and delays) only"),
+            ("5.1.1", "", "has an Action"),
+        ];
+        for (status, action, why) in cases {
+            let mut run = accepted_m5();
+            dsn_with(&mut run, status, action, "dns; gw-1");
+            assert_reported(&check(&run.log, &facts()), NAME, why);
+        }
+    }
+
+    #[test]
+    fn a_dsn_without_a_reporting_mta_is_reported_once_read() {
+        let mut run = accepted_m5();
+        dsn_with(&mut run, "5.1.1", "failed", " ");
+        assert_reported(&check(&run.log, &facts()), NAME, "no Reporting-MTA");
+        // An old log (no actions read) is not held to it.
+        let mut run = accepted_m5();
+        dsn_reporting(&mut run, "5.1.1");
+        assert_eq!(check(&run.log, &facts()), vec![]);
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{Run, assert_reported, clean_run, facts};
+    use crate::testkit::{Arrive, Run, assert_reported, clean_run, facts};
     use traces::{Told, Verdict};
 
     #[test]
@@ -97,6 +97,32 @@ mod tests {
         run.send("m3", Told::Accepted, &["bob@acme.example"]);
         run.quarantine("m3", "eu-west-1");
         assert_eq!(check(&run.log, &facts()), vec![]);
+    }
+
+    #[test]
+    fn only_a_recipient_reported_failed_is_settled_by_a_dsn() {
+        for (action, settled) in [("failed", true), ("delayed", false), ("", false)] {
+            let mut run = Run::new();
+            run.send("m5", Told::Accepted, &["bob@acme.example"]);
+            run.arrive(Arrive {
+                host: "mbx-ext",
+                msg: "d",
+                rcpt: "erin@sender.example",
+                mail_from: "",
+                dsn_about: Some("m5"),
+                dsn_rcpts: &["bob@acme.example"],
+                dsn_statuses: &["4.4.7"],
+                dsn_actions: &[action],
+                dsn_reporting_mta: "dns; gw-1",
+                ..Arrive::default()
+            });
+            let found = check(&run.log, &facts());
+            if settled {
+                assert_eq!(found, vec![], "{action}");
+            } else {
+                assert_reported(&found, NAME, "m5");
+            }
+        }
     }
 
     #[test]

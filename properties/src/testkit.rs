@@ -134,6 +134,10 @@ pub struct Arrive<'a> {
     pub dsn_rcpts: &'a [&'a str],
     /// For a DSN: the `Status` of each of `dsn_rcpts` (none: not read).
     pub dsn_statuses: &'a [&'a str],
+    /// For a DSN: the `Action` of each of `dsn_rcpts` (none: not read).
+    pub dsn_actions: &'a [&'a str],
+    /// For a DSN: its `Reporting-MTA` ("": none, or not read).
+    pub dsn_reporting_mta: &'a str,
     /// The host that delivered it.
     pub client: &'a str,
 }
@@ -149,6 +153,8 @@ impl Default for Arrive<'_> {
             dsn_about: None,
             dsn_rcpts: &[],
             dsn_statuses: &[],
+            dsn_actions: &[],
+            dsn_reporting_mta: "",
             client: "gw-us-east-1-0",
         }
     }
@@ -261,6 +267,8 @@ impl Run {
                 dsn_about: a.dsn_about.map(str::to_string),
                 dsn_rcpts: a.dsn_rcpts.iter().map(|r| r.to_string()).collect(),
                 dsn_statuses: a.dsn_statuses.iter().map(|s| s.to_string()).collect(),
+                dsn_actions: a.dsn_actions.iter().map(|s| s.to_string()).collect(),
+                dsn_reporting_mta: a.dsn_reporting_mta.into(),
                 unflagged_sha256: "00".into(),
                 client: a.client.into(),
             },

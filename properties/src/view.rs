@@ -71,6 +71,12 @@ pub struct Arrival<'a> {
     /// For a DSN: the `Status` it gives each of `dsn_rcpts`, same order
     /// (empty in old logs, and for a DSN refused after DATA).
     pub dsn_statuses: &'a [String],
+    /// For a DSN: the `Action` it gives each of `dsn_rcpts`, same order,
+    /// as written (empty in old logs, and for a DSN refused after DATA).
+    pub dsn_actions: &'a [String],
+    /// For a DSN: its per-message `Reporting-MTA` ("" when it has none, in
+    /// old logs, and for a DSN refused after DATA).
+    pub dsn_reporting_mta: &'a str,
     /// SHA-256 of the bytes as they arrived.
     pub body_sha256: &'a str,
     /// Header fields the mailbox took off as added in transit, in order.
@@ -83,6 +89,29 @@ pub struct Arrival<'a> {
     /// The host that delivered it, as the network named it ("" when not
     /// known: a refusal).
     pub client: &'a str,
+}
+
+impl Arrival<'_> {
+    /// The recipients this DSN reports as failed: those whose group says
+    /// `Action: failed` (RFC 3464 §2.3.3). A `delayed` group warns that
+    /// the message is still queued, it settles nothing; a group with no
+    /// `Action`, or another, tells the sender nothing to act on. In logs
+    /// from before the witness read actions, every recipient named.
+    pub fn reported_failed(&self) -> impl Iterator<Item = &String> {
+        let read = self.dsn_actions.len() == self.dsn_rcpts.len();
+        self.dsn_rcpts
+            .iter()
+            .zip(
+                self.dsn_actions
+                    .iter()
+                    .map(Some)
+                    .chain(std::iter::repeat(None)),
+            )
+            .filter(move |(_, action)| {
+                !read || action.is_some_and(|a| a.trim().eq_ignore_ascii_case("failed"))
+            })
+            .map(|(rcpt, _)| rcpt)
+    }
 }
 
 /// A `message_built`: what a sender put in a message, before any attempt.
@@ -481,6 +510,8 @@ impl<'a> Outcomes<'a> {
                 dsn_about,
                 dsn_rcpts,
                 dsn_statuses,
+                dsn_actions,
+                dsn_reporting_mta,
                 body_sha256,
                 additions,
                 original_sha256,
@@ -499,6 +530,8 @@ impl<'a> Outcomes<'a> {
                     dsn_about: dsn_about.as_deref().map(msg_key),
                     dsn_rcpts: dsn_rcpts.iter().map(|r| addr_key(r)).collect(),
                     dsn_statuses: dsn_statuses.as_slice(),
+                    dsn_actions: dsn_actions.as_slice(),
+                    dsn_reporting_mta: dsn_reporting_mta.as_str(),
                     body_sha256: body_sha256.as_str(),
                     additions: additions.as_slice(),
                     original_sha256: original_sha256.as_str(),
@@ -514,7 +547,7 @@ impl<'a> Outcomes<'a> {
                         self.deliveries.entry(pair).or_default().push(arrival);
                     }
                     Some(about) => {
-                        let reported: BTreeSet<&String> = arrival.dsn_rcpts.iter().collect();
+                        let reported: BTreeSet<&String> = arrival.reported_failed().collect();
                         for rcpt in reported {
                             self.bounces
                                 .entry(Pair {
@@ -564,6 +597,8 @@ impl<'a> Outcomes<'a> {
                             dsn_about: Some(about.clone()),
                             dsn_rcpts: dsn_rcpts.clone(),
                             dsn_statuses: &[],
+                            dsn_actions: &[],
+                            dsn_reporting_mta: "",
                             body_sha256: "",
                             additions: &[],
                             original_sha256: "",

@@ -492,6 +492,8 @@ mod tests {
                 dsn_about: Some("<m1@mailsim.test>".into()),
                 dsn_rcpts: vec!["b@acme.example".into()],
                 dsn_statuses: vec![],
+                dsn_actions: vec![],
+                dsn_reporting_mta: String::new(),
             },
         );
         assert_eq!(life_of(&log, "m1@mailsim.test").len(), 1);

@@ -257,6 +257,17 @@ fn dsn_status_generic_hides_why_the_server_refused() {
 }
 
 #[test]
+fn dsn_delayed_for_expired_tells_the_sender_to_wait_for_nothing() {
+    // bounces: mail waits out its queue lifetime behind a mailbox outage.
+    // The DSN goes to the right sender about the right recipients with a
+    // well-formed Status; only its Action, read by the sender's server,
+    // says the message is still queued, so nothing settled it.
+    hunted("dsn-delayed-for-expired", "no_acked_loss", 3);
+    // Nothing expires.
+    invisible_without_its_fault("dsn-delayed-for-expired", sim::scenario::Family::Calm);
+}
+
+#[test]
 fn quarantine_clean_mail_holds_what_no_scanner_answered_for() {
     // Settled as quarantined, so nothing is lost by count: only ground
     // truth says the held mail was clean.

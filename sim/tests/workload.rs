@@ -323,6 +323,8 @@ fn a_mailbox_that_receives_a_dsn_records_what_it_is_about() {
             dsn_about,
             dsn_rcpts,
             dsn_statuses,
+            dsn_actions,
+            dsn_reporting_mta,
             ..
         },
     ] = received(&events)[..]
@@ -338,6 +340,8 @@ fn a_mailbox_that_receives_a_dsn_records_what_it_is_about() {
     assert_eq!(dsn_rcpts, &["alice@acme.example".to_string()]);
     // The gateway's DSN format, read by the witness's own parser.
     assert_eq!(dsn_statuses, &["5.1.1".to_string()]);
+    assert_eq!(dsn_actions, &["failed".to_string()]);
+    assert!(dsn_reporting_mta.starts_with("dns;"), "{dsn_reporting_mta}");
 }
 
 /// An SMTP server that takes every message and hangs up instead of

@@ -529,6 +529,8 @@ mod tests {
                 dsn_about: None,
                 dsn_rcpts: vec![],
                 dsn_statuses: vec![],
+                dsn_actions: vec![],
+                dsn_reporting_mta: String::new(),
                 unflagged_sha256: "cd".into(),
                 client: "gw-aws-us-east-1-0".into(),
             },

@@ -191,6 +191,16 @@ pub enum EventKind {
         /// in logs from before the witness read it.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         dsn_statuses: Vec<String>,
+        /// For a DSN: the `Action` it gives each of `dsn_rcpts`, in the
+        /// same order, as written ("" for a recipient whose fields have
+        /// none). Absent in logs from before the witness read it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dsn_actions: Vec<String>,
+        /// For a DSN: its per-message `Reporting-MTA` field ("" when the
+        /// first group of its delivery-status part has none, and in logs
+        /// from before the witness read it).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        dsn_reporting_mta: String,
         /// SHA-256 of the bytes with only the `X-Spam-Flag` fields taken
         /// off: what the gateway's scanner must have judged (its
         /// `scan_verdict.input_sha256`), since the tag follows the verdict.

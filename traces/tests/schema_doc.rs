@@ -71,6 +71,8 @@ fn one_of_each() -> Vec<EventKind> {
             dsn_rcpts: vec![],
             // Non-empty, so that the row is asked to name it.
             dsn_statuses: vec![s()],
+            dsn_actions: vec![s()],
+            dsn_reporting_mta: s(),
             unflagged_sha256: s(),
             client: s(),
         },

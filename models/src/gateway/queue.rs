@@ -546,11 +546,18 @@ async fn queue_dsn(node: &SharedNode, entry: &mut Entry, raw: &[u8]) {
                 RcptState::Bounced { status, diagnostic } => (status.clone(), diagnostic.clone()),
                 _ => ("5.0.0".to_string(), "smtp; undeliverable".to_string()),
             };
+            // The bug reads a class-4 status (given up at expiry after
+            // temporary refusals) as "still trying".
+            let action = if node.config.bug("dsn-delayed-for-expired") && status.starts_with('4') {
+                "delayed"
+            } else {
+                "failed"
+            };
             FailedRecipient {
                 rcpt: rcpt.clone(),
                 status,
                 diagnostic,
-                action: "failed".into(),
+                action: action.into(),
             }
         })
         .collect();

@@ -5,9 +5,10 @@
 //! gateway's DSN module: a DSN the gateway formats wrongly must look wrong
 //! here, not be read back by the same mistake. A DSN is a
 //! `multipart/report; report-type=delivery-status` message (RFC 6522) whose
-//! `message/delivery-status` part holds per-recipient fields
+//! `message/delivery-status` part holds a group of per-message fields
+//! (`Reporting-MTA`, required) and then per-recipient fields
 //! (`Final-Recipient: rfc822; addr`, `Action`, `Status`, one group per
-//! recipient, groups separated by blank lines), and whose third
+//! recipient), groups separated by blank lines, and whose third
 //! part returns the original's header (`text/rfc822-headers`, or the whole
 //! original as `message/rfc822`), where its Message-ID is.
 
@@ -25,6 +26,11 @@ pub struct Bounce {
     /// The `Status` of each of `final_recipients`' groups, in the same
     /// order ("" where a group has none).
     pub statuses: Vec<String>,
+    /// The `Action` of each of `final_recipients`' groups, in the same
+    /// order, as written ("" where a group has none).
+    pub actions: Vec<String>,
+    /// The per-message group's `Reporting-MTA` ("" when it has none).
+    pub reporting_mta: String,
 }
 
 /// Reads `raw` as a DSN; None if it is not one.
@@ -36,9 +42,21 @@ pub fn read(raw: &[u8]) -> Option<Bounce> {
     let mut bounce = Bounce::default();
     for part in message.parts.iter().skip(1) {
         if part.is_content_type("message", "delivery-status") {
-            for (recipient, status) in recipient_groups(part.contents()) {
+            let groups = field_groups(part.contents());
+            if let Some(per_message) = groups.first() {
+                bounce.reporting_mta = field(per_message, "Reporting-MTA")
+                    .unwrap_or_default()
+                    .to_string();
+            }
+            for group in groups.iter().skip(1) {
+                let Some(recipient) = recipient_of(group) else {
+                    continue;
+                };
                 bounce.final_recipients.push(recipient);
-                bounce.statuses.push(status);
+                bounce.statuses.push(status_of(group));
+                bounce
+                    .actions
+                    .push(field(group, "Action").unwrap_or_default().to_string());
             }
         } else if bounce.about.is_none() {
             bounce.about = match &part.body {
@@ -92,11 +110,11 @@ fn is_delivery_report(message: &Message<'_>) -> bool {
         .all(|(seen, wanted)| seen.eq_ignore_ascii_case(wanted))
 }
 
-/// Each per-recipient group's `Final-Recipient` address (RFC 3464 §2.3.2:
-/// `address-type ";" generic-address`) and `Status` (§2.3.4, the value up
-/// to any comment), folded lines joined first. Groups are separated by
-/// blank lines (§2.1); the first, per-message group names no recipient.
-fn recipient_groups(status: &[u8]) -> Vec<(String, String)> {
+/// The groups of fields of a `message/delivery-status` body, folded lines
+/// joined (RFC 3464 §2.1: groups are separated by blank lines; the first
+/// holds the per-message fields, each later one a recipient's, so a
+/// recipient's fields written into the first group are not a recipient's).
+fn field_groups(status: &[u8]) -> Vec<Vec<String>> {
     let text = String::from_utf8_lossy(status);
     let mut groups: Vec<Vec<String>> = vec![Vec::new()];
     for line in text.split('\n') {
@@ -113,29 +131,38 @@ fn recipient_groups(status: &[u8]) -> Vec<(String, String)> {
             _ => group.push(line.to_string()),
         }
     }
+    groups.retain(|g| !g.is_empty());
     groups
-        .iter()
-        .filter_map(|fields| {
-            let value = |wanted: &str| {
-                fields.iter().find_map(|field| {
-                    let (name, value) = field.split_once(':')?;
-                    name.trim()
-                        .eq_ignore_ascii_case(wanted)
-                        .then(|| value.trim())
-                })
-            };
-            let (_, address) = value("Final-Recipient")?.split_once(';')?;
-            let address = address.trim();
-            let address = address
-                .strip_prefix('<')
-                .and_then(|a| a.strip_suffix('>'))
-                .unwrap_or(address);
-            let status = value("Status")
-                .and_then(|v| v.split(['(', ' ', '\t']).next())
-                .unwrap_or_default();
-            (!address.is_empty()).then(|| (address.to_string(), status.to_string()))
-        })
-        .collect()
+}
+
+/// The value of the field `wanted` in `group`, trimmed.
+fn field<'g>(group: &'g [String], wanted: &str) -> Option<&'g str> {
+    group.iter().find_map(|field| {
+        let (name, value) = field.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case(wanted)
+            .then(|| value.trim())
+    })
+}
+
+/// A recipient group's `Final-Recipient` address (RFC 3464 §2.3.2:
+/// `address-type ";" generic-address`).
+fn recipient_of(group: &[String]) -> Option<String> {
+    let (_, address) = field(group, "Final-Recipient")?.split_once(';')?;
+    let address = address.trim();
+    let address = address
+        .strip_prefix('<')
+        .and_then(|a| a.strip_suffix('>'))
+        .unwrap_or(address);
+    (!address.is_empty()).then(|| address.to_string())
+}
+
+/// A recipient group's `Status` (§2.3.4), the value up to any comment.
+fn status_of(group: &[String]) -> String {
+    field(group, "Status")
+        .and_then(|v| v.split(['(', ' ', '\t']).next())
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -165,23 +192,59 @@ mod tests {
             ["bob@acme.example", "carol@acme.example"]
         );
         assert_eq!(bounce.statuses, ["5.1.1", "4.4.7"]);
+        assert_eq!(bounce.actions, ["failed", "failed"]);
+        assert_eq!(bounce.reporting_mta, "dns; gw.test");
         assert_eq!(message_id(DSN).as_deref(), Some("dsn1@gw.test"));
     }
 
+    /// The delivery-status part of `DSN` replaced by `status`.
+    fn with_status(status: &str) -> Vec<u8> {
+        let text = String::from_utf8_lossy(DSN).into_owned();
+        let (head, rest) = text
+            .split_once("delivery-status\r\n\r\n")
+            .expect("a status part");
+        let (_, tail) = rest
+            .split_once("--b1\r\nContent-Type: text/rfc822")
+            .expect("headers");
+        format!("{head}delivery-status\r\n\r\n{status}--b1\r\nContent-Type: text/rfc822{tail}")
+            .into_bytes()
+    }
+
     #[test]
-    fn each_status_is_read_from_its_own_recipients_group() {
-        let status = b"Reporting-MTA: dns; gw.test\r\nStatus: 2.0.0\r\n\r\n\
-            Status: 5.7.1 (policy)\r\nAction: failed\r\nFinal-Recipient: rfc822; <a@x.example>\r\n\
-            \r\n\r\nFinal-Recipient: rfc822; b@x.example\r\nAction: failed\r\n\r\n\
-            Final-Recipient: rfc822; c@x.example\r\nStatus:\r\n 4.4.7\r\n";
+    fn each_status_and_action_is_read_from_its_own_recipients_group() {
+        let bounce = read(&with_status(
+            "Reporting-MTA: dns; gw.test\r\nStatus: 2.0.0\r\n\r\n\
+             Status: 5.7.1 (policy)\r\nAction: failed\r\nFinal-Recipient: rfc822; <a@x.example>\r\n\
+             \r\n\r\nFinal-Recipient: rfc822; b@x.example\r\nAction: Delayed\r\n\r\n\
+             Final-Recipient: rfc822; c@x.example\r\nStatus:\r\n 4.4.7\r\n",
+        ))
+        .expect("a DSN");
         assert_eq!(
-            recipient_groups(status),
-            [
-                ("a@x.example".to_string(), "5.7.1".to_string()),
-                ("b@x.example".to_string(), String::new()),
-                ("c@x.example".to_string(), "4.4.7".to_string()),
-            ]
+            bounce.final_recipients,
+            ["a@x.example", "b@x.example", "c@x.example"]
         );
+        assert_eq!(bounce.statuses, ["5.7.1", "", "4.4.7"]);
+        assert_eq!(bounce.actions, ["failed", "Delayed", ""]);
+    }
+
+    #[test]
+    fn the_first_group_is_the_per_message_one_whatever_it_holds() {
+        // No blank line after the per-message fields: a strict reader finds
+        // no group for bob, and one without a Reporting-MTA is read as such.
+        let merged = read(&with_status(
+            "Reporting-MTA: dns; gw.test\r\n\
+             Final-Recipient: rfc822; bob@x.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+             Final-Recipient: rfc822; carol@x.example\r\nAction: failed\r\nStatus: 5.1.1\r\n",
+        ))
+        .expect("a DSN");
+        assert_eq!(merged.final_recipients, ["carol@x.example"]);
+        assert_eq!(merged.reporting_mta, "dns; gw.test");
+        let headless = read(&with_status(
+            "Final-Recipient: rfc822; bob@x.example\r\nAction: failed\r\nStatus: 5.1.1\r\n",
+        ))
+        .expect("a DSN");
+        assert!(headless.final_recipients.is_empty());
+        assert_eq!(headless.reporting_mta, "");
     }
 
     #[test]

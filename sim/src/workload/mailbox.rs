@@ -430,6 +430,8 @@ pub fn record(env: &dyn Env, client: &str, mail_from: &str, rcpts: &[String], da
             dsn_about: bounce.about.clone(),
             dsn_rcpts: bounce.final_recipients.clone(),
             dsn_statuses: bounce.statuses.clone(),
+            dsn_actions: bounce.actions.clone(),
+            dsn_reporting_mta: bounce.reporting_mta.clone(),
             unflagged_sha256: unflagged_sha256.clone(),
             client: client.to_string(),
         });
