@@ -13,7 +13,10 @@
 //! envelope sender, recipient). An offer fails for now when the server
 //! answers its RCPT with a 4xx (greylisting), or refuses it after DATA
 //! with a 4xx, or keeps it but loses its reply (`mailbox_reply_lost`: the
-//! client did not hear the 250 and must treat the attempt as failed). The
+//! client did not hear the 250 and must treat the attempt as failed; it
+//! counts from when the data arrived, since the client may have given up
+//! on the reply at any time after its final dot, and a tarpit writes the
+//! late 250 into the dead session, and logs it lost, long after). The
 //! next offer of the same recipient by the same client to the same server
 //! must come at least the minimal backoff later, unless:
 //! - the destination took mail from that client meanwhile (a delivery or a
@@ -126,9 +129,9 @@ pub fn judged_retries(view: &Outcomes<'_>) -> Judged {
 /// Every offer the mailbox servers saw, by offer, in log order.
 fn knocks_by_offer(view: &Outcomes<'_>) -> BTreeMap<Offer, Vec<Knock>> {
     let mut out: BTreeMap<Offer, Vec<Knock>> = BTreeMap::new();
-    // (server, message, recipient) → the offer of its last arrival, for
-    // the lost reply that follows it.
-    let mut arrived: BTreeMap<(&str, String, String), Offer> = BTreeMap::new();
+    // (server, message, recipient) → the offer of its last arrival and
+    // when the data arrived, for the lost reply that follows it.
+    let mut arrived: BTreeMap<(&str, String, String), (Offer, u64)> = BTreeMap::new();
     for (index, event) in view.events.iter().enumerate() {
         let server = event.host.as_str();
         let t_us = event.t_us;
@@ -147,7 +150,10 @@ fn knocks_by_offer(view: &Outcomes<'_>) -> BTreeMap<Offer, Vec<Knock>> {
                 ..
             } => {
                 let offer = offer(server, client, mail_from, rcpt);
-                arrived.insert((server, msg_key(msg), addr_key(rcpt)), offer.clone());
+                arrived.insert(
+                    (server, msg_key(msg), addr_key(rcpt)),
+                    (offer.clone(), t_us),
+                );
                 out.entry(offer).or_default().push(knock(false, true));
             }
             EventKind::MailboxRefused {
@@ -167,10 +173,11 @@ fn knocks_by_offer(view: &Outcomes<'_>) -> BTreeMap<Offer, Vec<Knock>> {
             EventKind::MailboxReplyLost { msg, rcpts } => {
                 for rcpt in rcpts {
                     let key = (server, msg_key(msg), addr_key(rcpt));
-                    if let Some(offer) = arrived.get(&key) {
-                        out.entry(offer.clone())
-                            .or_default()
-                            .push(knock(true, false));
+                    if let Some((offer, data_us)) = arrived.get(&key) {
+                        out.entry(offer.clone()).or_default().push(Knock {
+                            t_us: *data_us,
+                            ..knock(true, false)
+                        });
                     }
                 }
             }
@@ -393,7 +400,28 @@ mod tests {
         );
         run.at(10_300_000);
         arrive_from_erin(&mut run, "m5", BOB, "mbx-acme");
-        assert_reported(&check(&run.log, &paced_facts()), NAME, "only 299.000ms");
+        assert_reported(&check(&run.log, &paced_facts()), NAME, "only 300.000ms");
+    }
+
+    #[test]
+    fn a_reply_lost_counts_from_the_data_not_from_when_a_tarpit_wrote_it() {
+        // The 250 a tarpit writes a second late into a session the client
+        // hung up on: the client's wait began at its final dot at the latest.
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &[BOB]);
+        run.at(10_000_000);
+        arrive_from_erin(&mut run, "m5", BOB, "mbx-acme");
+        run.at(11_000_000);
+        run.push(
+            "mbx-acme",
+            EventKind::MailboxReplyLost {
+                msg: "m5".into(),
+                rcpts: vec![BOB.into()],
+            },
+        );
+        run.at(11_300_000);
+        arrive_from_erin(&mut run, "m5", BOB, "mbx-acme");
+        assert_eq!(check(&run.log, &paced_facts()), vec![]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::explore::coverage::Features;
+use crate::explore::coverage::{self, Features};
 use crate::explore::mutate;
 use crate::prng::{Prng, derive_seed};
 use crate::scenario::{Family, Scenario};
@@ -136,10 +136,12 @@ impl Campaign {
                 }
                 let parent = self.choose();
                 let partner = self.choose();
+                let aims = coverage::aims(&self.corpus[parent].features);
                 let (mut scenario, moves) = mutate::mutate(
                     &mut self.prng,
                     &self.corpus[parent].scenario,
                     Some(&self.corpus[partner].scenario),
+                    &aims,
                 );
                 scenario.seed = run_id;
                 Candidate {
@@ -161,6 +163,7 @@ impl Campaign {
                 1 + entry
                     .features
                     .iter()
+                    .filter(|f| !coverage::is_aim(f))
                     .map(|f| 64 / self.seen.get(f).copied().unwrap_or(1).max(1))
                     .sum::<u64>()
             })
@@ -179,7 +182,7 @@ impl Campaign {
     /// Takes in one run's result; returns how many features it showed first.
     pub fn absorb(&mut self, candidate: &Candidate, result: &RunResult) -> usize {
         let mut new_features = 0;
-        for feature in &result.features {
+        for feature in result.features.iter().filter(|f| !coverage::is_aim(f)) {
             let count = self.seen.entry(feature.clone()).or_insert(0);
             if *count == 0 {
                 new_features += 1;

@@ -20,6 +20,13 @@
 //!   name so logs that have none (or builds that do not know the event) are
 //!   fine.
 //!
+//! Beside the features, a run leaves *aims* (`aim:WHAT:TARGET:T_MS`, see
+//! [`aims`]): where and when it did something a fault could meet — the
+//! first DSN to reach a domain, a gateway's first delivery, acceptance and
+//! scan — so the `aim` move can put a fault there (feedback from what the
+//! run did, as Mallory steers by what its runs observed). They are never
+//! news: [`is_aim`] keeps them out of the novelty count.
+//!
 //! Events are read through their JSON form (`ev` and fields by name), so a
 //! new event kind adds features without a change here.
 
@@ -41,11 +48,15 @@ pub fn features(log: &Log, facts: &properties::Facts) -> Features {
     sometimes_features(log, facts, &mut out);
     let mut active: BTreeMap<u64, String> = BTreeMap::new();
     let mut lives: BTreeMap<String, String> = BTreeMap::new();
+    let mut aimed: BTreeMap<(&'static str, String), u64> = BTreeMap::new();
     for event in log.events() {
         let Ok(value) = serde_json::to_value(event) else {
             continue;
         };
         let ev = text(&value, "ev");
+        if let Some((what, target)) = aim_of(ev, &event.host, &value) {
+            aimed.entry((what, target)).or_insert(event.t_us / 1_000);
+        }
         match ev {
             "fault_started" => {
                 let fault = value.get("fault").and_then(Value::as_u64).unwrap_or(0);
@@ -89,7 +100,64 @@ pub fn features(log: &Log, facts: &properties::Facts) -> Features {
     for life in lives.values() {
         out.insert(format!("end:{life}"));
     }
+    for ((what, target), t_ms) in aimed {
+        out.insert(format!("{AIM_PREFIX}{what}:{target}:{t_ms}"));
+    }
     out
+}
+
+const AIM_PREFIX: &str = "aim:";
+
+/// Whether a feature is an aim (where a fault could meet the run), not news.
+pub fn is_aim(feature: &str) -> bool {
+    feature.starts_with(AIM_PREFIX)
+}
+
+/// One place and time a run did something a fault could meet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Aim {
+    /// `dsn_to` (a DSN reached the mail server of `target`, a domain),
+    /// `mail_to` (a message reached that of `target`), `delivering`,
+    /// `accepted` (gateway `target` delivered or accepted a message),
+    /// `scanning` (a scanner of region `target` judged one).
+    pub what: String,
+    pub target: String,
+    pub t_ms: u64,
+}
+
+/// The aims among `features`, in order.
+pub fn aims(features: &Features) -> Vec<Aim> {
+    features
+        .iter()
+        .filter_map(|f| {
+            let rest = f.strip_prefix(AIM_PREFIX)?;
+            let (what, rest) = rest.split_once(':')?;
+            let (target, t_ms) = rest.rsplit_once(':')?;
+            Some(Aim {
+                what: what.to_string(),
+                target: target.to_string(),
+                t_ms: t_ms.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The aim an event gives, if any: (what, target).
+fn aim_of(ev: &str, host: &str, value: &Value) -> Option<(&'static str, String)> {
+    let domain_of = |field: &str| {
+        let rcpt = text(value, field);
+        rcpt.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase())
+    };
+    match ev {
+        "mailbox_received" if value.get("dsn_about").is_some_and(|v| !v.is_null()) => {
+            Some(("dsn_to", domain_of("rcpt")?))
+        }
+        "mailbox_received" => Some(("mail_to", domain_of("rcpt")?)),
+        "gw_delivered" => Some(("delivering", host.to_string())),
+        "gw_accepted" => Some(("accepted", host.to_string())),
+        "scan_verdict" => Some(("scanning", host.to_string())),
+        _ => None,
+    }
 }
 
 /// `sometimes:NAME:N` for every power of two N up to each counter's value.
@@ -244,5 +312,53 @@ mod tests {
         assert!(features.contains("life:send_attempt>gw_delivered"));
         assert!(features.contains("end:gw_delivered"));
         assert!(!features.contains("end:send_attempt"));
+        // Where the first delivery happened, read back as an aim; the log's
+        // times are microseconds, aims milliseconds.
+        assert_eq!(
+            aims(&features),
+            [Aim {
+                what: "delivering".into(),
+                target: "gw-aws-us-east-1-0".into(),
+                t_ms: 0,
+            }]
+        );
+        assert!(features.iter().filter(|f| is_aim(f)).count() == 1);
+    }
+
+    #[test]
+    fn a_dsn_arriving_aims_at_its_domain_and_only_the_first_time_counts() {
+        let arrival = |rcpt: &str, dsn_about: Option<&str>| EventKind::MailboxReceived {
+            msg: "d1".into(),
+            rcpt: rcpt.into(),
+            mail_from: String::new(),
+            size: 1,
+            body_sha256: String::new(),
+            additions: vec![],
+            original_sha256: String::new(),
+            spam_tagged: false,
+            dsn_about: dsn_about.map(str::to_string),
+            dsn_rcpts: vec![],
+            dsn_statuses: vec![],
+            dsn_actions: vec![],
+            dsn_reporting_mta: String::new(),
+            unflagged_sha256: String::new(),
+            client: "gw-1".into(),
+        };
+        let mut log = Log::new();
+        log.push(7_000, "mbx-s0", arrival("erin@Sender0.example", Some("m1")));
+        log.push(9_000, "mbx-s0", arrival("erin@sender0.example", Some("m2")));
+        log.push(9_500, "mbx-acme", arrival("bob@acme.example", None));
+        let found = aims(&features(&log, &properties::Facts::default()));
+        let found: Vec<(&str, &str, u64)> = found
+            .iter()
+            .map(|a| (a.what.as_str(), a.target.as_str(), a.t_ms))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("dsn_to", "sender0.example", 7),
+                ("mail_to", "acme.example", 9)
+            ]
+        );
     }
 }

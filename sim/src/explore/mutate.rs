@@ -5,11 +5,18 @@
 //! a sibling target at the same time (so regions go down together), splice
 //! two schedules at a time, and change timings and the workload (a short
 //! queue lifetime, a longer or shorter lease, messages moved into a fault's
-//! window, fewer messages, the other fault model).
+//! window, fewer messages, the other fault model). And one move steered by
+//! what the parent run did (`aim`): a fault put where and when the parent
+//! did something it could meet (`coverage::Aim`) — the mail server of a
+//! domain a DSN reached refusing mail just before it arrives, the region of
+//! a gateway that delivered cut off just before it did, the disk of one
+//! that accepted lost just after, the scanners of a region that scanned
+//! down while it scans, a mailbox down past a short queue lifetime.
 //!
 //! Every draw comes from the campaign's own [`Prng`], so a campaign is
 //! deterministic given its seed.
 
+use crate::explore::coverage::Aim;
 use crate::faults::{DiskMode, Fault, FaultKind, FaultModel};
 use crate::prng::Prng;
 use crate::scenario::{Scenario, sender_domain};
@@ -17,12 +24,16 @@ use crate::scenario::{Scenario, sender_domain};
 /// The shortest fault a mutation leaves, in ms.
 const FAULT_MS_MIN: u64 = 500;
 
+/// Share of mutants (of a parent that left aims) whose first move is `aim`.
+const AIM_FIRST_PERCENT: u64 = 40;
+
 /// Tries per mutation before giving up on a move that keeps failing to
 /// validate (then the parent's copy with one fault shifted is used).
 const TRIES_MAX: usize = 8;
 
 /// The moves, by name (as recorded in the campaign's history).
-pub const MOVES: [&str; 12] = [
+pub const MOVES: [&str; 13] = [
+    "aim",
     "shift",
     "stretch",
     "add_fault",
@@ -38,16 +49,32 @@ pub const MOVES: [&str; 12] = [
 ];
 
 /// A mutant of `parent`: one to three moves, `other` the partner of a
-/// splice. Returns the scenario (validated) and the moves made, joined by `+`.
-pub fn mutate(prng: &mut Prng, parent: &Scenario, other: Option<&Scenario>) -> (Scenario, String) {
+/// splice, `aims` what the parent's run did where (for `aim`). Returns the
+/// scenario (validated) and the moves made, joined by `+`.
+pub fn mutate(
+    prng: &mut Prng,
+    parent: &Scenario,
+    other: Option<&Scenario>,
+    aims: &[Aim],
+) -> (Scenario, String) {
     let count = 1 + prng.range(0, 3) as usize;
     let mut scenario = parent.clone();
     let mut made = Vec::new();
-    for _ in 0..count {
+    // Aimed first in a share of the mutants: one move in thirteen would
+    // leave the feedback from what the run did almost unused.
+    let aim_first = !aims.is_empty() && prng.percent(AIM_FIRST_PERCENT);
+    for move_index in 0..count {
         for _ in 0..TRIES_MAX {
-            let name = *prng.pick(&MOVES);
+            let name = match aim_first && move_index == 0 {
+                true => "aim",
+                false => *prng.pick(&MOVES),
+            };
             let mut candidate = scenario.clone();
-            if !apply(prng, name, &mut candidate, other) {
+            let applied = match name {
+                "aim" => aim(prng, &mut candidate, aims),
+                _ => apply(prng, name, &mut candidate, other),
+            };
+            if !applied {
                 continue;
             }
             candidate.faults.faults.sort_by_key(|f| f.at_ms);
@@ -206,6 +233,146 @@ fn apply(prng: &mut Prng, name: &str, scenario: &mut Scenario, other: Option<&Sc
         }
         _ => false,
     }
+}
+
+/// Puts one fault where the parent run did something (`aims`); false when
+/// it left no aim this move can use.
+fn aim(prng: &mut Prng, scenario: &mut Scenario, aims: &[Aim]) -> bool {
+    if aims.is_empty() {
+        return false;
+    }
+    // A kind of aim first, then one of its targets: a run leaves an aim per
+    // gateway that accepted, and one per domain a DSN reached, and the rare
+    // kinds must not drown.
+    let kinds: std::collections::BTreeSet<&str> = aims.iter().map(|a| a.what.as_str()).collect();
+    let kinds: Vec<&str> = kinds.into_iter().collect();
+    let kind = *prng.pick(&kinds);
+    let of_kind: Vec<&Aim> = aims.iter().filter(|a| a.what == kind).collect();
+    let aim = (*prng.pick(&of_kind)).clone();
+    let heal_at_ms = scenario.phases.heal_at_ms;
+    let lease_ms = scenario.knobs.owner_lease_ms;
+    let before =
+        |prng: &mut Prng, window_ms: u64| aim.t_ms.saturating_sub(prng.range(0, window_ms));
+    let region_of = |host: &str| {
+        (scenario.topology)
+            .region_of_host(host)
+            .map(|r| r.name.clone())
+    };
+    let tenant_of = |domain: &str| {
+        (scenario.tenants.iter())
+            .find(|t| t.domain.eq_ignore_ascii_case(domain))
+            .map(|t| t.name.clone())
+    };
+    let (at_ms, duration_ms, kind, short_queue) = match aim.what.as_str() {
+        // The DSN refused for good: what a DSN must never be answered with.
+        "dsn_to" => (
+            before(prng, 3_000),
+            prng.range(2_000, heal_at_ms / 2 + 2_001),
+            FaultKind::MailboxRejects {
+                domain: aim.target.clone(),
+            },
+            false,
+        ),
+        "mail_to" => match tenant_of(&aim.target) {
+            // Down past a short lifetime: the expiry and DSN paths.
+            Some(tenant) if prng.percent(60) => (
+                before(prng, 3_000),
+                prng.range(heal_at_ms / 4, heal_at_ms + 1),
+                FaultKind::MailboxOutage { tenant },
+                true,
+            ),
+            _ => (
+                before(prng, 3_000),
+                prng.range(2_000, heal_at_ms / 2 + 2_001),
+                FaultKind::MailboxRejects {
+                    domain: aim.target.clone(),
+                },
+                false,
+            ),
+        },
+        // The owner cut off, paused or crashed on its way to delivering:
+        // long enough for a successor to take over.
+        "delivering" => {
+            let Some(region) = region_of(&aim.target) else {
+                return false;
+            };
+            let at_ms = before(prng, 1_500);
+            let duration_ms = prng.range(lease_ms * 2, lease_ms * 6 + 1);
+            let kind = match prng.range(0, 3) {
+                0 => FaultKind::RegionIsolation { region },
+                1 => FaultKind::Pause {
+                    host: aim.target.clone(),
+                },
+                _ => FaultKind::HostCrash {
+                    host: aim.target.clone(),
+                },
+            };
+            (at_ms, duration_ms, kind, false)
+        }
+        // The acceptor's disk lost just after its 250.
+        "accepted" => (
+            aim.t_ms + prng.range(0, 300),
+            prng.range(2_000, heal_at_ms / 2 + 2_001),
+            FaultKind::DiskLost {
+                host: aim.target.clone(),
+            },
+            false,
+        ),
+        // The region's scanners down while mail waits for a verdict, or
+        // every scanner of its jurisdiction (the fail-closed wait) past a
+        // short queue lifetime.
+        "scanning" => {
+            let Some(region) = region_of(&aim.target) else {
+                return false;
+            };
+            let at_ms = before(prng, 2_000);
+            let duration_ms = prng.range(heal_at_ms / 4, heal_at_ms + 1);
+            if prng.percent(50) {
+                let jurisdiction = (scenario.topology.region(&region))
+                    .map(|r| r.jurisdiction.clone())
+                    .unwrap_or_default();
+                let others: Vec<String> = (scenario.topology.regions.iter())
+                    .filter(|r| r.jurisdiction == jurisdiction && r.name != region)
+                    .map(|r| r.name.clone())
+                    .collect();
+                for other in others {
+                    scenario.faults.faults.push(Fault {
+                        at_ms: at_ms.min(heal_at_ms - 1),
+                        duration_ms: duration_ms
+                            .clamp(FAULT_MS_MIN, heal_at_ms - at_ms.min(heal_at_ms - 1)),
+                        kind: FaultKind::ScannerOutage { region: other },
+                    });
+                }
+                (
+                    at_ms,
+                    duration_ms,
+                    FaultKind::ScannerOutage { region },
+                    true,
+                )
+            } else {
+                (
+                    at_ms,
+                    duration_ms,
+                    FaultKind::ScannerOutage { region },
+                    false,
+                )
+            }
+        }
+        _ => return false,
+    };
+    if at_ms >= heal_at_ms {
+        return false;
+    }
+    let duration_ms = duration_ms.clamp(FAULT_MS_MIN, heal_at_ms - at_ms);
+    if short_queue && scenario.knobs.queue_lifetime_ms > 8_000 {
+        crate::scenario::bounce_knobs(prng, &mut scenario.knobs);
+    }
+    scenario.faults.faults.push(Fault {
+        at_ms,
+        duration_ms,
+        kind,
+    });
+    true
 }
 
 fn pick_mut<'a>(prng: &mut Prng, faults: &'a mut [Fault]) -> Option<&'a mut Fault> {
@@ -449,9 +616,53 @@ mod tests {
     }
 
     #[test]
+    fn aiming_puts_a_valid_fault_where_and_when_the_parent_acted() {
+        let parent = Scenario::generate_family(3, Family::Calm);
+        let region = &parent.topology.regions[0];
+        let gateway = parent.topology.gateway_hosts(region)[0].clone();
+        let scanner = parent.topology.scanner_hosts(region)[0].clone();
+        let tenant = &parent.tenants[0];
+        let at = |what: &str, target: &str| Aim {
+            what: what.into(),
+            target: target.into(),
+            t_ms: 20_000,
+        };
+        let cases = [
+            (at("dsn_to", "sender0.example"), "mailbox_rejects"),
+            (at("delivering", &gateway), ""),
+            (at("accepted", &gateway), "disk_lost"),
+            (at("scanning", &scanner), "scanner_outage"),
+            (at("mail_to", &tenant.domain), ""),
+        ];
+        for (seed, (aim_at, kind)) in cases.iter().enumerate() {
+            for draw in 0..10 {
+                let mut prng = Prng::new(seed as u64 * 100 + draw);
+                let mut scenario = parent.clone();
+                assert!(aim(&mut prng, &mut scenario, std::slice::from_ref(aim_at)));
+                scenario.faults.faults.sort_by_key(|f| f.at_ms);
+                assert_eq!(scenario.validate(), Ok(()), "{aim_at:?}: {scenario}");
+                let added = (scenario.faults.faults.iter())
+                    .find(|f| !parent.faults.faults.contains(f))
+                    .expect("a fault added");
+                assert!(added.at_ms.abs_diff(aim_at.t_ms) <= 3_000, "{added}");
+                if !kind.is_empty() {
+                    assert_eq!(added.kind.name(), *kind);
+                }
+            }
+        }
+        let mut scenario = parent.clone();
+        assert!(!aim(&mut Prng::new(1), &mut scenario, &[]));
+        assert!(!aim(
+            &mut Prng::new(1),
+            &mut scenario,
+            &[at("scanning", "nowhere")]
+        ));
+    }
+
+    #[test]
     fn mutants_differ_from_their_parent_and_are_drawn_from_the_seed() {
         let parent = Scenario::generate_family(5, Family::Swarm);
-        let draw = |seed| mutate(&mut Prng::new(seed), &parent, None);
+        let draw = |seed| mutate(&mut Prng::new(seed), &parent, None, &[]);
         let (first, moves) = draw(1);
         assert_ne!(first, parent, "{moves}");
         assert_eq!(draw(1), (first, moves));
