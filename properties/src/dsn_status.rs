@@ -42,6 +42,8 @@ use std::collections::BTreeSet;
 
 use traces::Log;
 
+use crate::facts::addr_key;
+use crate::no_retry_after_refusal::copies_offered_at_most;
 use crate::view::{Arrival, Outcomes, Pair, Refusal, ms};
 use crate::{Facts, Kind, Violation};
 
@@ -134,20 +136,35 @@ pub fn held_to_a_server_code(view: &Outcomes<'_>) -> u64 {
     count
 }
 
-/// The 5xx refusals of `pair`'s recipient seen before `dsn`: at RCPT, or
-/// after DATA of this very message.
+/// The 5xx refusals of `pair`'s recipient seen before `dsn` that were of
+/// this message: after DATA of it, or at RCPT in a transaction only it can
+/// have been (a refusal at RCPT names no message: it counts when its
+/// envelope sender is the message's and no other attempt the workload
+/// made could have offered that sender's mail to that recipient; a
+/// refusal of another message to the same recipient says nothing of this
+/// one's fate, madsim swarm seed 4157).
 fn refusals_before<'v, 'a>(
     view: &'v Outcomes<'a>,
     dsn: &Arrival<'_>,
     pair: &Pair,
 ) -> Vec<&'v Refusal<'a>> {
+    let sender = view.message(&pair.msg).map(|m| addr_key(&m.sender));
+    let at_rcpt_is_this_message = sender
+        .as_deref()
+        .is_some_and(|s| !s.is_empty() && copies_offered_at_most(view, s, &pair.rcpt) == 1);
     view.refusals
         .iter()
         .filter(|r| {
             r.code >= 500
                 && r.index < dsn.index
                 && r.rcpts.contains(&pair.rcpt)
-                && r.msg.as_ref().is_none_or(|m| *m == pair.msg)
+                && match &r.msg {
+                    Some(m) => *m == pair.msg,
+                    None => {
+                        at_rcpt_is_this_message
+                            && r.mail_from.map(addr_key).as_deref() == sender.as_deref()
+                    }
+                }
         })
         .collect()
 }
@@ -352,6 +369,35 @@ mod tests {
             assert_reported(&found, NAME, "refused it with 550 5.1.1");
             assert_eq!(found[0].events.len(), 2);
         }
+    }
+
+    #[test]
+    fn a_refusal_at_rcpt_of_another_senders_message_says_nothing_of_this_one() {
+        // Bob refused at RCPT in alice's transaction; erin's m5 to bob
+        // expired unoffered, and its DSN says so.
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &[BOB]);
+        run.push(
+            "mbx-acme",
+            EventKind::MailboxRefused {
+                msg: None,
+                mail_from: Some("alice@sender.example".into()),
+                client: MX.into(),
+                rcpts: vec![BOB.into()],
+                code: 550,
+                status: Some("5.1.1".into()),
+                dsn_about: None,
+                dsn_rcpts: Vec::new(),
+            },
+        );
+        dsn_reporting(&mut run, "4.4.7");
+        assert_eq!(check(&run.log, &facts()), vec![]);
+        // Twice offered by erin (a retry after an unclear answer): which
+        // transaction the refusal was cannot be told, so it is not judged.
+        let mut run = refused_m5(550, Some("5.1.1"), false);
+        run.send("m5", Told::Indefinite, &[BOB]);
+        dsn_reporting(&mut run, "4.4.7");
+        assert_eq!(check(&run.log, &facts()), vec![]);
     }
 
     #[test]
