@@ -260,11 +260,25 @@ mod tests {
     fn refused_m5(code: u16, status: Option<&str>, after_data: bool) -> Run {
         let mut run = Run::new();
         run.send("m5", Told::Accepted, &[BOB]);
+        let msg = after_data.then_some("m5");
+        refuse_bob(&mut run, msg, "erin@sender.example", code, status);
+        run
+    }
+
+    /// Bob's server refuses him: in `msg`'s transaction after DATA, or at
+    /// RCPT (`msg` None) in one from `mail_from`.
+    fn refuse_bob(
+        run: &mut Run,
+        msg: Option<&str>,
+        mail_from: &str,
+        code: u16,
+        status: Option<&str>,
+    ) {
         run.push(
             "mbx-acme",
             EventKind::MailboxRefused {
-                msg: after_data.then(|| "m5".into()),
-                mail_from: Some("erin@sender.example".into()),
+                msg: msg.map(Into::into),
+                mail_from: Some(mail_from.into()),
                 client: MX.into(),
                 rcpts: vec![BOB.into()],
                 code,
@@ -273,7 +287,6 @@ mod tests {
                 dsn_rcpts: Vec::new(),
             },
         );
-        run
     }
 
     /// The DSN about m5 reaching erin, reporting bob with `status` (and
@@ -375,21 +388,8 @@ mod tests {
     fn a_refusal_at_rcpt_of_another_senders_message_says_nothing_of_this_one() {
         // Bob refused at RCPT in alice's transaction; erin's m5 to bob
         // expired unoffered, and its DSN says so.
-        let mut run = Run::new();
-        run.send("m5", Told::Accepted, &[BOB]);
-        run.push(
-            "mbx-acme",
-            EventKind::MailboxRefused {
-                msg: None,
-                mail_from: Some("alice@sender.example".into()),
-                client: MX.into(),
-                rcpts: vec![BOB.into()],
-                code: 550,
-                status: Some("5.1.1".into()),
-                dsn_about: None,
-                dsn_rcpts: Vec::new(),
-            },
-        );
+        let mut run = accepted_m5();
+        refuse_bob(&mut run, None, "alice@sender.example", 550, Some("5.1.1"));
         dsn_reporting(&mut run, "4.4.7");
         assert_eq!(check(&run.log, &facts()), vec![]);
         // Twice offered by erin (a retry after an unclear answer): which
@@ -429,20 +429,13 @@ mod tests {
         let mut run = refused_m5(451, Some("4.7.1"), false);
         dsn_reporting(&mut run, "4.4.7");
         assert_eq!(check(&run.log, &facts()), vec![]);
-        let mut run = Run::new();
-        run.send("m5", Told::Accepted, &[BOB]);
-        run.push(
-            "mbx-acme",
-            EventKind::MailboxRefused {
-                msg: Some("m1".into()),
-                mail_from: Some("alice@sender.example".into()),
-                client: MX.into(),
-                rcpts: vec![BOB.into()],
-                code: 554,
-                status: Some("5.7.1".into()),
-                dsn_about: None,
-                dsn_rcpts: Vec::new(),
-            },
+        let mut run = accepted_m5();
+        refuse_bob(
+            &mut run,
+            Some("m1"),
+            "alice@sender.example",
+            554,
+            Some("5.7.1"),
         );
         dsn_reporting(&mut run, "4.4.7");
         assert_eq!(check(&run.log, &facts()), vec![]);
