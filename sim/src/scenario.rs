@@ -189,8 +189,8 @@ pub enum Family {
     DiskFaults,
     /// One tenant's mail server refusing everything (so DSNs go out), the
     /// others' servers tarpitting, hanging up after DATA, resetting
-    /// mid-data or greylisting, and senders' domains whose DNS fails or
-    /// flaps while their DSNs wait.
+    /// mid-data or greylisting, senders' domains whose DNS fails while
+    /// their DSNs wait, and tenants' domains whose DNS answers flap.
     Dependencies,
 }
 

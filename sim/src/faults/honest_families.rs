@@ -16,7 +16,9 @@
 //!   while (so DSNs go out through the DNS), the other tenants' servers
 //!   tarpitting, hanging up after DATA, resetting mid-data, greylisting
 //!   or forgetting their users, and senders' domains whose DNS answers
-//!   SERVFAIL, times out or flaps while their DSNs wait. Inside the model:
+//!   SERVFAIL or times out while their DSNs wait, or tenants' domains
+//!   whose answers flap (a sender's domain has one MX host: rotated, its
+//!   answer is the same). Inside the model:
 //!   a dependency's failure is not the gateway's. The hunts for the bugs that misread a failing dependency
 //!   (`drop-means-delivered`, `dot-timeout-bounces`, `servfail-bounces`)
 //!   run here.
@@ -136,15 +138,21 @@ pub fn dependencies(
         if sender != first_sender && !prng.percent(60) {
             continue;
         }
-        // While the refused mail's DSNs look their sender's domain up.
+        // While the refused mail's DSNs look their sender's domain up. A
+        // sender's domain has one MX host, so answers that flap (the hosts
+        // rotated) would change nothing there: a flap goes to a tenant's
+        // domain, whose gateways senders then reach in two orders.
         let at_ms = prng.range(1_000, heal_at_ms / 4);
+        let duration_ms = prng.range(heal_at_ms / 4, heal_at_ms / 2);
+        let mode = *prng.pick(&DNS_MODES);
+        let domain = match mode {
+            DnsMode::Flap => tenants[sender as usize % tenants.len()].domain.clone(),
+            _ => sender_domain(sender),
+        };
         faults.push(Fault {
             at_ms,
-            duration_ms: prng.range(heal_at_ms / 4, heal_at_ms / 2),
-            kind: FaultKind::DnsFails {
-                domain: sender_domain(sender),
-                mode: *prng.pick(&DNS_MODES),
-            },
+            duration_ms,
+            kind: FaultKind::DnsFails { domain, mode },
         });
     }
     faults.sort_by_key(|f| f.at_ms);
@@ -159,7 +167,7 @@ pub fn dependencies(
 mod tests {
     use std::collections::BTreeSet;
 
-    use crate::faults::FaultKind;
+    use crate::faults::{DnsMode, FaultKind};
     use crate::scenario::{Family, Scenario};
 
     #[test]
@@ -204,8 +212,11 @@ mod tests {
                     FaultKind::MailboxMisbehaves { mode, .. } => {
                         mailbox_modes.insert(*mode);
                     }
-                    FaultKind::DnsFails { mode, .. } => {
+                    FaultKind::DnsFails { mode, domain } => {
                         dns_modes.insert(*mode);
+                        // A flap only shows on a domain of several MX hosts.
+                        let tenant = scenario.tenants.iter().any(|t| t.domain == *domain);
+                        assert_eq!(*mode == DnsMode::Flap, tenant, "seed {seed}: {domain}");
                     }
                     _ => {}
                 }
