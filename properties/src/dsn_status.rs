@@ -292,20 +292,15 @@ mod tests {
     /// The DSN about m5 reaching erin, reporting bob with `status` (and
     /// no `Action` or `Reporting-MTA` read, as in older logs).
     fn dsn_reporting(run: &mut Run, status: &str) {
-        run.arrive(Arrive {
-            host: "mbx-ext",
-            msg: "dsn-m5",
-            rcpt: "erin@sender.example",
-            mail_from: "",
-            dsn_about: Some("m5"),
-            dsn_rcpts: &[BOB],
-            dsn_statuses: &[status],
-            ..Arrive::default()
-        });
+        dsn_arrives(run, status, &[], "");
     }
 
     /// The same DSN with its `Action` and `Reporting-MTA` read.
     fn dsn_with(run: &mut Run, status: &str, action: &str, reporting_mta: &str) {
+        dsn_arrives(run, status, &[action], reporting_mta);
+    }
+
+    fn dsn_arrives(run: &mut Run, status: &str, actions: &[&str], reporting_mta: &str) {
         run.arrive(Arrive {
             host: "mbx-ext",
             msg: "dsn-m5",
@@ -314,7 +309,7 @@ mod tests {
             dsn_about: Some("m5"),
             dsn_rcpts: &[BOB],
             dsn_statuses: &[status],
-            dsn_actions: &[action],
+            dsn_actions: actions,
             dsn_reporting_mta: reporting_mta,
             ..Arrive::default()
         });
