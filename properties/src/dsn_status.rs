@@ -64,7 +64,7 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
         let Some(about) = &dsn.dsn_about else {
             continue;
         };
-        let actions_read = dsn.dsn_actions.len() == dsn.dsn_rcpts.len();
+        let actions_read = dsn.actions_read();
         if actions_read && dsn.dsn_reporting_mta.trim().is_empty() {
             out.push(Violation::new(
                 NAME,

@@ -98,19 +98,18 @@ impl Arrival<'_> {
     /// `Action`, or another, tells the sender nothing to act on. In logs
     /// from before the witness read actions, every recipient named.
     pub fn reported_failed(&self) -> impl Iterator<Item = &String> {
-        let read = self.dsn_actions.len() == self.dsn_rcpts.len();
-        self.dsn_rcpts
-            .iter()
-            .zip(
-                self.dsn_actions
-                    .iter()
-                    .map(Some)
-                    .chain(std::iter::repeat(None)),
-            )
-            .filter(move |(_, action)| {
-                !read || action.is_some_and(|a| a.trim().eq_ignore_ascii_case("failed"))
+        let read = self.actions_read();
+        (self.dsn_rcpts.iter().enumerate())
+            .filter(move |(i, _)| {
+                !read || self.dsn_actions[*i].trim().eq_ignore_ascii_case("failed")
             })
-            .map(|(rcpt, _)| rcpt)
+            .map(|(_, rcpt)| rcpt)
+    }
+
+    /// Whether the witness read each reported recipient's `Action` (logs
+    /// from before it did have none).
+    pub fn actions_read(&self) -> bool {
+        self.dsn_actions.len() == self.dsn_rcpts.len()
     }
 }
 
