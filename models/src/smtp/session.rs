@@ -20,7 +20,7 @@
 use crate::smtp::body::{BodyCursor, BodyEnd, BodySink, read_body};
 use smtp_proto::{
     EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8,
-    EhloResponse, MAIL_SMTPUTF8, Request,
+    EhloResponse, MAIL_BODY_7BIT, MAIL_BODY_8BITMIME, MAIL_SMTPUTF8, MailFrom, RcptTo, Request,
 };
 
 /// After this many bad commands in a row the peer is not speaking SMTP with
@@ -379,6 +379,9 @@ impl Session {
                 if self.mail_from.is_some() {
                     return self.bad(out, 503, "5.5.1", "Sender already specified");
                 }
+                if let Some(param) = unadvertised_mail_parameter(&from) {
+                    return self.bad(out, 555, "5.5.4", &format!("Unsupported parameter {param}"));
+                }
                 let declared = u64::try_from(from.size).unwrap_or(u64::MAX);
                 if declared > self.limits.message_bytes_max {
                     out.extend(reply(
@@ -393,7 +396,12 @@ impl Session {
                 out.extend(reply(250, "2.1.0", "Sender OK"));
                 self.good()
             }
-            Request::Rcpt { to } => self.handle_rcpt(to.address, rcpt_check, out),
+            Request::Rcpt { to } => {
+                if let Some(param) = unadvertised_rcpt_parameter(&to) {
+                    return self.bad(out, 555, "5.5.4", &format!("Unsupported parameter {param}"));
+                }
+                self.handle_rcpt(to.address, rcpt_check, out)
+            }
             Request::Data => {
                 if self.mail_from.is_none() {
                     return self.bad(out, 503, "5.5.1", "Need MAIL command");
@@ -550,6 +558,47 @@ fn reply(code: u16, enhanced: &str, text: &str) -> Vec<u8> {
     }
 }
 
+/// The first MAIL parameter the client gave that our EHLO did not offer.
+/// smtp-proto parses every registered extension's parameters (DSN's RET and
+/// ENVID, AUTH, BY, FUTURERELEASE, MT-PRIORITY, REQUIRETLS, BODY=BINARYMIME,
+/// ...); RFC 5321 §4.1.1.11 wants 555 for one we do not implement rather
+/// than a 250 that silently drops what the client asked for (a sender that
+/// asked `RET=HDRS` would get its whole message back in a bounce).
+fn unadvertised_mail_parameter(from: &MailFrom<String>) -> Option<&'static str> {
+    let offered_flags = MAIL_BODY_7BIT | MAIL_BODY_8BITMIME | MAIL_SMTPUTF8;
+    if from.flags & !offered_flags != 0 {
+        return Some("(BODY, RET, REQUIRETLS, CONPERM or BY)");
+    }
+    [
+        (from.env_id.is_some(), "ENVID"),
+        (from.auth.is_some(), "AUTH"),
+        (from.by != 0, "BY"),
+        (from.trans_id.is_some(), "TRANSID"),
+        (from.solicit.is_some(), "SOLICIT"),
+        (from.mtrk.is_some(), "MTRK"),
+        (
+            from.hold_for != 0 || from.hold_until != 0,
+            "HOLDFOR/HOLDUNTIL",
+        ),
+        (from.mt_priority != 0, "MT-PRIORITY"),
+    ]
+    .into_iter()
+    .find_map(|(given, name)| given.then_some(name))
+}
+
+/// The first RCPT parameter the client gave; we offer none (no DSN, so no
+/// NOTIFY or ORCPT: a client told 250 to `NOTIFY=NEVER` would expect no
+/// bounce, and we would send one).
+fn unadvertised_rcpt_parameter(to: &RcptTo<String>) -> Option<&'static str> {
+    [
+        (to.flags != 0, "(NOTIFY, CONNEG or RRVS)"),
+        (to.orcpt.is_some(), "ORCPT"),
+        (to.rrvs != 0, "RRVS"),
+    ]
+    .into_iter()
+    .find_map(|(given, name)| given.then_some(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -643,6 +692,28 @@ mod tests {
             );
         }
         assert_eq!(codes(&text), vec![250]);
+    }
+
+    #[test]
+    fn parameters_we_did_not_offer_get_555_and_the_ones_we_did_are_taken() {
+        let mut session = Session::new(limits());
+        let text = written(&feed(
+            &mut session,
+            b"EHLO c\r\n\
+              MAIL FROM:<a@remote.test> RET=HDRS\r\n\
+              MAIL FROM:<a@remote.test> ENVID=x1\r\n\
+              MAIL FROM:<a@remote.test> BODY=BINARYMIME\r\n\
+              MAIL FROM:<a@remote.test> SIZE=10 BODY=8BITMIME SMTPUTF8\r\n\
+              RCPT TO:<bob@example.com> NOTIFY=NEVER\r\n\
+              RCPT TO:<bob@example.com> ORCPT=rfc822;bob@example.com\r\n\
+              RCPT TO:<bob@example.com>\r\n",
+        ));
+        assert_eq!(
+            codes(&text),
+            vec![250, 555, 555, 555, 250, 555, 555, 250],
+            "{text}"
+        );
+        assert!(text.contains("555 5.5.4 Unsupported parameter"), "{text}");
     }
 
     #[test]
