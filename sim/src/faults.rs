@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod dependencies;
 mod draw;
+pub use draw::any_fault;
 mod families;
 pub mod honest_families;
 mod model;

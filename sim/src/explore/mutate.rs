@@ -116,12 +116,15 @@ fn apply(prng: &mut Prng, name: &str, scenario: &mut Scenario, other: Option<&Sc
         "add_fault" => {
             let at_ms = prng.range(0, heal_at_ms - 1);
             let duration_ms = prng.range(FAULT_MS_MIN, heal_at_ms / 2);
-            let kind = any_fault(prng, scenario);
-            scenario.faults.faults.push(Fault {
+            let fault = crate::faults::any_fault(
+                prng,
+                &scenario.topology,
+                &scenario.tenants,
+                scenario.workload.senders,
                 at_ms,
                 duration_ms,
-                kind,
-            });
+            );
+            scenario.faults.faults.push(fault);
             true
         }
         "drop_fault" => {
@@ -298,19 +301,26 @@ fn aim(prng: &mut Prng, scenario: &mut Scenario, aims: &[Aim]) -> bool {
             };
             let at_ms = before(prng, 1_500);
             let duration_ms = prng.range(lease_ms * 2, lease_ms * 6 + 1);
-            let kind = match prng.range(0, 3) {
+            let kind = match prng.range(0, 4) {
                 0 => FaultKind::RegionIsolation { region },
                 1 => FaultKind::Pause {
                     host: aim.target.clone(),
                 },
-                _ => FaultKind::HostCrash {
+                2 => FaultKind::HostCrash {
                     host: aim.target.clone(),
+                },
+                // Or its disk failing the read of what it is to deliver.
+                _ => FaultKind::Disk {
+                    host: aim.target.clone(),
+                    mode: *prng.pick(&[DiskMode::ReadError, DiskMode::CorruptRead]),
                 },
             };
             (at_ms, duration_ms, kind, false)
         }
-        // The acceptor's disk lost just after its 250.
-        "accepted" => (
+        // The acceptor's disk lost just after its 250, or failing (in any
+        // way a disk fails) while it stores the message it is about to
+        // acknowledge.
+        "accepted" if prng.percent(50) => (
             aim.t_ms + prng.range(0, 300),
             prng.range(2_000, heal_at_ms / 2 + 2_001),
             FaultKind::DiskLost {
@@ -318,6 +328,35 @@ fn aim(prng: &mut Prng, scenario: &mut Scenario, aims: &[Aim]) -> bool {
             },
             false,
         ),
+        "accepted" => {
+            let at_ms = before(prng, 1_500);
+            let duration_ms = prng.range(1_000, 6_001);
+            // Half the time its region is cut off from a neighbour
+            // meanwhile, so the 250 leans on the copies this disk holds (a
+            // third copy elsewhere would hide one that is not durable).
+            let region = region_of(&aim.target).unwrap_or_default();
+            let neighbours: Vec<String> = (scenario.topology.region(&region).into_iter())
+                .flat_map(|r| scenario.topology.regions_in(&r.jurisdiction))
+                .filter(|r| r.name != region)
+                .map(|r| r.name.clone())
+                .collect();
+            if !neighbours.is_empty() && at_ms < heal_at_ms && prng.percent(50) {
+                scenario.faults.faults.push(Fault {
+                    at_ms,
+                    duration_ms: duration_ms.clamp(FAULT_MS_MIN, heal_at_ms - at_ms),
+                    kind: FaultKind::Partition {
+                        from: region,
+                        to: prng.pick(&neighbours).clone(),
+                        one_way: false,
+                    },
+                });
+            }
+            let kind = FaultKind::Disk {
+                host: aim.target.clone(),
+                mode: *prng.pick(&crate::faults::honest_families::DISK_MODES),
+            };
+            (at_ms, duration_ms, kind, false)
+        }
         // The region's scanners down while mail waits for a verdict, or
         // every scanner of its jurisdiction (the fail-closed wait) past a
         // short queue lifetime.
@@ -381,54 +420,6 @@ fn pick_mut<'a>(prng: &mut Prng, faults: &'a mut [Fault]) -> Option<&'a mut Faul
     }
     let index = prng.range(0, faults.len() as u64) as usize;
     faults.get_mut(index)
-}
-
-/// Any fault of the catalogue, with a target drawn from the scenario.
-fn any_fault(prng: &mut Prng, scenario: &Scenario) -> FaultKind {
-    let region = prng.pick(&scenario.topology.regions).name.clone();
-    let template = match prng.range(0, 12) {
-        0 => FaultKind::RegionCrash { region },
-        1 => FaultKind::RegionIsolation { region },
-        2 => FaultKind::CloudOutage {
-            cloud: String::new(),
-        },
-        3 => FaultKind::Partition {
-            from: region,
-            to: String::new(),
-            one_way: prng.percent(50),
-        },
-        4 => FaultKind::GrayLink {
-            from: region,
-            to: String::new(),
-            latency_ms: prng.range(100, 4_000),
-            loss_percent: prng.range(0, 40) as u8,
-        },
-        5 => FaultKind::HostCrash {
-            host: String::new(),
-        },
-        6 => FaultKind::Disk {
-            host: String::new(),
-            mode: if prng.percent(50) {
-                DiskMode::Full
-            } else {
-                DiskMode::FsyncError
-            },
-        },
-        7 => FaultKind::DiskLost {
-            host: String::new(),
-        },
-        8 => FaultKind::ScannerOutage { region },
-        9 => FaultKind::MailboxOutage {
-            tenant: String::new(),
-        },
-        10 => FaultKind::MailboxRejects {
-            domain: String::new(),
-        },
-        _ => FaultKind::StaleDns {
-            tenant: String::new(),
-        },
-    };
-    same_kind_elsewhere(prng, scenario, &template)
 }
 
 /// The same fault on a sibling of its target that it does not already
@@ -627,29 +618,41 @@ mod tests {
             target: target.into(),
             t_ms: 20_000,
         };
-        let cases = [
-            (at("dsn_to", "sender0.example"), "mailbox_rejects"),
-            (at("delivering", &gateway), ""),
-            (at("accepted", &gateway), "disk_lost"),
-            (at("scanning", &scanner), "scanner_outage"),
-            (at("mail_to", &tenant.domain), ""),
+        let cases: [(Aim, &[&str]); 5] = [
+            (at("dsn_to", "sender0.example"), &["mailbox_rejects"]),
+            (at("delivering", &gateway), &[]),
+            (at("accepted", &gateway), &["disk_lost", "disk"]),
+            (at("scanning", &scanner), &["scanner_outage"]),
+            (at("mail_to", &tenant.domain), &[]),
         ];
-        for (seed, (aim_at, kind)) in cases.iter().enumerate() {
+        let mut accepted_kinds = std::collections::BTreeSet::new();
+        for (seed, (aim_at, kinds)) in cases.iter().enumerate() {
             for draw in 0..10 {
                 let mut prng = Prng::new(seed as u64 * 100 + draw);
                 let mut scenario = parent.clone();
                 assert!(aim(&mut prng, &mut scenario, std::slice::from_ref(aim_at)));
                 scenario.faults.faults.sort_by_key(|f| f.at_ms);
                 assert_eq!(scenario.validate(), Ok(()), "{aim_at:?}: {scenario}");
-                let added = (scenario.faults.faults.iter())
-                    .find(|f| !parent.faults.faults.contains(f))
-                    .expect("a fault added");
-                assert!(added.at_ms.abs_diff(aim_at.t_ms) <= 3_000, "{added}");
-                if !kind.is_empty() {
-                    assert_eq!(added.kind.name(), *kind);
+                let added: Vec<&Fault> = (scenario.faults.faults.iter())
+                    .filter(|f| !parent.faults.faults.contains(f))
+                    .collect();
+                assert!(!added.is_empty(), "a fault added");
+                for fault in &added {
+                    assert!(fault.at_ms.abs_diff(aim_at.t_ms) <= 3_000, "{fault}");
+                }
+                if !kinds.is_empty() {
+                    let aimed = (added.iter())
+                        .find(|f| kinds.contains(&f.kind.name()))
+                        .unwrap_or_else(|| panic!("none of {kinds:?} in {added:?}"));
+                    if aim_at.what == "accepted" {
+                        assert!(aimed.kind.target().starts_with(&gateway), "{aimed}");
+                        accepted_kinds.insert(aimed.kind.name());
+                    }
                 }
             }
         }
+        // The acceptor's disk is both lost and failing, over the draws.
+        assert_eq!(accepted_kinds.len(), 2, "{accepted_kinds:?}");
         let mut scenario = parent.clone();
         assert!(!aim(&mut Prng::new(1), &mut scenario, &[]));
         assert!(!aim(

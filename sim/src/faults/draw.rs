@@ -250,38 +250,16 @@ fn swarm(
             }
             draw -= weight;
         }
-        // Clocks and pauses carry their own lengths and bounds.
-        let gateways =
-            |prng: &mut Prng| topology.gateway_hosts(&prng.pick(&topology.regions).clone());
-        match SWARM_KINDS[chosen] {
-            "clock" => {
-                let hosts = gateways(prng);
-                faults.push(crate::faults::clock::draw(
-                    prng,
-                    &hosts,
-                    at_ms,
-                    duration_ms,
-                    PROCESS_FAULTS_BEYOND_PERCENT,
-                ));
-            }
-            "pause" => {
-                let hosts = gateways(prng);
-                faults.push(crate::faults::pause::draw(
-                    prng,
-                    &hosts,
-                    at_ms,
-                    PROCESS_FAULTS_BEYOND_PERCENT,
-                ));
-            }
-            name => {
-                let kind = swarm_kind(prng, name, &mix, topology, tenants, senders);
-                faults.push(Fault {
-                    at_ms,
-                    duration_ms,
-                    kind,
-                });
-            }
-        }
+        faults.push(draw_fault(
+            prng,
+            SWARM_KINDS[chosen],
+            &mix,
+            topology,
+            tenants,
+            senders,
+            at_ms,
+            duration_ms,
+        ));
     }
     faults.sort_by_key(|f| f.at_ms);
     FaultSchedule {
@@ -289,6 +267,77 @@ fn swarm(
         faults,
         torn_write_block_bytes,
     }
+}
+
+/// One fault of the kind `name` from `at_ms`, its target and severity
+/// drawn under `mix`. Clocks and pauses carry their own lengths and bounds.
+#[allow(clippy::too_many_arguments)]
+fn draw_fault(
+    prng: &mut Prng,
+    name: &str,
+    mix: &Mix,
+    topology: &Topology,
+    tenants: &[TenantSpec],
+    senders: u32,
+    at_ms: u64,
+    duration_ms: u64,
+) -> Fault {
+    let gateways = |prng: &mut Prng| topology.gateway_hosts(&prng.pick(&topology.regions).clone());
+    match name {
+        "clock" => {
+            let hosts = gateways(prng);
+            crate::faults::clock::draw(
+                prng,
+                &hosts,
+                at_ms,
+                duration_ms,
+                PROCESS_FAULTS_BEYOND_PERCENT,
+            )
+        }
+        "pause" => {
+            let hosts = gateways(prng);
+            crate::faults::pause::draw(prng, &hosts, at_ms, PROCESS_FAULTS_BEYOND_PERCENT)
+        }
+        name => Fault {
+            at_ms,
+            duration_ms,
+            kind: swarm_kind(prng, name, mix, topology, tenants, senders),
+        },
+    }
+}
+
+/// A fault of any kind the swarm can draw, every kind and mode equally
+/// likely, from `at_ms`: what a search adds to a schedule, so it can reach
+/// every fault the swarm can (clocks, pauses, honest disks and
+/// dependencies included), not a shorter list of its own.
+pub fn any_fault(
+    prng: &mut Prng,
+    topology: &Topology,
+    tenants: &[TenantSpec],
+    senders: u32,
+    at_ms: u64,
+    duration_ms: u64,
+) -> Fault {
+    let name = *prng.pick(&SWARM_KINDS);
+    let mix = Mix {
+        weights: [1; SWARM_KINDS.len()],
+        duration_ms_max: duration_ms,
+        gray_latency_ms_max: prng.range(100, 4_000),
+        gray_loss_percent_max: prng.range(0, 40),
+        disk_mode_weights: vec![1; DISK_MODES.len()],
+        mailbox_mode_weights: vec![1; MAILBOX_MODES.len()],
+        dns_mode_weights: vec![1; DNS_MODES.len()],
+    };
+    draw_fault(
+        prng,
+        name,
+        &mix,
+        topology,
+        tenants,
+        senders,
+        at_ms,
+        duration_ms,
+    )
 }
 
 fn swarm_kind(
@@ -391,7 +440,6 @@ fn swarm_kind(
         "mailbox_outage" => FaultKind::MailboxOutage {
             tenant: prng.pick(tenants).name.clone(),
         },
-        // ---- issue 16 items 1-3: `"<kind>" => their_draw(prng, ...),` ----
         _ => FaultKind::StaleDns {
             tenant: prng.pick(tenants).name.clone(),
         },
@@ -446,5 +494,37 @@ mod tests {
         }
         let modes = DISK_MODES.len() + MAILBOX_MODES.len() + DNS_MODES.len();
         assert_eq!(drawn.len(), catalogue.len() + modes, "{drawn:?}");
+    }
+
+    #[test]
+    fn a_search_can_add_every_kind_and_mode_the_swarm_draws() {
+        let parent = Scenario::generate_family(3, Family::Swarm);
+        let mut prng = Prng::new(5);
+        let mut drawn = BTreeSet::new();
+        for _ in 0..2_000 {
+            let mut scenario = parent.clone();
+            let fault = any_fault(
+                &mut prng,
+                &scenario.topology,
+                &scenario.tenants,
+                scenario.workload.senders,
+                10_000,
+                5_000,
+            );
+            drawn.insert(fault.kind.name().to_string());
+            if let FaultKind::Disk { mode, .. } = &fault.kind {
+                drawn.insert(format!("disk:{}", mode.name()));
+            }
+            scenario.faults.faults.push(fault);
+            scenario.faults.faults.sort_by_key(|f| f.at_ms);
+            scenario
+                .validate()
+                .expect("an added fault keeps the scenario valid");
+        }
+        assert_eq!(
+            drawn.len(),
+            SWARM_KINDS.len() + DISK_MODES.len(),
+            "{drawn:?}"
+        );
     }
 }
