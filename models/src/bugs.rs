@@ -196,6 +196,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "takes a 5xx at RCPT for a temporary refusal and offers the recipient again at every retry until the queue lifetime runs out",
     ),
     (
+        "refusal-cached-per-recipient",
+        "remembers a recipient its server refused with a 5xx at RCPT and bounces every later message to it without offering it, whoever sent it",
+    ),
+    (
         "drop-means-delivered",
         "takes a connection that dies once the message's data is on its way for a delivery",
     ),

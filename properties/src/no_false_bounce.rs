@@ -7,7 +7,8 @@
 //! the sender hears "undeliverable" about mail a correct gateway would have
 //! delivered minutes later. Judged from the outside:
 //! - a 5xx: a `mailbox_refused` with a 5xx code listing the recipient,
-//!   before the DSN (after DATA for this message, or at RCPT);
+//!   before the DSN (after DATA for this message, or at RCPT in a
+//!   transaction from the message's sender);
 //! - the lifetime: the gateway cannot have taken the message before the
 //!   sender's attempt that led to its first acceptance (or indefinite
 //!   outcome), so a bounce for expiry comes at least `queue_lifetime_us`
@@ -19,6 +20,7 @@
 
 use traces::Log;
 
+use crate::facts::addr_key;
 use crate::view::{Outcomes, Pair, duration_ms, ms};
 use crate::{Facts, Kind, Violation};
 
@@ -43,11 +45,22 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
         dsns.sort_unstable();
         let first_dsn = dsns[0];
         let t_dsn = view.events[first_dsn].t_us;
+        let sender = view.message(&pair.msg).map(|m| addr_key(&m.sender));
         let refused = view.refusals.iter().find(|r| {
             r.code >= 500
                 && r.t_us <= t_dsn
                 && r.rcpts.contains(&pair.rcpt)
-                && r.msg.as_ref().is_none_or(|m| *m == pair.msg)
+                && match &r.msg {
+                    Some(m) => *m == pair.msg,
+                    // A refusal at RCPT names no message, but its
+                    // transaction names a sender: another sender's mail
+                    // refused says nothing of this one (old logs, without
+                    // the sender, are taken as they were).
+                    None => match (r.mail_from, sender.as_deref()) {
+                        (Some(from), Some(sender)) => addr_key(from) == sender,
+                        _ => true,
+                    },
+                }
         });
         let taken = taken_at_earliest(view, pair);
         let expired =
@@ -174,6 +187,33 @@ mod tests {
         assert_eq!(check(&explained.log, &with_lifetime(60_000_000)), vec![]);
         // With the lifetime unknown, the clean run is not judged on timing.
         assert_eq!(check(&clean_run().log, &facts()), vec![]);
+    }
+
+    #[test]
+    fn a_refusal_at_rcpt_counts_only_in_the_messages_own_senders_transaction() {
+        let bounced_after_rcpt_refusal_from = |from: &str| {
+            let mut run = Run::new();
+            run.send("m5", Told::Accepted, &["bob@acme.example"]);
+            run.refuse_at_rcpt("gw-eu-west-1-0", from, "bob@acme.example", 550);
+            run.dsn(
+                "dsn-m5",
+                "m5",
+                &["bob@acme.example"],
+                "erin@sender.example",
+                "mbx-ext",
+            );
+            check(&run.log, &with_lifetime(60_000_000))
+        };
+        assert_eq!(
+            bounced_after_rcpt_refusal_from("Erin@Sender.example"),
+            vec![]
+        );
+        // Bob refused alice's mail: erin's to bob was never offered.
+        assert_reported(
+            &bounced_after_rcpt_refusal_from("alice@sender.example"),
+            NAME,
+            "with no 5xx from its server",
+        );
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("quarantine-clean-mail", Family::ScannerOutage),
     ("bounce-on-4xx", Family::Bounces),
     ("retry-after-5xx", Family::Dependencies),
+    ("refusal-cached-per-recipient", Family::Dependencies),
     ("size-limit-off-by-one", Family::Calm),
     ("dsn-replicas-anywhere", Family::Bounces),
     ("scan-head-only", Family::Calm),

@@ -289,6 +289,15 @@ fn retry_after_5xx_offers_a_refused_recipient_again_until_the_lifetime_ends() {
 }
 
 #[test]
+fn refusal_cached_per_recipient_bounces_mail_nobody_offered() {
+    // dependencies: a server forgets users (550 5.1.1 at RCPT) for a
+    // while. The gateway that remembers the refusal bounces other senders'
+    // mail to that user unoffered; the 5xx it cites was given in another
+    // sender's transaction, which says nothing of this message.
+    caught("refusal-cached-per-recipient", "no_false_bounce");
+}
+
+#[test]
 fn size_limit_off_by_one_refuses_the_message_exactly_at_the_limit() {
     // Calm: every seed sends one message at the configured limit.
     hunted("size-limit-off-by-one", "size_limit", 0);

@@ -26,6 +26,9 @@ use crate::spool::{Entry, RcptState};
 const DOT_REPLY_TIMEOUT_MS_BUGGY: u64 = 1_000;
 
 pub async fn deliver_pending(node: &SharedNode, entry: &mut Entry, raw: &[u8], tag_spam: bool) {
+    if node.config.bug("refusal-cached-per-recipient") {
+        bounce_remembered_refusals(node, entry);
+    }
     let pending = entry.pending_rcpts();
     if pending.is_empty() {
         return;
@@ -289,6 +292,10 @@ async fn attempt(
         // one; retry-after-5xx, a permanent one for a temporary one.
         let permanent = (reply.code >= 500 && !node.config.bug("retry-after-5xx"))
             || (reply.code >= 400 && node.config.bug("bounce-on-4xx"));
+        if reply.code >= 500 && node.config.bug("refusal-cached-per-recipient") {
+            let remembered = (reply.code, reply.text.clone());
+            (node.refused_at_rcpt_buggy.borrow_mut()).insert(rcpt.to_ascii_lowercase(), remembered);
+        }
         let state = if permanent {
             bounced(node, reply)
         } else if reply.code >= 400 {
@@ -303,6 +310,31 @@ async fn attempt(
         settled.push((rcpt.clone(), state));
     }
     settled
+}
+
+/// The `refusal-cached-per-recipient` bug: a pending recipient some
+/// server refused at RCPT before, in any message's transaction, is bounced
+/// with that old reply without being offered.
+fn bounce_remembered_refusals(node: &SharedNode, entry: &mut Entry) {
+    for rcpt in entry.pending_rcpts() {
+        let remembered = node
+            .refused_at_rcpt_buggy
+            .borrow()
+            .get(&rcpt.to_ascii_lowercase())
+            .cloned();
+        let Some((code, text)) = remembered else {
+            continue;
+        };
+        let state = bounced(node, &Reply::new(code, text));
+        if let RcptState::Bounced { diagnostic, .. } = &state {
+            node.env.observe(EventKind::GwBounced {
+                msg: entry.message_id.clone(),
+                rcpt: rcpt.clone(),
+                reason: diagnostic.clone(),
+            });
+        }
+        entry.rcpts.insert(rcpt, state);
+    }
 }
 
 /// A recipient its server refused: the DSN reports the server's own

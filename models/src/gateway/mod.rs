@@ -62,6 +62,10 @@ pub struct Node {
     pub spool_born_ms: u64,
     /// Connections to peers kept open for the next request.
     pub links: peer_links::IdleLinks,
+    /// Recipients a server refused at RCPT, with its reply: filled only
+    /// under the `refusal-cached-per-recipient` bug (a refusal answers one
+    /// transaction, not every message to that address).
+    pub refused_at_rcpt_buggy: RefCell<BTreeMap<String, (u16, String)>>,
 }
 
 pub type SharedNode = Rc<Node>;
@@ -173,6 +177,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         held_in_doubt: RefCell::new(BTreeSet::new()),
         heard: RefCell::new(heard::Heard::new(boot_ms)),
         doorbell: wakeup::Doorbell::default(),
+        refused_at_rcpt_buggy: RefCell::default(),
         tombstones: RefCell::new(tombstones),
         spool_born_ms,
         links: peer_links::IdleLinks::default(),
