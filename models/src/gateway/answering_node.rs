@@ -105,6 +105,7 @@ pub fn node_on(
         tombstones: RefCell::new(tombstones),
         spool_born_ms: 0,
         links: super::peer_links::IdleLinks::default(),
+        refused_at_rcpt_buggy: RefCell::default(),
     })
 }
 

@@ -253,6 +253,8 @@ fn aim(prng: &mut Prng, scenario: &mut Scenario, aims: &[Aim]) -> bool {
     let of_kind: Vec<&Aim> = aims.iter().filter(|a| a.what == kind).collect();
     let aim = (*prng.pick(&of_kind)).clone();
     let heal_at_ms = scenario.phases.heal_at_ms;
+    // A fault lasts at least FAULT_MS_MIN and ends by the heal.
+    let latest_start_ms = heal_at_ms.saturating_sub(FAULT_MS_MIN);
     let lease_ms = scenario.knobs.owner_lease_ms;
     let before =
         |prng: &mut Prng, window_ms: u64| aim.t_ms.saturating_sub(prng.range(0, window_ms));
@@ -341,6 +343,7 @@ fn aim(prng: &mut Prng, scenario: &mut Scenario, aims: &[Aim]) -> bool {
                 .map(|r| r.name.clone())
                 .collect();
             if !neighbours.is_empty() && at_ms < heal_at_ms && prng.percent(50) {
+                let at_ms = at_ms.min(latest_start_ms);
                 scenario.faults.faults.push(Fault {
                     at_ms,
                     duration_ms: duration_ms.clamp(FAULT_MS_MIN, heal_at_ms - at_ms),
@@ -376,9 +379,9 @@ fn aim(prng: &mut Prng, scenario: &mut Scenario, aims: &[Aim]) -> bool {
                     .collect();
                 for other in others {
                     scenario.faults.faults.push(Fault {
-                        at_ms: at_ms.min(heal_at_ms - 1),
+                        at_ms: at_ms.min(latest_start_ms),
                         duration_ms: duration_ms
-                            .clamp(FAULT_MS_MIN, heal_at_ms - at_ms.min(heal_at_ms - 1)),
+                            .clamp(FAULT_MS_MIN, heal_at_ms - at_ms.min(latest_start_ms)),
                         kind: FaultKind::ScannerOutage { region: other },
                     });
                 }
@@ -402,6 +405,7 @@ fn aim(prng: &mut Prng, scenario: &mut Scenario, aims: &[Aim]) -> bool {
     if at_ms >= heal_at_ms {
         return false;
     }
+    let at_ms = at_ms.min(latest_start_ms);
     let duration_ms = duration_ms.clamp(FAULT_MS_MIN, heal_at_ms - at_ms);
     if short_queue && scenario.knobs.queue_lifetime_ms > 8_000 {
         crate::scenario::bounce_knobs(prng, &mut scenario.knobs);
@@ -653,6 +657,27 @@ mod tests {
         }
         // The acceptor's disk is both lost and failing, over the draws.
         assert_eq!(accepted_kinds.len(), 2, "{accepted_kinds:?}");
+        // An aim just before the heal leaves no room for a whole fault
+        // after it: the fault starts early enough, it does not panic.
+        let heal_at_ms = parent.phases.heal_at_ms;
+        for (aim_at, _) in &cases {
+            for late_ms in [1, 100, FAULT_MS_MIN - 1] {
+                let late = Aim {
+                    t_ms: heal_at_ms - late_ms,
+                    ..aim_at.clone()
+                };
+                for draw in 0..10 {
+                    let mut scenario = parent.clone();
+                    aim(
+                        &mut Prng::new(draw),
+                        &mut scenario,
+                        std::slice::from_ref(&late),
+                    );
+                    scenario.faults.faults.sort_by_key(|f| f.at_ms);
+                    assert_eq!(scenario.validate(), Ok(()), "{late:?}: {scenario}");
+                }
+            }
+        }
         let mut scenario = parent.clone();
         assert!(!aim(&mut Prng::new(1), &mut scenario, &[]));
         assert!(!aim(
