@@ -316,6 +316,15 @@ impl Session {
             return self.bad(out, 500, "5.5.2", "Command is not valid UTF-8");
         }
         match Request::parse(&mut line.iter()).map(Request::into_owned) {
+            // smtp-proto reads `MAIL FROM:<postmaster>` as the null
+            // reverse-path; RFC 5321's grammar has no domainless sender
+            // (only RCPT has the `<Postmaster>` special case), and taking
+            // it for `<>` would treat a person's mail as a bounce.
+            Ok(Request::Mail { from })
+                if from.address.is_empty() && names_bare_postmaster(line) =>
+            {
+                self.bad(out, 501, "5.1.7", "Bad sender address syntax")
+            }
             Ok(request) => self.handle_request(request, rcpt_check, out),
             Err(error) => self.handle_parse_error(error, out),
         }
@@ -558,6 +567,16 @@ fn reply(code: u16, enhanced: &str, text: &str) -> Vec<u8> {
     }
 }
 
+/// Whether the command's path is a domainless `<postmaster>`.
+fn names_bare_postmaster(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line);
+    let path = text
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map(|(path, _)| path.trim());
+    path.is_some_and(|path| path.eq_ignore_ascii_case("postmaster"))
+}
+
 /// The first MAIL parameter the client gave that our EHLO did not offer.
 /// smtp-proto parses every registered extension's parameters (DSN's RET and
 /// ENVID, AUTH, BY, FUTURERELEASE, MT-PRIORITY, REQUIRETLS, BODY=BINARYMIME,
@@ -714,6 +733,17 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("555 5.5.4 Unsupported parameter"), "{text}");
+    }
+
+    #[test]
+    fn a_domainless_postmaster_is_no_sender_and_not_the_null_one() {
+        let mut session = Session::new(limits());
+        let text = written(&feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<PostMaster>\r\nMAIL FROM:< >\r\nRSET\r\nMAIL FROM:<>\r\n",
+        ));
+        assert_eq!(codes(&text), vec![250, 501, 250, 250, 250], "{text}");
+        assert!(text.contains("501 5.1.7"), "{text}");
     }
 
     #[test]
