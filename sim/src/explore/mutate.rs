@@ -319,10 +319,10 @@ fn aim(prng: &mut Prng, scenario: &mut Scenario, aims: &[Aim]) -> bool {
             };
             (at_ms, duration_ms, kind, false)
         }
-        // The acceptor's disk lost just after its 250, or failing (in any
-        // way a disk fails) while it stores the message it is about to
-        // acknowledge.
-        "accepted" if prng.percent(50) => (
+        // The acceptor's disk lost just after its 250, or failing the
+        // writes and syncs of the message it is about to acknowledge (the
+        // read-path modes are the deliverer's, above).
+        "accepted" if prng.percent(30) => (
             aim.t_ms + prng.range(0, 300),
             prng.range(2_000, heal_at_ms / 2 + 2_001),
             FaultKind::DiskLost {
@@ -332,7 +332,7 @@ fn aim(prng: &mut Prng, scenario: &mut Scenario, aims: &[Aim]) -> bool {
         ),
         "accepted" => {
             let at_ms = before(prng, 1_500);
-            let duration_ms = prng.range(1_000, 6_001);
+            let duration_ms = prng.range(2_000, 10_001);
             // Half the time its region is cut off from a neighbour
             // meanwhile, so the 250 leans on the copies this disk holds (a
             // third copy elsewhere would hide one that is not durable).
@@ -356,7 +356,7 @@ fn aim(prng: &mut Prng, scenario: &mut Scenario, aims: &[Aim]) -> bool {
             }
             let kind = FaultKind::Disk {
                 host: aim.target.clone(),
-                mode: *prng.pick(&crate::faults::honest_families::DISK_MODES),
+                mode: *prng.pick(&WRITE_PATH_DISK_MODES),
             };
             (at_ms, duration_ms, kind, false)
         }
@@ -417,6 +417,16 @@ fn aim(prng: &mut Prng, scenario: &mut Scenario, aims: &[Aim]) -> bool {
     });
     true
 }
+
+/// The ways a disk fails a write or its sync: what an acceptor meets
+/// while it stores a message.
+const WRITE_PATH_DISK_MODES: [DiskMode; 5] = [
+    DiskMode::FsyncError,
+    DiskMode::FsyncForgets,
+    DiskMode::FullMidWrite,
+    DiskMode::Full,
+    DiskMode::Slow,
+];
 
 fn pick_mut<'a>(prng: &mut Prng, faults: &'a mut [Fault]) -> Option<&'a mut Fault> {
     if faults.is_empty() {
