@@ -155,6 +155,17 @@ mod tests {
         }
     }
 
+    /// erin's m5 to bob bounced: its DSN arrives at erin's server.
+    fn bounce_m5(run: &mut Run) -> usize {
+        run.dsn(
+            "dsn-m5",
+            "m5",
+            &["bob@acme.example"],
+            "erin@sender.example",
+            "mbx-ext",
+        )
+    }
+
     fn refuse(run: &mut Run, msg: &str, rcpt: &str, code: u16) -> usize {
         run.push(
             "mbx-acme",
@@ -177,13 +188,7 @@ mod tests {
         let mut explained = Run::new();
         explained.send("m5", Told::Accepted, &["bob@acme.example"]);
         refuse(&mut explained, "m5", "bob@acme.example", 550);
-        explained.dsn(
-            "dsn-m5",
-            "m5",
-            &["bob@acme.example"],
-            "erin@sender.example",
-            "mbx-ext",
-        );
+        bounce_m5(&mut explained);
         assert_eq!(check(&explained.log, &with_lifetime(60_000_000)), vec![]);
         // With the lifetime unknown, the clean run is not judged on timing.
         assert_eq!(check(&clean_run().log, &facts()), vec![]);
@@ -195,13 +200,7 @@ mod tests {
             let mut run = Run::new();
             run.send("m5", Told::Accepted, &["bob@acme.example"]);
             run.refuse_at_rcpt("gw-eu-west-1-0", from, "bob@acme.example", 550);
-            run.dsn(
-                "dsn-m5",
-                "m5",
-                &["bob@acme.example"],
-                "erin@sender.example",
-                "mbx-ext",
-            );
+            bounce_m5(&mut run);
             check(&run.log, &with_lifetime(60_000_000))
         };
         assert_eq!(
@@ -221,13 +220,7 @@ mod tests {
         let mut run = Run::new();
         run.send("m5", Told::Accepted, &["bob@acme.example"]);
         refuse(&mut run, "m5", "bob@acme.example", 451);
-        let dsn = run.dsn(
-            "dsn-m5",
-            "m5",
-            &["bob@acme.example"],
-            "erin@sender.example",
-            "mbx-ext",
-        );
+        let dsn = bounce_m5(&mut run);
         let found = check(&run.log, &with_lifetime(60_000_000));
         assert_reported(&found, NAME, "with no 5xx from its server");
         assert!(found[0].events.contains(&dsn));
@@ -238,13 +231,7 @@ mod tests {
         let mut run = Run::new();
         run.send("m5", Told::Accepted, &["bob@acme.example"]);
         run.at(70_000_000);
-        run.dsn(
-            "dsn-m5",
-            "m5",
-            &["bob@acme.example"],
-            "erin@sender.example",
-            "mbx-ext",
-        );
+        bounce_m5(&mut run);
         assert_eq!(check(&run.log, &with_lifetime(60_000_000)), vec![]);
     }
 
