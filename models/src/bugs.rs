@@ -112,6 +112,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "delivers mail it held past its queue lifetime for a previous owner's in-doubt delivery, once that owner says it did not get through, instead of bouncing it as expired",
     ),
     (
+        "late-after-unconfirmed",
+        "delivers mail it could not act on past its queue lifetime (no majority of the copy set confirmed its ownership) the moment a majority does, instead of bouncing it as expired",
+    ),
+    (
         "bounce-unquarantined",
         "bounces malware (or quarantine-policy spam) as expired when its quarantine write failed past the queue lifetime, sending a DSN about malware to a likely forged sender",
     ),

@@ -287,6 +287,27 @@ fn late_after_doubt_delivers_mail_held_for_a_doubt_long_past_its_lifetime() {
 }
 
 #[test]
+fn late_after_unconfirmed_delivers_mail_its_owner_could_not_act_on_past_its_lifetime() {
+    // Found by `mailsim explore`, shrunk (beyond the model: two regions
+    // cut off at once): europe-west3 and eu-west-1 cut off while
+    // lemonde's mailbox is down; a replica's failed claim strands a
+    // promise, so the owner has no majority from 18 s to 31 s, long past
+    // the 6.1 s lifetime. With the bug it delivers the moment a majority
+    // confirms it again, 20 s after the 250 (expiry_honoured); the correct
+    // gateway bounces it as expired.
+    let scenario = corpus_entry(
+        "late-after-unconfirmed-two-regions-cut-off-past-lifetime.madsim.json",
+        "late-after-unconfirmed",
+    );
+    common::correct_passes_beyond_the_model_and_bug_violates(
+        Engine::Madsim,
+        &scenario,
+        "late-after-unconfirmed",
+        "expiry_honoured",
+    );
+}
+
+#[test]
 fn bounce_unquarantined_sends_a_dsn_about_malware_whose_quarantine_write_failed() {
     // Found by `mailsim explore` with the expiry-without-dsn bug, whose
     // correct twin failed too: one malware message, its owner's fsyncs

@@ -50,6 +50,7 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "bounce-while-in-doubt",
     "in-doubt-gives-up",
     "late-after-doubt",
+    "late-after-unconfirmed",
     "bounce-unquarantined",
 ];
 

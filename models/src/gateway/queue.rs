@@ -127,6 +127,19 @@ async fn may_act(node: &SharedNode, id: &str) -> bool {
         Standing::Fenced => false,
         Standing::Unconfirmed => {
             retry_after_sync(node, id);
+            // Held, as for a doubt: if the lifetime runs out meanwhile the
+            // pass that may act at last bounces it rather than deliver it
+            // that late (madsim: two regions cut off, then a stranded
+            // promise, kept an owner from a majority for 13 s past a 6 s
+            // lifetime, and it delivered the moment it won one back).
+            // `late-after-unconfirmed` puts the late delivery back. Not a
+            // DSN: one given up is dropped unreported (RFC 3461 §6.2), and
+            // then its sender never hears of the mail it reports on; late
+            // is better there.
+            let is_dsn = node.entries.borrow().get(id).is_some_and(|e| e.is_dsn);
+            if !is_dsn && !node.config.bug("late-after-unconfirmed") {
+                node.held_in_doubt.borrow_mut().insert(id.to_string());
+            }
             node.note(
                 "owner_unconfirmed",
                 format!("{id}: no majority of the copy set confirmed our ballot; waiting"),
@@ -292,8 +305,9 @@ async fn process(node: &SharedNode, id: &str) {
     let Some(mut entry) = owned(node, id) else {
         return;
     };
-    // Held past its lifetime for a doubt that cleared without a delivery:
-    // the wait has no bound (see `waiting_on_doubt`), the lifetime does.
+    // Held past its lifetime for a doubt that cleared without a delivery,
+    // or for a majority: the wait has no bound (see `waiting_on_doubt`),
+    // the lifetime does.
     let held_in_doubt = node.held_in_doubt.borrow_mut().remove(id);
     let expired_while_held =
         held_in_doubt && past_lifetime(node, &entry) && !node.config.bug("late-after-doubt");
