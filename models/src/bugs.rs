@@ -112,8 +112,8 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "delivers mail it held past its queue lifetime for a previous owner's in-doubt delivery, once that owner says it did not get through, instead of bouncing it as expired",
     ),
     (
-        "late-after-unconfirmed",
-        "delivers mail it could not act on past its queue lifetime (no majority of the copy set confirmed its ownership) the moment a majority does, instead of bouncing it as expired",
+        "late-start-after-expiry",
+        "starts delivering mail already past its queue lifetime (its owner held it without a majority, or was down) the moment it can act, instead of bouncing it as expired",
     ),
     (
         "bounce-unquarantined",

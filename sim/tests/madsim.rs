@@ -287,24 +287,26 @@ fn late_after_doubt_delivers_mail_held_for_a_doubt_long_past_its_lifetime() {
 }
 
 #[test]
-fn late_after_unconfirmed_delivers_mail_its_owner_could_not_act_on_past_its_lifetime() {
-    // Found by `mailsim explore`, shrunk (beyond the model: two regions
-    // cut off at once): europe-west3 and eu-west-1 cut off while
-    // lemonde's mailbox is down; a replica's failed claim strands a
-    // promise, so the owner has no majority from 18 s to 31 s, long past
-    // the 6.1 s lifetime. With the bug it delivers the moment a majority
-    // confirms it again, 20 s after the 250 (expiry_honoured); the correct
-    // gateway bounces it as expired.
-    let scenario = corpus_entry(
-        "late-after-unconfirmed-two-regions-cut-off-past-lifetime.madsim.json",
-        "late-after-unconfirmed",
-    );
-    common::correct_passes_beyond_the_model_and_bug_violates(
-        Engine::Madsim,
-        &scenario,
-        "late-after-unconfirmed",
-        "expiry_honoured",
-    );
+fn late_start_after_expiry_delivers_mail_its_owner_could_not_act_on_in_time() {
+    // Found by `mailsim explore`, shrunk, both beyond the model: an owner
+    // without a majority from 18 s to 31 s (europe-west3 and eu-west-1 cut
+    // off at once, then a stranded promise), and an owner down from 24 s
+    // to 36 s (two gateways of two clouds crashed), each past a 5-6 s
+    // lifetime while the mailbox was down. With the bug each delivers the
+    // moment it can act, 18-20 s after the 250 (expiry_honoured); the
+    // correct gateway bounces it as expired.
+    for file in [
+        "late-start-after-expiry-two-regions-cut-off.madsim.json",
+        "late-start-after-expiry-owner-down-past-lifetime.madsim.json",
+    ] {
+        let scenario = corpus_entry(file, "late-start-after-expiry");
+        common::correct_passes_beyond_the_model_and_bug_violates(
+            Engine::Madsim,
+            &scenario,
+            "late-start-after-expiry",
+            "expiry_honoured",
+        );
+    }
 }
 
 #[test]

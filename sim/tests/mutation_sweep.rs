@@ -50,7 +50,7 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "bounce-while-in-doubt",
     "in-doubt-gives-up",
     "late-after-doubt",
-    "late-after-unconfirmed",
+    "late-start-after-expiry",
     "bounce-unquarantined",
 ];
 

@@ -46,9 +46,9 @@ pub struct Node {
     /// storing and replicating the outcome): they hold no delivery slot.
     pub settling: RefCell<BTreeSet<String>>,
     /// Messages this node has held for a previous owner's in-doubt
-    /// delivery, or because no majority of the copy set confirmed its
-    /// ballot: one past its queue lifetime once it may act again is
-    /// bounced as expired, not delivered that late.
+    /// delivery: one past its queue lifetime once the doubt clears (it did
+    /// not get through) is bounced as expired, not delivered that late,
+    /// even a DSN.
     pub held_in_doubt: RefCell<BTreeSet<String>>,
     /// Who spoke to us when: the clock of every owner lease.
     pub heard: RefCell<heard::Heard>,

@@ -127,19 +127,6 @@ async fn may_act(node: &SharedNode, id: &str) -> bool {
         Standing::Fenced => false,
         Standing::Unconfirmed => {
             retry_after_sync(node, id);
-            // Held, as for a doubt: if the lifetime runs out meanwhile the
-            // pass that may act at last bounces it rather than deliver it
-            // that late (madsim: two regions cut off, then a stranded
-            // promise, kept an owner from a majority for 13 s past a 6 s
-            // lifetime, and it delivered the moment it won one back).
-            // `late-after-unconfirmed` puts the late delivery back. Not a
-            // DSN: one given up is dropped unreported (RFC 3461 §6.2), and
-            // then its sender never hears of the mail it reports on; late
-            // is better there.
-            let is_dsn = node.entries.borrow().get(id).is_some_and(|e| e.is_dsn);
-            if !is_dsn && !node.config.bug("late-after-unconfirmed") {
-                node.held_in_doubt.borrow_mut().insert(id.to_string());
-            }
             node.note(
                 "owner_unconfirmed",
                 format!("{id}: no majority of the copy set confirmed our ballot; waiting"),
@@ -256,6 +243,7 @@ async fn process(node: &SharedNode, id: &str) {
         }
     };
     let mut verdict = first.verdict;
+    let scanned_in_this_pass = verdict.is_none();
     let mut scanned_too_late = false;
     if verdict.is_none() {
         // Scanning acts on nothing outside the gateway, so it needs no
@@ -305,12 +293,28 @@ async fn process(node: &SharedNode, id: &str) {
     let Some(mut entry) = owned(node, id) else {
         return;
     };
-    // Held past its lifetime for a doubt that cleared without a delivery,
-    // or for a majority: the wait has no bound (see `waiting_on_doubt`),
-    // the lifetime does.
+    // The lifetime bounds when a delivery may start, whatever kept the
+    // message from one until now: a doubt that cleared without a delivery
+    // (the wait has no bound, see `waiting_on_doubt`), a ballot no
+    // majority confirmed, its owner down. A pass that starts past it
+    // bounces what is pending rather than deliver it that late (madsim,
+    // found by `mailsim explore`: an owner without a majority from 18 s to
+    // 31 s, and another down from 24 s to 36 s, past lifetimes of 5-6 s,
+    // each delivered the moment it could act). Not a DSN, unless it was
+    // held for a doubt: one given up is dropped unreported (RFC 3461
+    // §6.2), and its sender would never hear of the mail it reports on.
+    // `late-after-doubt` and `late-start-after-expiry` put the late
+    // deliveries back.
     let held_in_doubt = node.held_in_doubt.borrow_mut().remove(id);
-    let expired_while_held =
-        held_in_doubt && past_lifetime(node, &entry) && !node.config.bug("late-after-doubt");
+    let late_start_allowed = match held_in_doubt {
+        true => node.config.bug("late-after-doubt"),
+        false => {
+            entry.is_dsn
+                || node.config.bug("late-start-after-expiry")
+                || (scanned_in_this_pass && node.config.bug("expiry-waits-for-scan"))
+        }
+    };
+    let expired_while_held = !late_start_allowed && past_lifetime(node, &entry);
     entry.verdict = entry.verdict.or(verdict);
     let pending_at_start = entry.pending_rcpts();
     if quarantine {
