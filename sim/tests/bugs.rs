@@ -640,6 +640,19 @@ fn late_after_doubt_is_proven_on_madsim_by_its_corpus_entry() {
 }
 
 #[test]
+fn late_start_after_expiry_is_proven_on_madsim_by_its_corpus_entries() {
+    // Found by `mailsim explore` (false alarms of `bench explore`: the
+    // correct gateway failed them too), shrunk, both beyond the model: an
+    // owner without a majority, and an owner down, past the lifetime.
+    for file in [
+        "late-start-after-expiry-two-regions-cut-off.madsim.json",
+        "late-start-after-expiry-owner-down-past-lifetime.madsim.json",
+    ] {
+        madsim_corpus_entry_proves(file, "late-start-after-expiry", &["expiry_honoured"]);
+    }
+}
+
+#[test]
 fn bounce_unquarantined_is_proven_on_madsim_by_its_corpus_entry() {
     // Found by `mailsim explore` (a false alarm of `bench explore`: the
     // correct gateway failed it too), shrunk to one disk fault.
