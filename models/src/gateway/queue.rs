@@ -306,15 +306,7 @@ async fn process(node: &SharedNode, id: &str) {
     // `late-after-doubt` and `late-start-after-expiry` put the late
     // deliveries back.
     let held_in_doubt = node.held_in_doubt.borrow_mut().remove(id);
-    let late_start_allowed = match held_in_doubt {
-        true => node.config.bug("late-after-doubt"),
-        false => {
-            entry.is_dsn
-                || node.config.bug("late-start-after-expiry")
-                || (scanned_in_this_pass && node.config.bug("expiry-waits-for-scan"))
-        }
-    };
-    let expired_while_held = !late_start_allowed && past_lifetime(node, &entry);
+    let expired_while_held = too_late_to_start(node, &entry, held_in_doubt, scanned_in_this_pass);
     entry.verdict = entry.verdict.or(verdict);
     let pending_at_start = entry.pending_rcpts();
     if quarantine {
@@ -404,6 +396,27 @@ fn past_lifetime(node: &SharedNode, entry: &Entry) -> bool {
         node.config.knobs.queue_lifetime_ms + clock_error_ms,
     );
     expired && !node.config.bug("retry-forever")
+}
+
+/// Whether a pass must bounce `entry` rather than start delivering it:
+/// it is past its lifetime (see the pass). `held_in_doubt`: it waited for
+/// a previous owner's doubt; `scanned_in_this_pass`: its verdict came
+/// only now (what `expiry-waits-for-scan` lets through late).
+fn too_late_to_start(
+    node: &SharedNode,
+    entry: &Entry,
+    held_in_doubt: bool,
+    scanned_in_this_pass: bool,
+) -> bool {
+    let late_start_allowed = match held_in_doubt {
+        true => node.config.bug("late-after-doubt"),
+        false => {
+            entry.is_dsn
+                || node.config.bug("late-start-after-expiry")
+                || (scanned_in_this_pass && node.config.bug("expiry-waits-for-scan"))
+        }
+    };
+    !late_start_allowed && past_lifetime(node, entry)
 }
 
 /// Whether an expired message may be bounced: not while a delivery of it
@@ -831,5 +844,41 @@ mod tests {
         assert!(past_lifetime(&node, &entry));
         entry.received_ms += 1;
         assert!(!past_lifetime(&node, &entry));
+    }
+
+    #[test]
+    fn a_pass_past_the_lifetime_starts_no_delivery_unless_a_dsn_or_a_bug_lets_it() {
+        let past = |bugs: &[&str], is_dsn: bool| {
+            let node = holding_doubt(bugs, "gw-a", 0, false);
+            let mut entry = answering_node::entry();
+            entry.is_dsn = is_dsn;
+            entry.received_ms =
+                node.now_ms() - QUEUE_LIFETIME_MS - 2 * tolerances::CLOCK_ERROR_MS_MAX;
+            (node, entry)
+        };
+        // (bugs, a DSN, held for a doubt, scanned in this pass) -> too late
+        let cases: [(&[&str], bool, bool, bool, bool); 9] = [
+            (&[], false, false, false, true),
+            (&[], false, true, false, true),
+            (&[], false, false, true, true),
+            (&[], true, false, false, false),
+            (&[], true, true, false, true),
+            (&["late-start-after-expiry"], false, false, false, false),
+            (&["late-start-after-expiry"], false, true, false, true),
+            (&["late-after-doubt"], false, true, false, false),
+            (&["expiry-waits-for-scan"], false, false, true, false),
+        ];
+        for (bugs, is_dsn, held, scanned, too_late) in cases {
+            let (node, entry) = past(bugs, is_dsn);
+            assert_eq!(
+                too_late_to_start(&node, &entry, held, scanned),
+                too_late,
+                "{bugs:?} dsn {is_dsn} held {held} scanned {scanned}"
+            );
+        }
+        // Inside its lifetime nothing is too late.
+        let (node, mut entry) = past(&[], false);
+        entry.received_ms = node.now_ms();
+        assert!(!too_late_to_start(&node, &entry, true, true));
     }
 }
