@@ -402,6 +402,8 @@ fn past_lifetime(node: &SharedNode, entry: &Entry) -> bool {
 /// it is past its lifetime (see the pass). `held_in_doubt`: it waited for
 /// a previous owner's doubt; `scanned_in_this_pass`: its verdict came
 /// only now (what `expiry-waits-for-scan` lets through late).
+/// `deliver-and-bounce` starts late too: its mistake is in what such a
+/// pass does after delivering.
 fn too_late_to_start(
     node: &SharedNode,
     entry: &Entry,
@@ -414,6 +416,8 @@ fn too_late_to_start(
             entry.is_dsn
                 || node.config.bug("late-start-after-expiry")
                 || (scanned_in_this_pass && node.config.bug("expiry-waits-for-scan"))
+                // Its mistake is in what a late pass does after delivering.
+                || node.config.bug("deliver-and-bounce")
         }
     };
     !late_start_allowed && past_lifetime(node, entry)
@@ -857,7 +861,7 @@ mod tests {
             (node, entry)
         };
         // (bugs, a DSN, held for a doubt, scanned in this pass) -> too late
-        let cases: [(&[&str], bool, bool, bool, bool); 9] = [
+        let cases: [(&[&str], bool, bool, bool, bool); 10] = [
             (&[], false, false, false, true),
             (&[], false, true, false, true),
             (&[], false, false, true, true),
@@ -867,6 +871,7 @@ mod tests {
             (&["late-start-after-expiry"], false, true, false, true),
             (&["late-after-doubt"], false, true, false, false),
             (&["expiry-waits-for-scan"], false, false, true, false),
+            (&["deliver-and-bounce"], false, false, false, false),
         ];
         for (bugs, is_dsn, held, scanned, too_late) in cases {
             let (node, entry) = past(bugs, is_dsn);
