@@ -851,6 +851,23 @@ mod tests {
     }
 
     #[test]
+    fn each_tenant_and_each_dsn_domain_is_a_destination_of_its_own() {
+        // The per-destination limit and the wake-up when a destination is
+        // back (`destination_is_back`) are keyed by this: one key for all
+        // would knock on a down server again whenever another took mail
+        // (what `retry_paced` judges).
+        let acme = answering_node::entry();
+        let mut globex = acme.clone();
+        globex.tenant = "globex".into();
+        let mut dsn = acme.clone();
+        dsn.is_dsn = true;
+        dsn.rcpts = [("Erin@Sender.Example".to_string(), RcptState::Pending)].into();
+        assert_eq!(destination(&acme), "tenant:acme");
+        assert_eq!(destination(&globex), "tenant:globex");
+        assert_eq!(destination(&dsn), "domain:sender.example");
+    }
+
+    #[test]
     fn a_pass_past_the_lifetime_starts_no_delivery_unless_a_dsn_or_a_bug_lets_it() {
         let past = |bugs: &[&str], is_dsn: bool| {
             let node = holding_doubt(bugs, "gw-a", 0, false);
