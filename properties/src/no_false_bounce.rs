@@ -155,17 +155,6 @@ mod tests {
         }
     }
 
-    /// erin's m5 to bob bounced: its DSN arrives at erin's server.
-    fn bounce_m5(run: &mut Run) -> usize {
-        run.dsn(
-            "dsn-m5",
-            "m5",
-            &["bob@acme.example"],
-            "erin@sender.example",
-            "mbx-ext",
-        )
-    }
-
     fn refuse(run: &mut Run, msg: &str, rcpt: &str, code: u16) -> usize {
         run.push(
             "mbx-acme",
@@ -188,7 +177,7 @@ mod tests {
         let mut explained = Run::new();
         explained.send("m5", Told::Accepted, &["bob@acme.example"]);
         refuse(&mut explained, "m5", "bob@acme.example", 550);
-        bounce_m5(&mut explained);
+        explained.bounce_m5();
         assert_eq!(check(&explained.log, &with_lifetime(60_000_000)), vec![]);
         // With the lifetime unknown, the clean run is not judged on timing.
         assert_eq!(check(&clean_run().log, &facts()), vec![]);
@@ -200,7 +189,7 @@ mod tests {
             let mut run = Run::new();
             run.send("m5", Told::Accepted, &["bob@acme.example"]);
             run.refuse_at_rcpt("gw-eu-west-1-0", from, "bob@acme.example", 550);
-            bounce_m5(&mut run);
+            run.bounce_m5();
             check(&run.log, &with_lifetime(60_000_000))
         };
         assert_eq!(
@@ -220,7 +209,7 @@ mod tests {
         let mut run = Run::new();
         run.send("m5", Told::Accepted, &["bob@acme.example"]);
         refuse(&mut run, "m5", "bob@acme.example", 451);
-        let dsn = bounce_m5(&mut run);
+        let dsn = run.bounce_m5();
         let found = check(&run.log, &with_lifetime(60_000_000));
         assert_reported(&found, NAME, "with no 5xx from its server");
         assert!(found[0].events.contains(&dsn));
@@ -231,7 +220,7 @@ mod tests {
         let mut run = Run::new();
         run.send("m5", Told::Accepted, &["bob@acme.example"]);
         run.at(70_000_000);
-        bounce_m5(&mut run);
+        run.bounce_m5();
         assert_eq!(check(&run.log, &with_lifetime(60_000_000)), vec![]);
     }
 

@@ -206,13 +206,7 @@ mod tests {
     fn a_dsn_spooled_outside_the_original_tenants_regions_is_reported() {
         let mut run = Run::new();
         run.store("dsn-m5", "us-east-1", "spool/dsn-m5");
-        run.dsn(
-            "dsn-m5",
-            "m5",
-            &["bob@acme.example"],
-            "erin@sender.example",
-            "mbx-ext",
-        );
+        run.bounce_m5();
         assert_reported(&check(&run.log, &facts()), NAME, "about message m5");
     }
 
@@ -220,13 +214,7 @@ mod tests {
     fn a_dsn_spooled_inside_the_original_tenants_regions_passes() {
         let mut run = Run::new();
         run.store("dsn-m5", "eu-central-1", "spool/dsn-m5");
-        run.dsn(
-            "dsn-m5",
-            "m5",
-            &["bob@acme.example"],
-            "erin@sender.example",
-            "mbx-ext",
-        );
+        run.bounce_m5();
         assert_eq!(check(&run.log, &facts()), vec![]);
     }
 

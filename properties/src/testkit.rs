@@ -309,6 +309,18 @@ impl Run {
         })
     }
 
+    /// erin's m5 to bob bounced: its DSN arrives at erin's server (the
+    /// clean run's one DSN).
+    pub fn bounce_m5(&mut self) -> usize {
+        self.dsn(
+            "dsn-m5",
+            "m5",
+            &["bob@acme.example"],
+            "erin@sender.example",
+            "mbx-ext",
+        )
+    }
+
     /// `mbx-acme` refuses `rcpt` at RCPT with `code` when `client` offers
     /// it mail from `from` (the server has seen only the envelope).
     pub fn refuse_at_rcpt(&mut self, client: &str, from: &str, rcpt: &str, code: u16) -> usize {
@@ -475,7 +487,7 @@ pub fn clean_run() -> Run {
     // m5: clean but undeliverable: one DSN to its sender.
     run.send("m5", Told::Accepted, &[bob]);
     run.scan("m5", Verdict::Clean);
-    run.dsn("dsn-m5", "m5", &[bob], "erin@sender.example", "mbx-ext");
+    run.bounce_m5();
 
     // m6: the first 250 was lost (indefinite), the sender retried: two
     // copies, the second excused by the indefinite reply.
