@@ -39,15 +39,9 @@ pub async fn deliver_pending(node: &SharedNode, entry: &mut Entry, raw: &[u8], t
             // The bug: any failed lookup (SERVFAIL, no answer) is taken for
             // NXDOMAIN, a permanent "no such domain", and the DSN, which
             // nobody is told about, is given up.
-            for rcpt in &pending {
+            for rcpt in pending {
                 let reply = Reply::new(550, format!("5.1.2 no such domain: {e}"));
-                let state = bounced(node, &reply);
-                node.env.observe(EventKind::GwBounced {
-                    msg: entry.message_id.clone(),
-                    rcpt: rcpt.clone(),
-                    reason: format!("{e}"),
-                });
-                entry.rcpts.insert(rcpt.clone(), state);
+                bounce_unoffered(node, entry, rcpt, &reply, format!("{e}"));
             }
             return;
         }
@@ -325,16 +319,27 @@ fn bounce_remembered_refusals(node: &SharedNode, entry: &mut Entry) {
         let Some((code, text)) = remembered else {
             continue;
         };
-        let state = bounced(node, &Reply::new(code, text));
-        if let RcptState::Bounced { diagnostic, .. } = &state {
-            node.env.observe(EventKind::GwBounced {
-                msg: entry.message_id.clone(),
-                rcpt: rcpt.clone(),
-                reason: diagnostic.clone(),
-            });
-        }
-        entry.rcpts.insert(rcpt, state);
+        let reply = Reply::new(code, text);
+        let reason = format!("smtp; {} {}", reply.code, reply.text);
+        bounce_unoffered(node, entry, rcpt, &reply, reason);
     }
+}
+
+/// Settles `rcpt` as bounced with `reply` without offering it (the bugs
+/// that decide a refusal nobody gave), and says so in the log.
+fn bounce_unoffered(
+    node: &SharedNode,
+    entry: &mut Entry,
+    rcpt: String,
+    reply: &Reply,
+    reason: String,
+) {
+    node.env.observe(EventKind::GwBounced {
+        msg: entry.message_id.clone(),
+        rcpt: rcpt.clone(),
+        reason,
+    });
+    entry.rcpts.insert(rcpt, bounced(node, reply));
 }
 
 /// A recipient its server refused: the DSN reports the server's own

@@ -306,7 +306,7 @@ async fn process(node: &SharedNode, id: &str) {
     // `late-after-doubt` and `late-start-after-expiry` put the late
     // deliveries back.
     let held_in_doubt = node.held_in_doubt.borrow_mut().remove(id);
-    let expired_while_held = too_late_to_start(node, &entry, held_in_doubt, scanned_in_this_pass);
+    let too_late = too_late_to_start(node, &entry, held_in_doubt, scanned_in_this_pass);
     entry.verdict = entry.verdict.or(verdict);
     let pending_at_start = entry.pending_rcpts();
     if quarantine {
@@ -325,7 +325,7 @@ async fn process(node: &SharedNode, id: &str) {
             }
             Err(e) => node.note("quarantine_failed", format!("{}: {e}", entry.id)),
         }
-    } else if (scanned_too_late || expired_while_held) && may_bounce_as_expired(node, &entry) {
+    } else if (scanned_too_late || too_late) && may_bounce_as_expired(node, &entry) {
         let pending = entry.pending_rcpts();
         bounce_expired(&mut entry, pending);
     } else if scanned_too_late {
