@@ -62,6 +62,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "delivers the spooled bytes as the disk returns them, without checking their checksum",
     ),
     (
+        "refusal-despite-copies",
+        "answers 451 to a message it missed the quorum for even when its copies could not all be told to forget it, so one may be delivered beside the sender's resend",
+    ),
+    (
         "ack-before-replication-quorum",
         "answers 250 after the local fsync without waiting for replicas",
     ),

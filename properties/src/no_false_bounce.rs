@@ -136,10 +136,7 @@ fn taken_at_earliest(view: &Outcomes<'_>, pair: &Pair) -> Option<(u64, usize)> {
 /// lost after it delivered).
 fn delivered_twice_honestly(view: &Outcomes<'_>, pair: &Pair) -> bool {
     let covers = view.covers.get(pair).map_or(0, Vec::len);
-    covers > 1
-        || view.lost_replies(pair) > 0
-        || !view.delivery_records_lost_after(pair).is_empty()
-        || view.refused_copies(pair) > 0
+    covers > 1 || view.lost_replies(pair) > 0 || !view.delivery_records_lost_after(pair).is_empty()
 }
 
 #[cfg(test)]

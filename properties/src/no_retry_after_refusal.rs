@@ -15,8 +15,8 @@
 //! the null sender) may not exceed the times that client can honestly
 //! have offered it, which is one per copy it may hold — one per sender
 //! attempt of a message from that sender to that recipient that was not
-//! rejected (an indefinite or even a 451 attempt can leave a copy,
-//! `Outcomes::refused_copies`), or for a DSN one per recipient of every
+//! rejected (an indefinite or even a 451 attempt can leave a copy for a
+//! while, until it is told to forget it), or for a DSN one per recipient of every
 //! attempt of a message the address sent — times one plus the faults that
 //! may have made that client forget a refusal: a crash or pause of it, a
 //! fault on its region, cloud or links, a fault on the recipient's mail

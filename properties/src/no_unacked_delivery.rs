@@ -8,10 +8,9 @@
 //! counts too: it reports on a pair, so each pair it names must have been
 //! accepted or left indefinite. A delivery of a message the workload never
 //! sent (not in the facts) is also reported: nobody could have handed it over.
-//! One exception, the replication leg's RFC 1047 window: a copy delivered by
-//! a gateway that received the bytes from an MX during an attempt that MX
-//! then answered 4xx (`Outcomes::refused_copies`: the MX could not make it
-//! forget the copy).
+//! A copy that a replica delivered of an attempt its MX answered 4xx is
+//! no exception: an MX that cannot make its copies forget a refused
+//! message must hang up rather than say 451 (`duplicates_bounded`).
 
 use traces::Log;
 
@@ -45,7 +44,7 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
                     ),
                     vec![arrival.index],
                 ));
-            } else if !view.covered(pair) && view.refused_copies(pair) == 0 {
+            } else if !view.covered(pair) {
                 out.push(uncovered(view, pair, arrival, "delivered"));
             }
         }

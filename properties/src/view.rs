@@ -796,56 +796,6 @@ impl<'a> Outcomes<'a> {
             .collect()
     }
 
-    /// Copies of the pair a refused-but-replicated attempt explains: the
-    /// sender was told 4xx after DATA by MX `H` (so it kept the message and
-    /// may send it again), yet during that attempt another gateway `G` had
-    /// received the bytes from `H` — a replica of a message `H` then
-    /// refused. `H` tells its copies to forget it; when that cannot reach
-    /// them (a partition, `H`'s disk lost), the copy set may take the
-    /// orphan over and deliver it, since a replica cannot tell a refused
-    /// message from one whose 250 its owner sent just before it went
-    /// quiet: RFC 1047's window, on the replication leg. Each such attempt
-    /// counts once, and only if some copy of the pair was delivered by one
-    /// of the hosts that received that attempt's bytes.
-    pub fn refused_copies(&self, pair: &Pair) -> usize {
-        let Some(arrivals) = self.deliveries.get(pair) else {
-            return 0;
-        };
-        let Some(sends) = self.sends_by_msg.get(&pair.msg) else {
-            return 0;
-        };
-        sends
-            .iter()
-            .filter(|&&index| {
-                let event = &self.events[index];
-                let EventKind::SendOutcome {
-                    told: Told::Deferred,
-                    code,
-                    rcpts,
-                    ..
-                } = &event.kind
-                else {
-                    return false;
-                };
-                if *code < 400 || !rcpts.iter().any(|r| addr_key(r) == pair.rcpt) {
-                    return false;
-                }
-                let Some((attempt_at, mx)) = self.attempt_for(index) else {
-                    return false;
-                };
-                let started_us = self.events[attempt_at].t_us;
-                self.bytes.iter().any(|b| {
-                    b.msg == pair.msg
-                        && b.presence == Presence::Received
-                        && b.place == mx
-                        && b.host != mx
-                        && (started_us..=event.t_us).contains(&b.t_us)
-                        && arrivals.iter().any(|a| a.client == b.host)
-                })
-            })
-            .count()
-    }
-
     /// How many copies of the pair lost delivery records explain: disks
     /// lost by a host after it delivered a copy, with a copy after the loss.
     pub fn delivery_records_lost(&self, pair: &Pair) -> usize {

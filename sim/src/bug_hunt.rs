@@ -19,7 +19,8 @@ use crate::shrink;
 /// The family each bug is hunted in: the one whose schedules reach the
 /// state the bug needs — lost unsynced writes need every copy to lose power
 /// (power-loss), a single-copy 250 needs the acceptor's disk lost before it
-/// could replicate (disk-loss), a delete before the mailbox's 250 needs a
+/// could replicate (disk-loss), and so does a 451 with a copy out of reach
+/// of its forget, a delete before the mailbox's 250 needs a
 /// delivery that fails (bounces: mailboxes down), failover and fencing need
 /// a region outage,
 /// the DSN and expiry bugs need mail to expire or be refused (bounces), the
@@ -34,6 +35,7 @@ use crate::shrink;
 pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("ack-before-fsync", Family::PowerLoss),
     ("ack-before-replication-quorum", Family::DiskLoss),
+    ("refusal-despite-copies", Family::DiskLoss),
     ("delete-before-downstream-ack", Family::Bounces),
     ("fail-open-scanner", Family::ScannerOutage),
     ("scanner-skips-encoded-attachments", Family::Calm),

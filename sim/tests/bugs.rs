@@ -653,6 +653,21 @@ fn late_start_after_expiry_is_proven_on_madsim_by_its_corpus_entries() {
 }
 
 #[test]
+fn refusal_despite_copies_is_proven_on_madsim_by_its_corpus_entry() {
+    // Madsim disk-loss seed 19 (and 90 in 0..300), shrunk to one region
+    // cut off and a disk lost, and an acceptor paused right after copying
+    // (found by `mailsim explore`): a 451 after a copy landed where the
+    // forget could not make it let go; turmoil's interleavings make the
+    // quorum or miss the copy.
+    for file in [
+        "refusal-despite-copies-disk-loss-seed-19.madsim.json",
+        "refusal-despite-copies-acceptor-paused.madsim.json",
+    ] {
+        madsim_corpus_entry_proves(file, "refusal-despite-copies", &["duplicates_bounded"]);
+    }
+}
+
+#[test]
 fn bounce_unquarantined_is_proven_on_madsim_by_its_corpus_entry() {
     // Found by `mailsim explore` (a false alarm of `bench explore`: the
     // correct gateway failed it too), shrunk to one disk fault.

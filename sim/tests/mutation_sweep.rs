@@ -52,6 +52,7 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "late-after-doubt",
     "late-start-after-expiry",
     "bounce-unquarantined",
+    "refusal-despite-copies",
 ];
 
 /// A count from the environment, or `default`.

@@ -130,10 +130,20 @@ pub fn replicate(node: &SharedNode) -> PeerReply {
 }
 
 pub fn forget(node: &SharedNode, for_good: bool) -> PeerReply {
+    forget_as(node, for_good, false)
+}
+
+/// The forget an acceptor sends when it refused the message at ingress.
+pub fn forget_refused(node: &SharedNode) -> PeerReply {
+    forget_as(node, true, true)
+}
+
+fn forget_as(node: &SharedNode, for_good: bool, refused: bool) -> PeerReply {
     let request = PeerRequest::Forget {
         id: entry().id,
         ballot: Ballot::of(&entry()),
         for_good,
+        refused,
     };
     voter::answer(node, "gw-a", request, &[])
 }

@@ -11,7 +11,7 @@ use traces::EventKind;
 
 use crate::config::SMTP_PORT;
 use crate::env::{self, BoxConn};
-use crate::gateway::ballot::Ballot;
+use crate::gateway::ballot::{self, Ballot};
 use crate::gateway::{SharedNode, peer, replication, tombstones};
 use crate::mime::{date, dsn};
 use crate::smtp::received::{self, Hop};
@@ -88,7 +88,12 @@ async fn session(node: SharedNode, mut conn: BoxConn, peer: String) {
                 return;
             }
             Some(Step::Message { envelope, data }) => {
-                let answer = accept(&node, &envelope, &peer, &data).await;
+                let Some(answer) = accept(&node, &envelope, &peer, &data).await else {
+                    // No answer we could keep: the sender must hear none.
+                    tracing::info!(%peer, "hanging up without a reply to the final dot");
+                    let _ = conn.shutdown().await;
+                    return;
+                };
                 tenant_of_transaction = None;
                 let reply = session.answer_message(answer.code, answer.enhanced, &answer.text);
                 if conn.write_all(&reply).await.is_err() {
@@ -167,18 +172,20 @@ fn knows_no_quorum(node: &SharedNode) -> bool {
         && !heard.healthy(&node.config, node.me(), now_ms)
 }
 
-async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8]) -> Answer {
+/// The reply to the final dot, or None when no reply would be true: the
+/// message was refused but copies of it may live on (see the end).
+async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8]) -> Option<Answer> {
     let message_id = dsn::message_id(data).unwrap_or_else(|| "<none>".to_string());
     if received::looped(data) {
         tracing::info!(msg = %message_id, "refused: mail loop");
-        return Answer {
+        return Some(Answer {
             code: 554,
             enhanced: "5.4.6",
             text: format!(
                 "too many hops ({} Received fields): mail loop",
                 received::HOPS_MAX
             ),
-        };
+        });
     }
     let Some(tenant) = envelope
         .rcpts
@@ -186,11 +193,11 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
         .and_then(|r| node.config.tenant_for_address(r))
         .cloned()
     else {
-        return Answer {
+        return Some(Answer {
             code: 554,
             enhanced: "5.5.0",
             text: "no valid recipients".into(),
-        };
+        });
     };
     let id = format!("{:016x}", node.env.random_u64());
     let now_ms = node.now_ms();
@@ -228,7 +235,12 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
     if let Err(e) = spool::store_new(node.env.disk(), &entry, data, durability) {
         // Whatever part of it reached the disk must not stay there.
         super::discard(node, &id);
-        return defer(node, &message_id, &id, format!("spool write failed: {e}"));
+        return Some(defer(
+            node,
+            &message_id,
+            &id,
+            format!("spool write failed: {e}"),
+        ));
     }
     // The copy counts once the disk says it is done (a slow fsync).
     super::disk_settled(node).await;
@@ -254,27 +266,43 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
                 rcpts: envelope.rcpts.clone(),
                 replicas: acked,
             });
-            Answer {
+            Some(Answer {
                 code: 250,
                 enhanced: "2.0.0",
                 text: format!("queued as {id}"),
-            }
+            })
         }
         Err(reason) => {
             super::discard(node, &id);
             // Refused for good (the id is never used again): a tombstone
             // here and at every copy lets stale copies go.
             tombstones::settle_for_good(node, &id);
-            // Copies that did land must not outlive the refusal.
-            let forgetter = node.clone();
-            let forget_id = id.clone();
+            // Copies that did land must not outlive the refusal, and a 451
+            // is a promise that none will: the sender keeps the message and
+            // sends it again. Only a majority of the copy set without a copy
+            // (and each with a tombstone) keeps it: a takeover needs a
+            // majority of holders, and none can be restored. A forget that
+            // a newer ballot refused means a replica already took the
+            // message over while we stalled (a pause, a slow disk), and
+            // then it may be delivered; one refused by a node that settled
+            // the message already means it was. Without that majority we cannot
+            // say 451, nor 250 (no quorum behind it): we hang up, and the
+            // sender does not know, as after a lost reply (RFC 1047).
             let ours = Ballot::of(&entry);
-            node.env.spawn(Box::pin(async move {
-                for target in &targets {
-                    let _ = peer::forget(&forgetter, target, &forget_id, &ours, true).await;
-                }
-            }));
-            defer(node, &message_id, &id, reason)
+            let forgot = peer::forget_refused(node, &targets, &id, &ours).await;
+            let copy_set = targets.len() + 1;
+            if 1 + forgot >= ballot::majority(copy_set) || node.config.bug("refusal-despite-copies")
+            {
+                return Some(defer(node, &message_id, &id, reason));
+            }
+            node.note(
+                "refusal_unkept",
+                format!(
+                    "{id}: {forgot} of {} replicas forgot the refused message; no reply",
+                    targets.len()
+                ),
+            );
+            None
         }
     }
 }

@@ -134,8 +134,27 @@ pub async fn forget(
         id: id.to_string(),
         ballot: ballot.clone(),
         for_good,
+        refused: false,
     };
     call(node, target, &request, &[]).await.map(|_| ())
+}
+
+/// Tells every target at once to drop its copy of `id`, a message refused
+/// at ingress (`refused` in [`PeerRequest::Forget`]); how many did (a
+/// refusal, a timeout or no answer counts as not).
+pub async fn forget_refused(
+    node: &SharedNode,
+    targets: &[String],
+    id: &str,
+    ballot: &Ballot,
+) -> usize {
+    let request = PeerRequest::Forget {
+        id: id.to_string(),
+        ballot: ballot.clone(),
+        for_good: true,
+        refused: true,
+    };
+    call_all(node, targets, request).await
 }
 
 /// Sends `request` to every target at once; how many took it.

@@ -39,7 +39,7 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
-    use crate::gateway::answering_node::{forget, node, replicate, sync_stance};
+    use crate::gateway::answering_node::{forget, forget_refused, node, replicate, sync_stance};
     use crate::gateway::wire::PeerReply;
     use crate::mem_disk::MemDisk;
 
@@ -47,6 +47,27 @@ mod tests {
         let stance = sync_stance(node);
         assert!(stance.held.is_none(), "the copy is gone");
         stance.finished
+    }
+
+    #[test]
+    fn a_refusal_is_not_forgotten_where_the_message_was_settled_already() {
+        // A node holding the copy at the refusing ballot drops it.
+        let holder = node(&Rc::new(MemDisk::default()), &[]);
+        assert!(matches!(replicate(&holder), PeerReply::Ok));
+        assert!(matches!(forget_refused(&holder), PeerReply::Ok));
+        assert!(says_finished(&holder));
+        // A node that never had it drops nothing and keeps a tombstone.
+        let missed = node(&Rc::new(MemDisk::default()), &[]);
+        assert!(matches!(forget_refused(&missed), PeerReply::Ok));
+        assert!(says_finished(&missed));
+        // A node that settled it already (a successor finished it while
+        // the acceptor stalled) says so: a 451 now would be false.
+        let settled = node(&Rc::new(MemDisk::default()), &[]);
+        assert!(matches!(replicate(&settled), PeerReply::Ok));
+        assert!(matches!(forget(&settled, true), PeerReply::Ok));
+        assert!(matches!(forget_refused(&settled), PeerReply::Failed { .. }));
+        // An owner repeating its own forget is still answered.
+        assert!(matches!(forget(&settled, true), PeerReply::Ok));
     }
 
     #[test]

@@ -114,7 +114,8 @@ pub fn answer(node: &SharedNode, from: &str, request: PeerRequest, payload: &[u8
             id,
             ballot,
             for_good,
-        } => done(forget(node, &id, &ballot, for_good)),
+            refused,
+        } => done(forget(node, &id, &ballot, for_good, refused)),
         PeerRequest::Sync { ballots } => PeerReply::Stances {
             stances: ballots
                 .iter()
@@ -198,8 +199,23 @@ fn update(node: &SharedNode, from: &str, incoming: Entry) -> std::io::Result<()>
     store(node, &newer)
 }
 
-fn forget(node: &SharedNode, id: &str, sender: &Ballot, for_good: bool) -> std::io::Result<()> {
+fn forget(
+    node: &SharedNode,
+    id: &str,
+    sender: &Ballot,
+    for_good: bool,
+    refused: bool,
+) -> std::io::Result<()> {
     let mine = node.entries.borrow().get(id).cloned();
+    if refused && mine.is_none() && tombstones::settled(node, id) {
+        // Settled here before the refusal arrived: someone took the message
+        // over and finished it while its acceptor stalled (or this repeats
+        // a forget whose answer was lost: the asker then hangs up, which
+        // is safe too).
+        return Err(std::io::Error::other(format!(
+            "{id} is settled already: a refusal now would be false"
+        )));
+    }
     if let Some(known) = mine.as_ref().map(Ballot::of)
         && known > *sender
     {

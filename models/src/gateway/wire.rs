@@ -22,12 +22,18 @@ pub enum PeerRequest {
     /// a node that knows a newer ballot, so a stale owner cannot erase the
     /// current owner's work. `for_good`: its fate is settled and the id is
     /// never used again, so keep a tombstone (a DSN whose copies are taken
-    /// back to be sent again later under the same id is not).
+    /// back to be sent again later under the same id is not). `refused`:
+    /// the message was refused at ingress, and the sender will be told
+    /// 451 only if enough copies go; a node with no copy that already
+    /// settled it (a successor delivered it while the asker stalled)
+    /// refuses, since that 451 would be false.
     Forget {
         id: String,
         ballot: Ballot,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         for_good: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        refused: bool,
     },
     /// The ballots the sender holds for messages both hold copies of; an
     /// owner's sync is its heartbeat. The reply is the receiver's stance
