@@ -556,3 +556,45 @@ fn a_rejecting_mailbox_refuses_after_data_and_the_gateway_bounces_with_a_dsn() {
     });
     assert!(about_acme, "no DSN reported acme's refused mail");
 }
+
+#[test]
+fn replicas_that_refuse_the_connection_get_no_copy_so_the_sender_hears_451() {
+    // Two of the US jurisdiction's three regions crash while mail comes in:
+    // the survivor, which heard its peers within a lease, takes the mail to
+    // DATA, and its copies cannot even connect. A copy that never left needs
+    // no forget, so the refusal is a true 451 (`ingress.rs`); were every
+    // unanswered replica counted as a possible holder, it would hang up.
+    for engine in [Engine::Turmoil, Engine::Madsim] {
+        if !engine.available() {
+            continue;
+        }
+        let scenario = small(2);
+        let crash = |region: &str| {
+            window(
+                1_000,
+                8_000,
+                FaultKind::RegionCrash {
+                    region: region.into(),
+                },
+            )
+        };
+        let crashed = run_on(
+            engine,
+            &with_faults(&scenario, vec![crash("us-east-1"), crash("eastus")]),
+        );
+        let deferred = deferrals(&crashed);
+        assert!(
+            deferred
+                .iter()
+                .any(|(_, host, reason)| host.contains("us-central1")
+                    && reason.contains("replication quorum")),
+            "{engine}: {deferred:?}\n{}",
+            crashed.summary()
+        );
+        let hung_up =
+            crashed.log.events().iter().any(
+                |e| matches!(&e.kind, EventKind::GwNote { what, .. } if what == "refusal_unkept"),
+            );
+        assert!(!hung_up, "{engine}: {}", crashed.summary());
+    }
+}

@@ -272,7 +272,7 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
                 text: format!("queued as {id}"),
             })
         }
-        Err(reason) => {
+        Err(missed) => {
             super::discard(node, &id);
             // Refused for good (the id is never used again): a tombstone
             // here and at every copy lets stale copies go.
@@ -285,21 +285,32 @@ async fn accept(node: &SharedNode, envelope: &Envelope, peer: &str, data: &[u8])
             // a newer ballot refused means a replica already took the
             // message over while we stalled (a pause, a slow disk), and
             // then it may be delivered; one refused by a node that settled
-            // the message already means it was. Without that majority we cannot
-            // say 451, nor 250 (no quorum behind it): we hang up, and the
-            // sender does not know, as after a lost reply (RFC 1047).
+            // the message already means it was. A replica the copy never
+            // reached (its connection could not be opened) holds none and
+            // needs no forget, so with replicas down rather than slow the
+            // sender still hears 451. Without that majority we can say
+            // neither 451 nor 250 (no quorum behind it): we hang up, and
+            // the sender does not know, as after a lost reply (RFC 1047).
             let ours = Ballot::of(&entry);
-            let forgot = peer::forget_refused(node, &targets, &id, &ours).await;
-            let copy_set = targets.len() + 1;
-            if 1 + forgot >= ballot::majority(copy_set) || node.config.bug("refusal-despite-copies")
+            let reached: Vec<String> = targets
+                .iter()
+                .filter(|t| !missed.never_sent.contains(t))
+                .cloned()
+                .collect();
+            let forgot = peer::forget_refused(node, &reached, &id, &ours).await;
+            let without_copy = 1 + missed.never_sent.len() + forgot;
+            if without_copy >= ballot::majority(targets.len() + 1)
+                || node.config.bug("refusal-despite-copies")
             {
-                return Some(defer(node, &message_id, &id, reason));
+                return Some(defer(node, &message_id, &id, missed.reason));
             }
             node.note(
                 "refusal_unkept",
                 format!(
-                    "{id}: {forgot} of {} replicas forgot the refused message; no reply",
-                    targets.len()
+                    "{id}: {forgot} of {} replicas forgot the refused message, {} never got it; \
+                     no reply",
+                    reached.len(),
+                    missed.never_sent.len()
                 ),
             );
             None

@@ -66,10 +66,16 @@ async fn call(
     // delivered beside the sender's resend (madsim disk-loss seed 7: the
     // refusing gateway's disk lost before its forget went out).
     let keep = !matches!(request, PeerRequest::Replicate { .. });
+    // Whether the request may have left: until a connection is open,
+    // nothing was written, whatever stops the attempt.
+    let sending = std::cell::Cell::new(false);
     let attempt = async {
         if keep
             && let Some(mut conn) = node.links.take(target, node.now_ms())
-            && let Ok(reply) = round_trip(&mut conn, env.host_name(), request, payload).await
+            && let Ok(reply) = {
+                sending.set(true);
+                round_trip(&mut conn, env.host_name(), request, payload).await
+            }
         {
             node.links.put(target, conn, node.now_ms());
             return Ok::<_, std::io::Error>(reply);
@@ -79,20 +85,38 @@ async fn call(
         // one. Every request is safe to repeat — a copy or an update
         // already held is taken as held, a forget of nothing is done — as
         // after a lost reply.
-        let mut conn = env.connect(target, PEER_PORT).await?;
+        let mut conn = env.connect(target, PEER_PORT).await.map_err(never_sent)?;
+        sending.set(true);
         let reply = round_trip(&mut conn, env.host_name(), request, payload).await?;
         if keep {
             node.links.put(target, conn, node.now_ms());
         }
         Ok(reply)
     };
-    let reply = env::timeout(env, Duration::from_millis(timeout_ms), attempt).await??;
+    let reply = match env::timeout(env, Duration::from_millis(timeout_ms), attempt).await {
+        Ok(reply) => reply?,
+        Err(elapsed) if !sending.get() => return Err(never_sent(elapsed.into())),
+        Err(elapsed) => return Err(elapsed.into()),
+    };
     // Any answer at all means the peer is alive and reachable.
     node.heard.borrow_mut().peer_spoke(target, node.now_ms());
     match reply {
         PeerReply::Failed { reason } => Err(std::io::Error::other(reason)),
         reply => Ok(reply),
     }
+}
+
+/// A connection that could not be opened (refused, or still not open when
+/// the time was up) carried nothing: marked so the asker can tell a copy
+/// that never left from one whose answer was lost.
+fn never_sent(e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::NotConnected, e)
+}
+
+/// Whether `call` failed before the request left (see [`never_sent`]); a
+/// timeout after the connection opened is not: the request may be there.
+pub fn was_never_sent(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotConnected
 }
 
 fn unexpected(reply: PeerReply) -> std::io::Error {

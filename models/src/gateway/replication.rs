@@ -163,11 +163,35 @@ pub fn rotation(salt: &str, len: usize) -> usize {
 /// not hold it), so the message is never delivered. Found by the swarm on
 /// a drawn topology (madsim swarm seed 7: us-central1 with two gateways
 /// isolated while mail came in); `quorum-below-majority` puts it back.
+/// Why a message missed its quorum, and the replicas its copy certainly
+/// never reached (their connection could not be opened), which hold no
+/// copy that would need forgetting.
+#[derive(Debug)]
+pub struct Missed {
+    pub reason: String,
+    pub never_sent: Vec<String>,
+}
+
+impl std::fmt::Display for Missed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// How one replica's copy went.
+enum Copy {
+    Stored,
+    /// The connection could not be opened: the copy never left.
+    NeverSent,
+    /// Refused, timed out, or its answer lost: it may be there or not.
+    Unknown,
+}
+
 pub async fn replicate(
     node: &SharedNode,
     entry: &Entry,
     data: &[u8],
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Missed> {
     let knobs = &node.config.knobs;
     let mut deadline = Duration::from_millis(knobs.replication_timeout_ms);
     if node.env.buggify("replication.short_timeout") {
@@ -182,9 +206,16 @@ pub async fn replicate(
             data.to_vec(),
             target.to_string(),
         );
-        Box::pin(async move { peer::replicate(&node, &target, &entry, &data).await.is_ok() })
+        Box::pin(async move {
+            match peer::replicate(&node, &target, &entry, &data).await {
+                Ok(()) => Copy::Stored,
+                Err(e) if peer::was_never_sent(&e) => Copy::NeverSent,
+                Err(_) => Copy::Unknown,
+            }
+        })
     });
     let mut acked: Vec<String> = Vec::new();
+    let mut never_sent: Vec<String> = Vec::new();
     let majority = if node.config.bug("quorum-below-majority") {
         0
     } else {
@@ -193,11 +224,15 @@ pub async fn replicate(
     let wait_for_quorum = async {
         while !(quorum_holds(&node.config, node.me(), &acked) && 1 + acked.len() >= majority) {
             match answers.next().await {
-                Some((target, true)) => {
+                Some((target, Copy::Stored)) => {
                     tracing::debug!(spool_id = %entry.id, %target, "replica stored");
                     acked.push(target);
                 }
-                Some((target, false)) => {
+                Some((target, Copy::NeverSent)) => {
+                    tracing::debug!(spool_id = %entry.id, %target, "replica unreachable");
+                    never_sent.push(target);
+                }
+                Some((target, Copy::Unknown)) => {
                     tracing::debug!(spool_id = %entry.id, %target, "replica failed");
                 }
                 None => return false,
@@ -205,18 +240,31 @@ pub async fn replicate(
         }
         true
     };
-    match env::timeout(node.env.as_ref(), deadline, wait_for_quorum).await {
-        Ok(true) => Ok(acked),
-        Ok(false) => Err(format!(
+    let reason = match env::timeout(node.env.as_ref(), deadline, wait_for_quorum).await {
+        Ok(true) => return Ok(acked),
+        Ok(false) => format!(
             "replication quorum impossible: {} of {} replicas answered",
             acked.len(),
             entry.replicas.len()
-        )),
-        Err(env::Elapsed) => Err(format!(
+        ),
+        Err(env::Elapsed) => format!(
             "replication quorum not reached in {} ms",
             knobs.replication_timeout_ms
-        )),
-    }
+        ),
+    };
+    // The copies still out answer within their own timeout, which began
+    // as ours did: hear them out, so a replica that could not even be
+    // reached is known to hold no copy (`Missed::never_sent`).
+    let rest = async {
+        while let Some((target, copy)) = answers.next().await {
+            if let Copy::NeverSent = copy {
+                never_sent.push(target);
+            }
+        }
+    };
+    let hear_out = Duration::from_millis(knobs.replication_timeout_ms);
+    let _ = env::timeout(node.env.as_ref(), hear_out, rest).await;
+    Err(Missed { reason, never_sent })
 }
 
 /// Copies on this node plus `acked` reach the quorum size and cloud spread.
