@@ -26,7 +26,7 @@ use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
-use models::config::DNS_PORT;
+use crate::workload::ports;
 use models::env::{self, BoxConn, Env, SharedEnv};
 use tokio::io::AsyncWriteExt;
 
@@ -169,20 +169,20 @@ impl Steering {
     }
 }
 
-/// Serves the directory on `DNS_PORT` until the host dies; nobody may
+/// Serves the directory on `ports::DNS` until the host dies; nobody may
 /// steer it.
 pub async fn serve(env: SharedEnv, directory: Rc<RefCell<MxDirectory>>) {
     serve_steered(env, directory, Vec::new()).await
 }
 
-/// Serves the directory on `DNS_PORT` until the host dies, taking `SET`s
+/// Serves the directory on `ports::DNS` until the host dies, taking `SET`s
 /// from the `controllers`.
 pub async fn serve_steered(
     env: SharedEnv,
     directory: Rc<RefCell<MxDirectory>>,
     controllers: Vec<String>,
 ) {
-    let Ok(listener) = env.listen(DNS_PORT).await else {
+    let Ok(listener) = env.listen(ports::DNS).await else {
         // Nothing to serve on; resolvers will see refused connections, which
         // is how a dead DNS server looks anyway.
         return;

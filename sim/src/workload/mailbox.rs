@@ -43,8 +43,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::workload::ports;
 use mailin::{Action, Handler, Response, SessionBuilder};
-use models::config::SMTP_PORT;
 use models::env::{self, BoxConn, Env, SharedEnv};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use traces::EventKind;
@@ -107,7 +107,7 @@ impl Rejections {
     }
 }
 
-/// Serves SMTP on `SMTP_PORT` for `accept_domains` until the host dies:
+/// Serves SMTP on `ports::SMTP` for `accept_domains` until the host dies:
 /// the simulator's mailbox, which keeps nothing but its events.
 pub async fn serve(env: SharedEnv, accept_domains: Vec<String>, rejections: Rc<Rejections>) {
     serve_storing(env, accept_domains, rejections, keep_nothing()).await;
@@ -120,7 +120,7 @@ pub async fn serve_storing(
     rejections: Rc<Rejections>,
     store: Store,
 ) {
-    let Ok(listener) = env.listen(SMTP_PORT).await else {
+    let Ok(listener) = env.listen(ports::SMTP).await else {
         // Clients will see refused connections: a dead mailbox server.
         return;
     };

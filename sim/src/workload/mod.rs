@@ -10,6 +10,7 @@ pub mod many_rcpts;
 pub mod mime;
 pub mod multipart;
 pub mod mx_query;
+pub mod ports;
 pub mod sender;
 pub mod size_edge;
 pub mod smtp_client;

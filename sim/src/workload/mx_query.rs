@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::io;
 use std::time::Duration;
 
+use crate::workload::ports;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
-use models::config::DNS_PORT;
 use models::env::{self, Env};
 use tokio::io::AsyncWriteExt;
 
@@ -41,7 +41,7 @@ pub async fn lookup(
     let id = (env.now().as_millis() % 65_536) as u16;
     let request = query_bytes(id, domain)?;
     let exchange = async {
-        let mut conn = env.connect(dns_host, DNS_PORT).await?;
+        let mut conn = env.connect(dns_host, ports::DNS).await?;
         write_frame(&mut conn, &request).await?;
         let answer = read_frame(&mut conn).await?.ok_or_else(|| {
             io::Error::new(

@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use models::config::SMTP_PORT;
+use crate::workload::ports;
 use models::env::{self, Env, SharedEnv};
 use traces::{Class, EventKind, Told};
 
@@ -254,7 +254,8 @@ impl<'a> Delivery<'a> {
             mx: mx.to_string(),
         });
         let limit = Duration::from_millis(self.settings.smtp_timeout_ms);
-        let mut conn = match env::timeout(self.env, limit, self.env.connect(mx, SMTP_PORT)).await {
+        let mut conn = match env::timeout(self.env, limit, self.env.connect(mx, ports::SMTP)).await
+        {
             Ok(Ok(conn)) => conn,
             Ok(Err(error)) => {
                 self.no_answer(mx, &format!("connect: {error}"));
