@@ -89,12 +89,12 @@ fn the_check_sees_every_way_of_naming_the_gateway() {
         "    let a = models::mx::lookup(env).await;",
         "use models::environment::X;",
         "use models::configuration;",
+        "use models::config::SMTP_PORT;",
     ] {
         assert_eq!(forbidden_uses(bad).len(), 1, "{bad}");
     }
     for fine in [
         "use models::env::{self, Env};",
-        "use models::config::SMTP_PORT;",
         "// models::smtp in a comment",
         "let my_models = 1;",
     ] {
