@@ -152,17 +152,6 @@ pub fn rotation(salt: &str, len: usize) -> usize {
     }
 }
 
-/// Copies the message to replicas until the quorum holds — enough copies,
-/// on enough clouds, and a majority of the copy set — or the replication
-/// timeout passes.
-///
-/// The majority matters where a jurisdiction has more than three
-/// gateways (two in one region, or four regions): a 250 on two copies of
-/// four leaves an owner that can never confirm its ballot (confirmations
-/// need a majority of the copy set, and members that missed the copy do
-/// not hold it), so the message is never delivered. Found by the swarm on
-/// a drawn topology (madsim swarm seed 7: us-central1 with two gateways
-/// isolated while mail came in); `quorum-below-majority` puts it back.
 /// Why a message missed its quorum, and the replicas its copy certainly
 /// never reached (their connection could not be opened), which hold no
 /// copy that would need forgetting.
@@ -179,7 +168,7 @@ impl std::fmt::Display for Missed {
 }
 
 /// How one replica's copy went.
-enum Copy {
+enum CopyOutcome {
     Stored,
     /// The connection could not be opened: the copy never left.
     NeverSent,
@@ -187,6 +176,17 @@ enum Copy {
     Unknown,
 }
 
+/// Copies the message to replicas until the quorum holds — enough copies,
+/// on enough clouds, and a majority of the copy set — or the replication
+/// timeout passes.
+///
+/// The majority matters where a jurisdiction has more than three
+/// gateways (two in one region, or four regions): a 250 on two copies of
+/// four leaves an owner that can never confirm its ballot (confirmations
+/// need a majority of the copy set, and members that missed the copy do
+/// not hold it), so the message is never delivered. Found by the swarm on
+/// a drawn topology (madsim swarm seed 7: us-central1 with two gateways
+/// isolated while mail came in); `quorum-below-majority` puts it back.
 pub async fn replicate(
     node: &SharedNode,
     entry: &Entry,
@@ -208,9 +208,9 @@ pub async fn replicate(
         );
         Box::pin(async move {
             match peer::replicate(&node, &target, &entry, &data).await {
-                Ok(()) => Copy::Stored,
-                Err(e) if peer::was_never_sent(&e) => Copy::NeverSent,
-                Err(_) => Copy::Unknown,
+                Ok(()) => CopyOutcome::Stored,
+                Err(e) if peer::was_never_sent(&e) => CopyOutcome::NeverSent,
+                Err(_) => CopyOutcome::Unknown,
             }
         })
     });
@@ -224,15 +224,15 @@ pub async fn replicate(
     let wait_for_quorum = async {
         while !(quorum_holds(&node.config, node.me(), &acked) && 1 + acked.len() >= majority) {
             match answers.next().await {
-                Some((target, Copy::Stored)) => {
+                Some((target, CopyOutcome::Stored)) => {
                     tracing::debug!(spool_id = %entry.id, %target, "replica stored");
                     acked.push(target);
                 }
-                Some((target, Copy::NeverSent)) => {
+                Some((target, CopyOutcome::NeverSent)) => {
                     tracing::debug!(spool_id = %entry.id, %target, "replica unreachable");
                     never_sent.push(target);
                 }
-                Some((target, Copy::Unknown)) => {
+                Some((target, CopyOutcome::Unknown)) => {
                     tracing::debug!(spool_id = %entry.id, %target, "replica failed");
                 }
                 None => return false,
@@ -257,7 +257,7 @@ pub async fn replicate(
     // reached is known to hold no copy (`Missed::never_sent`).
     let rest = async {
         while let Some((target, copy)) = answers.next().await {
-            if let Copy::NeverSent = copy {
+            if let CopyOutcome::NeverSent = copy {
                 never_sent.push(target);
             }
         }
