@@ -185,9 +185,26 @@ pub struct GatewayConfig {
     pub knobs: Knobs,
     /// Known bugs switched on (see `bugs`); empty for the correct gateway.
     pub bugs: Vec<String>,
+    /// Where a domainless `RCPT TO:<Postmaster>` goes: the operator's
+    /// postmaster, a tenant's address (RFC 5321 §4.5.1: every SMTP server
+    /// MUST take mail for it). None: the first tenant's postmaster
+    /// ([`GatewayConfig::operator_postmaster`]).
+    #[serde(default)]
+    pub postmaster: Option<String>,
 }
 
 impl GatewayConfig {
+    /// The address a domainless `<Postmaster>` stands for here: the
+    /// configured one, else the first tenant's postmaster (the operator is
+    /// a tenant of its own gateway); None with no tenants at all.
+    pub fn operator_postmaster(&self) -> Option<String> {
+        self.postmaster.clone().or_else(|| {
+            self.tenants
+                .first()
+                .map(|t| format!("postmaster@{}", t.domain))
+        })
+    }
+
     pub fn region(&self, name: &str) -> Option<&Region> {
         self.regions.iter().find(|r| r.name == name)
     }

@@ -123,6 +123,7 @@ mod tests {
             dns_host: "dns".into(),
             knobs: Knobs::simulation_defaults(),
             bugs: Vec::new(),
+            postmaster: None,
         };
         let healthy: BTreeSet<String> = ["gw-us2", "gw-eu1"].map(String::from).into();
         assert_eq!(

@@ -89,6 +89,7 @@ pub fn gateway_config(scenario: &Scenario) -> GatewayConfig {
         dns_host: DNS_HOST.to_string(),
         knobs: scenario.knobs.clone(),
         bugs: scenario.bugs.clone(),
+        postmaster: None,
     }
 }
 

@@ -111,6 +111,14 @@ fn unknown_recipients_get_550_and_known_ones_still_get_their_mail() {
     assert_eq!(postmaster["outcome"], "accepted", "{postmaster}");
     assert!(wait_for(DELIVERED_WITHIN, || cluster
         .delivered("postmaster@example.test", id)));
+    // RFC 5321 §4.1.1.3: `RCPT TO:<Postmaster>` with no domain MUST be
+    // taken; smtplib sends it as given, and it reaches the operator's
+    // postmaster (the first tenant's here).
+    let id = "<unknown-5@client.test>";
+    let bare = send(port, id, &["Postmaster"], &[]);
+    assert_eq!(bare["outcome"], "accepted", "{bare}");
+    assert!(wait_for(DELIVERED_WITHIN, || cluster
+        .delivered("postmaster@example.test", id)));
 }
 
 #[test]

@@ -355,6 +355,7 @@ async fn lose_every_answer(env: SharedEnv) -> turmoil::Result {
             message_bytes_max: 1 << 20,
             recipients_max: 10,
             line_bytes_max: 1000,
+            postmaster: None,
         });
         conn.write_all(&session.greeting()).await?;
         let mut chunk = [0u8; 4096];

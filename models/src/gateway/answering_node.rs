@@ -82,6 +82,7 @@ pub fn config(bugs: &[&str]) -> GatewayConfig {
         dns_host: "dns".into(),
         knobs: Knobs::simulation_defaults(),
         bugs: bugs.iter().map(|b| b.to_string()).collect(),
+        postmaster: None,
     }
 }
 

@@ -177,6 +177,7 @@ mod tests {
             dns_host: "dns".into(),
             knobs: Knobs::simulation_defaults(),
             bugs: Vec::new(),
+            postmaster: None,
         }
     }
 

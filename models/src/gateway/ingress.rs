@@ -54,6 +54,7 @@ async fn session(node: SharedNode, mut conn: BoxConn, peer: String) {
         message_bytes_max: knobs.message_bytes_max.saturating_sub(off_by_one),
         recipients_max: knobs.recipients_max,
         line_bytes_max: 1000,
+        postmaster: node.config.operator_postmaster(),
     });
     if conn.write_all(&session.greeting()).await.is_err() {
         return;

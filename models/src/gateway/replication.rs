@@ -329,6 +329,7 @@ mod tests {
             dns_host: "dns".into(),
             knobs: Knobs::simulation_defaults(),
             bugs: Vec::new(),
+            postmaster: None,
         };
         (config, tenant)
     }

@@ -1148,6 +1148,7 @@ mod tests {
             message_bytes_max: 10_000,
             recipients_max: 10,
             line_bytes_max: 1000,
+            postmaster: None,
         });
         let mut received = Vec::new();
         stream

@@ -39,6 +39,10 @@ pub struct SessionLimits {
     /// Longest command line including its CRLF; RFC 5321 allows 512, we use
     /// 1000 as most servers do.
     pub line_bytes_max: usize,
+    /// The mailbox a domainless `RCPT TO:<Postmaster>` stands for (RFC
+    /// 5321 §4.5.1: a server MUST take it without domain qualification);
+    /// None answers it as a bad address.
+    pub postmaster: Option<String>,
 }
 
 /// The gateway's verdict on one `RCPT TO` address.
@@ -325,6 +329,20 @@ impl Session {
             {
                 self.bad(out, 501, "5.1.7", "Bad sender address syntax")
             }
+            // ...and `RCPT TO:<Postmaster>` as `<>` too, where RFC 5321
+            // §4.1.1.3 makes it the one domainless recipient every server
+            // must take: it stands for the operator's postmaster.
+            Ok(Request::Rcpt { mut to })
+                if to.address.is_empty() && names_bare_postmaster(line) =>
+            {
+                match self.limits.postmaster.clone() {
+                    Some(postmaster) => {
+                        to.address = postmaster;
+                        self.handle_request(Request::Rcpt { to }, rcpt_check, out)
+                    }
+                    None => self.bad(out, 501, "5.1.3", "Bad recipient address syntax"),
+                }
+            }
             Ok(request) => self.handle_request(request, rcpt_check, out),
             Err(error) => self.handle_parse_error(error, out),
         }
@@ -474,8 +492,8 @@ impl Session {
         if self.mail_from.is_none() {
             return self.bad(out, 503, "5.5.1", "Need MAIL before RCPT");
         }
-        // smtp-proto maps `<>` and a bare `<postmaster>` to ""; neither is a
-        // mailbox we could route.
+        // smtp-proto maps `<>` (and a bare `<postmaster>`, which we resolve
+        // before we get here) to "": no mailbox we could route.
         if address.is_empty() {
             return self.bad(out, 501, "5.1.3", "Bad recipient address syntax");
         }
@@ -628,14 +646,17 @@ mod tests {
             message_bytes_max: 1000,
             recipients_max: 3,
             line_bytes_max: 1000,
+            postmaster: Some("postmaster@example.com".to_string()),
         }
     }
 
-    /// example.com has alice, bob, carol and dave; busy.example.com is
+    /// example.com has alice, bob, carol, dave and its postmaster; busy.example.com is
     /// temporarily unavailable; everything else is someone else's domain.
     fn directory(address: &str) -> RcptCheck {
         match address.rsplit_once('@') {
-            Some((user, "example.com")) if ["alice", "bob", "carol", "dave"].contains(&user) => {
+            Some((user, "example.com"))
+                if ["alice", "bob", "carol", "dave", "postmaster"].contains(&user) =>
+            {
                 RcptCheck::Accept
             }
             Some((_, "example.com")) => RcptCheck::UnknownUser,
@@ -733,6 +754,30 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("555 5.5.4 Unsupported parameter"), "{text}");
+    }
+
+    #[test]
+    fn a_domainless_postmaster_is_a_recipient_standing_for_the_operator_s() {
+        let mut session = Session::new(limits());
+        let steps = feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<PostMaster>\r\n\
+              RCPT TO:<>\r\nDATA\r\nSubject: hi\r\n\r\nhello\r\n.\r\n",
+        );
+        let text = written(&steps);
+        assert_eq!(codes(&text), vec![250, 250, 250, 501, 354], "{text}");
+        let delivered = messages(&steps);
+        assert_eq!(delivered[0].0.rcpts, vec!["postmaster@example.com"]);
+        // A server with no operator mailbox says so as for any bad path.
+        let mut session = Session::new(SessionLimits {
+            postmaster: None,
+            ..limits()
+        });
+        let text = written(&feed(
+            &mut session,
+            b"EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<postmaster>\r\n",
+        ));
+        assert_eq!(codes(&text), vec![250, 250, 501], "{text}");
     }
 
     #[test]

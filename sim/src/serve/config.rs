@@ -90,6 +90,7 @@ impl Default for ServeConfig {
                 dns_host: "dns".into(),
                 knobs,
                 bugs: Vec::new(),
+                postmaster: None,
             },
             base_port: 24_000,
             smtp_port_base: 2525,
