@@ -17,7 +17,10 @@
 //! - a recipient its server refused with a 5xx before the DSN (at RCPT, or
 //!   after DATA for this message) is reported with the enhanced code of
 //!   one of those refusals, or with its class alone (`5.0.0` style) only
-//!   when that refusal gave none;
+//!   when that refusal gave none; a refusal after DATA whose session died
+//!   before the client spoke again (`mailbox_refusal_unheard`: a gateway
+//!   that crashed as the reply went out) binds nobody, since no gateway
+//!   may have heard it;
 //! - a recipient nobody refused (its lifetime ran out, or the next hop
 //!   lacked an extension the message needs) is held to the syntax only:
 //!   RFC 3463 leaves the choice (`4.4.7`, `5.4.7`, the last deferral's).
@@ -156,6 +159,7 @@ fn refusals_before<'v, 'a>(
         .iter()
         .filter(|r| {
             r.code >= 500
+                && !r.unheard
                 && r.index < dsn.index
                 && r.rcpts.contains(&pair.rcpt)
                 && match &r.msg {
@@ -377,6 +381,36 @@ mod tests {
             assert_reported(&found, NAME, "refused it with 550 5.1.1");
             assert_eq!(found[0].events.len(), 2);
         }
+    }
+
+    #[test]
+    fn a_refusal_whose_session_died_unheard_binds_no_code_and_one_heard_does() {
+        // madsim explore (swarm, campaign seed 7) run 1213: the delivering
+        // gateway lost its disk 17 µs before bob's server said 554 5.7.1,
+        // so nobody heard it, and the DSN at the end of the lifetime said
+        // 4.4.7.
+        let unheard = |host: &str| {
+            let mut run = refused_m5(554, Some("5.7.1"), true);
+            run.push(
+                host,
+                EventKind::MailboxRefusalUnheard {
+                    msg: "m5".into(),
+                    rcpts: vec![BOB.into()],
+                },
+            );
+            dsn_reporting(&mut run, "4.4.7");
+            check(&run.log, &facts())
+        };
+        assert_eq!(unheard("mbx-acme"), vec![]);
+        // Another server's session says nothing of this refusal.
+        assert_reported(&unheard("mbx-globex"), NAME, "refused it with 554 5.7.1");
+        let mut run = refused_m5(554, Some("5.7.1"), true);
+        dsn_reporting(&mut run, "4.4.7");
+        assert_reported(
+            &check(&run.log, &facts()),
+            NAME,
+            "refused it with 554 5.7.1",
+        );
     }
 
     #[test]

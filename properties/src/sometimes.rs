@@ -95,6 +95,10 @@ pub struct Sometimes {
     /// up after DATA).
     #[serde(default)]
     pub mailbox_replies_lost: u64,
+    /// Refusals after DATA a mail server's client may never have heard
+    /// (`mailbox_refusal_unheard`): `dsn_status` let them bind no code.
+    #[serde(default)]
+    pub refusals_unheard: u64,
     /// Distinct offers (client host, envelope sender, workload address) a
     /// mail server refused with a 5xx at RCPT: `no_retry_after_refusal`
     /// had that many counts to judge.
@@ -168,6 +172,7 @@ impl Sometimes {
         self.corrupt_reads_refused += other.corrupt_reads_refused;
         self.greylisted += other.greylisted;
         self.mailbox_replies_lost += other.mailbox_replies_lost;
+        self.refusals_unheard += other.refusals_unheard;
         self.rcpts_refused_permanently += other.rcpts_refused_permanently;
         self.null_sender_delivered += other.null_sender_delivered;
         self.null_sender_dropped += other.null_sender_dropped;
@@ -212,6 +217,7 @@ pub fn from_view(view: &Outcomes<'_>) -> Sometimes {
             }
             EventKind::MailboxRefused { code: 451, .. } => s.greylisted += 1,
             EventKind::MailboxReplyLost { .. } => s.mailbox_replies_lost += 1,
+            EventKind::MailboxRefusalUnheard { .. } => s.refusals_unheard += 1,
             EventKind::GwDeferred { reason, .. } => {
                 s.gateway_deferrals += 1;
                 // Ingress's wording for a spool it could not write or sync.
@@ -467,7 +473,15 @@ mod tests {
                 rcpts: vec!["bob@acme.example".into()],
             },
         );
+        run.push(
+            "mbx-acme",
+            EventKind::MailboxRefusalUnheard {
+                msg: "m2".into(),
+                rcpts: vec!["bob@acme.example".into()],
+            },
+        );
         let s = sometimes(&run.log, &facts());
+        assert_eq!(s.refusals_unheard, 1);
         assert_eq!(s.started("disk"), 1);
         assert_eq!(s.faults_started["disk:corrupt_read"], 1);
         assert_eq!(s.started("host_crash"), 1);

@@ -141,6 +141,9 @@ pub struct Refusal<'a> {
     pub code: u16,
     /// The enhanced status code the server's reply gave, if any.
     pub status: Option<&'a str>,
+    /// The server saw the session die before the client spoke again
+    /// (`mailbox_refusal_unheard`): the client may never have heard it.
+    pub unheard: bool,
 }
 
 /// A `scan_verdict` from a scanner host.
@@ -617,7 +620,19 @@ impl<'a> Outcomes<'a> {
                     rcpts,
                     code: *code,
                     status: status.as_deref(),
+                    unheard: false,
                 });
+            }
+            EventKind::MailboxRefusalUnheard { msg, .. } => {
+                let msg = msg_key(msg);
+                let refused = self
+                    .refusals
+                    .iter_mut()
+                    .rev()
+                    .find(|r| r.host == host && r.msg.as_deref() == Some(msg.as_str()));
+                if let Some(refusal) = refused {
+                    refusal.unheard = true;
+                }
             }
             // Only the world may say a disk was lost: the allowance it buys
             // must not be one a gateway can grant itself.

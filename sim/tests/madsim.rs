@@ -349,6 +349,36 @@ fn bounce_unquarantined_sends_a_dsn_about_malware_whose_quarantine_write_failed(
     );
 }
 
+#[test]
+fn a_refusal_nobody_heard_binds_no_dsn_status() {
+    // Found by `mailsim explore --family swarm --explore-seed 7` (run
+    // 1213), shrunk: gw-azure-westeurope-0 loses its disk at 1,965 ms
+    // while bundesbank's server, refusing everything, answers its DATA
+    // with 554 5.7.1 17 µs later. No gateway heard the 554, so the DSN at
+    // the end of the lifetime says 4.4.7; `dsn_status` held it to 5.7.1
+    // until the witness said the refusal went unheard.
+    let path = format!(
+        "{}/tests/scenarios/refusal-unheard-disk-lost.madsim.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let scenario = Scenario::from_json(&text).expect("a valid scenario");
+    let outcome = sim::run::run_on(Engine::Madsim, &scenario, scenario.seed);
+    assert_eq!(
+        outcome.verdict,
+        sim::run::Verdict::Pass,
+        "{}",
+        outcome.summary()
+    );
+    let unheard = (outcome.log.events().iter())
+        .filter(|e| {
+            e.host == "mbx-bundesbank"
+                && matches!(e.kind, traces::EventKind::MailboxRefusalUnheard { .. })
+        })
+        .count();
+    assert_eq!(unheard, 1, "{}", outcome.summary());
+}
+
 /// The scenario of a madsim corpus entry, which records `bug` alone.
 fn corpus_entry(file: &str, bug: &str) -> sim::scenario::Scenario {
     let path = format!("{}/../traces/corpus/{file}", env!("CARGO_MANIFEST_DIR"));

@@ -163,7 +163,8 @@ fn category(kind: &EventKind) -> &'static str {
         | EventKind::SenderGaveUp { .. } => "sender",
         EventKind::MailboxReceived { .. }
         | EventKind::MailboxReplyLost { .. }
-        | EventKind::MailboxRefused { .. } => "mailbox",
+        | EventKind::MailboxRefused { .. }
+        | EventKind::MailboxRefusalUnheard { .. } => "mailbox",
         EventKind::BytesSeen { .. }
         | EventKind::BytesDurable { .. }
         | EventKind::QuarantineHeld { .. } => "bytes",

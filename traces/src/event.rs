@@ -244,6 +244,16 @@ pub enum EventKind {
         dsn_about: Option<String>,
         dsn_rcpts: Vec<String>,
     },
+    /// The mailbox server refused a message after DATA, and the session
+    /// died before the client said anything more (clients send QUIT or
+    /// their next command once they hear the reply): the client may never
+    /// have heard the refusal, so what follows from it (a DSN with the
+    /// server's code, no retry) cannot be asked of it. The refusal's twin
+    /// of `MailboxReplyLost`.
+    MailboxRefusalUnheard {
+        msg: String,
+        rcpts: Vec<String>,
+    },
 
     // ---- the seam: where a message's bytes were (ground truth) ----
     BytesSeen {
@@ -325,6 +335,7 @@ impl EventKind {
             | EventKind::MailboxReceived { msg, .. }
             | EventKind::MailboxReplyLost { msg, .. }
             | EventKind::MailboxRefused { msg: Some(msg), .. }
+            | EventKind::MailboxRefusalUnheard { msg, .. }
             | EventKind::BytesSeen { msg, .. }
             | EventKind::BytesDurable { msg, .. }
             | EventKind::QuarantineHeld { msg, .. }
@@ -355,7 +366,8 @@ impl EventKind {
             | EventKind::SenderGaveUp { .. } => Source::Sender,
             EventKind::MailboxReceived { .. }
             | EventKind::MailboxReplyLost { .. }
-            | EventKind::MailboxRefused { .. } => Source::Mailbox,
+            | EventKind::MailboxRefused { .. }
+            | EventKind::MailboxRefusalUnheard { .. } => Source::Mailbox,
             EventKind::BytesSeen { .. }
             | EventKind::BytesDurable { .. }
             | EventKind::QuarantineHeld { .. }
@@ -389,6 +401,7 @@ impl EventKind {
             EventKind::MailboxReceived { .. } => "mailbox_received",
             EventKind::MailboxReplyLost { .. } => "mailbox_reply_lost",
             EventKind::MailboxRefused { .. } => "mailbox_refused",
+            EventKind::MailboxRefusalUnheard { .. } => "mailbox_refusal_unheard",
             EventKind::BytesSeen { .. } => "bytes_seen",
             EventKind::BytesDurable { .. } => "bytes_durable",
             EventKind::QuarantineHeld { .. } => "quarantine_held",

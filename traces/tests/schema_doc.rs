@@ -80,6 +80,10 @@ fn one_of_each() -> Vec<EventKind> {
             msg: s(),
             rcpts: vec![],
         },
+        EventKind::MailboxRefusalUnheard {
+            msg: s(),
+            rcpts: vec![],
+        },
         EventKind::BytesSeen {
             msg: s(),
             region: s(),
@@ -161,6 +165,7 @@ fn listed(kind: &EventKind) {
         | EventKind::MailboxReceived { .. }
         | EventKind::MailboxReplyLost { .. }
         | EventKind::MailboxRefused { .. }
+        | EventKind::MailboxRefusalUnheard { .. }
         | EventKind::BytesSeen { .. }
         | EventKind::BytesDurable { .. }
         | EventKind::QuarantineHeld { .. }

@@ -1,9 +1,9 @@
 //! A tenant's mailbox server in real mode: the simulator's own independent
 //! mailbox witness (`workload::mailbox`: mailin for SMTP, the same
-//! `mailbox_received`, `mailbox_refused` and `mailbox_reply_lost` facts),
-//! with a Maildir behind it, so `mailsim serve` is judged by the same
-//! witness and people and tests can look at delivered mail with ordinary
-//! tools (`ls`, `cat`, mutt -f).
+//! `mailbox_received`, `mailbox_refused`, `mailbox_reply_lost` and
+//! `mailbox_refusal_unheard` facts), with a Maildir behind it, so
+//! `mailsim serve` is judged by the same witness and people and tests can
+//! look at delivered mail with ordinary tools (`ls`, `cat`, mutt -f).
 //!
 //! Each recipient gets its own Maildir, `Maildir/<address>/`, and each
 //! message a uniquely named file written the Maildir way: into `tmp/`,

@@ -265,12 +265,14 @@ async fn serve_connection(
     }
     let mut chunk = vec![0u8; 16 * 1024];
     let mut pending: Vec<u8> = Vec::new();
-    // The last message answered 250 with nothing heard from the client since.
-    let mut unheard: Option<(String, Vec<String>)> = None;
-    let reply_lost = |unheard: Option<(String, Vec<String>)>| {
-        if let Some((msg, rcpts)) = unheard {
-            env.observe(EventKind::MailboxReplyLost { msg, rcpts });
+    // The last message answered with nothing heard from the client since.
+    let mut unheard: Option<Answered> = None;
+    let reply_lost = |unheard: Option<Answered>| match unheard {
+        Some(Answered::Kept(msg, rcpts)) => env.observe(EventKind::MailboxReplyLost { msg, rcpts }),
+        Some(Answered::Refused(msg, rcpts)) => {
+            env.observe(EventKind::MailboxRefusalUnheard { msg, rcpts })
         }
+        None => {}
     };
     loop {
         while let Some(end) = memchr::memchr(b'\n', &pending) {
@@ -279,11 +281,12 @@ async fn serve_connection(
             let complete = std::mem::take(&mut transaction.borrow_mut().complete);
             let reply = if complete {
                 let done = std::mem::take(&mut *transaction.borrow_mut());
-                let (reply, delivered) = answer(&*env, &client, &rejections, &store, done);
-                if delivered.is_some() {
-                    unheard = delivered;
+                let (reply, answered) = answer(&*env, &client, &rejections, &store, done);
+                if answered.is_some() {
+                    unheard = answered;
                 }
-                if unheard.is_some() && mode() == Some(MailboxMode::DropAfterData) {
+                let kept = matches!(unheard, Some(Answered::Kept(..)));
+                if kept && mode() == Some(MailboxMode::DropAfterData) {
                     // Kept, and hung up on before the reply: never heard.
                     reply_lost(unheard);
                     return;
@@ -327,16 +330,26 @@ async fn serve_connection(
     }
 }
 
+/// A final reply whose loss the log must tell: the message (its
+/// Message-ID) and recipients it concerns.
+enum Answered {
+    /// A 250: lost, the client may deliver again (`mailbox_reply_lost`).
+    Kept(String, Vec<String>),
+    /// A refusal after DATA: lost, the client never learned why the message
+    /// failed (`mailbox_refusal_unheard`).
+    Refused(String, Vec<String>),
+}
+
 /// Decides about a complete message: refused by a fault, too big, kept
-/// (and recorded) or not kept. Returns the reply and, when it is a 250,
-/// what a lost reply would concern.
+/// (and recorded) or not kept. Returns the reply and, when it is a 250 or
+/// a recorded refusal, what a lost reply would concern.
 fn answer(
     env: &dyn Env,
     client: &str,
     rejections: &Rejections,
     store: &Store,
     done: Transaction,
-) -> (Vec<u8>, Option<(String, Vec<String>)>) {
+) -> (Vec<u8>, Option<Answered>) {
     if done.oversize {
         return (
             b"552 5.3.4 message too big for this mailbox\r\n".to_vec(),
@@ -344,9 +357,9 @@ fn answer(
         );
     }
     if rejections.rejects(&done.rcpts) {
-        refuse(env, client, &done.mail_from, &done.rcpts, &done.data);
+        let msg = refuse(env, client, &done.mail_from, &done.rcpts, &done.data);
         let reply = format!("554 {POLICY_REFUSAL_STATUS} message rejected by policy\r\n");
-        return (reply.into_bytes(), None);
+        return (reply.into_bytes(), Some(Answered::Refused(msg, done.rcpts)));
     }
     if let Err(error) = store(env, &done.mail_from, &done.rcpts, &done.data) {
         tracing::warn!(host = env.host_name(), %error, "mailbox could not keep a message");
@@ -359,7 +372,7 @@ fn answer(
     let msg = dsn_reader::message_id(&done.data).unwrap_or_else(|| "<none>".to_string());
     (
         b"250 2.0.0 delivered to mailbox\r\n".to_vec(),
-        Some((msg, done.rcpts)),
+        Some(Answered::Kept(msg, done.rcpts)),
     )
 }
 
@@ -448,11 +461,13 @@ fn envelope_sender(from: &str) -> String {
     }
 }
 
-/// Logs one `mailbox_refused` for a message rejected after DATA.
-fn refuse(env: &dyn Env, client: &str, mail_from: &str, rcpts: &[String], data: &[u8]) {
+/// Logs one `mailbox_refused` for a message rejected after DATA; returns
+/// its Message-ID.
+fn refuse(env: &dyn Env, client: &str, mail_from: &str, rcpts: &[String], data: &[u8]) -> String {
     let bounce = dsn_reader::read(data).unwrap_or_default();
+    let msg = dsn_reader::message_id(data).unwrap_or_else(|| "<none>".to_string());
     env.observe(EventKind::MailboxRefused {
-        msg: Some(dsn_reader::message_id(data).unwrap_or_else(|| "<none>".to_string())),
+        msg: Some(msg.clone()),
         mail_from: Some(mail_from.to_string()),
         client: client.to_string(),
         rcpts: rcpts.to_vec(),
@@ -461,6 +476,7 @@ fn refuse(env: &dyn Env, client: &str, mail_from: &str, rcpts: &[String], data: 
         dsn_about: bounce.about,
         dsn_rcpts: bounce.final_recipients,
     });
+    msg
 }
 
 /// Takes off the header fields a relay may add in transit, so what is left
