@@ -72,9 +72,14 @@ baseline_s=$(( $(date +%s) - start ))
 test_timeout_s=$(( baseline_s * 3 + 60 ))
 echo "baseline sweep: ${baseline_s}s; per-mutant test timeout ${test_timeout_s}s"
 status=0
+# As cargo arguments, not test arguments: the build of each mutant (`cargo
+# test --no-run`) then compiles only the lib tests and the sweep, not every
+# test target of sim.
+cargo_args=()
+for t in "${tests[@]}"; do cargo_args+=(--cargo-arg="$t"); done
 cargo mutants --package models --test-package models,sim --profile mutants \
     --baseline skip --timeout "$test_timeout_s" --build-timeout 3600 \
-    "${args[@]}" -- "${tests[@]}" || status=$?
+    "${cargo_args[@]}" "${args[@]}" || status=$?
 # cargo-mutants exits 2 when a mutant was missed, 3 on timeouts: the counts
 # say which; anything else is the tool failing.
 out=mutants.out

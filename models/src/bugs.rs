@@ -176,6 +176,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "replicates a DSN to every gateway, whatever the jurisdiction of the tenant whose mail it quotes",
     ),
     (
+        "unknown-users-accepted",
+        "takes mail at RCPT for any address of a tenant's domain, as a catch-all would, without asking whether the tenant has that mailbox",
+    ),
+    (
         "size-limit-off-by-one",
         "refuses a message exactly at the declared size limit (counts with >= where RFC 1870 allows equal)",
     ),

@@ -25,6 +25,10 @@ pub struct TenantFacts {
     pub allowed_regions: Vec<String>,
     /// Spam is held in quarantine (true) or tagged and delivered (false).
     pub spam_policy_quarantine: bool,
+    /// The local parts of its mailboxes, as the scenario made them (empty
+    /// in logs from before they were kept: then nobody is judged unknown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
 }
 
 impl TenantFacts {

@@ -40,6 +40,7 @@ pub mod residency;
 pub mod retry_paced;
 pub mod size_limit;
 pub mod tenant_isolation;
+pub mod unknown_recipients_refused;
 pub mod verdict_before_delivery;
 
 #[cfg(test)]
@@ -111,7 +112,7 @@ macro_rules! property {
     };
 }
 
-static ALL: [Property; 22] = [
+static ALL: [Property; 23] = [
     property!(no_acked_loss),
     property!(ack_durable),
     property!(integrity),
@@ -123,6 +124,7 @@ static ALL: [Property; 22] = [
     property!(no_unacked_delivery),
     property!(duplicates_bounded),
     property!(recipients_only),
+    property!(unknown_recipients_refused),
     property!(tenant_isolation),
     property!(verdict_before_delivery),
     property!(no_malware_delivered),
@@ -197,9 +199,10 @@ mod tests {
     use traces::Told;
 
     #[test]
-    fn the_registry_names_twenty_two_distinct_properties_matching_their_modules() {
+    fn the_registry_names_twenty_three_distinct_properties_matching_their_modules() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), 22);
+        assert_eq!(names.len(), 23);
+        assert!(names.contains("unknown_recipients_refused"));
         assert!(names.contains("no_retry_after_refusal"));
         assert!(names.contains("size_limit"));
         assert!(names.contains("order_after_recovery"));

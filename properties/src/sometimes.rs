@@ -119,6 +119,10 @@ pub struct Sometimes {
     /// enhanced code: `dsn_status` held the DSN to that code.
     #[serde(default)]
     pub dsn_statuses_held_to_server_code: u64,
+    /// RCPTs of an address no tenant has that a gateway answered:
+    /// `unknown_recipients_refused` had that many replies to judge.
+    #[serde(default)]
+    pub unknown_recipients_offered: u64,
 }
 
 impl Sometimes {
@@ -178,6 +182,7 @@ impl Sometimes {
         self.null_sender_dropped += other.null_sender_dropped;
         self.retries_paced_judged += other.retries_paced_judged;
         self.dsn_statuses_held_to_server_code += other.dsn_statuses_held_to_server_code;
+        self.unknown_recipients_offered += other.unknown_recipients_offered;
     }
 }
 
@@ -312,6 +317,7 @@ pub fn from_view(view: &Outcomes<'_>) -> Sometimes {
     s.orders_judged = crate::order_after_recovery::groups_judged(view);
     s.retries_paced_judged = crate::retry_paced::judged_retries(view).retries;
     s.dsn_statuses_held_to_server_code = crate::dsn_status::held_to_a_server_code(view);
+    s.unknown_recipients_offered = crate::unknown_recipients_refused::offered(view);
     s.dsns_sent = view.dsns.len() as u64;
     s.quarantines = view.quarantined.len() as u64;
     s.excused_duplicates = view

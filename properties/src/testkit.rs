@@ -88,6 +88,7 @@ pub fn facts() -> Facts {
                 backup_mailbox_hosts: Vec::new(),
                 allowed_regions: vec!["eu-west-1".into(), "eu-central-1".into()],
                 spam_policy_quarantine: true,
+                users: vec!["bob".into(), "carol".into()],
             },
             TenantFacts {
                 name: "globex".into(),
@@ -96,6 +97,7 @@ pub fn facts() -> Facts {
                 backup_mailbox_hosts: Vec::new(),
                 allowed_regions: vec!["us-east-1".into(), "us-west-2".into()],
                 spam_policy_quarantine: false,
+                users: vec!["dave".into()],
             },
         ],
         external_mailboxes: BTreeMap::from([("sender.example".into(), "mbx-ext".into())]),

@@ -27,7 +27,8 @@ use crate::shrink;
 /// fail-open scanner and the quarantine of unscanned mail need every scanner
 /// of a jurisdiction down, a bounce on a 4xx needs a mailbox that is down
 /// (bounces), an altered body needs only a delivery (calm), and so does a
-/// message at the size limit (calm: every seed sends one); a dependency
+/// message at the size limit (calm: every seed sends one), and so does a
+/// catch-all (calm: most seeds offer a user nobody has); a dependency
 /// misread (a reset taken for a delivery, a tarpit's silence for a
 /// refusal, SERVFAIL for NXDOMAIN) needs a dependency failing that way
 /// (dependencies), and a cut spool write needs ENOSPC halfway
@@ -62,6 +63,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("retry-after-5xx", Family::Dependencies),
     ("refusal-cached-per-recipient", Family::Dependencies),
     ("size-limit-off-by-one", Family::Calm),
+    ("unknown-users-accepted", Family::Calm),
     ("dsn-replicas-anywhere", Family::Bounces),
     ("scan-head-only", Family::Calm),
     ("deliver-and-bounce", Family::Bounces),

@@ -138,6 +138,7 @@ pub fn facts(scenario: &Scenario, config: &GatewayConfig) -> Facts {
                     .map(|r| r.name.clone())
                     .collect(),
                 spam_policy_quarantine: t.spam_policy == SpamPolicy::Quarantine,
+                users: t.users.clone(),
             }
         })
         .collect();

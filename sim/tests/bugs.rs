@@ -304,6 +304,13 @@ fn size_limit_off_by_one_refuses_the_message_exactly_at_the_limit() {
 }
 
 #[test]
+fn unknown_users_accepted_takes_mail_for_a_mailbox_nobody_has() {
+    // Calm: two seeds in three add a user nobody has to a message for
+    // many recipients; the catch-all answers it 250.
+    hunted("unknown-users-accepted", "unknown_recipients_refused", 0);
+}
+
+#[test]
 fn dsn_replicas_anywhere_copies_a_tenants_bounce_out_of_its_jurisdiction() {
     // Bounces: DSNs need refused or expired mail.
     hunted("dsn-replicas-anywhere", "residency", 3);

@@ -140,7 +140,8 @@ fn check_rcpt(
     // RFC 5321 §4.5.1: every domain we take mail for has a postmaster,
     // whatever its user list says.
     let postmaster = local.eq_ignore_ascii_case("postmaster");
-    if !postmaster && !tenant.users.iter().any(|u| u.eq_ignore_ascii_case(local)) {
+    let catch_all = node.config.bug("unknown-users-accepted");
+    if !postmaster && !catch_all && !tenant.users.iter().any(|u| u.eq_ignore_ascii_case(local)) {
         return RcptCheck::UnknownUser;
     }
     if knows_no_quorum(node) {
