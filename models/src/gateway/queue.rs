@@ -851,6 +851,35 @@ mod tests {
     }
 
     #[test]
+    fn a_destination_back_makes_only_our_own_scanned_waiting_mail_for_it_due() {
+        let node = answering_node::node(&Rc::new(MemDisk::default()), &[]);
+        let now_ms = node.now_ms();
+        let later_ms = now_ms + 5_000;
+        // (id, owner, scanned, tenant, next attempt) -> next attempt after
+        let cases = [
+            ("waiting", "gw-b", true, "acme", later_ms, now_ms),
+            ("unscanned", "gw-b", false, "acme", later_ms, later_ms),
+            ("a-replica", "gw-a", true, "acme", later_ms, later_ms),
+            ("elsewhere", "gw-b", true, "globex", later_ms, later_ms),
+            ("due-before", "gw-b", true, "acme", now_ms - 500, now_ms - 500),
+        ];
+        for (id, owner, scanned, tenant, next_ms, _) in cases {
+            let mut entry = answering_node::entry();
+            entry.id = id.into();
+            entry.owner = owner.into();
+            entry.tenant = tenant.into();
+            entry.verdict = scanned.then_some(Verdict::Clean);
+            entry.next_attempt_ms = next_ms;
+            node.entries.borrow_mut().insert(id.into(), entry);
+        }
+        let delivered = node.entries.borrow()["waiting"].clone();
+        destination_is_back(&node, &delivered);
+        for (id, _, _, _, _, after_ms) in cases {
+            assert_eq!(node.entries.borrow()[id].next_attempt_ms, after_ms, "{id}");
+        }
+    }
+
+    #[test]
     fn each_tenant_and_each_dsn_domain_is_a_destination_of_its_own() {
         // The per-destination limit and the wake-up when a destination is
         // back (`destination_is_back`) are keyed by this: one key for all
