@@ -64,6 +64,17 @@ impl FailureFile {
                 e.column()
             )
         })?;
+        // A scenario has a version too, and a topology where a failure file
+        // has its expected outcome: say which file this is, not that its
+        // version is wrong.
+        if value.get("expected").is_none() && value.get("topology").is_some() {
+            return Err(format!(
+                "{}: not a failure file: this is a scenario; run it with \
+                 `mailsim run --seed N --scenario {}`",
+                path.display(),
+                path.display()
+            ));
+        }
         let version = value.get("version").and_then(|v| v.as_u64());
         match version {
             Some(v) if v == u64::from(FAILURE_FILE_VERSION) => {}
@@ -157,6 +168,14 @@ mod tests {
             .replacen("\"version\": 1", "\"version\": 99", 1);
         let error = FailureFile::parse(&text, Path::new("new.json")).unwrap_err();
         assert!(error.contains("newer"), "{error}");
+    }
+
+    #[test]
+    fn a_scenario_passed_for_a_failure_file_is_named_as_one() {
+        let text = r#"{"version": 3, "seed": 1, "topology": {}, "tenants": []}"#;
+        let error = FailureFile::parse(text, Path::new("s.json")).unwrap_err();
+        assert!(error.contains("this is a scenario"), "{error}");
+        assert!(error.contains("mailsim run --seed N --scenario s.json"), "{error}");
     }
 
     #[test]
