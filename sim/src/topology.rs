@@ -102,6 +102,21 @@ impl Topology {
                 }
             }
         }
+        // Scanning is fail-closed: a jurisdiction without a scanner could
+        // deliver nothing, and its queued mail would read as lost.
+        for region in &self.regions {
+            let jurisdiction = &region.jurisdiction;
+            let scanners: usize = (self.regions.iter())
+                .filter(|r| r.jurisdiction == *jurisdiction)
+                .map(|r| self.scanner_hosts(r).len())
+                .sum();
+            if scanners == 0 {
+                return Err(format!(
+                    "topology: jurisdiction {jurisdiction} has no scanner \
+                     (scanners_per_region or scanners_by_region)"
+                ));
+            }
+        }
         if self.latency_ms_intra == 0 {
             return Err("topology.latency_ms_intra must be at least 1".into());
         }
@@ -243,6 +258,20 @@ mod tests {
             clouds.dedup();
             assert_eq!(clouds.len(), 3, "{jurisdiction}");
         }
+    }
+
+    #[test]
+    fn a_jurisdiction_without_a_scanner_is_refused_and_one_region_without_is_not() {
+        let mut topology = Topology::standard();
+        topology.scanners_by_region.insert("us-east-1".into(), 0);
+        assert_eq!(topology.validate(), Ok(()));
+        topology.scanners_per_region = 0;
+        topology.scanners_by_region.insert("eastus".into(), 1);
+        let error = topology.validate().unwrap_err();
+        assert!(error.contains("jurisdiction eu has no scanner"), "{error}");
+        topology.scanners_per_region = 1;
+        topology.scanners_by_region.insert("us-central1".into(), 0);
+        assert_eq!(topology.validate(), Ok(()));
     }
 
     #[test]

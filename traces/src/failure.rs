@@ -175,7 +175,10 @@ mod tests {
         let text = r#"{"version": 3, "seed": 1, "topology": {}, "tenants": []}"#;
         let error = FailureFile::parse(text, Path::new("s.json")).unwrap_err();
         assert!(error.contains("this is a scenario"), "{error}");
-        assert!(error.contains("mailsim run --seed N --scenario s.json"), "{error}");
+        assert!(
+            error.contains("mailsim run --seed N --scenario s.json"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -861,7 +861,14 @@ mod tests {
             ("unscanned", "gw-b", false, "acme", later_ms, later_ms),
             ("a-replica", "gw-a", true, "acme", later_ms, later_ms),
             ("elsewhere", "gw-b", true, "globex", later_ms, later_ms),
-            ("due-before", "gw-b", true, "acme", now_ms - 500, now_ms - 500),
+            (
+                "due-before",
+                "gw-b",
+                true,
+                "acme",
+                now_ms - 500,
+                now_ms - 500,
+            ),
         ];
         for (id, owner, scanned, tenant, next_ms, _) in cases {
             let mut entry = answering_node::entry();
