@@ -335,6 +335,13 @@ impl RunOutcome {
                 s.null_sender_delivered, s.null_sender_dropped
             );
         }
+        if s.unknown_recipients_offered + s.refusals_unheard > 0 {
+            let _ = writeln!(
+                out,
+                "reached: {} RCPTs of addresses no tenant has, {} refusals after DATA nobody heard",
+                s.unknown_recipients_offered, s.refusals_unheard
+            );
+        }
         if let Some(fired) = &self.buggify_fired {
             let never: Vec<&str> = models::buggify::SITES
                 .iter()
