@@ -48,6 +48,15 @@ pub fn check(config: &ServeConfig) -> Result<(), String> {
         }
         check_quorum(config, tenant)?;
     }
+    if let Some(postmaster) = &gw.postmaster {
+        // RFC 5321 §4.1.1.3: the bare <Postmaster> must reach someone.
+        let domain = postmaster.rsplit_once('@').map_or("", |(_, d)| d);
+        if !domains.contains(&domain.to_ascii_lowercase()) {
+            return Err(format!(
+                "gateway.postmaster {postmaster:?} is not an address of a tenant's domain"
+            ));
+        }
+    }
     check_knobs(config)?;
     for bug in &gw.bugs {
         if !models::bugs::is_known(bug) {
@@ -181,6 +190,9 @@ mod tests {
         assert!(error_of(|c| c.gateway.knobs.backoff_ms_max = 1).contains("backoff"));
         assert!(error_of(|c| c.gateway.bugs.push("nope".into())).contains("nope"));
         assert!(error_of(|c| c.gateway.tenants[0].users.clear()).contains("no users"));
+        let postmaster =
+            |c: &mut ServeConfig| c.gateway.postmaster = Some("pm@nowhere.test".into());
+        assert!(error_of(postmaster).contains("pm@nowhere.test"));
         assert!(
             error_of(|c| {
                 c.smtp_ports.insert("gw-z".into(), 1);
