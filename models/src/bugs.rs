@@ -176,6 +176,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "replicates a DSN to every gateway, whatever the jurisdiction of the tenant whose mail it quotes",
     ),
     (
+        "dsn-dropped-undelivered",
+        "drops a DSN as expired after a pass that called its delivery off because no majority confirmed the ballot, though its destination never failed it",
+    ),
+    (
         "unknown-users-accepted",
         "takes mail at RCPT for any address of a tenant's domain, as a catch-all would, without asking whether the tenant has that mailbox",
     ),

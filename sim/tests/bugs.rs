@@ -612,6 +612,23 @@ fn madsim_corpus_entry_proves(file: &str, bug: &str, violated: &[&str]) {
 }
 
 #[test]
+fn dsn_dropped_undelivered_is_proven_on_madsim_by_its_corpus_entries() {
+    // A DSN whose owner could not get its ballot confirmed past the DSN's
+    // lifetime (a torn replica write and the sender's DNS down; a replica's
+    // disk full and another paused): madsim explore, shrunk.
+    for file in [
+        "dsn-dropped-undelivered-ballot-unconfirmed-dns-down.madsim.json",
+        "dsn-dropped-undelivered-disk-full-replica-paused.madsim.json",
+    ] {
+        madsim_corpus_entry_proves(
+            file,
+            "dsn-dropped-undelivered",
+            &["drained_after_heal", "no_acked_loss"],
+        );
+    }
+}
+
+#[test]
 fn bounce_while_in_doubt_is_proven_on_madsim_by_its_corpus_entry() {
     // Madsim swarm seed 2425 (with a short queue lifetime), shrunk to one
     // region isolation; turmoil's interleavings deliver before the cut.

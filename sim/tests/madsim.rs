@@ -413,6 +413,39 @@ fn a_ghost_delivery_after_an_isolation_is_not_held_to_the_lifetime() {
     assert_eq!(ghost, 1, "{}", outcome.summary());
 }
 
+#[test]
+fn dsn_dropped_undelivered_loses_the_news_of_a_refusal_its_owner_could_not_send() {
+    // Found by `mailsim explore` (dependencies with BUGGIFY, campaign 13,
+    // run 4014; disk-faults, campaign 14, run 5319), both shrunk. A
+    // message refused with 554 gets its DSN, whose owner cannot get its
+    // ballot confirmed to deliver it before the DSN's lifetime is up: a
+    // torn replica write with the sender's DNS down meanwhile (inside the
+    // model), or one replica's disk full while the other's process is
+    // paused (beyond it). The gateway before the fix dropped the DSN as
+    // expired (the bug), so the sender never heard (`no_acked_loss`); the
+    // correct one keeps it until a majority lets it try.
+    let inside = corpus_entry(
+        "dsn-dropped-undelivered-ballot-unconfirmed-dns-down.madsim.json",
+        "dsn-dropped-undelivered",
+    );
+    common::correct_passes_and_bug_violates(
+        Engine::Madsim,
+        &inside,
+        "dsn-dropped-undelivered",
+        "no_acked_loss",
+    );
+    let beyond = corpus_entry(
+        "dsn-dropped-undelivered-disk-full-replica-paused.madsim.json",
+        "dsn-dropped-undelivered",
+    );
+    common::correct_passes_beyond_the_model_and_bug_violates(
+        Engine::Madsim,
+        &beyond,
+        "dsn-dropped-undelivered",
+        "no_acked_loss",
+    );
+}
+
 /// The scenario of a madsim corpus entry, which records `bug` alone.
 fn corpus_entry(file: &str, bug: &str) -> sim::scenario::Scenario {
     let path = format!("{}/../traces/corpus/{file}", env!("CARGO_MANIFEST_DIR"));

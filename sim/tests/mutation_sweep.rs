@@ -53,6 +53,7 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "late-start-after-expiry",
     "bounce-unquarantined",
     "refusal-despite-copies",
+    "dsn-dropped-undelivered",
 ];
 
 /// A count from the environment, or `default`.

@@ -188,6 +188,9 @@ async fn attempt(
                         entry.id
                     ),
                 );
+                node.declined_unconfirmed
+                    .borrow_mut()
+                    .insert(entry.id.clone());
                 return false;
             }
         }

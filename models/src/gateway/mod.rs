@@ -50,6 +50,10 @@ pub struct Node {
     /// not get through) is bounced as expired, not delivered that late,
     /// even a DSN.
     pub held_in_doubt: RefCell<BTreeSet<String>>,
+    /// Messages whose last delivery attempt this node called off itself,
+    /// before a word of SMTP, because no majority confirmed its ballot: no
+    /// failure of the destination's, so no reason to give a DSN up.
+    pub declined_unconfirmed: RefCell<BTreeSet<String>>,
     /// Who spoke to us when: the clock of every owner lease.
     pub heard: RefCell<heard::Heard>,
     /// Rung when the queue may have work: it looks at once.
@@ -92,6 +96,7 @@ impl Node {
         self.entries.borrow_mut().remove(id);
         self.heard.borrow_mut().forget(id);
         self.held_in_doubt.borrow_mut().remove(id);
+        self.declined_unconfirmed.borrow_mut().remove(id);
     }
 
     pub fn note(&self, what: &str, detail: String) {
@@ -176,6 +181,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         in_flight: RefCell::new(BTreeSet::new()),
         settling: RefCell::new(BTreeSet::new()),
         held_in_doubt: RefCell::new(BTreeSet::new()),
+        declined_unconfirmed: RefCell::new(BTreeSet::new()),
         heard: RefCell::new(heard::Heard::new(boot_ms)),
         doorbell: wakeup::Doorbell::default(),
         refused_at_rcpt_buggy: RefCell::default(),
