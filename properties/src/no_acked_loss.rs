@@ -100,6 +100,52 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_whose_dsn_had_no_resolvable_sender_for_a_lifetime_settles_the_pair() {
+        // m5 (erin@sender.example's) refused by bob's server at 1 s; the
+        // DSN's destination does not resolve from 0.5 s until `dns_end`.
+        let run_with = |dns_end_us: u64| {
+            let mut run = Run::new();
+            run.send("m5", Told::Accepted, &["bob@acme.example"]);
+            run.at(500_000);
+            run.push(
+                "world",
+                traces::EventKind::FaultStarted {
+                    fault: 0,
+                    kind: "dns_fails".into(),
+                    target: "Sender.example,timeout".into(),
+                },
+            );
+            run.at(1_000_000);
+            run.push(
+                "mbx-acme",
+                traces::EventKind::MailboxRefused {
+                    msg: Some("m5".into()),
+                    mail_from: Some("erin@sender.example".into()),
+                    client: "gw-eu-west-1-0".into(),
+                    rcpts: vec!["bob@acme.example".into()],
+                    code: 554,
+                    status: Some("5.7.1".into()),
+                    dsn_about: None,
+                    dsn_rcpts: Vec::new(),
+                },
+            );
+            run.at(dns_end_us);
+            run.push("world", traces::EventKind::FaultEnded { fault: 0 });
+            run.at(60_000_000);
+            run.push("world", traces::EventKind::Phase { phase: "done".into() });
+            run
+        };
+        let facts = Facts {
+            queue_lifetime_us: 10_000_000,
+            ..facts()
+        };
+        assert_eq!(check(&run_with(11_000_000).log, &facts), vec![]);
+        // Resolvable again within the lifetime: the DSN could have gone.
+        let found = check(&run_with(9_000_000).log, &facts);
+        assert_reported(&found, NAME, "message m5 to bob@acme.example");
+    }
+
+    #[test]
     fn only_a_recipient_reported_failed_is_settled_by_a_dsn() {
         for (action, settled) in [("failed", true), ("delayed", false), ("", false)] {
             let mut run = Run::new();

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use traces::{Class, Event, EventKind, Log, Presence, Told, Verdict};
 
-use crate::facts::{Facts, MessageFacts, TenantFacts, addr_key, msg_key};
+use crate::facts::{Facts, MessageFacts, TenantFacts, addr_key, domain_of, msg_key};
 
 /// The host name the simulator records its own actions under.
 pub const WORLD: &str = "world";
@@ -180,6 +180,12 @@ pub enum Settled {
     /// recipient's server or past its queue lifetime (RFC 5321 §4.5.5,
     /// §6.1).
     Dropped,
+    /// Refused for good by its recipient's server, with no DSN to show
+    /// for it because the sender's domain did not resolve for a whole
+    /// queue lifetime after the refusal: a DSN nobody can deliver is
+    /// discarded when its lifetime ends (RFC 3461 §6.2; Postfix's
+    /// `bounce_queue_lifetime`).
+    Unreported,
 }
 
 impl Settled {
@@ -189,6 +195,7 @@ impl Settled {
             Settled::Bounced => "bounced",
             Settled::Quarantined => "quarantined",
             Settled::Dropped => "dropped (null reverse-path: nobody to tell)",
+            Settled::Unreported => "refused, its DSN undeliverable (the sender's domain did not resolve)",
         }
     }
 }
@@ -703,6 +710,37 @@ impl<'a> Outcomes<'a> {
         }
     }
 
+    /// The refusal (its index) of `pair` for good, after DATA, if its
+    /// sender's domain failed to resolve (`dns_fails`) from then until a
+    /// whole queue lifetime later: the DSN had nowhere to go for as long
+    /// as a DSN is kept (madsim explore, dependencies with BUGGIFY, run
+    /// 4014: sender1.example's DNS timing out for 19 s against a 6.8 s
+    /// lifetime).
+    fn refused_with_sender_unresolvable(&self, pair: &Pair) -> Option<usize> {
+        let lifetime_us = self.facts.queue_lifetime_us;
+        if lifetime_us == 0 {
+            return None;
+        }
+        let sender = &self.message(&pair.msg)?.sender;
+        let domain = domain_of(sender)?;
+        let refusal = self.refusals.iter().find(|r| {
+            r.code >= 500
+                && r.msg.as_deref() == Some(pair.msg.as_str())
+                && r.rcpts.contains(&pair.rcpt)
+        })?;
+        let kept_until_us = refusal.t_us.saturating_add(lifetime_us);
+        let unresolvable = self.fault_windows().into_iter().any(|w| {
+            w.kind == "dns_fails"
+                && w.target
+                    .split(',')
+                    .next()
+                    .is_some_and(|d| d.trim().eq_ignore_ascii_case(domain))
+                && w.start_us <= refusal.t_us
+                && w.end_us.is_none_or(|end| end >= kept_until_us)
+        });
+        unresolvable.then_some(refusal.index)
+    }
+
     /// Every fault's window, in the order the faults started.
     pub fn fault_windows(&self) -> Vec<FaultWindow<'a>> {
         let mut out: Vec<FaultWindow<'a>> = Vec::new();
@@ -869,6 +907,11 @@ impl<'a> Outcomes<'a> {
             && let Some(expired) = self.expired_unreported(pair)
         {
             out.push((expired, Settled::Dropped));
+        }
+        if out.is_empty()
+            && let Some(refusal) = self.refused_with_sender_unresolvable(pair)
+        {
+            out.push((refusal, Settled::Unreported));
         }
         out.sort_by_key(|&(i, _)| i);
         out
