@@ -132,7 +132,12 @@ mod tests {
             run.at(dns_end_us);
             run.push("world", traces::EventKind::FaultEnded { fault: 0 });
             run.at(60_000_000);
-            run.push("world", traces::EventKind::Phase { phase: "done".into() });
+            run.push(
+                "world",
+                traces::EventKind::Phase {
+                    phase: "done".into(),
+                },
+            );
             run
         };
         let facts = Facts {

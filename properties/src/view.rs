@@ -195,7 +195,9 @@ impl Settled {
             Settled::Bounced => "bounced",
             Settled::Quarantined => "quarantined",
             Settled::Dropped => "dropped (null reverse-path: nobody to tell)",
-            Settled::Unreported => "refused, its DSN undeliverable (the sender's domain did not resolve)",
+            Settled::Unreported => {
+                "refused, its DSN undeliverable (the sender's domain did not resolve)"
+            }
         }
     }
 }

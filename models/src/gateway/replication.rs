@@ -417,6 +417,58 @@ mod tests {
     }
 
     #[test]
+    fn with_more_regions_than_copies_other_clouds_come_first() {
+        // Three more regions: one on the owner's cloud, two on others;
+        // two gateways each, so the copy set (four replicas) cannot take
+        // one of every region.
+        let (mut config, mut tenant) = config(2);
+        for (name, cloud) in [("r4", "aws"), ("r5", "gcp"), ("r6", "azure")] {
+            config.regions.push(Region {
+                name: name.into(),
+                cloud: cloud.into(),
+                jurisdiction: "us".into(),
+            });
+            for i in 0..2 {
+                config.gateways.push(Node {
+                    host: format!("gw-{name}-{i}"),
+                    region: name.into(),
+                });
+            }
+            tenant.allowed_regions.push(name.into());
+        }
+        for n in 0..20 {
+            let targets = replica_targets(&config, "gw-r1-0", &tenant, &format!("m{n}"));
+            assert_eq!(targets.len(), COPY_SET_SIZE_MAX - 1);
+            // r2, r3, r5 and r6 are on other clouds than r1's aws: all four
+            // are taken before r4 (aws) or r1 itself.
+            let regions: BTreeSet<&str> = targets.iter().map(|t| region_of(t)).collect();
+            assert_eq!(
+                regions,
+                BTreeSet::from(["r2", "r3", "r5", "r6"]),
+                "{targets:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn in_a_region_no_larger_than_the_window_the_message_alone_picks_the_gateway() {
+        // Regions of three gateways (the window's size) and four regions'
+        // worth of candidates: owners elsewhere agree on which gateway of
+        // r3 holds a message, whoever they are.
+        let (config, tenant) = config(REPLICA_WINDOW_PER_REGION);
+        for n in 0..20 {
+            let id = format!("m{n}");
+            let in_r3 = |owner: &str| -> Vec<String> {
+                replica_targets(&config, owner, &tenant, &id)
+                    .into_iter()
+                    .filter(|t| region_of(t) == "r3")
+                    .collect()
+            };
+            assert_eq!(in_r3("gw-r1-0"), in_r3("gw-r1-2"), "{id}");
+        }
+    }
+
+    #[test]
     fn residency_still_bounds_the_candidates() {
         let (config, mut tenant) = config(4);
         tenant.allowed_regions = vec!["r1".into(), "r2".into()];
