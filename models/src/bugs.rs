@@ -176,8 +176,8 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "replicates a DSN to every gateway, whatever the jurisdiction of the tenant whose mail it quotes",
     ),
     (
-        "dsn-dropped-undelivered",
-        "drops a DSN as expired after a pass that called its delivery off because no majority confirmed the ballot, though its destination never failed it",
+        "expired-after-calling-off",
+        "gives a message up as expired (bounces it, or drops a DSN) at the end of a pass whose delivery it called off itself, fenced by a newer owner or without a majority to confirm its ballot",
     ),
     (
         "unknown-users-accepted",

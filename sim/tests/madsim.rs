@@ -414,36 +414,34 @@ fn a_ghost_delivery_after_an_isolation_is_not_held_to_the_lifetime() {
 }
 
 #[test]
-fn dsn_dropped_undelivered_loses_the_news_of_a_refusal_its_owner_could_not_send() {
-    // Found by `mailsim explore` (dependencies with BUGGIFY, campaign 13,
-    // run 4014; disk-faults, campaign 14, run 5319), both shrunk. A
-    // message refused with 554 gets its DSN, whose owner cannot get its
-    // ballot confirmed to deliver it before the DSN's lifetime is up: a
-    // torn replica write with the sender's DNS down meanwhile (inside the
-    // model), or one replica's disk full while the other's process is
-    // paused (beyond it). The gateway before the fix dropped the DSN as
-    // expired (the bug), so the sender never heard (`no_acked_loss`); the
-    // correct one keeps it until a majority lets it try.
-    let inside = corpus_entry(
-        "dsn-dropped-undelivered-ballot-unconfirmed-dns-down.madsim.json",
-        "dsn-dropped-undelivered",
-    );
-    common::correct_passes_and_bug_violates(
-        Engine::Madsim,
-        &inside,
-        "dsn-dropped-undelivered",
-        "no_acked_loss",
-    );
-    let beyond = corpus_entry(
-        "dsn-dropped-undelivered-disk-full-replica-paused.madsim.json",
-        "dsn-dropped-undelivered",
-    );
-    common::correct_passes_beyond_the_model_and_bug_violates(
-        Engine::Madsim,
-        &beyond,
-        "dsn-dropped-undelivered",
-        "no_acked_loss",
-    );
+fn expired_after_calling_off_gives_up_mail_its_owner_had_no_standing_to_decide() {
+    // Found by `mailsim explore`, shrunk, both beyond the model. An owner
+    // paused for 11 s mid-pass (explore dependencies --buggify, seed 13, run
+    // 4226, no site firing once shrunk) wakes fenced: its successor
+    // delivered the message meanwhile, and the owner, its own attempt
+    // called off, bounced it as expired (`no_false_bounce`). A DSN whose
+    // owner cannot get its ballot confirmed (a replica's disk full, the
+    // other paused: disk-faults, campaign 14, run 5319) was dropped at its
+    // lifetime, so the sender never heard of the refusal (`no_acked_loss`).
+    // The correct gateway decides nothing in a pass its ballot called off.
+    for (file, property) in [
+        (
+            "expired-after-calling-off-fenced-owner-paused.madsim.json",
+            "no_false_bounce",
+        ),
+        (
+            "expired-after-calling-off-dsn-disk-full-replica-paused.madsim.json",
+            "no_acked_loss",
+        ),
+    ] {
+        let scenario = corpus_entry(file, "expired-after-calling-off");
+        common::correct_passes_beyond_the_model_and_bug_violates(
+            Engine::Madsim,
+            &scenario,
+            "expired-after-calling-off",
+            property,
+        );
+    }
 }
 
 /// The scenario of a madsim corpus entry, which records `bug` alone.

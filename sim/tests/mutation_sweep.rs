@@ -53,7 +53,7 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "late-start-after-expiry",
     "bounce-unquarantined",
     "refusal-despite-copies",
-    "dsn-dropped-undelivered",
+    "expired-after-calling-off",
 ];
 
 /// A count from the environment, or `default`.

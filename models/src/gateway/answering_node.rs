@@ -101,7 +101,7 @@ pub fn node_on(
         in_flight: RefCell::new(BTreeSet::new()),
         settling: RefCell::new(BTreeSet::new()),
         held_in_doubt: RefCell::new(BTreeSet::new()),
-        declined_unconfirmed: RefCell::new(BTreeSet::new()),
+        declined_by_ballot: RefCell::new(BTreeMap::new()),
         heard: RefCell::new(heard::Heard::new(0)),
         doorbell: wakeup::Doorbell::default(),
         tombstones: RefCell::new(tombstones),

@@ -179,7 +179,12 @@ async fn attempt(
         }
         match sync::confirm(node, &entry.id, Intent::Deliver).await {
             Standing::Confirmed => {}
-            Standing::Fenced => return false,
+            Standing::Fenced => {
+                node.declined_by_ballot
+                    .borrow_mut()
+                    .insert(entry.id.clone(), true);
+                return false;
+            }
             Standing::Unconfirmed => {
                 node.note(
                     "owner_unconfirmed",
@@ -188,9 +193,9 @@ async fn attempt(
                         entry.id
                     ),
                 );
-                node.declined_unconfirmed
+                node.declined_by_ballot
                     .borrow_mut()
-                    .insert(entry.id.clone());
+                    .insert(entry.id.clone(), false);
                 return false;
             }
         }

@@ -51,9 +51,11 @@ pub struct Node {
     /// even a DSN.
     pub held_in_doubt: RefCell<BTreeSet<String>>,
     /// Messages whose last delivery attempt this node called off itself,
-    /// before a word of SMTP, because no majority confirmed its ballot: no
-    /// failure of the destination's, so no reason to give a DSN up.
-    pub declined_unconfirmed: RefCell<BTreeSet<String>>,
+    /// before the message went out, because its ballot was fenced or no
+    /// majority confirmed it: no failure of the destination's, and no
+    /// standing to decide the message's fate.
+    /// (true: fenced; false: unconfirmed.)
+    pub declined_by_ballot: RefCell<BTreeMap<String, bool>>,
     /// Who spoke to us when: the clock of every owner lease.
     pub heard: RefCell<heard::Heard>,
     /// Rung when the queue may have work: it looks at once.
@@ -96,7 +98,7 @@ impl Node {
         self.entries.borrow_mut().remove(id);
         self.heard.borrow_mut().forget(id);
         self.held_in_doubt.borrow_mut().remove(id);
-        self.declined_unconfirmed.borrow_mut().remove(id);
+        self.declined_by_ballot.borrow_mut().remove(id);
     }
 
     pub fn note(&self, what: &str, detail: String) {
@@ -181,7 +183,7 @@ pub async fn run(env: SharedEnv, config: Rc<GatewayConfig>) {
         in_flight: RefCell::new(BTreeSet::new()),
         settling: RefCell::new(BTreeSet::new()),
         held_in_doubt: RefCell::new(BTreeSet::new()),
-        declined_unconfirmed: RefCell::new(BTreeSet::new()),
+        declined_by_ballot: RefCell::new(BTreeMap::new()),
         heard: RefCell::new(heard::Heard::new(boot_ms)),
         doorbell: wakeup::Doorbell::default(),
         refused_at_rcpt_buggy: RefCell::default(),

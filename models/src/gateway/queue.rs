@@ -336,7 +336,7 @@ async fn process(node: &SharedNode, id: &str) {
         let tag_spam = entry.verdict == Some(Verdict::Spam);
         let was_retry = entry.attempts > 0;
         let pending_before = entry.pending_rcpts().len();
-        node.declined_unconfirmed.borrow_mut().remove(id);
+        node.declined_by_ballot.borrow_mut().remove(id);
         delivery::deliver_pending(node, &mut entry, &raw, tag_spam).await;
         if was_retry && entry.pending_rcpts().len() < pending_before {
             destination_is_back(node, &entry);
@@ -358,19 +358,28 @@ async fn process(node: &SharedNode, id: &str) {
         // bug `expiry-without-dsn`: madsim, a quarantine during fsync errors
         // past a 6 s lifetime). `bounce-unquarantined` bounces it.
         let bounce_anyway = node.config.bug("bounce-unquarantined");
-        // A DSN given up is dropped unreported: give it up only for its
-        // destination's failures, never because this node could not get
-        // its ballot confirmed to try (madsim explore: a replica's disk full
-        // and the other's process paused past a DSN's 6 s lifetime, and
-        // a sender's DNS down for all of one, each dropped a DSN its
-        // sender's server would have taken). It waits for a majority like
-        // any message. `dsn-dropped-undelivered` drops it all the same.
-        let declined = node.declined_unconfirmed.borrow_mut().remove(id);
-        let keep_dsn = entry.is_dsn && declined && !node.config.bug("dsn-dropped-undelivered");
+        // A pass whose delivery our own ballot called off (fenced by a
+        // newer owner, or no majority to confirm it) decides nothing: the
+        // owner that can act gives the message up, or a later pass of ours
+        // once a majority confirms us. Found by `mailsim explore`: an owner
+        // paused mid-pass woke fenced, its successor having delivered the
+        // message, and bounced it as expired (no_false_bounce); an owner
+        // that could not confirm a DSN's ballot (a replica's disk full and
+        // another paused) dropped it unreported at its lifetime
+        // (no_acked_loss). `expired-after-calling-off` gives
+        // up all the same.
+        let declined = node.declined_by_ballot.borrow_mut().remove(id);
+        // Narrowly, as found: a fenced owner bounces no message, and an
+        // unconfirmed one drops no DSN (a fenced owner's DSN and an
+        // unconfirmed owner's message keep the older rule: not judged yet).
+        let decides = match declined {
+            None => true,
+            Some(fenced) => fenced == entry.is_dsn,
+        } || node.config.bug("expired-after-calling-off");
         if past_lifetime(node, &entry)
             && may_bounce_as_expired(node, &entry)
             && (!quarantine || bounce_anyway)
-            && !keep_dsn
+            && decides
         {
             bounce_expired(&mut entry, still_pending);
         } else {
