@@ -626,6 +626,11 @@ fn expired_after_calling_off_is_proven_on_madsim_by_its_corpus_entries() {
         "expired-after-calling-off",
         &["drained_after_heal", "no_acked_loss"],
     );
+    madsim_corpus_entry_proves(
+        "expired-after-calling-off-stale-confirmation-greylisted.madsim.json",
+        "expired-after-calling-off",
+        &["no_false_bounce"],
+    );
 }
 
 #[test]

@@ -421,6 +421,13 @@ fn expired_after_calling_off_gives_up_mail_its_owner_had_no_standing_to_decide()
             "expired-after-calling-off-dsn-disk-full-replica-paused.madsim.json",
             "no_acked_loss",
         ),
+        // The same pause with greylisting: the woken owner's attempt ends
+        // at RCPT, before the confirmation that would have fenced it
+        // (dependencies --buggify, seed 13, run 4289).
+        (
+            "expired-after-calling-off-stale-confirmation-greylisted.madsim.json",
+            "no_false_bounce",
+        ),
     ] {
         let scenario = corpus_entry(file, "expired-after-calling-off");
         common::correct_passes_beyond_the_model_and_bug_violates(
