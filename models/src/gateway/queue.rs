@@ -122,11 +122,10 @@ async fn may_act(node: &SharedNode, id: &str) -> bool {
         // The bug: trust the local copy's ballot, whoever owns it by now.
         return true;
     }
-    match sync::confirm(node, id, Intent::Look).await {
+    match confirm_or_wait(node, id).await {
         Standing::Confirmed => true,
         Standing::Fenced => false,
         Standing::Unconfirmed => {
-            retry_after_sync(node, id);
             node.note(
                 "owner_unconfirmed",
                 format!("{id}: no majority of the copy set confirmed our ballot; waiting"),
@@ -148,14 +147,17 @@ async fn still_standing(node: &SharedNode, id: &str) -> bool {
     if node.config.bug("expired-after-calling-off") {
         return true;
     }
-    match sync::confirm(node, id, Intent::Look).await {
-        Standing::Confirmed => true,
-        Standing::Fenced => false,
-        Standing::Unconfirmed => {
-            retry_after_sync(node, id);
-            false
-        }
+    confirm_or_wait(node, id).await == Standing::Confirmed
+}
+
+/// Asks a majority to confirm our ballot for `id` (to look, not to
+/// deliver); when none does, looks at `id` again after the next sync round.
+async fn confirm_or_wait(node: &SharedNode, id: &str) -> Standing {
+    let standing = sync::confirm(node, id, Intent::Look).await;
+    if standing == Standing::Unconfirmed {
+        retry_after_sync(node, id);
     }
+    standing
 }
 
 /// Looks at `id` again once the next sync round may have changed things.
