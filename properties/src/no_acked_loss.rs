@@ -99,54 +99,106 @@ mod tests {
         assert_eq!(check(&run.log, &facts()), vec![]);
     }
 
-    #[test]
-    fn a_refusal_whose_dsn_had_no_resolvable_sender_for_a_lifetime_settles_the_pair() {
-        // m5 (erin@sender.example's) refused by bob's server at 1 s; the
-        // DSN's destination does not resolve from 0.5 s until `dns_end`.
-        let run_with = |dns_end_us: u64| {
-            let mut run = Run::new();
-            run.send("m5", Told::Accepted, &["bob@acme.example"]);
-            run.at(500_000);
-            run.push(
-                "world",
-                traces::EventKind::FaultStarted {
-                    fault: 0,
-                    kind: "dns_fails".into(),
-                    target: "Sender.example,timeout".into(),
-                },
-            );
-            run.at(1_000_000);
-            run.push(
-                "mbx-acme",
-                traces::EventKind::MailboxRefused {
-                    msg: Some("m5".into()),
-                    mail_from: Some("erin@sender.example".into()),
-                    client: "gw-eu-west-1-0".into(),
-                    rcpts: vec!["bob@acme.example".into()],
-                    code: 554,
-                    status: Some("5.7.1".into()),
-                    dsn_about: None,
-                    dsn_rcpts: Vec::new(),
-                },
-            );
-            run.at(dns_end_us);
-            run.push("world", traces::EventKind::FaultEnded { fault: 0 });
-            run.at(60_000_000);
-            run.push(
-                "world",
-                traces::EventKind::Phase {
-                    phase: "done".into(),
-                },
-            );
-            run
+    /// How the pair of `given_up` was given up.
+    #[derive(Clone, Copy)]
+    enum GivenUp {
+        /// bob's server refused m5 after DATA at 1 s.
+        AfterData,
+        /// bob's server refused erin's mail to bob at RCPT at 1 s.
+        AtRcpt,
+        /// Nobody refused it: its lifetime (10 s) ran out undelivered.
+        Expired,
+    }
+
+    /// m5 (erin@sender.example's, accepted at 0) given up as `how`; the
+    /// DSN's destination does not resolve from `dns_start_us` until
+    /// `dns_end_us`.
+    fn given_up(how: GivenUp, dns_start_us: u64, dns_end_us: u64) -> Run {
+        given_up_from(how, "erin@sender.example", dns_start_us, dns_end_us)
+    }
+
+    /// The same, the refusal's envelope sender `mail_from`.
+    fn given_up_from(how: GivenUp, mail_from: &str, dns_start_us: u64, dns_end_us: u64) -> Run {
+        let dns_fails = traces::EventKind::FaultStarted {
+            fault: 0,
+            kind: "dns_fails".into(),
+            target: "Sender.example,timeout".into(),
         };
+        let refused_at_us = 1_000_000;
+        let refusal = traces::EventKind::MailboxRefused {
+            msg: matches!(how, GivenUp::AfterData).then(|| "m5".into()),
+            mail_from: Some(mail_from.into()),
+            client: "gw-eu-west-1-0".into(),
+            rcpts: vec!["bob@acme.example".into()],
+            code: 550,
+            status: Some("5.1.1".into()),
+            dsn_about: None,
+            dsn_rcpts: Vec::new(),
+        };
+        let mut timeline = vec![(dns_start_us, "world", dns_fails)];
+        if let GivenUp::AfterData | GivenUp::AtRcpt = how {
+            timeline.push((refused_at_us, "mbx-acme", refusal));
+        }
+        timeline.sort_by_key(|(t_us, _, _)| *t_us);
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &["bob@acme.example"]);
+        for (t_us, host, event) in timeline {
+            run.at(t_us);
+            run.push(host, event);
+        }
+        run.at(dns_end_us);
+        run.push("world", traces::EventKind::FaultEnded { fault: 0 });
+        run.at(60_000_000);
+        run.push(
+            "world",
+            traces::EventKind::Phase {
+                phase: "done".into(),
+            },
+        );
+        run
+    }
+
+    #[test]
+    fn a_pair_given_up_whose_dsn_had_no_resolvable_sender_for_a_lifetime_is_settled() {
+        let facts = Facts {
+            queue_lifetime_us: 10_000_000,
+            expiry_grace_us: 2_000_000,
+            ..facts()
+        };
+        let lost = |run: Run| {
+            let found = check(&run.log, &facts);
+            assert_reported(&found, NAME, "message m5 to bob@acme.example");
+        };
+        for how in [GivenUp::AfterData, GivenUp::AtRcpt] {
+            // Refused at 1 s, unresolvable from 0.5 s to 11 s: the DSN had
+            // nowhere to go for its whole lifetime.
+            assert_eq!(check(&given_up(how, 500_000, 11_000_000).log, &facts), vec![]);
+            // Resolvable again within the lifetime: the DSN could have gone.
+            lost(given_up(how, 500_000, 9_000_000));
+            // Resolvable when the refusal came: it could have gone at once.
+            lost(given_up(how, 1_500_000, 30_000_000));
+        }
+        // Expired at 10 s (12 s at the latest): unresolvable from 11 s to
+        // 21 s covers a lifetime from a moment the DSN may have been born.
+        assert_eq!(
+            check(&given_up(GivenUp::Expired, 11_000_000, 21_000_000).log, &facts),
+            vec![]
+        );
+        // Unresolvable only until 19 s: the DSN outlived the failure.
+        lost(given_up(GivenUp::Expired, 11_000_000, 19_000_000));
+        // Unresolvable only from 13 s: the DSN could have gone before.
+        lost(given_up(GivenUp::Expired, 13_000_000, 40_000_000));
+    }
+
+    #[test]
+    fn a_refusal_at_rcpt_of_another_sender_excuses_nothing() {
         let facts = Facts {
             queue_lifetime_us: 10_000_000,
             ..facts()
         };
-        assert_eq!(check(&run_with(11_000_000).log, &facts), vec![]);
-        // Resolvable again within the lifetime: the DSN could have gone.
-        let found = check(&run_with(9_000_000).log, &facts);
+        // Unresolvable for a lifetime after the refusal, not after the expiry.
+        let run = given_up_from(GivenUp::AtRcpt, "someone@else.example", 500_000, 11_000_000);
+        let found = check(&run.log, &facts);
         assert_reported(&found, NAME, "message m5 to bob@acme.example");
     }
 

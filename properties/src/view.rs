@@ -180,11 +180,11 @@ pub enum Settled {
     /// recipient's server or past its queue lifetime (RFC 5321 §4.5.5,
     /// §6.1).
     Dropped,
-    /// Refused for good by its recipient's server, with no DSN to show
-    /// for it because the sender's domain did not resolve for a whole
-    /// queue lifetime after the refusal: a DSN nobody can deliver is
-    /// discarded when its lifetime ends (RFC 3461 §6.2; Postfix's
-    /// `bounce_queue_lifetime`).
+    /// Refused for good by its recipient's server or expired, with no DSN
+    /// to show for it because the sender's domain did not resolve for a
+    /// whole queue lifetime from when the DSN could be born: a DSN nobody
+    /// can deliver is discarded when its lifetime ends (RFC 3461 §6.2;
+    /// Postfix's `bounce_queue_lifetime`).
     Unreported,
 }
 
@@ -712,35 +712,113 @@ impl<'a> Outcomes<'a> {
         }
     }
 
-    /// The refusal (its index) of `pair` for good, after DATA, if its
-    /// sender's domain failed to resolve (`dns_fails`) from then until a
-    /// whole queue lifetime later: the DSN had nowhere to go for as long
-    /// as a DSN is kept (madsim explore, dependencies with BUGGIFY, run
-    /// 4014: sender1.example's DNS timing out for 19 s against a 6.8 s
-    /// lifetime).
-    fn refused_with_sender_unresolvable(&self, pair: &Pair) -> Option<usize> {
+    /// For a pair the gateway could rightly give up, whose DSN had nowhere
+    /// to go for as long as a DSN is kept: the event that excuses its
+    /// silence. Given up means refused for good by its server (after DATA
+    /// for this message, or at RCPT: [`Self::refused_at_rcpt`]) or left
+    /// undelivered past its queue lifetime; nowhere to go means the
+    /// sender's domain failed to resolve (`dns_fails`) from the moment the
+    /// DSN could be born until a whole queue lifetime after (RFC 3461 §6.2;
+    /// Postfix's `bounce_queue_lifetime`). A DSN is born at the refusal, or
+    /// when an attempt fails after the lifetime: between the first 250 plus
+    /// the lifetime and the last 250 plus the lifetime and its grace.
+    /// madsim explore, dependencies with BUGGIFY: run 4014 (refused after
+    /// DATA, sender1.example's DNS timing out for 19 s against a 6.8 s
+    /// lifetime); campaign seed 13 on a later build, runs 4019 and 4130
+    /// (expired while the sender's DNS failed) and 4166, 4215, 4348
+    /// (refused at RCPT, 550 5.1.1).
+    fn given_up_with_sender_unresolvable(&self, pair: &Pair) -> Option<usize> {
         let lifetime_us = self.facts.queue_lifetime_us;
-        if lifetime_us == 0 {
+        if lifetime_us == 0 || self.deliveries.contains_key(pair) {
             return None;
         }
         let sender = &self.message(&pair.msg)?.sender;
         let domain = domain_of(sender)?;
-        let refusal = self.refusals.iter().find(|r| {
-            r.code >= 500
-                && r.msg.as_deref() == Some(pair.msg.as_str())
+        let refusal = self
+            .refusals
+            .iter()
+            .find(|r| {
+                r.code >= 500
+                    && r.msg.as_deref() == Some(pair.msg.as_str())
+                    && r.rcpts.contains(&pair.rcpt)
+            })
+            .map(|r| (r.t_us, r.index))
+            .or_else(|| self.refused_at_rcpt(pair));
+        let (born_us_min, born_us_max) = match refusal {
+            Some((t_us, _)) => (t_us, t_us),
+            None => {
+                let accepted = self.accepted(pair);
+                let first_us = accepted.iter().map(|s| s.t_us).min()?;
+                let last_us = accepted.iter().map(|s| s.t_us).max()?;
+                (
+                    first_us.saturating_add(lifetime_us),
+                    last_us
+                        .saturating_add(lifetime_us)
+                        .saturating_add(self.facts.expiry_grace_us),
+                )
+            }
+        };
+        let failing_from_us = self
+            .fault_windows()
+            .into_iter()
+            .filter(|w| {
+                w.kind == "dns_fails"
+                    && w.target
+                        .split(',')
+                        .next()
+                        .is_some_and(|d| d.trim().eq_ignore_ascii_case(domain))
+            })
+            .find_map(|w| {
+                let from_us = w.start_us.max(born_us_min);
+                let kept_until_us = from_us.saturating_add(lifetime_us);
+                (w.start_us <= born_us_max && w.end_us.is_none_or(|end| end >= kept_until_us))
+                    .then_some(from_us)
+            })?;
+        match refusal {
+            Some((_, index)) => Some(index),
+            None => {
+                let at = self.events.partition_point(|e| e.t_us < failing_from_us);
+                (at < self.events.len()).then_some(at)
+            }
+        }
+    }
+
+    /// A 5xx at RCPT that refused `pair` (time, index): its server names no
+    /// message there, so refusals of the pair's recipient from the pair's
+    /// sender are matched one to one with that sender's acknowledged
+    /// pairs to that recipient that never arrived, oldest with oldest,
+    /// each refusal after its pair's first acknowledgement.
+    fn refused_at_rcpt(&self, pair: &Pair) -> Option<(u64, usize)> {
+        let sender = addr_key(&self.message(&pair.msg)?.sender);
+        if sender.is_empty() {
+            return None;
+        }
+        let mut open: Vec<(u64, &Pair)> = self
+            .covers
+            .keys()
+            .filter(|p| {
+                p.rcpt == pair.rcpt
+                    && !self.deliveries.contains_key(*p)
+                    && self
+                        .message(&p.msg)
+                        .is_some_and(|m| addr_key(&m.sender) == sender)
+            })
+            .filter_map(|p| Some((self.accepted(p).first()?.t_us, p)))
+            .collect();
+        open.sort();
+        let mut refusals = self.refusals.iter().filter(|r| {
+            r.msg.is_none()
+                && r.code >= 500
                 && r.rcpts.contains(&pair.rcpt)
-        })?;
-        let kept_until_us = refusal.t_us.saturating_add(lifetime_us);
-        let unresolvable = self.fault_windows().into_iter().any(|w| {
-            w.kind == "dns_fails"
-                && w.target
-                    .split(',')
-                    .next()
-                    .is_some_and(|d| d.trim().eq_ignore_ascii_case(domain))
-                && w.start_us <= refusal.t_us
-                && w.end_us.is_none_or(|end| end >= kept_until_us)
+                && r.mail_from.map(addr_key).as_deref() == Some(sender.as_str())
         });
-        unresolvable.then_some(refusal.index)
+        for (acked_us, candidate) in open {
+            let refusal = refusals.find(|r| r.t_us >= acked_us)?;
+            if candidate == pair {
+                return Some((refusal.t_us, refusal.index));
+            }
+        }
+        None
     }
 
     /// Every fault's window, in the order the faults started.
@@ -911,9 +989,9 @@ impl<'a> Outcomes<'a> {
             out.push((expired, Settled::Dropped));
         }
         if out.is_empty()
-            && let Some(refusal) = self.refused_with_sender_unresolvable(pair)
+            && let Some(excuse) = self.given_up_with_sender_unresolvable(pair)
         {
-            out.push((refusal, Settled::Unreported));
+            out.push((excuse, Settled::Unreported));
         }
         out.sort_by_key(|&(i, _)| i);
         out

@@ -479,3 +479,46 @@ fn a_deployment_with_more_gateways_per_region_than_a_replica_window_passes() {
         );
     }
 }
+
+/// Judges the scenario file on madsim and asserts it passes with some pair
+/// settled unreported: given up while its sender's domain did not resolve
+/// for as long as a DSN is kept.
+fn passes_with_a_pair_unreported(file: &str) {
+    let outcome = run_scenario_file(file);
+    assert_eq!(
+        outcome.verdict,
+        sim::run::Verdict::Pass,
+        "{}",
+        outcome.summary()
+    );
+    let view = properties::Outcomes::build(&outcome.log, &outcome.facts);
+    let unreported = view
+        .acknowledged()
+        .filter(|(pair, _)| {
+            view.settlements(pair)
+                .iter()
+                .any(|(_, how)| *how == properties::view::Settled::Unreported)
+        })
+        .count();
+    assert!(unreported > 0, "{file}: {}", outcome.summary());
+}
+
+#[test]
+fn a_recipient_refused_at_rcpt_whose_sender_does_not_resolve_ends_unreported() {
+    // Found by `mailsim explore --family dependencies --buggify
+    // --explore-seed 13` (run 4215), shrunk (BUGGIFY off: it fails the same
+    // without): acme's server forgets its users (550 5.1.1 at RCPT) as the
+    // gateway delivers, and the sender's domain answers SERVFAIL for longer
+    // than the DSN's lifetime. The DSN is rightly discarded;
+    // `no_acked_loss` called it lost until a refusal at RCPT, matched to
+    // the pair by envelope sender and recipient, counted.
+    passes_with_a_pair_unreported("refused-at-rcpt-sender-unresolvable.madsim.json");
+}
+
+#[test]
+fn mail_expired_while_its_sender_does_not_resolve_ends_unreported() {
+    // The same campaign, run 4019, shrunk: acme's servers are down past
+    // the queue lifetime, and the sender's domain times out for the whole
+    // run. The expiry's DSN had nowhere to go for its own lifetime.
+    passes_with_a_pair_unreported("expired-sender-unresolvable.madsim.json");
+}
