@@ -116,6 +116,14 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "delivers mail it held past its queue lifetime for a previous owner's in-doubt delivery, once that owner says it did not get through, instead of bouncing it as expired",
     ),
     (
+        "quarantine-on-owner-only",
+        "a replica told that a message was quarantined drops its copy as its own entry says, and an entry that missed the owner's update says nothing of a quarantine: the quarantine lives on the owner's disk alone, and one lost disk takes it",
+    ),
+    (
+        "dsn-dropped-after-doubt",
+        "drops a DSN it held for a previous owner's in-doubt delivery once that owner says it did not get through, when the DSN's lifetime ran out meanwhile, without trying it once: the sender never hears its mail failed",
+    ),
+    (
         "late-start-after-expiry",
         "starts delivering mail already past its queue lifetime (its owner held it without a majority, or was down) the moment it can act, instead of bouncing it as expired",
     ),

@@ -152,6 +152,22 @@ impl Entry {
             .collect()
     }
 
+    /// Every recipient not settled yet is quarantined now.
+    pub fn quarantine_pending(&mut self) {
+        for state in self.rcpts.values_mut() {
+            if !state.is_final() {
+                *state = RcptState::Quarantined;
+            }
+        }
+    }
+
+    /// Some recipient's copy went to the quarantine.
+    pub fn is_quarantined(&self) -> bool {
+        self.rcpts
+            .values()
+            .any(|state| matches!(state, RcptState::Quarantined))
+    }
+
     pub fn is_finished(&self) -> bool {
         self.rcpts.values().all(RcptState::is_final)
             && (self.is_dsn || self.unreported_bounces().is_empty())
@@ -330,19 +346,23 @@ pub fn remove(disk: &dyn Disk, id: &str) -> io::Result<()> {
 /// a lost disk would take the only one (found by the quarantine check from
 /// the disks, issue 15).
 pub fn remove_finished(disk: &dyn Disk, entry: &Entry) -> io::Result<()> {
-    if entry
-        .rcpts
-        .values()
-        .any(|state| matches!(state, RcptState::Quarantined))
-    {
-        match load_message(disk, &entry.id) {
-            Ok(raw) => quarantine(disk, &entry.id, &raw)?,
-            // No bytes here to keep (a torn copy dropped at boot).
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
+    if entry.is_quarantined() {
+        return remove_into_quarantine(disk, &entry.id);
     }
     remove(disk, &entry.id)
+}
+
+/// Removes message `id`'s files, keeping its bytes (if this disk holds
+/// them) in this node's quarantine first: what a copy does when its owner
+/// says the message was quarantined, whatever this copy's own entry says.
+pub fn remove_into_quarantine(disk: &dyn Disk, id: &str) -> io::Result<()> {
+    match load_message(disk, id) {
+        Ok(raw) => quarantine(disk, id, &raw)?,
+        // No bytes here to keep (a torn copy dropped at boot).
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    remove(disk, id)
 }
 
 /// Every complete entry on disk, by id. Entries whose message file is

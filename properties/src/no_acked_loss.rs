@@ -202,6 +202,68 @@ mod tests {
         assert_reported(&found, NAME, "message m5 to bob@acme.example");
     }
 
+    /// m5 accepted, durable on the gateways of `copies` (regions); then
+    /// each disk lost over its (start, end) window, in seconds.
+    fn disks_lost(copies: &[&str], windows: &[(&str, u64, u64)]) -> Run {
+        let mut run = Run::new();
+        for region in copies {
+            run.durable("m5", region);
+        }
+        run.send("m5", Told::Accepted, &["bob@acme.example"]);
+        let mut timeline: Vec<(u64, traces::EventKind)> = Vec::new();
+        for (fault, (region, start_s, end_s)) in windows.iter().enumerate() {
+            let fault = u32::try_from(fault).expect("few faults");
+            timeline.push((
+                start_s * 1_000_000,
+                traces::EventKind::FaultStarted {
+                    fault,
+                    kind: "disk_lost".into(),
+                    target: format!("gw-{region}-0"),
+                },
+            ));
+            timeline.push((end_s * 1_000_000, traces::EventKind::FaultEnded { fault }));
+        }
+        timeline.sort_by_key(|(t_us, _)| *t_us);
+        for (t_us, event) in timeline {
+            run.at(t_us);
+            run.push("world", event);
+        }
+        run.at(60_000_000);
+        run.push(
+            "world",
+            traces::EventKind::Phase {
+                phase: "done".into(),
+            },
+        );
+        run
+    }
+
+    #[test]
+    fn mail_whose_every_copys_disk_was_lost_at_once_is_destroyed_not_lost() {
+        // Two copies across two clouds, as the facts ask of every 250.
+        let facts = Facts {
+            replica_quorum: 2,
+            replica_clouds_min: 2,
+            region_clouds: [("eu-west-1", "aws"), ("europe-west3", "gcp")]
+                .into_iter()
+                .map(|(region, cloud)| (region.to_string(), cloud.to_string()))
+                .collect(),
+            ..facts()
+        };
+        let copies = ["eu-west-1", "europe-west3"];
+        let lost = |run: Run| {
+            assert_reported(&check(&run.log, &facts), NAME, "message m5 to bob@acme.example");
+        };
+        let both = disks_lost(&copies, &[("eu-west-1", 2, 10), ("europe-west3", 3, 10)]);
+        assert_eq!(check(&both.log, &facts), vec![]);
+        // One copy's disk survives: the gateway still had the message.
+        lost(disks_lost(&copies, &[("eu-west-1", 2, 10)]));
+        // Lost in turn, never both at once: a copy was there to restore.
+        lost(disks_lost(&copies, &[("eu-west-1", 2, 4), ("europe-west3", 5, 10)]));
+        // Acknowledged on one copy (an early 250): its loss is a loss.
+        lost(disks_lost(&["eu-west-1"], &[("eu-west-1", 2, 10)]));
+    }
+
     #[test]
     fn only_a_recipient_reported_failed_is_settled_by_a_dsn() {
         for (action, settled) in [("failed", true), ("delayed", false), ("", false)] {

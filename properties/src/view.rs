@@ -186,6 +186,12 @@ pub enum Settled {
     /// can deliver is discarded when its lifetime ends (RFC 3461 §6.2;
     /// Postfix's `bounce_queue_lifetime`).
     Unreported,
+    /// Gone with every disk that held it: at one instant every gateway
+    /// host that had made its bytes durable was being replaced with an
+    /// empty disk (`disk_lost`), and no copy was made after. No gateway
+    /// can deliver bytes it no longer has anywhere; only a schedule
+    /// beyond the fault model can do this.
+    Destroyed,
 }
 
 impl Settled {
@@ -196,8 +202,9 @@ impl Settled {
             Settled::Quarantined => "quarantined",
             Settled::Dropped => "dropped (null reverse-path: nobody to tell)",
             Settled::Unreported => {
-                "refused, its DSN undeliverable (the sender's domain did not resolve)"
+                "given up, its DSN undeliverable (the sender's domain did not resolve)"
             }
+            Settled::Destroyed => "destroyed with every disk that held a copy",
         }
     }
 }
@@ -783,6 +790,52 @@ impl<'a> Outcomes<'a> {
         }
     }
 
+    /// For an acknowledged pair whose bytes were made durable on at least
+    /// the replica quorum's hosts across the clouds it asks for: the first
+    /// instant (as an event index) at which every gateway host that had
+    /// made them durable was under a `disk_lost` fault at once, after its
+    /// last 250, with no copy made anywhere after it. Judged from the disk seam's
+    /// `bytes_durable` and the world's faults, never from the gateway: its
+    /// copies (spool, DSN or quarantine) were all on disks being replaced
+    /// by empty ones. Madsim explore, dependencies with BUGGIFY, campaign
+    /// seed 13, run 4324: the three US gateways' disks lost within 0.6 s.
+    fn destroyed_everywhere(&self, pair: &Pair) -> Option<usize> {
+        let durable = self.durable.get(&pair.msg)?;
+        // Only mail acknowledged as promised: copies on a quorum of hosts
+        // across enough clouds. One acknowledged on fewer (an early 250,
+        // `ack_durable`'s to judge) was not destroyed by bad luck alone.
+        let hosts: BTreeSet<&str> = durable.iter().map(|&(_, _, host, _)| host).collect();
+        let clouds: BTreeSet<&str> = durable
+            .iter()
+            .filter_map(|&(_, _, _, region)| self.facts.region_clouds.get(region))
+            .map(String::as_str)
+            .collect();
+        let quorum = usize::try_from(self.facts.replica_quorum).unwrap_or(usize::MAX);
+        let clouds_min = usize::try_from(self.facts.replica_clouds_min).unwrap_or(usize::MAX);
+        if quorum == 0 || hosts.len() < quorum || clouds.len() < clouds_min {
+            return None;
+        }
+        let last_acked_us = self.accepted(pair).iter().map(|s| s.t_us).max()?;
+        let last_copy_us = durable.iter().map(|&(_, t_us, _, _)| t_us).max()?;
+        let losses: Vec<FaultWindow<'a>> = self
+            .fault_windows()
+            .into_iter()
+            .filter(|w| w.kind == "disk_lost")
+            .collect();
+        let lost_at = |host: &str, t_us: u64| {
+            losses.iter().any(|w| {
+                w.target == host && w.start_us <= t_us && w.end_us.is_none_or(|end| end > t_us)
+            })
+        };
+        let instant_us = losses
+            .iter()
+            .map(|w| w.start_us)
+            .filter(|&t_us| t_us >= last_acked_us && t_us >= last_copy_us)
+            .find(|&t_us| durable.iter().all(|&(_, _, host, _)| lost_at(host, t_us)))?;
+        let at = self.events.partition_point(|e| e.t_us < instant_us);
+        (at < self.events.len()).then_some(at)
+    }
+
     /// A 5xx at RCPT that refused `pair` (time, index): its server names no
     /// message there, so refusals of the pair's recipient from the pair's
     /// sender are matched one to one with that sender's acknowledged
@@ -992,6 +1045,11 @@ impl<'a> Outcomes<'a> {
             && let Some(excuse) = self.given_up_with_sender_unresolvable(pair)
         {
             out.push((excuse, Settled::Unreported));
+        }
+        if out.is_empty()
+            && let Some(lost) = self.destroyed_everywhere(pair)
+        {
+            out.push((lost, Settled::Destroyed));
         }
         out.sort_by_key(|&(i, _)| i);
         out

@@ -634,6 +634,29 @@ fn expired_after_calling_off_is_proven_on_madsim_by_its_corpus_entries() {
 }
 
 #[test]
+fn quarantine_on_owner_only_is_proven_on_madsim_by_its_corpus_entry() {
+    // A replica whose entry missed the quarantine drops its copy on the
+    // owner's forget; the owner's disk lost then takes the only quarantine:
+    // madsim explore (dependencies, BUGGIFY), shrunk.
+    madsim_corpus_entry_proves(
+        "quarantine-on-owner-only-torn-update-disk-lost.madsim.json",
+        "quarantine-on-owner-only",
+        &["drained_after_heal", "no_acked_loss"],
+    );
+}
+
+#[test]
+fn dsn_dropped_after_doubt_is_proven_on_madsim_by_its_corpus_entry() {
+    // A DSN held for a predecessor's doubt past its lifetime, dropped
+    // without a try: madsim explore (dependencies, BUGGIFY), shrunk.
+    madsim_corpus_entry_proves(
+        "dsn-dropped-after-doubt-owner-cloud-down.madsim.json",
+        "dsn-dropped-after-doubt",
+        &["drained_after_heal", "no_acked_loss"],
+    );
+}
+
+#[test]
 fn bounce_while_in_doubt_is_proven_on_madsim_by_its_corpus_entry() {
     // Madsim swarm seed 2425 (with a short queue lifetime), shrunk to one
     // region isolation; turmoil's interleavings deliver before the cut.

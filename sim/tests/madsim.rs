@@ -522,3 +522,40 @@ fn mail_expired_while_its_sender_does_not_resolve_ends_unreported() {
     // run. The expiry's DSN had nowhere to go for its own lifetime.
     passes_with_a_pair_unreported("expired-sender-unresolvable.madsim.json");
 }
+
+#[test]
+fn quarantine_on_owner_only_loses_quarantined_mail_with_the_owners_disk() {
+    // Found by `mailsim explore --family dependencies --buggify
+    // --explore-seed 13` (run 4131), shrunk, inside the model: a BUGGIFY
+    // torn write spoils the replica's update that says the malware was
+    // quarantined; the owner's forget then let the replica drop its copy
+    // as its stale entry said (pending, not quarantined), so the
+    // quarantine lived on the owner's disk alone, and that disk was lost.
+    // The correct replica takes the owner's word and keeps the copy in its
+    // own quarantine.
+    let file = "quarantine-on-owner-only-torn-update-disk-lost.madsim.json";
+    let scenario = corpus_entry(file, "quarantine-on-owner-only");
+    common::correct_passes_and_bug_violates(
+        Engine::Madsim,
+        &scenario,
+        "quarantine-on-owner-only",
+        "no_acked_loss",
+    );
+}
+
+#[test]
+fn dsn_dropped_after_doubt_leaves_the_sender_unaware_its_mail_failed() {
+    // The same campaign, run 4348, shrunk, beyond the model: a DSN's owner
+    // (its cloud down for 8 s) was sending it when it went quiet; its
+    // successor waited on the doubt past the DSN's lifetime and then
+    // dropped the DSN without a try. The correct successor tries it once
+    // the doubt clears: late is better than never for a DSN.
+    let file = "dsn-dropped-after-doubt-owner-cloud-down.madsim.json";
+    let scenario = corpus_entry(file, "dsn-dropped-after-doubt");
+    common::correct_passes_beyond_the_model_and_bug_violates(
+        Engine::Madsim,
+        &scenario,
+        "dsn-dropped-after-doubt",
+        "no_acked_loss",
+    );
+}

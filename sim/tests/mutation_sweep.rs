@@ -54,6 +54,8 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "bounce-unquarantined",
     "refusal-despite-copies",
     "expired-after-calling-off",
+    "dsn-dropped-after-doubt",
+    "quarantine-on-owner-only",
 ];
 
 /// A count from the environment, or `default`.

@@ -135,6 +135,18 @@ pub fn forget(node: &SharedNode, for_good: bool) -> PeerReply {
     forget_as(node, for_good, false)
 }
 
+/// The forget of an owner that quarantined the message.
+pub fn forget_quarantined(node: &SharedNode) -> PeerReply {
+    let request = PeerRequest::Forget {
+        id: entry().id,
+        ballot: Ballot::of(&entry()),
+        for_good: true,
+        refused: false,
+        quarantined: true,
+    };
+    voter::answer(node, "gw-a", request, &[])
+}
+
 /// The forget an acceptor sends when it refused the message at ingress.
 pub fn forget_refused(node: &SharedNode) -> PeerReply {
     forget_as(node, true, true)
@@ -146,6 +158,7 @@ fn forget_as(node: &SharedNode, for_good: bool, refused: bool) -> PeerReply {
         ballot: Ballot::of(&entry()),
         for_good,
         refused,
+        quarantined: false,
     };
     voter::answer(node, "gw-a", request, &[])
 }

@@ -145,20 +145,22 @@ pub async fn update(node: &SharedNode, target: &str, entry: &Entry) -> std::io::
     call(node, target, &request, &[]).await.map(|_| ())
 }
 
-/// Tells `target` to drop its copy of `id`; `for_good` as in
-/// [`PeerRequest::Forget`].
+/// Tells `target` to drop its copy of `id`; `for_good` and `quarantined`
+/// as in [`PeerRequest::Forget`].
 pub async fn forget(
     node: &SharedNode,
     target: &str,
     id: &str,
     ballot: &Ballot,
     for_good: bool,
+    quarantined: bool,
 ) -> std::io::Result<()> {
     let request = PeerRequest::Forget {
         id: id.to_string(),
         ballot: ballot.clone(),
         for_good,
         refused: false,
+        quarantined,
     };
     call(node, target, &request, &[]).await.map(|_| ())
 }
@@ -177,6 +179,7 @@ pub async fn forget_refused(
         ballot: ballot.clone(),
         for_good: true,
         refused: true,
+        quarantined: false,
     };
     call_all(node, targets, request).await
 }

@@ -253,9 +253,15 @@ async fn reconcile(node: &SharedNode, asked: &Entry, replies: &BTreeMap<String, 
         .borrow_mut()
         .saw_epoch(&entry.id, tally.highest_epoch);
     if let Some(member) = &tally.quarantined_by {
+        // Into our quarantine too, even if our entry missed the update
+        // that said so (see `voter::forget`).
+        let mut quarantined = entry.clone();
+        if !node.config.bug("quarantine-on-owner-only") {
+            quarantined.quarantine_pending();
+        }
         drop_copy(
             node,
-            &entry,
+            &quarantined,
             &format!("quarantined by its owner ({member} holds it)"),
         );
         return;

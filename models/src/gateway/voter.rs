@@ -115,7 +115,8 @@ pub fn answer(node: &SharedNode, from: &str, request: PeerRequest, payload: &[u8
             ballot,
             for_good,
             refused,
-        } => done(forget(node, &id, &ballot, for_good, refused)),
+            quarantined,
+        } => done(forget(node, &id, &ballot, for_good, refused, quarantined)),
         PeerRequest::Sync { ballots } => PeerReply::Stances {
             stances: ballots
                 .iter()
@@ -205,6 +206,7 @@ fn forget(
     sender: &Ballot,
     for_good: bool,
     refused: bool,
+    quarantined: bool,
 ) -> std::io::Result<()> {
     let mine = node.entries.borrow().get(id).cloned();
     if refused && mine.is_none() && tombstones::settled(node, id) {
@@ -223,7 +225,14 @@ fn forget(
             "stale ballot: {sender} is older than {known}"
         )));
     }
+    // The owner's word that it quarantined the message counts even when our
+    // entry missed the update that said so (a torn write of it: madsim
+    // explore, dependencies with BUGGIFY, campaign seed 13, run 4131),
+    // or the quarantine would live on the owner's disk alone.
+    // `quarantine-on-owner-only` takes our stale entry's word.
+    let told_quarantined = quarantined && !node.config.bug("quarantine-on-owner-only");
     match &mine {
+        _ if told_quarantined => spool::remove_into_quarantine(node.env.disk(), id)?,
         Some(entry) => spool::remove_finished(node.env.disk(), entry)?,
         None => spool::remove(node.env.disk(), id)?,
     }
@@ -411,6 +420,28 @@ mod tests {
             &["amnesia-taken-for-forgetting"],
         );
         assert_eq!(sync_stance(&buggy).spool_born_ms, None);
+    }
+
+    #[test]
+    fn a_copy_told_its_message_was_quarantined_keeps_it_in_quarantine() {
+        use crate::gateway::answering_node::{entry, forget_quarantined};
+        use crate::gateway::wire::PeerReply;
+        // Our entry still says pending (it missed the owner's update); the
+        // owner's word that it quarantined the message counts.
+        for (bugs, kept) in [(&[][..], true), (&["quarantine-on-owner-only"][..], false)] {
+            let disk = Rc::new(MemDisk::default());
+            let held = node(&disk, bugs);
+            replicate(&held);
+            assert!(!held.entries.borrow()[&entry().id].is_quarantined());
+            let reply = forget_quarantined(&held);
+            assert!(matches!(reply, PeerReply::Ok), "{reply:?}");
+            assert!(held.entries.borrow().is_empty());
+            assert_eq!(
+                crate::spool::is_quarantined(disk.as_ref(), &entry().id),
+                kept,
+                "{bugs:?}"
+            );
+        }
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub enum PeerRequest {
         for_good: bool,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         refused: bool,
+        /// The message was quarantined: the copy goes into the receiver's
+        /// quarantine, even if the receiver's entry missed the update that
+        /// said so, so the quarantine lives on every copy.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        quarantined: bool,
     },
     /// The ballots the sender holds for messages both hold copies of; an
     /// owner's sync is its heartbeat. The reply is the receiver's stance
