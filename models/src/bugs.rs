@@ -116,6 +116,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "delivers mail it held past its queue lifetime for a previous owner's in-doubt delivery, once that owner says it did not get through, instead of bouncing it as expired",
     ),
     (
+        "dsn-before-refusal-recorded",
+        "queues and replicates the DSN about a refused recipient before telling the copy set the recipient failed, so an owner that crashes between the two leaves a successor that delivers what the DSN reports failed",
+    ),
+    (
         "quarantine-on-owner-only",
         "a replica told that a message was quarantined drops its copy as its own entry says, and an entry that missed the owner's update says nothing of a quarantine: the quarantine lives on the owner's disk alone, and one lost disk takes it",
     ),

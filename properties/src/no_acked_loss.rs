@@ -172,7 +172,10 @@ mod tests {
         for how in [GivenUp::AfterData, GivenUp::AtRcpt] {
             // Refused at 1 s, unresolvable from 0.5 s to 11 s: the DSN had
             // nowhere to go for its whole lifetime.
-            assert_eq!(check(&given_up(how, 500_000, 11_000_000).log, &facts), vec![]);
+            assert_eq!(
+                check(&given_up(how, 500_000, 11_000_000).log, &facts),
+                vec![]
+            );
             // Resolvable again within the lifetime: the DSN could have gone.
             lost(given_up(how, 500_000, 9_000_000));
             // Resolvable when the refusal came: it could have gone at once.
@@ -181,7 +184,10 @@ mod tests {
         // Expired at 10 s (12 s at the latest): unresolvable from 11 s to
         // 21 s covers a lifetime from a moment the DSN may have been born.
         assert_eq!(
-            check(&given_up(GivenUp::Expired, 11_000_000, 21_000_000).log, &facts),
+            check(
+                &given_up(GivenUp::Expired, 11_000_000, 21_000_000).log,
+                &facts
+            ),
             vec![]
         );
         // Unresolvable only until 19 s: the DSN outlived the failure.
@@ -252,14 +258,21 @@ mod tests {
         };
         let copies = ["eu-west-1", "europe-west3"];
         let lost = |run: Run| {
-            assert_reported(&check(&run.log, &facts), NAME, "message m5 to bob@acme.example");
+            assert_reported(
+                &check(&run.log, &facts),
+                NAME,
+                "message m5 to bob@acme.example",
+            );
         };
         let both = disks_lost(&copies, &[("eu-west-1", 2, 10), ("europe-west3", 3, 10)]);
         assert_eq!(check(&both.log, &facts), vec![]);
         // One copy's disk survives: the gateway still had the message.
         lost(disks_lost(&copies, &[("eu-west-1", 2, 10)]));
         // Lost in turn, never both at once: a copy was there to restore.
-        lost(disks_lost(&copies, &[("eu-west-1", 2, 4), ("europe-west3", 5, 10)]));
+        lost(disks_lost(
+            &copies,
+            &[("eu-west-1", 2, 4), ("europe-west3", 5, 10)],
+        ));
         // Acknowledged on one copy (an early 250): its loss is a loss.
         lost(disks_lost(&["eu-west-1"], &[("eu-west-1", 2, 10)]));
     }

@@ -646,6 +646,17 @@ fn quarantine_on_owner_only_is_proven_on_madsim_by_its_corpus_entry() {
 }
 
 #[test]
+fn dsn_before_refusal_recorded_is_proven_on_madsim_by_its_corpus_entry() {
+    // An owner that replicates a DSN before the refusal it reports, and
+    // crashes between: madsim explore (dependencies, BUGGIFY), shrunk.
+    madsim_corpus_entry_proves(
+        "dsn-before-refusal-recorded-owner-crashed-after-refusal.madsim.json",
+        "dsn-before-refusal-recorded",
+        &["no_false_bounce"],
+    );
+}
+
+#[test]
 fn dsn_dropped_after_doubt_is_proven_on_madsim_by_its_corpus_entry() {
     // A DSN held for a predecessor's doubt past its lifetime, dropped
     // without a try: madsim explore (dependencies, BUGGIFY), shrunk.

@@ -559,3 +559,19 @@ fn dsn_dropped_after_doubt_leaves_the_sender_unaware_its_mail_failed() {
         "no_acked_loss",
     );
 }
+
+#[test]
+fn dsn_before_refusal_recorded_delivers_what_its_dsn_reported_failed() {
+    // Found by `mailsim explore --family dependencies --buggify
+    // --explore-seed 13` (run 4339), shrunk to three faults: lemonde's
+    // server refuses hugo (550 5.1.1) until 33.3 s; the owner in eu-west-1
+    // takes the refusal, queues and replicates the DSN, and crashes before
+    // the refusal reaches the copy set. Its successor's copy still says
+    // pending, and lemonde knows hugo again: delivered and bounced
+    // (`no_false_bounce`). The correct owner records the refusal on the
+    // copy set before any DSN says so.
+    let file = "dsn-before-refusal-recorded-owner-crashed-after-refusal.madsim.json";
+    let bug = "dsn-before-refusal-recorded";
+    let scenario = corpus_entry(file, bug);
+    common::correct_passes_and_bug_violates(Engine::Madsim, &scenario, bug, "no_false_bounce");
+}

@@ -56,6 +56,7 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "expired-after-calling-off",
     "dsn-dropped-after-doubt",
     "quarantine-on-owner-only",
+    "dsn-before-refusal-recorded",
 ];
 
 /// A count from the environment, or `default`.

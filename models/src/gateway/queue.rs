@@ -417,6 +417,18 @@ async fn process(node: &SharedNode, id: &str) {
     // dsn-about-dsn bug treats it like any other message here.
     let reports = !entry.is_dsn || node.config.bug("dsn-about-dsn");
     if reports && !entry.unreported_bounces().is_empty() {
+        // The copy set learns the recipients failed before any DSN says
+        // so: an owner that crashed between the two left its successor a
+        // copy still pending beside a replicated DSN, and the successor
+        // delivered what the DSN reported failed (`mailsim explore`,
+        // dependencies with BUGGIFY, campaign seed 13, run 4339: a 550
+        // 5.1.1 from a server that knew the user again 5 s later;
+        // no_false_bounce). A successor that finds the failure recorded
+        // and unreported sends the DSN itself. `dsn-before-refusal-recorded`
+        // keeps the old order.
+        if !node.config.bug("dsn-before-refusal-recorded") {
+            persist(node, &entry).await;
+        }
         queue_dsn(node, &mut entry, &raw).await;
     }
     persist(node, &entry).await;
@@ -773,9 +785,16 @@ async fn finish(node: &SharedNode, entry: &Entry) {
     let ours = Ballot::of(&current);
     let mut let_go = 1;
     for target in &current.replicas {
-        if peer::forget(node, target, &current.id, &ours, true, current.is_quarantined())
-            .await
-            .is_ok()
+        if peer::forget(
+            node,
+            target,
+            &current.id,
+            &ours,
+            true,
+            current.is_quarantined(),
+        )
+        .await
+        .is_ok()
         {
             let_go += 1;
         }
