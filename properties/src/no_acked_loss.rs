@@ -99,6 +99,24 @@ mod tests {
         assert_eq!(check(&run.log, &facts()), vec![]);
     }
 
+    /// Plays `timeline` (time, host, event) onto `run` in time order, then
+    /// ends the run at 60 s.
+    fn play(mut run: Run, mut timeline: Vec<(u64, String, traces::EventKind)>) -> Run {
+        timeline.sort_by_key(|(t_us, _, _)| *t_us);
+        for (t_us, host, event) in timeline {
+            run.at(t_us);
+            run.push(&host, event);
+        }
+        run.at(60_000_000);
+        run.push(
+            "world",
+            traces::EventKind::Phase {
+                phase: "done".into(),
+            },
+        );
+        run
+    }
+
     /// How the pair of `given_up` was given up.
     #[derive(Clone, Copy)]
     enum GivenUp {
@@ -135,27 +153,20 @@ mod tests {
             dsn_about: None,
             dsn_rcpts: Vec::new(),
         };
-        let mut timeline = vec![(dns_start_us, "world", dns_fails)];
+        let mut timeline = vec![
+            (dns_start_us, "world".to_string(), dns_fails),
+            (
+                dns_end_us,
+                "world".to_string(),
+                traces::EventKind::FaultEnded { fault: 0 },
+            ),
+        ];
         if let GivenUp::AfterData | GivenUp::AtRcpt = how {
-            timeline.push((refused_at_us, "mbx-acme", refusal));
+            timeline.push((refused_at_us, "mbx-acme".to_string(), refusal));
         }
-        timeline.sort_by_key(|(t_us, _, _)| *t_us);
         let mut run = Run::new();
         run.send("m5", Told::Accepted, &["bob@acme.example"]);
-        for (t_us, host, event) in timeline {
-            run.at(t_us);
-            run.push(host, event);
-        }
-        run.at(dns_end_us);
-        run.push("world", traces::EventKind::FaultEnded { fault: 0 });
-        run.at(60_000_000);
-        run.push(
-            "world",
-            traces::EventKind::Phase {
-                phase: "done".into(),
-            },
-        );
-        run
+        play(run, timeline)
     }
 
     #[test]
@@ -216,32 +227,19 @@ mod tests {
             run.durable("m5", region);
         }
         run.send("m5", Told::Accepted, &["bob@acme.example"]);
-        let mut timeline: Vec<(u64, traces::EventKind)> = Vec::new();
+        let mut timeline = Vec::new();
         for (fault, (region, start_s, end_s)) in windows.iter().enumerate() {
             let fault = u32::try_from(fault).expect("few faults");
-            timeline.push((
-                start_s * 1_000_000,
-                traces::EventKind::FaultStarted {
-                    fault,
-                    kind: "disk_lost".into(),
-                    target: format!("gw-{region}-0"),
-                },
-            ));
-            timeline.push((end_s * 1_000_000, traces::EventKind::FaultEnded { fault }));
+            let started = traces::EventKind::FaultStarted {
+                fault,
+                kind: "disk_lost".into(),
+                target: format!("gw-{region}-0"),
+            };
+            timeline.push((start_s * 1_000_000, "world".to_string(), started));
+            let ended = traces::EventKind::FaultEnded { fault };
+            timeline.push((end_s * 1_000_000, "world".to_string(), ended));
         }
-        timeline.sort_by_key(|(t_us, _)| *t_us);
-        for (t_us, event) in timeline {
-            run.at(t_us);
-            run.push("world", event);
-        }
-        run.at(60_000_000);
-        run.push(
-            "world",
-            traces::EventKind::Phase {
-                phase: "done".into(),
-            },
-        );
-        run
+        play(run, timeline)
     }
 
     #[test]
