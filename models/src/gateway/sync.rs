@@ -791,6 +791,37 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_whose_member_holds_the_message_in_quarantine_goes_into_quarantine_too() {
+        use std::task::{Context, Poll, Waker};
+        // Our entry still says pending (it missed the update that said
+        // quarantined); the owner answers sync that it holds the message in
+        // its quarantine. Its word counts, so the quarantine is not on the
+        // owner's disk alone.
+        for (bugs, kept) in [(&[][..], true), (&["quarantine-on-owner-only"][..], false)] {
+            let disk = std::rc::Rc::new(crate::mem_disk::MemDisk::default());
+            let node = answering_node::node(&disk, bugs);
+            answering_node::replicate(&node);
+            let entry = node.entries.borrow()[&answering_node::entry().id].clone();
+            assert!(!entry.is_quarantined());
+            let owner_says = Stance {
+                quarantined: true,
+                ..no_copy(None)
+            };
+            let replies = BTreeMap::from([(entry.owner.clone(), vec![owner_says])]);
+            // The quarantine branch settles without waiting on anything.
+            let settled = std::pin::pin!(reconcile(&node, &entry, &replies))
+                .poll(&mut Context::from_waker(Waker::noop()));
+            assert!(matches!(settled, Poll::Ready(())), "{bugs:?}");
+            assert!(node.entries.borrow().is_empty(), "{bugs:?}");
+            assert_eq!(
+                crate::spool::is_quarantined(disk.as_ref(), &entry.id),
+                kept,
+                "{bugs:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_dropped_copy_leaves_nothing_of_the_message_in_memory() {
         let node =
             answering_node::node(&std::rc::Rc::new(crate::mem_disk::MemDisk::default()), &[]);
