@@ -216,13 +216,9 @@ pub async fn replicate(
     });
     let mut acked: Vec<String> = Vec::new();
     let mut never_sent: Vec<String> = Vec::new();
-    let majority = if node.config.bug("quorum-below-majority") {
-        0
-    } else {
-        ballot::majority(entry.replicas.len() + 1)
-    };
+    let majority = copies_for_majority(&node.config, entry.replicas.len());
     let wait_for_quorum = async {
-        while !(quorum_holds(&node.config, node.me(), &acked) && 1 + acked.len() >= majority) {
+        while !promise_holds(&node.config, node.me(), &acked, majority) {
             match answers.next().await {
                 Some((target, CopyOutcome::Stored)) => {
                     tracing::debug!(spool_id = %entry.id, %target, "replica stored");
@@ -265,6 +261,24 @@ pub async fn replicate(
     let hear_out = Duration::from_millis(knobs.replication_timeout_ms);
     let _ = env::timeout(node.env.as_ref(), hear_out, rest).await;
     Err(Missed { reason, never_sent })
+}
+
+/// Copies a 250 needs, this node's own included, by the majority rule: a
+/// majority of the copy set (this node and `replicas`), or none at all
+/// under `quorum-below-majority`. The replication quorum and its cloud
+/// spread ([`quorum_holds`]) are needed either way.
+pub fn copies_for_majority(config: &GatewayConfig, replicas: usize) -> usize {
+    if config.bug("quorum-below-majority") {
+        0
+    } else {
+        ballot::majority(replicas + 1)
+    }
+}
+
+/// This node's copy and the `acked` ones make the promise a 250 is: the
+/// quorum with its cloud spread, and `majority` copies.
+fn promise_holds(config: &GatewayConfig, me: &str, acked: &[String], majority: usize) -> bool {
+    quorum_holds(config, me, acked) && 1 + acked.len() >= majority
 }
 
 /// Copies on this node plus `acked` reach the quorum size and cloud spread.
@@ -332,6 +346,30 @@ mod tests {
             postmaster: None,
         };
         (config, tenant)
+    }
+
+    #[test]
+    fn a_250_needs_a_majority_of_the_copy_set_as_well_as_the_quorum() {
+        let (mut config, _) = config(2);
+        // Copy sets of three, four, five and seven.
+        for (replicas, majority) in [(2, 2), (3, 3), (4, 3), (6, 4)] {
+            assert_eq!(copies_for_majority(&config, replicas), majority);
+        }
+        let acked = |hosts: &[&str]| hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>();
+        // Two copies on two clouds: the quorum, and a majority of three.
+        assert!(promise_holds(&config, "gw-r1-0", &acked(&["gw-r2-0"]), 2));
+        // Not a majority of four or five.
+        assert!(!promise_holds(&config, "gw-r1-0", &acked(&["gw-r2-0"]), 3));
+        assert!(promise_holds(
+            &config,
+            "gw-r1-0",
+            &acked(&["gw-r2-0", "gw-r3-1"]),
+            3
+        ));
+        // A majority on one cloud is no quorum.
+        assert!(!promise_holds(&config, "gw-r1-0", &acked(&["gw-r1-1"]), 2));
+        config.bugs = vec!["quorum-below-majority".into()];
+        assert_eq!(copies_for_majority(&config, 4), 0);
     }
 
     fn region_of(host: &str) -> &str {
