@@ -790,6 +790,161 @@ mod tests {
         assert!(!may_have_lost_it(&entry, &no_copy(None)));
     }
 
+    /// A member's answer that it holds `entry` under (`epoch`, `owner`),
+    /// marked in doubt for `in_doubt_by` if given.
+    fn holding(entry: &Entry, epoch: u64, owner: &str, in_doubt_by: Option<&str>) -> Stance {
+        let mut progress = Progress::of(entry);
+        progress.in_doubt = in_doubt_by.map(|by| spool::InDoubt {
+            by: by.into(),
+            since_ms: 0,
+            gave_up: false,
+        });
+        Stance {
+            held: Some(crate::gateway::wire::Holding {
+                ballot: Ballot {
+                    epoch,
+                    owner: owner.into(),
+                },
+                progress,
+            }),
+            ..no_copy(None)
+        }
+    }
+
+    fn replies(answers: Vec<(&str, Vec<Stance>)>) -> BTreeMap<String, Vec<Stance>> {
+        answers
+            .into_iter()
+            .map(|(member, stances)| (member.to_string(), stances))
+            .collect()
+    }
+
+    /// The node is gw-b, a replica of `answering_node::entry()` (owner gw-a
+    /// at epoch 1, gw-c the other replica).
+    fn replica_node() -> SharedNode {
+        answering_node::node(&std::rc::Rc::new(crate::mem_disk::MemDisk::default()), &[])
+    }
+
+    #[test]
+    fn a_tally_weighs_each_members_answer_about_this_message_against_our_ballot() {
+        let node = replica_node();
+        let entry = answering_node::entry();
+        let elsewhere = Stance {
+            id: "another-message".into(),
+            ..holding(&entry, 9, "gw-c", None)
+        };
+        let tally = tally(
+            &node,
+            &entry,
+            &replies(vec![
+                ("gw-a", vec![holding(&entry, 1, "gw-a", None)]),
+                // Its answer about another message comes first.
+                ("gw-c", vec![elsewhere, no_copy(None)]),
+                // Not a member, and we are not asked of ourselves.
+                ("gw-x", vec![holding(&entry, 7, "gw-x", None)]),
+                ("gw-b", vec![holding(&entry, 8, "gw-c", None)]),
+            ]),
+            Intent::Look,
+        );
+        assert_eq!(tally.members, ["gw-a", "gw-b", "gw-c"]);
+        assert_eq!(tally.need, 2);
+        assert_eq!(tally.same.len(), 1);
+        assert_eq!(tally.unknown, 1);
+        assert_eq!(tally.lacking, ["gw-c"]);
+        assert_eq!(tally.answered, ["gw-a", "gw-c"]);
+        assert_eq!(tally.progress.len(), 1);
+        assert_eq!(tally.highest_epoch, 1);
+        assert!(tally.newer.is_none() && !tally.newer_elsewhere);
+        assert!(tally.quarantined_by.is_none() && tally.finished_by.is_none());
+    }
+
+    #[test]
+    fn a_newer_ballot_is_a_takeover_only_when_a_majority_holds_it() {
+        let node = replica_node();
+        let entry = answering_node::entry();
+        let newer = |members: &[&str], owner: &str| {
+            let answers = members
+                .iter()
+                .map(|m| (*m, vec![holding(&entry, 2, owner, None)]))
+                .collect();
+            tally(&node, &entry, &replies(answers), Intent::Look)
+        };
+        let taken = newer(&["gw-a", "gw-c"], "gw-c");
+        let (ballot, progress) = taken.newer.expect("a majority holds epoch 2");
+        assert_eq!((ballot.epoch, ballot.owner.as_str()), (2, "gw-c"));
+        assert_eq!(progress.len(), 2);
+        assert!(taken.same.is_empty(), "a newer ballot is not ours");
+        assert_eq!(taken.highest_epoch, 2);
+        assert!(taken.newer_elsewhere);
+        // One member is no majority, but the epoch and the rival are known.
+        let rumour = newer(&["gw-c"], "gw-c");
+        assert!(rumour.newer.is_none());
+        assert_eq!(rumour.highest_epoch, 2);
+        assert!(rumour.newer_elsewhere);
+        // A newer ballot naming us is no rival.
+        assert!(!newer(&["gw-a", "gw-c"], "gw-b").newer_elsewhere);
+    }
+
+    #[test]
+    fn to_deliver_a_copy_vouches_only_if_it_marked_the_message_in_doubt_for_us() {
+        let node = replica_node();
+        // Here gw-b owns the message.
+        let mut entry = answering_node::entry();
+        entry.owner = "gw-b".into();
+        entry.replicas = vec!["gw-a".into(), "gw-c".into()];
+        let answers = replies(vec![
+            ("gw-a", vec![holding(&entry, 1, "gw-b", Some("gw-b"))]),
+            ("gw-c", vec![holding(&entry, 1, "gw-b", Some("gw-a"))]),
+        ]);
+        let deliver = tally(&node, &entry, &answers, Intent::Deliver);
+        assert_eq!(deliver.same.len(), 1);
+        assert!(deliver.newer.is_none(), "our own ballot is never newer");
+        assert_eq!(tally(&node, &entry, &answers, Intent::Look).same.len(), 2);
+        // Copies of our ballot with no doubt marked: none vouches.
+        let unmarked = replies(vec![
+            ("gw-a", vec![holding(&entry, 1, "gw-b", None)]),
+            ("gw-c", vec![holding(&entry, 1, "gw-b", None)]),
+        ]);
+        let deliver = tally(&node, &entry, &unmarked, Intent::Deliver);
+        assert!(deliver.same.is_empty() && deliver.newer.is_none());
+    }
+
+    #[test]
+    fn no_copy_from_a_reborn_spool_counts_only_if_the_member_settled_the_message() {
+        let node = replica_node();
+        let entry = accepted_at(60_000);
+        let reborn = entry.received_ms + 1;
+        let quarantined = Stance {
+            quarantined: true,
+            ..no_copy(Some(reborn))
+        };
+        let finished = Stance {
+            finished: true,
+            ..no_copy(Some(reborn))
+        };
+        let settled = tally(
+            &node,
+            &entry,
+            &replies(vec![("gw-a", vec![quarantined]), ("gw-c", vec![finished])]),
+            Intent::Look,
+        );
+        assert_eq!(settled.unknown, 2);
+        assert_eq!(settled.quarantined_by.as_deref(), Some("gw-a"));
+        assert_eq!(settled.finished_by.as_deref(), Some("gw-c"));
+        assert_eq!(settled.lacking, ["gw-a", "gw-c"]);
+        let unsettled = tally(
+            &node,
+            &entry,
+            &replies(vec![
+                ("gw-a", vec![no_copy(Some(reborn))]),
+                ("gw-c", vec![no_copy(Some(0))]),
+            ]),
+            Intent::Look,
+        );
+        assert_eq!(unsettled.unknown, 1, "only the old spool's word counts");
+        assert_eq!(unsettled.lacking, ["gw-a", "gw-c"]);
+        assert!(unsettled.quarantined_by.is_none() && unsettled.finished_by.is_none());
+    }
+
     #[test]
     fn a_copy_whose_member_holds_the_message_in_quarantine_goes_into_quarantine_too() {
         use std::task::{Context, Poll, Waker};
