@@ -899,13 +899,19 @@ mod tests {
         assert_eq!(deliver.same.len(), 1);
         assert!(deliver.newer.is_none(), "our own ballot is never newer");
         assert_eq!(tally(&node, &entry, &answers, Intent::Look).same.len(), 2);
-        // Copies of our ballot with no doubt marked: none vouches.
-        let unmarked = replies(vec![
-            ("gw-a", vec![holding(&entry, 1, "gw-b", None)]),
-            ("gw-c", vec![holding(&entry, 1, "gw-b", None)]),
-        ]);
-        let deliver = tally(&node, &entry, &unmarked, Intent::Deliver);
-        assert!(deliver.same.is_empty() && deliver.newer.is_none());
+        // Copies of our ballot with no doubt marked, or marked for another
+        // node: none vouches.
+        for marks in [[None, None], [Some("gw-a"), Some("gw-c")]] {
+            let unmarked = replies(vec![
+                ("gw-a", vec![holding(&entry, 1, "gw-b", marks[0])]),
+                ("gw-c", vec![holding(&entry, 1, "gw-b", marks[1])]),
+            ]);
+            let deliver = tally(&node, &entry, &unmarked, Intent::Deliver);
+            assert!(
+                deliver.same.is_empty() && deliver.newer.is_none(),
+                "{marks:?}"
+            );
+        }
     }
 
     #[test]
