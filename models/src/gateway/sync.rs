@@ -758,6 +758,7 @@ pub async fn confirm(node: &SharedNode, id: &str, intent: Intent) -> Standing {
 mod tests {
     use super::*;
     use crate::gateway::answering_node;
+    use crate::spool::RcptState;
 
     fn accepted_at(received_ms: u64) -> Entry {
         let mut entry = answering_node::entry();
@@ -949,6 +950,80 @@ mod tests {
         assert_eq!(unsettled.unknown, 1, "only the old spool's word counts");
         assert_eq!(unsettled.lacking, ["gw-a", "gw-c"]);
         assert!(unsettled.quarantined_by.is_none() && unsettled.finished_by.is_none());
+    }
+
+    #[test]
+    fn a_tombstone_settles_a_copy_unless_we_own_it_and_are_finishing_it_ourselves() {
+        let node = replica_node();
+        let mut entry = answering_node::entry();
+        let finished = Stance {
+            finished: true,
+            ..no_copy(None)
+        };
+        let answers = replies(vec![("gw-c", vec![finished])]);
+        let told = tally(&node, &entry, &answers, Intent::Look);
+        assert_eq!(settled_elsewhere(&node, &entry, &told), Some("gw-c"));
+        let silent = tally(&node, &entry, &replies(vec![]), Intent::Look);
+        assert_eq!(settled_elsewhere(&node, &entry, &silent), None);
+        // Ours, still pending: the tombstone says someone settled it.
+        entry.owner = "gw-b".into();
+        entry.replicas = vec!["gw-a".into(), "gw-c".into()];
+        let told = tally(&node, &entry, &answers, Intent::Look);
+        assert_eq!(settled_elsewhere(&node, &entry, &told), Some("gw-c"));
+        // Ours and finished here: our copy is the record until a majority
+        // lets go.
+        for state in entry.rcpts.values_mut() {
+            *state = RcptState::Delivered;
+        }
+        assert_eq!(settled_elsewhere(&node, &entry, &told), None);
+    }
+
+    #[test]
+    fn an_owner_learns_settled_recipients_and_ends_a_doubt_once_its_node_answers() {
+        let node = replica_node();
+        let mut entry = answering_node::entry();
+        entry.owner = "gw-b".into();
+        entry.replicas = vec!["gw-a".into(), "gw-c".into()];
+        entry.in_doubt = Some(spool::InDoubt {
+            by: "gw-a".into(),
+            since_ms: 500,
+            gave_up: false,
+        });
+        let mut delivered = entry.clone();
+        for state in delivered.rcpts.values_mut() {
+            *state = RcptState::Delivered;
+        }
+        // gw-c answers, with nothing new: the doubt is gw-a's, so it stands.
+        let quiet = tally(
+            &node,
+            &entry,
+            &replies(vec![("gw-c", vec![holding(&entry, 1, "gw-b", None)])]),
+            Intent::Look,
+        );
+        let mut learner = entry.clone();
+        assert!(!learn(&node, &mut learner, &quiet));
+        assert_eq!(learner, entry);
+        // gw-a answers that it delivered: both learned.
+        let answered = tally(
+            &node,
+            &entry,
+            &replies(vec![("gw-a", vec![holding(&delivered, 1, "gw-b", None)])]),
+            Intent::Look,
+        );
+        assert!(learn(&node, &mut learner, &answered));
+        assert!(learner.in_doubt.is_none());
+        assert!(learner.is_finished());
+        // Its answer ends the doubt even when it brings no news.
+        let mut learner = entry.clone();
+        let no_news = tally(
+            &node,
+            &entry,
+            &replies(vec![("gw-a", vec![no_copy(None)])]),
+            Intent::Look,
+        );
+        assert!(learn(&node, &mut learner, &no_news));
+        assert!(learner.in_doubt.is_none());
+        assert!(!learner.is_finished());
     }
 
     #[test]
