@@ -320,21 +320,28 @@ async fn restore_lost_copies(node: &SharedNode, entry: &Entry, tally: &Tally) ->
     if node.config.bug("amnesia-taken-for-forgetting") {
         return false;
     }
-    let holders = 1 + tally.answered.len() - tally.lacking.len();
-    if tally.newer_elsewhere || holders >= tally.need {
-        return false;
-    }
-    let lacking: Vec<String> = tally
-        .lacking
-        .iter()
-        .filter(|member| **member != entry.owner)
-        .cloned()
-        .collect();
+    let lacking = copies_to_restore(entry, tally);
     if lacking.is_empty() {
         return false;
     }
     repair(node, entry, &lacking).await;
     true
+}
+
+/// Who lacks a copy that [`restore_lost_copies`] should give back: no one
+/// while a majority holds one or a rival ballot exists, and never the
+/// owner (its copy comes back through its own reclaim, or a takeover).
+fn copies_to_restore(entry: &Entry, tally: &Tally) -> Vec<String> {
+    let holders = 1 + tally.answered.len() - tally.lacking.len();
+    if tally.newer_elsewhere || holders >= tally.need {
+        return Vec::new();
+    }
+    tally
+        .lacking
+        .iter()
+        .filter(|member| **member != entry.owner)
+        .cloned()
+        .collect()
 }
 
 /// The member whose tombstone says `entry` was settled for good, if one
@@ -1024,6 +1031,69 @@ mod tests {
         assert!(learn(&node, &mut learner, &no_news));
         assert!(learner.in_doubt.is_none());
         assert!(!learner.is_finished());
+    }
+
+    #[test]
+    fn lost_copies_are_restored_to_the_members_lacking_them_only_below_a_majority() {
+        let node = replica_node();
+        let entry = accepted_at(60_000);
+        let lost = || no_copy(Some(61_000));
+        let restore = |answers| {
+            let tally = tally(&node, &entry, &replies(answers), Intent::Look);
+            copies_to_restore(&entry, &tally)
+        };
+        // Only we hold it: gw-c gets it back, the owner never from us.
+        assert_eq!(
+            restore(vec![("gw-a", vec![lost()]), ("gw-c", vec![lost()])]),
+            ["gw-c"]
+        );
+        // With the owner's copy we are a majority: nothing to restore.
+        let owner_holds = holding(&entry, 1, "gw-a", None);
+        assert!(restore(vec![("gw-a", vec![owner_holds]), ("gw-c", vec![lost()])]).is_empty());
+        // A rival ballot elsewhere: its owner restores, not us.
+        let rival = holding(&entry, 2, "gw-c", None);
+        assert!(restore(vec![("gw-a", vec![lost()]), ("gw-c", vec![rival])]).is_empty());
+        // As the owner, every member lacking it.
+        let mut owned = entry.clone();
+        owned.owner = "gw-b".into();
+        owned.replicas = vec!["gw-a".into(), "gw-c".into()];
+        let answers = replies(vec![("gw-a", vec![lost()]), ("gw-c", vec![lost()])]);
+        let tally = tally(&node, &owned, &answers, Intent::Look);
+        assert_eq!(copies_to_restore(&owned, &tally), ["gw-a", "gw-c"]);
+    }
+
+    #[test]
+    fn a_copy_unknown_to_a_majority_goes_once_its_owner_has_been_quiet_for_a_lease() {
+        use std::task::{Context, Poll, Waker};
+        let reconciled = |node: &SharedNode, answers: Vec<(&str, Vec<Stance>)>| {
+            let entry = node.entries.borrow()[&answering_node::entry().id].clone();
+            let answers = replies(answers);
+            let done = std::pin::pin!(reconcile(node, &entry, &answers))
+                .poll(&mut Context::from_waker(Waker::noop()));
+            assert!(matches!(done, Poll::Ready(())));
+            node.entries.borrow().contains_key(&entry.id)
+        };
+        let forgotten = || vec![("gw-a", vec![no_copy(None)]), ("gw-c", vec![no_copy(None)])];
+        for (bugs, kept_while_fresh) in [
+            (&[][..], true),
+            (&["fresh-copy-taken-for-finished"][..], false),
+        ] {
+            let node =
+                answering_node::node(&std::rc::Rc::new(crate::mem_disk::MemDisk::default()), bugs);
+            // The owner just copied it to us: still being copied.
+            answering_node::replicate(&node);
+            assert_eq!(reconciled(&node, forgotten()), kept_while_fresh, "{bugs:?}");
+            if !kept_while_fresh {
+                continue;
+            }
+            // A lease later with no word from the owner: finished and
+            // forgotten by the majority.
+            *node.heard.borrow_mut() = crate::gateway::heard::Heard::new(0);
+            let owner_holds = holding(&answering_node::entry(), 1, "gw-a", None);
+            let one_forgot = vec![("gw-a", vec![owner_holds]), ("gw-c", vec![no_copy(None)])];
+            assert!(reconciled(&node, one_forgot), "one of three is no majority");
+            assert!(!reconciled(&node, forgotten()));
+        }
     }
 
     #[test]
