@@ -444,6 +444,116 @@ mod tests {
         }
     }
 
+    /// What this node (gw-b, holding `entry()` of owner gw-a at epoch 1)
+    /// answers `from`'s claim of it under (`epoch`, `owner`).
+    fn vote(
+        node: &crate::gateway::SharedNode,
+        from: &str,
+        epoch: u64,
+        owner: &str,
+    ) -> (bool, crate::gateway::ballot::Ballot) {
+        use crate::gateway::ballot::Ballot;
+        use crate::gateway::wire::{PeerReply, PeerRequest};
+        let ballot = Ballot {
+            epoch,
+            owner: owner.into(),
+        };
+        let id = crate::gateway::answering_node::entry().id;
+        match super::answer(node, from, PeerRequest::Claim { id, ballot }, &[]) {
+            PeerReply::Claim { granted, stance } => {
+                let held = stance.held.expect("a holder answers with its ballot");
+                (granted, held.ballot)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The node's memory of who spoke when, as if it booted at `boot_ms`
+    /// and never heard from the owner since.
+    fn quiet_since(node: &crate::gateway::SharedNode, boot_ms: u64) {
+        *node.heard.borrow_mut() = crate::gateway::heard::Heard::new(boot_ms);
+    }
+
+    #[test]
+    fn a_takeover_is_granted_only_after_a_lease_of_the_owners_silence() {
+        let held = node(&Rc::new(MemDisk::default()), &[]);
+        replicate(&held);
+        // The owner just copied it here: not silent.
+        assert!(!vote(&held, "gw-c", 2, "gw-c").0);
+        // Silent since this node booted, but it booted less than a lease
+        // ago (10 s now, lease 5 s): it cannot know.
+        quiet_since(&held, 6_000);
+        assert!(!vote(&held, "gw-c", 2, "gw-c").0);
+        // A whole lease of silence since a boot long ago: granted, and
+        // the copy now names gw-c at epoch 2.
+        quiet_since(&held, 0);
+        let (granted, ballot) = vote(&held, "gw-c", 2, "gw-c");
+        assert!(granted);
+        assert_eq!((ballot.epoch, ballot.owner.as_str()), (2, "gw-c"));
+        let entry = held.entries.borrow()[&crate::gateway::answering_node::entry().id].clone();
+        assert_eq!(entry.owner, "gw-c");
+        // The grant counts as the new owner speaking: a rival right after
+        // is refused, however high it bids.
+        assert!(!vote(&held, "gw-a", 3, "gw-a").0);
+    }
+
+    #[test]
+    fn a_claim_is_refused_unless_it_outbids_the_copy_for_the_claimant_itself() {
+        let held = node(&Rc::new(MemDisk::default()), &[]);
+        replicate(&held);
+        quiet_since(&held, 0);
+        // Not above the copy's ballot (epoch 1, gw-a).
+        assert!(!vote(&held, "gw-c", 1, "gw-a").0);
+        assert!(!vote(&held, "gw-c", 0, "gw-c").0);
+        // On behalf of another node.
+        assert!(!vote(&held, "gw-c", 2, "gw-x").0);
+        // The owner raising its own epoch needs no silence.
+        replicate(&held);
+        let (granted, ballot) = vote(&held, "gw-a", 2, "gw-a");
+        assert!(granted);
+        assert_eq!(ballot.epoch, 2);
+    }
+
+    #[test]
+    fn a_node_never_votes_away_what_it_owns_or_what_it_does_not_hold() {
+        let empty = node(&Rc::new(MemDisk::default()), &[]);
+        quiet_since(&empty, 0);
+        let id = crate::gateway::answering_node::entry().id;
+        let reply = super::answer(
+            &empty,
+            "gw-c",
+            crate::gateway::wire::PeerRequest::Claim {
+                id,
+                ballot: crate::gateway::ballot::Ballot {
+                    epoch: 2,
+                    owner: "gw-c".into(),
+                },
+            },
+            &[],
+        );
+        assert!(
+            matches!(
+                reply,
+                crate::gateway::wire::PeerReply::Claim { granted: false, .. }
+            ),
+            "{reply:?}"
+        );
+        // gw-b owning the message: a claim by gw-c waits for gw-b's
+        // own word, never a vote.
+        let owner = node(&Rc::new(MemDisk::default()), &[]);
+        replicate(&owner);
+        quiet_since(&owner, 0);
+        let own_it = |owner_node: &crate::gateway::SharedNode| {
+            let id = crate::gateway::answering_node::entry().id;
+            let mut entries = owner_node.entries.borrow_mut();
+            let entry = entries.get_mut(&id).expect("held");
+            entry.owner = "gw-b".into();
+            entry.replicas = vec!["gw-a".into(), "gw-c".into()];
+        };
+        own_it(&owner);
+        assert!(!vote(&owner, "gw-c", 2, "gw-c").0);
+    }
+
     #[test]
     fn a_forgotten_copy_leaves_nothing_of_the_message_in_memory() {
         let held = node(&Rc::new(MemDisk::default()), &[]);
