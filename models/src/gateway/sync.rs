@@ -1031,6 +1031,17 @@ mod tests {
         assert!(learn(&node, &mut learner, &no_news));
         assert!(learner.in_doubt.is_none());
         assert!(!learner.is_finished());
+        // No doubt at all: news from any member is learned.
+        let mut learner = entry.clone();
+        learner.in_doubt = None;
+        let news = tally(
+            &node,
+            &entry,
+            &replies(vec![("gw-c", vec![holding(&delivered, 1, "gw-b", None)])]),
+            Intent::Look,
+        );
+        assert!(learn(&node, &mut learner, &news));
+        assert!(learner.is_finished());
     }
 
     #[test]
