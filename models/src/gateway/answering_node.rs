@@ -178,3 +178,16 @@ pub fn sync_stance(node: &SharedNode) -> Stance {
         other => panic!("a sync is answered with stances, not {other:?}"),
     }
 }
+
+/// `entry` as this node (gw-b) owns it, gw-a and gw-c its replicas.
+pub fn owned_here(mut entry: Entry) -> Entry {
+    entry.owner = "gw-b".into();
+    entry.replicas = vec!["gw-a".into(), "gw-c".into()];
+    entry
+}
+
+/// `node`'s memory of who spoke when, as if it booted at `boot_ms` and
+/// has heard from no owner since (at 10 s, a boot at 0 is a lease ago).
+pub fn quiet_since(node: &SharedNode, boot_ms: u64) {
+    *node.heard.borrow_mut() = heard::Heard::new(boot_ms);
+}

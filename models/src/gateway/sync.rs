@@ -832,6 +832,37 @@ mod tests {
         answering_node::node(&std::rc::Rc::new(crate::mem_disk::MemDisk::default()), &[])
     }
 
+    /// The tally of `answers` for looking (not delivering).
+    fn look(node: &SharedNode, entry: &Entry, answers: Vec<(&str, Vec<Stance>)>) -> Tally {
+        tally(node, entry, &replies(answers), Intent::Look)
+    }
+
+    /// `entry` with every recipient delivered.
+    fn delivered(entry: &Entry) -> Entry {
+        let mut delivered = entry.clone();
+        for state in delivered.rcpts.values_mut() {
+            *state = RcptState::Delivered;
+        }
+        delivered
+    }
+
+    /// Runs `reconcile` once on a branch that touches no network (so it is
+    /// done at its first poll); whether `node` still holds `entry` after.
+    fn reconcile_once(
+        node: &SharedNode,
+        entry: &Entry,
+        replies: &BTreeMap<String, Vec<Stance>>,
+    ) -> bool {
+        use std::task::{Context, Poll, Waker};
+        let done = std::pin::pin!(reconcile(node, entry, replies))
+            .poll(&mut Context::from_waker(Waker::noop()));
+        assert!(
+            matches!(done, Poll::Ready(())),
+            "reconcile waited on the network"
+        );
+        node.entries.borrow().contains_key(&entry.id)
+    }
+
     #[test]
     fn a_tally_weighs_each_members_answer_about_this_message_against_our_ballot() {
         let node = replica_node();
@@ -840,18 +871,17 @@ mod tests {
             id: "another-message".into(),
             ..holding(&entry, 9, "gw-c", None)
         };
-        let tally = tally(
+        let tally = look(
             &node,
             &entry,
-            &replies(vec![
+            vec![
                 ("gw-a", vec![holding(&entry, 1, "gw-a", None)]),
                 // Its answer about another message comes first.
                 ("gw-c", vec![elsewhere, no_copy(None)]),
                 // Not a member, and we are not asked of ourselves.
                 ("gw-x", vec![holding(&entry, 7, "gw-x", None)]),
                 ("gw-b", vec![holding(&entry, 8, "gw-c", None)]),
-            ]),
-            Intent::Look,
+            ],
         );
         assert_eq!(tally.members, ["gw-a", "gw-b", "gw-c"]);
         assert_eq!(tally.need, 2);
@@ -896,9 +926,7 @@ mod tests {
     fn to_deliver_a_copy_vouches_only_if_it_marked_the_message_in_doubt_for_us() {
         let node = replica_node();
         // Here gw-b owns the message.
-        let mut entry = answering_node::entry();
-        entry.owner = "gw-b".into();
-        entry.replicas = vec!["gw-a".into(), "gw-c".into()];
+        let entry = answering_node::owned_here(answering_node::entry());
         let answers = replies(vec![
             ("gw-a", vec![holding(&entry, 1, "gw-b", Some("gw-b"))]),
             ("gw-c", vec![holding(&entry, 1, "gw-b", Some("gw-a"))]),
@@ -935,24 +963,22 @@ mod tests {
             finished: true,
             ..no_copy(Some(reborn))
         };
-        let settled = tally(
+        let settled = look(
             &node,
             &entry,
-            &replies(vec![("gw-a", vec![quarantined]), ("gw-c", vec![finished])]),
-            Intent::Look,
+            vec![("gw-a", vec![quarantined]), ("gw-c", vec![finished])],
         );
         assert_eq!(settled.unknown, 2);
         assert_eq!(settled.quarantined_by.as_deref(), Some("gw-a"));
         assert_eq!(settled.finished_by.as_deref(), Some("gw-c"));
         assert_eq!(settled.lacking, ["gw-a", "gw-c"]);
-        let unsettled = tally(
+        let unsettled = look(
             &node,
             &entry,
-            &replies(vec![
+            vec![
                 ("gw-a", vec![no_copy(Some(reborn))]),
                 ("gw-c", vec![no_copy(Some(0))]),
-            ]),
-            Intent::Look,
+            ],
         );
         assert_eq!(unsettled.unknown, 1, "only the old spool's word counts");
         assert_eq!(unsettled.lacking, ["gw-a", "gw-c"]);
@@ -962,7 +988,7 @@ mod tests {
     #[test]
     fn a_tombstone_settles_a_copy_unless_we_own_it_and_are_finishing_it_ourselves() {
         let node = replica_node();
-        let mut entry = answering_node::entry();
+        let entry = answering_node::entry();
         let finished = Stance {
             finished: true,
             ..no_copy(None)
@@ -970,75 +996,58 @@ mod tests {
         let answers = replies(vec![("gw-c", vec![finished])]);
         let told = tally(&node, &entry, &answers, Intent::Look);
         assert_eq!(settled_elsewhere(&node, &entry, &told), Some("gw-c"));
-        let silent = tally(&node, &entry, &replies(vec![]), Intent::Look);
+        let silent = look(&node, &entry, vec![]);
         assert_eq!(settled_elsewhere(&node, &entry, &silent), None);
         // Ours, still pending: the tombstone says someone settled it.
-        entry.owner = "gw-b".into();
-        entry.replicas = vec!["gw-a".into(), "gw-c".into()];
+        let entry = answering_node::owned_here(entry);
         let told = tally(&node, &entry, &answers, Intent::Look);
         assert_eq!(settled_elsewhere(&node, &entry, &told), Some("gw-c"));
         // Ours and finished here: our copy is the record until a majority
         // lets go.
-        for state in entry.rcpts.values_mut() {
-            *state = RcptState::Delivered;
-        }
-        assert_eq!(settled_elsewhere(&node, &entry, &told), None);
+        assert_eq!(settled_elsewhere(&node, &delivered(&entry), &told), None);
     }
 
     #[test]
     fn an_owner_learns_settled_recipients_and_ends_a_doubt_once_its_node_answers() {
         let node = replica_node();
-        let mut entry = answering_node::entry();
-        entry.owner = "gw-b".into();
-        entry.replicas = vec!["gw-a".into(), "gw-c".into()];
+        let mut entry = answering_node::owned_here(answering_node::entry());
         entry.in_doubt = Some(spool::InDoubt {
             by: "gw-a".into(),
             since_ms: 500,
             gave_up: false,
         });
-        let mut delivered = entry.clone();
-        for state in delivered.rcpts.values_mut() {
-            *state = RcptState::Delivered;
-        }
+        let delivered = delivered(&entry);
         // gw-c answers, with nothing new: the doubt is gw-a's, so it stands.
-        let quiet = tally(
+        let quiet = look(
             &node,
             &entry,
-            &replies(vec![("gw-c", vec![holding(&entry, 1, "gw-b", None)])]),
-            Intent::Look,
+            vec![("gw-c", vec![holding(&entry, 1, "gw-b", None)])],
         );
         let mut learner = entry.clone();
         assert!(!learn(&node, &mut learner, &quiet));
         assert_eq!(learner, entry);
         // gw-a answers that it delivered: both learned.
-        let answered = tally(
+        let answered = look(
             &node,
             &entry,
-            &replies(vec![("gw-a", vec![holding(&delivered, 1, "gw-b", None)])]),
-            Intent::Look,
+            vec![("gw-a", vec![holding(&delivered, 1, "gw-b", None)])],
         );
         assert!(learn(&node, &mut learner, &answered));
         assert!(learner.in_doubt.is_none());
         assert!(learner.is_finished());
         // Its answer ends the doubt even when it brings no news.
         let mut learner = entry.clone();
-        let no_news = tally(
-            &node,
-            &entry,
-            &replies(vec![("gw-a", vec![no_copy(None)])]),
-            Intent::Look,
-        );
+        let no_news = look(&node, &entry, vec![("gw-a", vec![no_copy(None)])]);
         assert!(learn(&node, &mut learner, &no_news));
         assert!(learner.in_doubt.is_none());
         assert!(!learner.is_finished());
         // No doubt at all: news from any member is learned.
         let mut learner = entry.clone();
         learner.in_doubt = None;
-        let news = tally(
+        let news = look(
             &node,
             &entry,
-            &replies(vec![("gw-c", vec![holding(&delivered, 1, "gw-b", None)])]),
-            Intent::Look,
+            vec![("gw-c", vec![holding(&delivered, 1, "gw-b", None)])],
         );
         assert!(learn(&node, &mut learner, &news));
         assert!(learner.is_finished());
@@ -1065,9 +1074,7 @@ mod tests {
         let rival = holding(&entry, 2, "gw-c", None);
         assert!(restore(vec![("gw-a", vec![lost()]), ("gw-c", vec![rival])]).is_empty());
         // As the owner, every member lacking it.
-        let mut owned = entry.clone();
-        owned.owner = "gw-b".into();
-        owned.replicas = vec!["gw-a".into(), "gw-c".into()];
+        let owned = answering_node::owned_here(entry.clone());
         let answers = replies(vec![("gw-a", vec![lost()]), ("gw-c", vec![lost()])]);
         let tally = tally(&node, &owned, &answers, Intent::Look);
         assert_eq!(copies_to_restore(&owned, &tally), ["gw-a", "gw-c"]);
@@ -1075,14 +1082,9 @@ mod tests {
 
     #[test]
     fn a_copy_unknown_to_a_majority_goes_once_its_owner_has_been_quiet_for_a_lease() {
-        use std::task::{Context, Poll, Waker};
         let reconciled = |node: &SharedNode, answers: Vec<(&str, Vec<Stance>)>| {
             let entry = node.entries.borrow()[&answering_node::entry().id].clone();
-            let answers = replies(answers);
-            let done = std::pin::pin!(reconcile(node, &entry, &answers))
-                .poll(&mut Context::from_waker(Waker::noop()));
-            assert!(matches!(done, Poll::Ready(())));
-            node.entries.borrow().contains_key(&entry.id)
+            reconcile_once(node, &entry, &replies(answers))
         };
         let forgotten = || vec![("gw-a", vec![no_copy(None)]), ("gw-c", vec![no_copy(None)])];
         for (bugs, kept_while_fresh) in [
@@ -1099,7 +1101,7 @@ mod tests {
             }
             // A lease later with no word from the owner: finished and
             // forgotten by the majority.
-            *node.heard.borrow_mut() = crate::gateway::heard::Heard::new(0);
+            answering_node::quiet_since(&node, 0);
             let owner_holds = holding(&answering_node::entry(), 1, "gw-a", None);
             let one_forgot = vec![("gw-a", vec![owner_holds]), ("gw-c", vec![no_copy(None)])];
             assert!(reconciled(&node, one_forgot), "one of three is no majority");
@@ -1109,7 +1111,6 @@ mod tests {
 
     #[test]
     fn a_copy_whose_member_holds_the_message_in_quarantine_goes_into_quarantine_too() {
-        use std::task::{Context, Poll, Waker};
         // Our entry still says pending (it missed the update that said
         // quarantined); the owner answers sync that it holds the message in
         // its quarantine. Its word counts, so the quarantine is not on the
@@ -1125,11 +1126,7 @@ mod tests {
                 ..no_copy(None)
             };
             let replies = BTreeMap::from([(entry.owner.clone(), vec![owner_says])]);
-            // The quarantine branch settles without waiting on anything.
-            let settled = std::pin::pin!(reconcile(&node, &entry, &replies))
-                .poll(&mut Context::from_waker(Waker::noop()));
-            assert!(matches!(settled, Poll::Ready(())), "{bugs:?}");
-            assert!(node.entries.borrow().is_empty(), "{bugs:?}");
+            assert!(!reconcile_once(&node, &entry, &replies), "{bugs:?}");
             assert_eq!(
                 crate::spool::is_quarantined(disk.as_ref(), &entry.id),
                 kept,

@@ -398,7 +398,7 @@ fn store(node: &SharedNode, entry: &Entry) -> std::io::Result<()> {
 mod tests {
     use std::rc::Rc;
 
-    use crate::gateway::answering_node::{node, replicate, sync_stance};
+    use crate::gateway::answering_node::{node, owned_here, quiet_since, replicate, sync_stance};
     use crate::mem_disk::MemDisk;
 
     #[test]
@@ -444,14 +444,15 @@ mod tests {
         }
     }
 
-    /// What this node (gw-b, holding `entry()` of owner gw-a at epoch 1)
-    /// answers `from`'s claim of it under (`epoch`, `owner`).
+    /// What this node (gw-b) answers `from`'s claim of `entry()` under
+    /// (`epoch`, `owner`): granted or not, and the ballot of its copy, if
+    /// it holds one.
     fn vote(
         node: &crate::gateway::SharedNode,
         from: &str,
         epoch: u64,
         owner: &str,
-    ) -> (bool, crate::gateway::ballot::Ballot) {
+    ) -> (bool, Option<crate::gateway::ballot::Ballot>) {
         use crate::gateway::ballot::Ballot;
         use crate::gateway::wire::{PeerReply, PeerRequest};
         let ballot = Ballot {
@@ -460,18 +461,9 @@ mod tests {
         };
         let id = crate::gateway::answering_node::entry().id;
         match super::answer(node, from, PeerRequest::Claim { id, ballot }, &[]) {
-            PeerReply::Claim { granted, stance } => {
-                let held = stance.held.expect("a holder answers with its ballot");
-                (granted, held.ballot)
-            }
+            PeerReply::Claim { granted, stance } => (granted, stance.held.map(|h| h.ballot)),
             other => panic!("{other:?}"),
         }
-    }
-
-    /// The node's memory of who spoke when, as if it booted at `boot_ms`
-    /// and never heard from the owner since.
-    fn quiet_since(node: &crate::gateway::SharedNode, boot_ms: u64) {
-        *node.heard.borrow_mut() = crate::gateway::heard::Heard::new(boot_ms);
     }
 
     #[test]
@@ -489,6 +481,7 @@ mod tests {
         quiet_since(&held, 0);
         let (granted, ballot) = vote(&held, "gw-c", 2, "gw-c");
         assert!(granted);
+        let ballot = ballot.expect("a holder answers with its ballot");
         assert_eq!((ballot.epoch, ballot.owner.as_str()), (2, "gw-c"));
         let entry = held.entries.borrow()[&crate::gateway::answering_node::entry().id].clone();
         assert_eq!(entry.owner, "gw-c");
@@ -511,46 +504,22 @@ mod tests {
         replicate(&held);
         let (granted, ballot) = vote(&held, "gw-a", 2, "gw-a");
         assert!(granted);
-        assert_eq!(ballot.epoch, 2);
+        assert_eq!(ballot.map(|b| b.epoch), Some(2));
     }
 
     #[test]
     fn a_node_never_votes_away_what_it_owns_or_what_it_does_not_hold() {
         let empty = node(&Rc::new(MemDisk::default()), &[]);
         quiet_since(&empty, 0);
-        let id = crate::gateway::answering_node::entry().id;
-        let reply = super::answer(
-            &empty,
-            "gw-c",
-            crate::gateway::wire::PeerRequest::Claim {
-                id,
-                ballot: crate::gateway::ballot::Ballot {
-                    epoch: 2,
-                    owner: "gw-c".into(),
-                },
-            },
-            &[],
-        );
-        assert!(
-            matches!(
-                reply,
-                crate::gateway::wire::PeerReply::Claim { granted: false, .. }
-            ),
-            "{reply:?}"
-        );
-        // gw-b owning the message: a claim by gw-c waits for gw-b's
-        // own word, never a vote.
+        assert_eq!(vote(&empty, "gw-c", 2, "gw-c"), (false, None));
+        // gw-b owning the message: a claim by gw-c waits for gw-b's own
+        // word, never a vote.
         let owner = node(&Rc::new(MemDisk::default()), &[]);
         replicate(&owner);
         quiet_since(&owner, 0);
-        let own_it = |owner_node: &crate::gateway::SharedNode| {
-            let id = crate::gateway::answering_node::entry().id;
-            let mut entries = owner_node.entries.borrow_mut();
-            let entry = entries.get_mut(&id).expect("held");
-            entry.owner = "gw-b".into();
-            entry.replicas = vec!["gw-a".into(), "gw-c".into()];
-        };
-        own_it(&owner);
+        let id = crate::gateway::answering_node::entry().id;
+        let mine = owned_here(owner.entries.borrow()[&id].clone());
+        owner.entries.borrow_mut().insert(id, mine);
         assert!(!vote(&owner, "gw-c", 2, "gw-c").0);
     }
 
