@@ -267,7 +267,7 @@ pub async fn replicate(
 /// majority of the copy set (this node and `replicas`), or none at all
 /// under `quorum-below-majority`. The replication quorum and its cloud
 /// spread ([`quorum_holds`]) are needed either way.
-pub fn copies_for_majority(config: &GatewayConfig, replicas: usize) -> usize {
+fn copies_for_majority(config: &GatewayConfig, replicas: usize) -> usize {
     if config.bug("quorum-below-majority") {
         0
     } else {
