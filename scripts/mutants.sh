@@ -8,6 +8,14 @@
 # behaviour change no property notices: give it a check that kills it, or
 # a line in docs/MUTANTS.md saying why it is equivalent.
 #
+# In two passes, so that the sweep is paid only where it is needed: first
+# every mutant against the unit tests of models alone (a few seconds each,
+# building models only), then the survivors of that pass against the whole
+# judge (the unit tests of both packages and the sweep). A mutant the first
+# pass catches would fail the whole judge too (it contains those tests), so
+# the counts are the ones a single pass would give, at a fraction of the
+# cost: most mutants die in the first pass.
+#
 # Usage: scripts/mutants.sh [FILE...]   (default: the whole gateway core)
 # Env:   MUTATION_SEEDS  seeds per family in the sweep (default 24)
 #        MUTATION_BUGGIFY_SEEDS  then seeds per family with BUGGIFY on
@@ -21,9 +29,13 @@
 #        RE=REGEX        only mutants whose name matches (cargo-mutants --re),
 #                        e.g. RE='store_entry|doubt_for'
 #        LIST=1          only list the mutants (no build, no tests)
+#        UNIT_FIRST=0    one pass, every mutant against the whole judge
+#                        (default 1: the two passes above)
 # cargo-mutants is installed here (pinned) when missing, so nothing is
-# hand-installed. Output: mutants.out/ (caught.txt, missed.txt,
-# unviable.txt, timeout.txt, outcomes.json); the counts are printed last.
+# hand-installed. Output: mutants.out/ with the merged lists (caught.txt,
+# missed.txt, unviable.txt, timeout.txt) and each pass's own cargo-mutants
+# directory (unit/mutants.out, sweep/mutants.out); the counts are printed
+# last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO_MUTANTS_VERSION=27.1.0
@@ -57,33 +69,90 @@ else
 fi
 export RUSTFLAGS="--cfg madsim"
 export MUTATION_SEEDS="${MUTATION_SEEDS:-24}"
-# The baseline, run here: cargo-mutants' own runs the tests of the mutated
-# package (models) alone, whatever --test-package says, and models has no
-# mutation_sweep. The unmutated sweep must pass, and its time sets the
-# per-mutant test timeout (a mutant that hangs the sweep counts as caught
-# by timeout, not as missed).
-# The tests every mutant runs: the two packages' unit tests, then the sweep.
-tests=(--lib --test mutation_sweep)
-cargo test -p models -p sim --profile mutants "${tests[@]}" --no-run
-start=$(date +%s)
-cargo test -p models -p sim --profile mutants "${tests[@]}" \
-    || { echo "the unmutated gateway fails the mutation sweep: fix that first" >&2; exit 1; }
-baseline_s=$(( $(date +%s) - start ))
-test_timeout_s=$(( baseline_s * 3 + 60 ))
-echo "baseline sweep: ${baseline_s}s; per-mutant test timeout ${test_timeout_s}s"
-status=0
-# As cargo arguments, not test arguments: the build of each mutant (`cargo
-# test --no-run`) then compiles only the lib tests and the sweep, not every
-# test target of sim.
-cargo_args=()
-for t in "${tests[@]}"; do cargo_args+=(--cargo-arg="$t"); done
-cargo mutants --package models --test-package models,sim --profile mutants \
-    --baseline skip --timeout "$test_timeout_s" --build-timeout 3600 \
-    "${cargo_args[@]}" "${args[@]}" || status=$?
-# cargo-mutants exits 2 when a mutant was missed, 3 on timeouts: the counts
-# say which; anything else is the tool failing.
 out=mutants.out
+if [ -e "$out" ]; then rm -rf "$out.old"; mv "$out" "$out.old"; fi
+mkdir -p "$out"
+status=0
+
+# judge NAME TIMEOUT_S TEST_ARGS... -- MUTANT_ARGS...: one pass of
+# cargo-mutants, into $out/NAME/mutants.out. The baseline is run here:
+# cargo-mutants' own runs the tests of the mutated package (models) alone,
+# whatever --test-package says, and models has no mutation_sweep. The
+# unmutated tree must pass, and the baseline's time sets the per-mutant
+# timeout (a mutant that hangs counts as caught by timeout, not as missed).
+judge() {
+    local name=$1 packages=$2; shift 2
+    local tests=() mutant_args=()
+    while [ "$1" != -- ]; do tests+=("$1"); shift; done
+    shift
+    mutant_args=("$@")
+    local pkg_args=() test_packages=${packages//,/ }
+    for p in $test_packages; do pkg_args+=(-p "$p"); done
+    cargo test "${pkg_args[@]}" --profile mutants "${tests[@]}" --no-run
+    local start; start=$(date +%s)
+    cargo test "${pkg_args[@]}" --profile mutants "${tests[@]}" \
+        || { echo "the unmutated gateway fails the $name pass: fix that first" >&2; exit 1; }
+    local baseline_s=$(( $(date +%s) - start ))
+    local timeout_s=$(( baseline_s * 3 + 60 ))
+    echo "$name pass: baseline ${baseline_s}s; per-mutant test timeout ${timeout_s}s"
+    # As cargo arguments, not test arguments: the build of each mutant
+    # (`cargo test --no-run`) then compiles only these test targets, not
+    # every test target of sim.
+    local cargo_args=() pass_status=0
+    for t in "${tests[@]}"; do cargo_args+=(--cargo-arg="$t"); done
+    cargo mutants --package models --test-package "$packages" --profile mutants \
+        --baseline skip --timeout "$timeout_s" --build-timeout 3600 -o "$out/$name" \
+        "${cargo_args[@]}" "${mutant_args[@]}" || pass_status=$?
+    # 2 (missed) and 3 (timeouts) are outcomes the merged counts report;
+    # anything else is the tool failing.
+    case "$pass_status" in 0|2|3) ;; *) status=$pass_status ;; esac
+}
+
+lines() { cat "$@" 2>/dev/null || true; }
+if [ "${UNIT_FIRST:-1}" = 1 ]; then
+    judge unit models --lib -- "${args[@]}"
+    unit=$out/unit/mutants.out
+    # The survivors, by exact name (file:line:col: description), as
+    # cargo-mutants matches --re: --shard is not repeated, since it would
+    # cut a different share of the narrowed list.
+    survivor_args=()
+    while IFS= read -r name; do
+        [ -n "$name" ] || continue
+        survivor_args+=(--re "^$(printf '%s' "$name" | sed 's/[][\.|$(){}?+*^]/\\&/g')\$")
+    done < <(lines "$unit/missed.txt")
+    if [ ${#survivor_args[@]} -gt 0 ]; then
+        # The file filters stay (they name the same mutants); shard and RE
+        # are replaced by the survivors' names.
+        sweep_args=()
+        skip_next=0
+        for a in "${args[@]}"; do
+            if [ "$skip_next" = 1 ]; then skip_next=0; continue; fi
+            case "$a" in --shard|--re) skip_next=1; continue ;; esac
+            sweep_args+=("$a")
+        done
+        judge sweep models,sim --lib --test mutation_sweep -- "${sweep_args[@]}" "${survivor_args[@]}"
+    fi
+    sweep=$out/sweep/mutants.out
+    lines "$unit/caught.txt" "$sweep/caught.txt" > "$out/caught.txt"
+    lines "$unit/timeout.txt" "$sweep/timeout.txt" > "$out/timeout.txt"
+    lines "$unit/unviable.txt" "$sweep/unviable.txt" > "$out/unviable.txt"
+    if [ ${#survivor_args[@]} -gt 0 ]; then
+        lines "$sweep/missed.txt" > "$out/missed.txt"
+    else
+        : > "$out/missed.txt"
+    fi
+else
+    judge sweep models,sim --lib --test mutation_sweep -- "${args[@]}"
+    for outcome in caught missed unviable timeout; do
+        lines "$out/sweep/mutants.out/$outcome.txt" > "$out/$outcome.txt"
+    done
+fi
+# Exit as cargo-mutants would for the merged counts: 2 when a mutant was
+# missed, else 3 when one timed out, else 0 (or the tool's own failure).
+if [ "$status" = 0 ]; then
+    if [ -s "$out/missed.txt" ]; then status=2; elif [ -s "$out/timeout.txt" ]; then status=3; fi
+fi
 for outcome in caught missed unviable timeout; do
-    printf '%s: %s\n' "$outcome" "$( (cat "$out/$outcome.txt" 2>/dev/null || true) | wc -l)"
+    printf '%s: %s\n' "$outcome" "$(wc -l < "$out/$outcome.txt")"
 done
 exit "$status"

@@ -754,6 +754,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("555 5.5.4 Unsupported parameter"), "{text}");
+        // Each of the other extensions' MAIL parameters on its own.
+        for param in [
+            "HOLDFOR=60",
+            "HOLDUNTIL=2026-12-07T10:00:00Z",
+            "MT-PRIORITY=3",
+            "AUTH=<>",
+            "BY=120;R",
+        ] {
+            let mut session = Session::new(limits());
+            let mail = format!("EHLO c\r\nMAIL FROM:<a@remote.test> {param}\r\n");
+            let text = written(&feed(&mut session, mail.as_bytes()));
+            assert_eq!(codes(&text), vec![250, 555], "{param}: {text}");
+        }
     }
 
     #[test]
@@ -1088,6 +1101,20 @@ mod tests {
         line.extend(vec![b'a'; 1200]);
         line.extend_from_slice(b"\r\nNOOP\r\n");
         assert_eq!(codes(&written(&feed(&mut session, &line))), vec![500, 250]);
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_accepted() {
+        // The limit counts the CRLF (RFC 5321 4.5.3.1.4: 512 octets
+        // "including the <CRLF>"), so a line that fills it is a command.
+        let line_max = limits().line_bytes_max;
+        let mut session = Session::new(limits());
+        for (padding, code) in [(line_max - "NOOP \r\n".len(), 250), (line_max - 6, 500)] {
+            let mut line = b"NOOP ".to_vec();
+            line.extend(vec![b'a'; padding]);
+            line.extend_from_slice(b"\r\n");
+            assert_eq!(codes(&written(&feed(&mut session, &line))), vec![code]);
+        }
     }
 
     #[test]
