@@ -115,32 +115,35 @@ if [ "${UNIT_FIRST:-1}" = 1 ]; then
     # The survivors, by exact name (file:line:col: description), as
     # cargo-mutants matches --re: --shard is not repeated, since it would
     # cut a different share of the narrowed list.
+    lines "$unit/missed.txt" > "$out/survivors.txt"
     survivor_args=()
     while IFS= read -r name; do
         [ -n "$name" ] || continue
         survivor_args+=(--re "^$(printf '%s' "$name" | sed 's/[][\.|$(){}?+*^]/\\&/g')\$")
-    done < <(lines "$unit/missed.txt")
-    if [ ${#survivor_args[@]} -gt 0 ]; then
-        # The file filters stay (they name the same mutants); shard and RE
-        # are replaced by the survivors' names.
+    done < "$out/survivors.txt"
+    # Their files only: cargo-mutants 27.1 lets struct-field deletions
+    # through --re, so a wider file filter would judge some twice.
+    while IFS= read -r file; do
+        survivor_args+=(--file "$file")
+    done < <(cut -d: -f1 "$out/survivors.txt" | sort -u)
+    sweep=$out/sweep/mutants.out
+    if [ -s "$out/survivors.txt" ]; then
+        # What does not name mutants stays (--in-place, --jobs).
         sweep_args=()
         skip_next=0
         for a in "${args[@]}"; do
             if [ "$skip_next" = 1 ]; then skip_next=0; continue; fi
-            case "$a" in --shard|--re) skip_next=1; continue ;; esac
+            case "$a" in --file|--shard|--re) skip_next=1; continue ;; esac
             sweep_args+=("$a")
         done
         judge sweep models,sim --lib --test mutation_sweep -- "${sweep_args[@]}" "${survivor_args[@]}"
     fi
-    sweep=$out/sweep/mutants.out
-    lines "$unit/caught.txt" "$sweep/caught.txt" > "$out/caught.txt"
-    lines "$unit/timeout.txt" "$sweep/timeout.txt" > "$out/timeout.txt"
-    lines "$unit/unviable.txt" "$sweep/unviable.txt" > "$out/unviable.txt"
-    if [ ${#survivor_args[@]} -gt 0 ]; then
-        lines "$sweep/missed.txt" > "$out/missed.txt"
-    else
-        : > "$out/missed.txt"
-    fi
+    # Of the second pass, only the survivors count (see above).
+    survivors() { grep -Fx -f "$out/survivors.txt" "$@" 2>/dev/null || true; }
+    { lines "$unit/caught.txt"; survivors "$sweep/caught.txt"; } > "$out/caught.txt"
+    { lines "$unit/timeout.txt"; survivors "$sweep/timeout.txt"; } > "$out/timeout.txt"
+    { lines "$unit/unviable.txt"; survivors "$sweep/unviable.txt"; } > "$out/unviable.txt"
+    survivors "$sweep/missed.txt" > "$out/missed.txt"
 else
     judge sweep models,sim --lib --test mutation_sweep -- "${args[@]}"
     for outcome in caught missed unviable timeout; do

@@ -515,7 +515,6 @@ fn ehlo_has_keyword(ehlo: &Reply, keyword: &str) -> bool {
     })
 }
 
-/// Refuses what would break the command line it is written into.
 /// The header fields of `message`: everything before the first empty
 /// line (all of it if there is none).
 fn header_block(message: &[u8]) -> &[u8] {
@@ -525,6 +524,10 @@ fn header_block(message: &[u8]) -> &[u8] {
         .map_or(message, |end| &message[..end])
 }
 
+/// Refuses what would break the command line it is written into: a CR or
+/// LF would end the command and start another (an address carrying
+/// `\r\nRCPT TO:<x>` would add a recipient), an angle bracket would end
+/// the path early.
 fn check_address(address: &str) -> Result<(), String> {
     if address
         .chars()
@@ -537,6 +540,8 @@ fn check_address(address: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The same for the HELO name, which is one word and never empty
+/// (RFC 5321 4.1.1.1).
 fn check_helo(helo: &str) -> Result<(), String> {
     if helo.is_empty() || helo.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(format!("HELO name {helo:?} cannot be written in a command"));
@@ -661,6 +666,26 @@ mod tests {
 
     fn recipients(list: &[&str]) -> Vec<String> {
         list.iter().map(|r| r.to_string()).collect()
+    }
+
+    #[test]
+    fn what_would_break_a_command_line_is_refused_before_it_is_written() {
+        for fine in ["a@b.test", "", "\"odd local\"@b.test", "postmaster"] {
+            assert_eq!(check_address(fine), Ok(()), "{fine:?}");
+        }
+        for bad in [
+            "a@b.test>\r\nRCPT TO:<x@evil.test",
+            "a@b.test\n",
+            "a\u{0}@b.test",
+            "<a@b.test",
+            "a@b.test>",
+        ] {
+            assert!(check_address(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(check_helo("gw-1.mail.test"), Ok(()));
+        for bad in ["", "gw 1", "gw\r\nMAIL FROM:<>", "gw\t1", "gw\u{7f}"] {
+            assert!(check_helo(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
