@@ -111,6 +111,8 @@ mod tests {
         let message = b"Received: a\r\nreceived: b\r\n\tfolded\r\nReceived-SPF: pass\r\nSubject: x\r\n\r\nReceived: quoted\r\n";
         assert_eq!(hops(message), 2);
         assert_eq!(hops(b""), 0);
+        // A field is a name and a colon: a bare word is not one.
+        assert_eq!(hops(b"Received\r\nreceived\r\nSubject: x\r\n\r\n"), 0);
     }
 
     #[test]
