@@ -93,7 +93,7 @@ judge() {
     cargo test "${pkg_args[@]}" --profile mutants "${tests[@]}" \
         || { echo "the unmutated gateway fails the $name pass: fix that first" >&2; exit 1; }
     local baseline_s=$(( $(date +%s) - start ))
-    local timeout_s=$(( baseline_s * 3 + 60 ))
+    local timeout_s=$(( baseline_s * 4 + 20 ))
     echo "$name pass: baseline ${baseline_s}s; per-mutant test timeout ${timeout_s}s"
     # As cargo arguments, not test arguments: the build of each mutant
     # (`cargo test --no-run`) then compiles only these test targets, not
