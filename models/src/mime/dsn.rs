@@ -7,11 +7,16 @@
 //! original's header block, never its body: a rejected message may be malware
 //! and must not be bounced back with its payload.
 //!
-//! [`parse_dsn`] lets the simulated sender recognise the bounce and match it
-//! to what it sent; [`is_dsn`] lets the gateway refuse to bounce a bounce.
+//! The gateway never reads a DSN: it knows one by its null reverse-path
+//! (RFC 3461 §6.2) and its own entries. The reader here, [`parse_dsn`], is
+//! the tests' (a DSN built must read back as what it reports); the
+//! simulated senders, which judge the gateway, have a reader of their own.
 
-use mail_parser::{HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{HeaderName, HeaderValue, Message, MessageParser};
+#[cfg(test)]
+use mail_parser::{MimeHeaders, PartType};
 
+#[cfg(test)]
 use super::verdict::parse_guarded;
 
 /// One recipient the DSN reports on.
@@ -40,6 +45,7 @@ pub struct DsnRequest<'a> {
 }
 
 /// What a received DSN says, enough to match it to the message it is about.
+#[cfg(test)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DsnInfo {
     /// The original Message-ID, without angle brackets.
@@ -121,6 +127,7 @@ pub fn build_dsn(req: &DsnRequest) -> Vec<u8> {
 }
 
 /// Recognises a DSN (multipart/report; report-type=delivery-status) and extracts what it reports on; None if it is not a DSN.
+#[cfg(test)]
 pub fn parse_dsn(raw: &[u8]) -> Option<DsnInfo> {
     let message = parse_guarded(raw)?;
     if !is_report(&message) {
@@ -151,7 +158,9 @@ pub fn parse_dsn(raw: &[u8]) -> Option<DsnInfo> {
     Some(info)
 }
 
-/// True if `raw` is itself a DSN (so the gateway never sends a DSN about a DSN): multipart/report delivery-status, or the envelope sender was null — callers check the envelope; this checks the content.
+/// True if `raw` is itself a DSN by its content (multipart/report
+/// delivery-status).
+#[cfg(test)]
 pub fn is_dsn(raw: &[u8]) -> bool {
     parse_headers_guarded(raw).is_some_and(|m| is_report(&m))
 }
@@ -169,6 +178,7 @@ fn parse_headers_guarded(raw: &[u8]) -> Option<Message<'_>> {
         .flatten()
 }
 
+#[cfg(test)]
 fn is_report(message: &Message<'_>) -> bool {
     message.content_type().is_some_and(|ct| {
         ct.ctype().eq_ignore_ascii_case("multipart")
@@ -193,6 +203,7 @@ fn id_of(message: &Message<'_>) -> Option<String> {
 }
 
 /// Final-Recipient values of a message/delivery-status body, address type removed.
+#[cfg(test)]
 fn final_recipients(body: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(body);
     let mut fields: Vec<String> = Vec::new();

@@ -710,6 +710,31 @@ mod tests {
     }
 
     #[test]
+    fn the_body_is_read_from_the_354_to_the_final_dot() {
+        // The gateway times a body by the DATA timeout and a command by
+        // the command timeout (RFC 5321 4.5.3.2), as this says.
+        let mut session = Session::new(limits());
+        let before = "EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.com>\r\n";
+        feed(&mut session, before.as_bytes());
+        assert!(!session.is_reading_data());
+        feed(&mut session, b"DATA\r\nSubject: x\r\n\r\nhalf a body");
+        assert!(session.is_reading_data());
+        feed(&mut session, b"\r\n.\r\n");
+        assert!(!session.is_reading_data());
+        assert!(session.is_awaiting_answer());
+    }
+
+    #[test]
+    fn a_long_session_keeps_only_what_it_has_not_read() {
+        let mut session = Session::new(limits());
+        for _ in 0..1000 {
+            feed(&mut session, b"NOOP\r\n");
+        }
+        feed(&mut session, b"NOO");
+        assert_eq!(session.inbox.len(), 3, "read commands are let go");
+    }
+
+    #[test]
     fn greeting_names_the_host() {
         let session = Session::new(limits());
         assert_eq!(session.greeting(), b"220 gw.test ESMTP mailsim\r\n");
