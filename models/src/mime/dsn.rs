@@ -481,5 +481,10 @@ mod tests {
         );
         assert_eq!(message_id(b"Subject: none\r\n\r\n"), None);
         assert_eq!(message_id(b""), None);
+        // Malformed, two ids in one field: the first.
+        assert_eq!(
+            message_id(b"Message-ID: <one@x.test> <two@x.test>\r\n\r\n").as_deref(),
+            Some("one@x.test")
+        );
     }
 }
