@@ -423,6 +423,20 @@ mod tests {
                 .map(str::to_string)
         };
         assert_ne!(boundary_of(&a), boundary_of(&other));
+        // Lengthened only when a part holds it: these headers do not.
+        let id = "<dsn.abc@gw-aws-us-east-1-0>";
+        let plain = format!("=_dsn_{:016x}", fnv1a(id.as_bytes()));
+        assert_eq!(boundary_of(&a), Some(plain));
+        // FNV-1a 64, as named (the reference vectors).
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn a_field_needs_a_name_before_its_colon() {
+        let block = header_block(b"Subject: a\r\n: no name\r\nX-After: b\r\n");
+        assert_eq!(block, b"Subject: a\r\n");
     }
 
     #[test]
