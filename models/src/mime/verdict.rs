@@ -6,9 +6,12 @@
 //!
 //! Malware means the EICAR test string occurs in the raw bytes or in any
 //! decoded part (base64 and quoted-printable undone, nested `message/rfc822`
-//! parts opened recursively). Spam is a small deterministic score, described
-//! at [`SPAM_THRESHOLD`]. Input that does not parse as a message is Clean with
-//! reason `unparseable`: deciding to fail closed belongs to the queue.
+//! parts opened recursively), or a message is nested deeper than the
+//! scanner opens (`NESTING_MAX`, 16): what it cannot look into it does not
+//! call clean. Spam is a small deterministic score, described at
+//! [`SPAM_THRESHOLD`]. Input mail-parser makes nothing of (no header and
+//! no body, or a panic inside it) is Clean with reason `unparseable`, once
+//! the raw bytes have been searched.
 
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -88,9 +91,19 @@ pub const SPAM_PHRASES: &[&str] = &[
     "unclaimed funds",
 ];
 
-/// Nested messages are opened at most this deep; beyond it a part's bytes are
-/// still searched, just not parsed, so hostile nesting cannot exhaust the stack.
+/// Nested messages are opened at most this deep, so hostile nesting cannot
+/// exhaust the stack. A message nested deeper is not scannable, and the
+/// scanner fails closed on it (malware): seventeen layers of base64
+/// `message/rfc822` around EICAR are a few hundred kilobytes, well inside a
+/// message's size limit, and were called clean.
 const NESTING_MAX: usize = 16;
+
+/// What [`Search::find`] found, and where (a dotted path of part indexes,
+/// e.g. `2.1` for part 1 of the message nested in part 2).
+enum Finding {
+    Eicar(String),
+    TooDeep(String),
+}
 
 /// Scans with the catalogue bugs in `bugs` switched on.
 pub fn scan_with(raw: &[u8], bugs: ScanBugs) -> ScanReport {
@@ -114,8 +127,16 @@ pub fn scan_with(raw: &[u8], bugs: ScanBugs) -> ScanReport {
         signature,
         skip_b64: bugs.skip_base64_attachments,
     };
-    if let Some(place) = search.find(&message, 0, "") {
-        return malware(format!("EICAR test string in part {place}"));
+    match search.find(&message, 0, "") {
+        Some(Finding::Eicar(place)) => {
+            return malware(format!("EICAR test string in part {place}"));
+        }
+        Some(Finding::TooDeep(place)) => {
+            return malware(format!(
+                "part {place} nests messages deeper than {NESTING_MAX}: not scannable"
+            ));
+        }
+        None => {}
     }
     let (score, hits) = spam_score(&message);
     if score >= SPAM_THRESHOLD {
@@ -158,9 +179,8 @@ struct Search<'s> {
 }
 
 impl Search<'_> {
-    /// Returns where EICAR was found, as a dotted path of part indexes, e.g.
-    /// `2.1` for part 1 of the message nested in part 2.
-    fn find(&self, message: &Message<'_>, depth: usize, path: &str) -> Option<String> {
+    /// Where EICAR is, or the first message nested too deep to look in.
+    fn find(&self, message: &Message<'_>, depth: usize, path: &str) -> Option<Finding> {
         let (signature, skip_b64) = (self.signature, self.skip_b64);
         for (index, part) in message.parts.iter().enumerate() {
             let here = if path.is_empty() {
@@ -174,31 +194,33 @@ impl Search<'_> {
             match &part.body {
                 PartType::Text(text) | PartType::Html(text) => {
                     if contains(text.as_bytes(), signature) {
-                        return Some(here);
+                        return Some(Finding::Eicar(here));
                     }
                 }
                 PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
                     if contains(bytes, signature) {
-                        return Some(here);
+                        return Some(Finding::Eicar(here));
                     }
                     // mail-parser stops parsing nested encoded messages after a
                     // few levels and hands back the decoded bytes instead; they
                     // may hold further encoded layers, so parse them ourselves.
-                    if depth < NESTING_MAX
-                        && part.is_content_type("message", "rfc822")
+                    if part.is_content_type("message", "rfc822")
                         && let Some(nested) = parse_guarded(bytes)
-                        && let Some(found) = self.find(&nested, depth + 1, &here)
                     {
-                        return Some(found);
+                        if depth >= NESTING_MAX {
+                            return Some(Finding::TooDeep(here));
+                        }
+                        if let Some(found) = self.find(&nested, depth + 1, &here) {
+                            return Some(found);
+                        }
                     }
                 }
                 PartType::Message(nested) => {
-                    if depth < NESTING_MAX {
-                        if let Some(found) = self.find(nested, depth + 1, &here) {
-                            return Some(found);
-                        }
-                    } else if contains(part.contents(), signature) {
-                        return Some(here);
+                    if depth >= NESTING_MAX {
+                        return Some(Finding::TooDeep(here));
+                    }
+                    if let Some(found) = self.find(nested, depth + 1, &here) {
+                        return Some(found);
                     }
                 }
                 PartType::Multipart(_) => {}
@@ -409,6 +431,38 @@ mod tests {
             raw = with_attachment("message/rfc822", &b64(&raw));
         }
         let report = scan(&raw);
+        assert_eq!(report.verdict, Verdict::Malware, "{report:?}");
+    }
+
+    #[test]
+    fn eicar_nested_past_the_scanner_s_depth_is_not_called_clean() {
+        // Beyond the depth the scanner opens, it cannot know what the
+        // layers hold: fail closed, as for a message it could not scan.
+        let nest = |mut raw: Vec<u8>, depth: usize| {
+            for _ in 0..depth {
+                raw = with_attachment("message/rfc822", &b64(&raw));
+            }
+            raw
+        };
+        for depth in [
+            NESTING_MAX - 1,
+            NESTING_MAX,
+            NESTING_MAX + 1,
+            NESTING_MAX + 4,
+        ] {
+            let report = scan(&nest(eicar_in_base64_attachment(), depth));
+            assert_eq!(report.verdict, Verdict::Malware, "{depth}: {report:?}");
+            let named = match depth <= NESTING_MAX {
+                true => "EICAR test string",
+                false => "not scannable",
+            };
+            assert!(report.reason.contains(named), "{depth}: {report:?}");
+        }
+        // Clean mail is judged by what it holds, until it is too deep.
+        let clean = || plain("Lunch", "See you at noon.");
+        let report = scan(&nest(clean(), NESTING_MAX));
+        assert_eq!(report.verdict, Verdict::Clean, "{report:?}");
+        let report = scan(&nest(clean(), NESTING_MAX + 1));
         assert_eq!(report.verdict, Verdict::Malware, "{report:?}");
     }
 
