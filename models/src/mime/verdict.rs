@@ -1,8 +1,9 @@
 //! The scanner's verdict on one message: Malware, Spam or Clean.
 //!
 //! The gateway's scanning stage calls [`scan`] on the spooled bytes. It is a
-//! pure function of those bytes, so the simulator can predict every verdict
-//! and properties can check that no Malware message is ever delivered.
+//! pure function of those bytes, so every scanner gives a message the same
+//! verdict. (The properties do not ask it: they judge delivered mail by
+//! what the workload built.)
 //!
 //! Malware means the EICAR test string occurs in the raw bytes or in any
 //! decoded part (base64 and quoted-printable undone, nested `message/rfc822`
@@ -478,6 +479,27 @@ mod tests {
     fn the_skipping_variant_still_catches_plain_eicar() {
         let report = scan_skipping_encoded_attachments(&plain("hi", EICAR));
         assert_eq!(report.verdict, Verdict::Malware);
+        // It skips base64 attachments only: not a base64 body, not an
+        // attachment in another encoding.
+        let body = format!(
+            "From: a@x.example\r\nSubject: b64\r\nMIME-Version: 1.0\r\n\
+             Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+            b64(EICAR.as_bytes())
+        );
+        let (left, right) = EICAR.split_at(20);
+        let attachment = String::from_utf8(with_attachment("application/octet-stream", ""))
+            .unwrap()
+            .replace(
+                "Content-Transfer-Encoding: base64\r\n\r\n",
+                &format!(
+                    "Content-Transfer-Encoding: quoted-printable\r\n\r\n{left}=\r\n{right}\r\n"
+                ),
+            );
+        for raw in [body, attachment] {
+            assert!(!contains(raw.as_bytes(), EICAR.as_bytes()), "{raw}");
+            let report = scan_skipping_encoded_attachments(raw.as_bytes());
+            assert_eq!(report.verdict, Verdict::Malware, "{raw}");
+        }
     }
 
     #[test]
