@@ -513,6 +513,30 @@ mod tests {
     }
 
     #[test]
+    fn each_spam_rule_adds_its_points_at_its_threshold() {
+        let score = |subject: &str, body: &str| {
+            let raw = plain(subject, body);
+            let message = MessageParser::default().parse(&raw).expect("parses");
+            spam_score(&message).0
+        };
+        assert_eq!(score("Hello there", "A nice day."), 0);
+        // Three or more '!' in the subject.
+        assert_eq!(score("Hi!!", "x"), 0);
+        assert_eq!(score("Hi!!!", "x"), 2);
+        // An all-caps subject of at least six letters.
+        assert_eq!(score("URGEN", "x"), 0);
+        assert_eq!(score("URGENT", "x"), 2);
+        assert_eq!(score("URGENT news", "x"), 0);
+        // Ten or more '!' in the bodies.
+        assert_eq!(score("Hi", &"!".repeat(9)), 0);
+        assert_eq!(score("Hi", &"!".repeat(10)), 1);
+        // Each phrase, wherever it stands, the last word included.
+        assert_eq!(score("Hi", "please send a wire transfer"), 3);
+        assert_eq!(score("Lottery", "wire transfer today"), 6);
+        assert_eq!(normalise("Wire  Transfer!"), " wire transfer ");
+    }
+
+    #[test]
     fn a_single_suspicious_word_is_not_spam() {
         let raw = plain(
             "Town news",

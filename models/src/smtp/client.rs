@@ -1130,6 +1130,37 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn a_reply_that_never_ends_is_cut_off_at_its_limit() {
+        // A hostile server's endless line must not grow the client's
+        // buffer without bound: it gives up past REPLY_BYTES_MAX, whatever
+        // sizes the bytes come in, without waiting for its timeout.
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "s@r.test",
+            &rcpts,
+            b"hi",
+            5_000,
+        );
+        let script = async move {
+            server.send("220 ").await;
+            for _ in 0..REPLY_BYTES_MAX / 1000 + 2 {
+                server.send(&"a".repeat(1000)).await;
+                tokio::task::yield_now().await;
+            }
+            server
+        };
+        let (outcome, _server) = tokio::join!(client, script);
+        match outcome {
+            Err(ClientError::BeforeDot(why)) => assert!(why.contains("longer than"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn client_reports_before_dot_on_a_malformed_greeting() {
         let (mut conn, mut server) = pair();
         let rcpts = recipients(&["alice@example.com"]);
