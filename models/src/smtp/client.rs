@@ -50,10 +50,6 @@ impl Reply {
         (200..300).contains(&self.code)
     }
 
-    pub fn is_transient_failure(&self) -> bool {
-        (400..500).contains(&self.code)
-    }
-
     pub fn is_permanent_failure(&self) -> bool {
         (500..600).contains(&self.code)
     }
@@ -909,6 +905,36 @@ mod tests {
         let transaction = outcome.expect("a refusal is still a transaction");
         assert_eq!(transaction.mail.code, 550);
         assert!(transaction.rcpts.is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_temporary_ehlo_refusal_ends_the_session_without_helo() {
+        // HELO is the fallback for a server that does not know EHLO (5xx,
+        // RFC 5321 3.2); a 4xx says "not now", and the message waits.
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = send_mail(
+            &TestEnv,
+            &mut conn,
+            "client.test",
+            "s@r.test",
+            &rcpts,
+            b"hi",
+            5_000,
+        );
+        let script = async move {
+            server.send("220 busy.test\r\n").await;
+            server
+                .expect("EHLO client.test", "421 4.3.2 busy\r\n")
+                .await;
+            server.line().await
+        };
+        let (outcome, next) = tokio::join!(client, script);
+        assert!(
+            matches!(outcome, Err(ClientError::BeforeDot(_))),
+            "{outcome:?}"
+        );
+        assert_eq!(next, "QUIT\r\n");
     }
 
     /// A handover of `message` (with `smtputf8` declared or not) by the
