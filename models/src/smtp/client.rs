@@ -685,6 +685,25 @@ mod tests {
     }
 
     #[test]
+    fn what_a_dsn_s_diagnostic_quotes_reads_as_the_server_said_it() {
+        // These texts end up in a DSN's Diagnostic-Code and in the log.
+        let reply = Reply::new(550, "5.1.1 no such user\nreally");
+        assert_eq!(reply.to_string(), "550 5.1.1 no such user / really");
+        assert_eq!(
+            ClientError::BeforeDot("connect refused".into()).to_string(),
+            "failed before the final dot: connect refused"
+        );
+        assert_eq!(
+            ClientError::AfterDot("timed out".into()).to_string(),
+            "no reply after the final dot: timed out"
+        );
+        assert_eq!(
+            Lacking::eight_bit_mime().to_string(),
+            "5.6.3 the next hop does not offer 8BITMIME, which this message needs"
+        );
+    }
+
+    #[test]
     fn replies_are_parsed_single_and_multi_line() {
         let mut inbox = b"250-gw.test hi\r\n250-SIZE 10\r\n250 8BITMIME\r\n221 bye\r\n".to_vec();
         let reply = take_reply(&mut inbox)
