@@ -467,6 +467,46 @@ mod tests {
     }
 
     #[test]
+    fn an_update_replaces_the_copy_unless_its_ballot_is_older_but_keeps_what_it_settled() {
+        use crate::gateway::answering_node::entry;
+        use crate::gateway::wire::{PeerReply, PeerRequest};
+        use crate::spool::RcptState;
+        let rcpt = "a@acme.example";
+        let update = |node: &crate::gateway::SharedNode, from: &str, incoming| {
+            super::answer(node, from, PeerRequest::Update { entry: incoming }, &[])
+        };
+        // A copy it never had: nothing to update.
+        let empty = node(&Rc::new(MemDisk::default()), &[]);
+        let reply = update(&empty, "gw-a", entry());
+        assert!(matches!(reply, PeerReply::Failed { .. }), "{reply:?}");
+        // A stale owner (epoch 0 under our epoch 1) is refused, but the
+        // delivery it reports is kept.
+        let held = node(&Rc::new(MemDisk::default()), &[]);
+        replicate(&held);
+        let mut stale = entry();
+        stale.epoch = 0;
+        stale.rcpts.insert(rcpt.into(), RcptState::Delivered);
+        let reply = update(&held, "gw-a", stale);
+        assert!(matches!(reply, PeerReply::Failed { .. }), "{reply:?}");
+        let copy = held.entries.borrow()[&entry().id].clone();
+        assert_eq!((copy.epoch, copy.owner.as_str()), (1, "gw-a"));
+        assert_eq!(copy.rcpts[rcpt], RcptState::Delivered);
+        // The same ballot, or a newer one, replaces the copy, and what the
+        // copy had settled stays settled.
+        let reply = update(&held, "gw-a", entry());
+        assert!(matches!(reply, PeerReply::Ok), "{reply:?}");
+        let mut newer = entry();
+        newer.epoch = 2;
+        newer.owner = "gw-c".into();
+        newer.replicas = vec!["gw-a".into(), "gw-b".into()];
+        let reply = update(&held, "gw-c", newer);
+        assert!(matches!(reply, PeerReply::Ok), "{reply:?}");
+        let copy = held.entries.borrow()[&entry().id].clone();
+        assert_eq!((copy.epoch, copy.owner.as_str()), (2, "gw-c"));
+        assert_eq!(copy.rcpts[rcpt], RcptState::Delivered);
+    }
+
+    #[test]
     fn a_takeover_is_granted_only_after_a_lease_of_the_owners_silence() {
         let held = node(&Rc::new(MemDisk::default()), &[]);
         replicate(&held);
