@@ -660,6 +660,21 @@ mod tests {
         )
     }
 
+    /// The scripted conversations' message: "hi" from s@r.test, sent as
+    /// client.test, within 5 s.
+    async fn send_hi(conn: &mut BoxConn, rcpts: &[String]) -> Result<Transaction, ClientError> {
+        send_mail(
+            &TestEnv,
+            conn,
+            "client.test",
+            "s@r.test",
+            rcpts,
+            b"hi",
+            5_000,
+        )
+        .await
+    }
+
     fn recipients(list: &[&str]) -> Vec<String> {
         list.iter().map(|r| r.to_string()).collect()
     }
@@ -842,15 +857,7 @@ mod tests {
     async fn client_skips_data_when_no_recipient_is_accepted() {
         let (mut conn, mut server) = pair();
         let rcpts = recipients(&["x@elsewhere.test"]);
-        let client = send_mail(
-            &TestEnv,
-            &mut conn,
-            "client.test",
-            "s@r.test",
-            &rcpts,
-            b"hi",
-            5_000,
-        );
+        let client = send_hi(&mut conn, &rcpts);
         let script = async move {
             server.send("220 gw.test\r\n").await;
             server.expect("EHLO client.test", "250 gw.test\r\n").await;
@@ -871,15 +878,7 @@ mod tests {
     async fn client_keeps_a_refused_data_command_in_data_start() {
         let (mut conn, mut server) = pair();
         let rcpts = recipients(&["alice@example.com"]);
-        let client = send_mail(
-            &TestEnv,
-            &mut conn,
-            "client.test",
-            "s@r.test",
-            &rcpts,
-            b"hi",
-            5_000,
-        );
+        let client = send_hi(&mut conn, &rcpts);
         let script = async move {
             server.send("220 gw.test\r\n").await;
             server.expect("EHLO client.test", "250 gw.test\r\n").await;
@@ -900,15 +899,7 @@ mod tests {
     async fn client_falls_back_to_helo_when_ehlo_is_refused() {
         let (mut conn, mut server) = pair();
         let rcpts = recipients(&["alice@example.com"]);
-        let client = send_mail(
-            &TestEnv,
-            &mut conn,
-            "client.test",
-            "s@r.test",
-            &rcpts,
-            b"hi",
-            5_000,
-        );
+        let client = send_hi(&mut conn, &rcpts);
         let script = async move {
             server.send("220 old.test\r\n").await;
             server
@@ -932,15 +923,7 @@ mod tests {
         // RFC 5321 3.2); a 4xx says "not now", and the message waits.
         let (mut conn, mut server) = pair();
         let rcpts = recipients(&["alice@example.com"]);
-        let client = send_mail(
-            &TestEnv,
-            &mut conn,
-            "client.test",
-            "s@r.test",
-            &rcpts,
-            b"hi",
-            5_000,
-        );
+        let client = send_hi(&mut conn, &rcpts);
         let script = async move {
             server.send("220 busy.test\r\n").await;
             server
@@ -1091,15 +1074,7 @@ mod tests {
     async fn client_reports_after_dot_when_server_closes_after_the_final_dot() {
         let (mut conn, mut server) = pair();
         let rcpts = recipients(&["alice@example.com"]);
-        let client = send_mail(
-            &TestEnv,
-            &mut conn,
-            "client.test",
-            "s@r.test",
-            &rcpts,
-            b"hi",
-            5_000,
-        );
+        let client = send_hi(&mut conn, &rcpts);
         let script = async move {
             server.send("220 gw.test\r\n").await;
             server.expect("EHLO client.test", "250 gw.test\r\n").await;
@@ -1154,15 +1129,7 @@ mod tests {
     async fn client_reports_before_dot_when_server_closes_after_the_greeting() {
         let (mut conn, mut server) = pair();
         let rcpts = recipients(&["alice@example.com"]);
-        let client = send_mail(
-            &TestEnv,
-            &mut conn,
-            "client.test",
-            "s@r.test",
-            &rcpts,
-            b"hi",
-            5_000,
-        );
+        let client = send_hi(&mut conn, &rcpts);
         let script = async move {
             server.send("220 gw.test\r\n").await;
             drop(server);
@@ -1181,15 +1148,7 @@ mod tests {
         // sizes the bytes come in, without waiting for its timeout.
         let (mut conn, mut server) = pair();
         let rcpts = recipients(&["alice@example.com"]);
-        let client = send_mail(
-            &TestEnv,
-            &mut conn,
-            "client.test",
-            "s@r.test",
-            &rcpts,
-            b"hi",
-            5_000,
-        );
+        let client = send_hi(&mut conn, &rcpts);
         let script = async move {
             server.send("220 ").await;
             for _ in 0..REPLY_BYTES_MAX / 1000 + 2 {
@@ -1209,15 +1168,7 @@ mod tests {
     async fn client_reports_before_dot_on_a_malformed_greeting() {
         let (mut conn, mut server) = pair();
         let rcpts = recipients(&["alice@example.com"]);
-        let client = send_mail(
-            &TestEnv,
-            &mut conn,
-            "client.test",
-            "s@r.test",
-            &rcpts,
-            b"hi",
-            5_000,
-        );
+        let client = send_hi(&mut conn, &rcpts);
         let script = async move {
             server.send("HTTP/1.1 400 Bad Request\r\n").await;
             server
