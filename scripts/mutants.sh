@@ -74,7 +74,7 @@ if [ -e "$out" ]; then rm -rf "$out.old"; mv "$out" "$out.old"; fi
 mkdir -p "$out"
 status=0
 
-# judge NAME TIMEOUT_S TEST_ARGS... -- MUTANT_ARGS...: one pass of
+# judge NAME PACKAGES TEST_ARGS... -- MUTANT_ARGS...: one pass of
 # cargo-mutants, into $out/NAME/mutants.out. The baseline is run here:
 # cargo-mutants' own runs the tests of the mutated package (models) alone,
 # whatever --test-package says, and models has no mutation_sweep. The
