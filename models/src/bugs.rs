@@ -164,6 +164,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "schedules the retry of a deferred recipient for now instead of after the backoff, so a greylisting or failing server is knocked on again at once",
     ),
     (
+        "refusal-text-kept-whole",
+        "keeps a mail server's whole refusal as the recipient's diagnostic: a multi-line 554 of tens of KiB, reported for a few recipients, makes a DSN bigger than any peer takes a copy of, so the DSN never goes out and the bounces are lost",
+    ),
+    (
         "dsn-status-generic",
         "reports every recipient its server refused as 5.0.0 in the DSN, whatever enhanced status the server's reply gave",
     ),

@@ -68,6 +68,9 @@ impl Tenant {
     }
 }
 
+/// Room above the largest message or DSN in a copy's frame.
+pub const COPY_MARGIN_BYTES: u64 = 64 * 1024;
+
 /// Timing and sizing knobs, all in simulated time.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -125,6 +128,20 @@ impl Knobs {
             queue_tick_ms: 200,
             owner_lease_ms: 5_000,
         }
+    }
+
+    /// The most a peer may send as one spooled copy (a replica's copy, a
+    /// scan request): a message as received, with what the gateway prepends
+    /// to it (its `Received:` line, a few hundred bytes), or a DSN
+    /// (`dsn::bytes_max` for the most recipients a message may have), with
+    /// [`COPY_MARGIN_BYTES`] to spare. Anything larger is a broken peer.
+    pub fn copy_bytes_max(&self) -> u64 {
+        let recipients = usize::try_from(self.recipients_max).unwrap_or(usize::MAX);
+        let dsn_bytes_max =
+            u64::try_from(crate::mime::dsn::bytes_max(recipients)).unwrap_or(u64::MAX);
+        self.message_bytes_max
+            .max(dsn_bytes_max)
+            .saturating_add(COPY_MARGIN_BYTES)
     }
 
     /// The simulation's DATA limit, also what a scenario saved before the
@@ -284,6 +301,24 @@ impl GatewayConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copy_may_be_the_largest_message_or_the_largest_dsn_with_room_to_spare() {
+        let knobs = Knobs::simulation_defaults();
+        let dsn_max = |k: &Knobs| crate::mime::dsn::bytes_max(k.recipients_max as usize) as u64;
+        // The largest message (256 KiB) is larger than any DSN about 50
+        // recipients, so the budget is as before.
+        assert!(knobs.message_bytes_max > dsn_max(&knobs));
+        assert_eq!(knobs.copy_bytes_max(), 256 * 1024 + COPY_MARGIN_BYTES);
+        // Small messages, many recipients: the DSN sets the budget.
+        let small = Knobs {
+            message_bytes_max: 10_000,
+            recipients_max: 200,
+            ..knobs.clone()
+        };
+        assert!(dsn_max(&small) > small.message_bytes_max);
+        assert_eq!(small.copy_bytes_max(), dsn_max(&small) + COPY_MARGIN_BYTES);
+    }
 
     #[test]
     fn knobs_saved_under_the_old_limit_first_names_still_load() {

@@ -17,8 +17,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::env::BoxConn;
 
-/// Headers are small; anything bigger is a broken or hostile peer.
-const HEADER_BYTES_MAX: u32 = 64 * 1024;
+/// Anything bigger is a broken or hostile peer. Most headers are small,
+/// but a sync reply carries the progress of up to
+/// `peer::SYNC_BALLOTS_PER_REQUEST_MAX` messages, each with a state (and a
+/// bounce's diagnostic, `mime::dsn::DIAGNOSTIC_BYTES_MAX`) per recipient:
+/// 64 messages of 50 refused recipients come to about 2 MiB.
+const HEADER_BYTES_MAX: u32 = 4 * 1024 * 1024;
 
 pub async fn write_frame<H: Serialize>(
     conn: &mut BoxConn,

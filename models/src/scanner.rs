@@ -59,7 +59,7 @@ async fn serve_one(
     let (request, raw): (ScanRequest, Vec<u8>) = env::timeout(
         env.as_ref(),
         deadline,
-        read_frame(&mut conn, config.knobs.message_bytes_max + 64 * 1024),
+        read_frame(&mut conn, config.knobs.copy_bytes_max()),
     )
     .await??;
     let report = verdict::scan_with(

@@ -106,6 +106,7 @@ fn mailbox_mode() -> impl Strategy<Value = MailboxMode> {
         Just(MailboxMode::DropAfterData),
         Just(MailboxMode::ResetMidData),
         Just(MailboxMode::UnknownUser),
+        Just(MailboxMode::LongRefusal),
     ]
 }
 

@@ -54,6 +54,7 @@ pub const HUNT_FAMILIES: &[(&str, Family)] = &[
     ("null-sender-is-dsn", Family::Dependencies),
     ("retry-without-backoff", Family::Dependencies),
     ("dsn-status-generic", Family::Bounces),
+    ("refusal-text-kept-whole", Family::Dependencies),
     ("dsn-delayed-for-expired", Family::Bounces),
     ("answer-451-always", Family::Calm),
     ("report-disk-lost-on-empty-boot", Family::Calm),

@@ -189,7 +189,8 @@ pub enum Family {
     DiskFaults,
     /// One tenant's mail server refusing everything (so DSNs go out), the
     /// others' servers tarpitting, hanging up after DATA, resetting
-    /// mid-data or greylisting, senders' domains whose DNS fails while
+    /// mid-data, greylisting, forgetting their users or refusing at
+    /// length, senders' domains whose DNS fails while
     /// their DSNs wait, and tenants' domains whose DNS answers flap.
     Dependencies,
 }

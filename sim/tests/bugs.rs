@@ -263,6 +263,25 @@ fn dsn_status_generic_hides_why_the_server_refused() {
 }
 
 #[test]
+fn refusal_text_kept_whole_makes_a_dsn_no_peer_takes_a_copy_of() {
+    // dependencies: a tenant's server refuses mail at length (a 554 of
+    // 120 lines, about 58 KiB). Kept whole for three or more recipients
+    // of one message, twice each (the DSN's human part and its report),
+    // the refusals make a DSN larger than a peer takes a copy of: it is
+    // never replicated, so never sent, and the sender never hears. Not a
+    // search (it first fails at seed 12, a four-minute hunt here): the
+    // madsim find, shrunk to that one fault and one message, fails the
+    // same way on turmoil.
+    turmoil_corpus_entry_proves(
+        "refusal-text-kept-whole-long-refusal-three-recipients.madsim.min.json",
+        "refusal-text-kept-whole",
+        "no_acked_loss",
+    );
+    // No server refuses anything: there is no text to keep.
+    invisible_without_its_fault("refusal-text-kept-whole", sim::scenario::Family::Calm);
+}
+
+#[test]
 fn dsn_delayed_for_expired_tells_the_sender_to_wait_for_nothing() {
     // bounces: mail waits out its queue lifetime behind a mailbox outage.
     // The DSN goes to the right sender about the right recipients with a
@@ -584,9 +603,10 @@ fn fresh_copy_taken_for_finished_loses_mail_over_a_slow_link_with_no_loss() {
     );
 }
 
-/// The turmoil corpus entry `file` names `bug` alone, and on its scenario
-/// the correct gateway passes while `bug` violates `property`: a fixed
-/// shape (a swarm find, shrunk) where a hunt from seed 1 would be slow.
+/// The corpus entry `file` names `bug` alone, and on its scenario (run on
+/// turmoil, whichever engine recorded it) the correct gateway passes while
+/// `bug` violates `property`: a fixed shape (a swarm find, shrunk) where a
+/// hunt from seed 1 would be slow.
 fn turmoil_corpus_entry_proves(file: &str, bug: &str, property: &str) {
     let path = format!("{}/../traces/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
     let (entry, scenario) =

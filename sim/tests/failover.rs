@@ -9,7 +9,8 @@
 //! mailbox) must end with every message delivered once; with the
 //! `no-fencing-on-rejoin` bug the very same schedule must be caught.
 //! Residency wins over availability: with every EU region down, EU mail is
-//! deferred (never accepted elsewhere) and arrives after the heal.
+//! deferred (never accepted elsewhere) and arrives after the heal. A
+//! backlog of hundreds fails over as a whole, not one message per timeout.
 
 use properties::facts::msg_key;
 use properties::{Facts, Outcomes};
@@ -443,4 +444,61 @@ fn an_owner_that_crashes_between_its_final_dot_and_the_reply_redelivers_only_as_
         lost_replies > 0,
         "no crash fell between the dot and the reply"
     );
+}
+
+#[test]
+fn a_backlog_of_hundreds_fails_over_while_its_owners_region_is_down() {
+    const SEED: u64 = 1;
+    const MESSAGES: usize = 400;
+    let (crash_at, back_at) = (25_000, 100_000);
+    let us_east = "gw-aws-us-east-1-0";
+    // acme's mail goes to us-east-1 first and parks there behind acme's
+    // mailbox outage; the region goes down five seconds before the
+    // mailbox comes back. A claim that also waited for the silent owner
+    // (a connection that never opens, twice per message) took over one
+    // message per four seconds, and most of the backlog waited for the
+    // region to return.
+    let mut scenario = scenario(
+        SEED,
+        FaultModel::OneRegion,
+        vec![
+            mailbox_outage("acme", 50, 30_000),
+            fault(
+                crash_at,
+                back_at - crash_at,
+                FaultKind::RegionCrash {
+                    region: "us-east-1".into(),
+                },
+            ),
+        ],
+    );
+    let template = (scenario.workload.messages.iter())
+        .find(|m| m.tenant == "acme" && m.kind == sim::workload::mime::MessageKind::Plain)
+        .expect("seed 1 has plain acme mail")
+        .clone();
+    scenario.workload.messages = (0..MESSAGES)
+        .map(|n| {
+            let mut message = template.clone();
+            message.id = format!("backlog{n}.s{SEED}@mailsim.test");
+            message.at_ms = 100 + 30 * n as u64;
+            message.body_seed = n as u64 + 1;
+            message.null_reverse_path = false;
+            message.size_octets = None;
+            message
+        })
+        .collect();
+    scenario.phases.heal_at_ms = back_at + 100;
+    scenario.validate().expect("the backlog scenario is valid");
+    let outcome = sim::run::run(&scenario, SEED);
+    assert_pass(&outcome, "a backlog behind a region outage");
+    let facts = facts_of(&scenario);
+    let parked = settled_after_ack_by(&outcome, &facts, us_east, crash_at);
+    assert!(parked.len() >= MESSAGES / 2, "{} parked", parked.len());
+    for (pair, settled) in &parked {
+        let settled = settled.unwrap_or_else(|| panic!("{pair} never settled"));
+        assert!(
+            settled < back_at,
+            "{pair} waited for us-east-1 to return (settled at {settled} ms)"
+        );
+    }
 }

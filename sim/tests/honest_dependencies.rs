@@ -15,6 +15,10 @@
 //!   server kept, and `no_false_bounce` says so;
 //! - a hang-up after DATA: the server kept the message and the gateway
 //!   never heard, so it delivers again, and the copy is excused;
+//! - a refusal that explains itself at length (a 554 of 120 lines): the
+//!   recipients bounced in one DSN; a gateway that keeps the whole text
+//!   for each (`refusal-text-kept-whole`) makes a DSN too big to copy,
+//!   which never goes out (`no_acked_loss`);
 //! - a reset mid-data: nothing arrives while it lasts, all of it after; a
 //!   gateway that takes the dead stream for a delivery
 //!   (`drop-means-delivered`) loses the mail (`no_acked_loss`);
@@ -192,6 +196,61 @@ fn users_unknown_are_refused_at_rcpt_bounced_once_and_a_gateway_that_retries_is_
         );
         // Without the fault nothing refuses at RCPT: the bug is invisible.
         let unfaulted = violated_with(engine, &scenario, "retry-after-5xx");
+        assert!(unfaulted.is_empty(), "{engine}: {unfaulted:?}");
+    }
+}
+
+#[test]
+fn a_refusal_at_length_is_bounced_in_a_dsn_and_a_gateway_that_keeps_it_whole_is_caught() {
+    for engine in engines() {
+        // One message to every acme user: its DSN reports them all.
+        let mut scenario = small(12);
+        let users = (scenario.tenants.iter())
+            .find(|t| t.name == "acme")
+            .map(|t| t.users.iter().map(|u| format!("{u}@acme.example")))
+            .expect("the scenario has acme")
+            .collect::<Vec<_>>();
+        assert!(users.len() >= 3, "{users:?}");
+        let message = (scenario.workload.messages.iter_mut())
+            .find(|m| m.tenant == "acme")
+            .expect("the workload has acme mail");
+        message.rcpts = users.clone();
+        let about = msg_key(&message.id);
+        let faulted = with_fault(&scenario, 15_000, mailbox_fault(MailboxMode::LongRefusal));
+        let outcome = passes(engine, &faulted);
+        let refused: BTreeSet<String> = (outcome.log.events().iter())
+            .filter_map(|e| match &e.kind {
+                EventKind::MailboxRefused {
+                    code: 554,
+                    msg: Some(msg),
+                    ..
+                } if e.host == "mbx-acme" => Some(msg_key(msg)),
+                _ => None,
+            })
+            .collect();
+        assert!(refused.contains(&about), "{engine}: {}", outcome.summary());
+        // The sender hears of all of them, in one DSN.
+        let reported: BTreeSet<String> = (outcome.log.events().iter())
+            .filter_map(|e| match &e.kind {
+                EventKind::MailboxReceived {
+                    dsn_about: Some(a),
+                    dsn_rcpts,
+                    ..
+                } if msg_key(a) == about => Some(dsn_rcpts.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(
+            reported,
+            users.iter().cloned().collect(),
+            "{engine}: {}",
+            outcome.summary()
+        );
+        // Kept whole, four refusals of about 58 KiB each make a DSN no
+        // peer takes a copy of: it never goes out.
+        assert_caught(engine, &faulted, "refusal-text-kept-whole", "no_acked_loss");
+        let unfaulted = violated_with(engine, &scenario, "refusal-text-kept-whole");
         assert!(unfaulted.is_empty(), "{engine}: {unfaulted:?}");
     }
 }

@@ -1,10 +1,13 @@
-//! One gateway node (gw-b of three, one per cloud) that answers peer
-//! requests in a unit test: an in-memory disk, a fixed clock (10 s), and
-//! the real `voter::answer`, so tests of what a node says and keeps run
-//! the code a peer would reach, without a network.
+//! One gateway node (gw-b of three, one per cloud) in a unit test: an
+//! in-memory disk, a clock the test sets (10 s unless told), the peer
+//! connections the test hands it, and the real `voter::answer`, so tests of
+//! what a node says, keeps and asks run the code a peer would reach,
+//! without a network.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+#![cfg(test)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
@@ -18,9 +21,46 @@ use crate::mem_disk::MemDisk;
 use crate::spool::{Entry, NewMessage};
 use crate::tombstone;
 
-/// A node's surroundings for answering one peer request at a time.
+/// A node's surroundings in a unit test.
 pub struct TestEnv {
     disk: Rc<MemDisk>,
+    now_ms: Cell<u64>,
+    /// What `connect` hands out next, by host, in order; a host with none
+    /// refuses.
+    connections: RefCell<BTreeMap<String, VecDeque<BoxConn>>>,
+    /// Every host the node tried to connect to, in order.
+    dialled: RefCell<Vec<String>>,
+    observed: RefCell<Vec<traces::EventKind>>,
+}
+
+impl TestEnv {
+    pub fn set_now_ms(&self, now_ms: u64) {
+        self.now_ms.set(now_ms);
+    }
+
+    /// The next connection the node opens to `host` is `conn` (the test
+    /// holds the other end).
+    pub fn give_connection(&self, host: &str, conn: BoxConn) {
+        (self.connections.borrow_mut())
+            .entry(host.to_string())
+            .or_default()
+            .push_back(conn);
+    }
+
+    /// Every host the node tried to connect to, in order.
+    pub fn dialled(&self) -> Vec<String> {
+        self.dialled.borrow().clone()
+    }
+
+    /// The `gw_note`s the node made, as (what, detail).
+    pub fn notes(&self) -> Vec<(String, String)> {
+        (self.observed.borrow().iter())
+            .filter_map(|e| match e {
+                traces::EventKind::GwNote { what, detail } => Some((what.clone(), detail.clone())),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 impl Env for TestEnv {
@@ -28,33 +68,54 @@ impl Env for TestEnv {
         "gw-b"
     }
     fn now(&self) -> Duration {
-        Duration::from_secs(10)
+        Duration::from_millis(self.now_ms.get())
     }
     fn sleep(&self, _duration: Duration) -> BoxFut<'static, ()> {
-        unimplemented!("answering a request never sleeps")
+        // Time stands still: a timeout never fires.
+        Box::pin(std::future::pending())
     }
-    fn connect(&self, _host: &str, _port: u16) -> BoxFut<'static, io::Result<BoxConn>> {
-        unimplemented!("answering a request never connects")
+    fn connect(&self, host: &str, _port: u16) -> BoxFut<'static, io::Result<BoxConn>> {
+        self.dialled.borrow_mut().push(host.to_string());
+        let next = (self.connections.borrow_mut())
+            .get_mut(host)
+            .and_then(VecDeque::pop_front);
+        let refused = || io::Error::new(io::ErrorKind::ConnectionRefused, host.to_string());
+        let result = next.ok_or_else(refused);
+        Box::pin(async move { result })
     }
     fn listen(&self, _port: u16) -> BoxFut<'static, io::Result<Box<dyn Listener>>> {
-        unimplemented!("answering a request never listens")
+        unimplemented!("a unit-test node never listens")
     }
     fn disk(&self) -> &dyn Disk {
         self.disk.as_ref()
     }
     fn random_u64(&self) -> u64 {
-        unimplemented!("answering a request draws no randomness")
+        unimplemented!("a unit-test node draws no randomness")
     }
-    fn spawn(&self, _task: BoxFut<'static, ()>) {
-        unimplemented!("answering a request spawns nothing")
+    /// On the test's `tokio::task::LocalSet`.
+    fn spawn(&self, task: BoxFut<'static, ()>) {
+        tokio::task::spawn_local(task);
     }
-    fn observe(&self, _event: traces::EventKind) {}
+    fn observe(&self, event: traces::EventKind) {
+        self.observed.borrow_mut().push(event);
+    }
 }
 
 pub fn node(disk: &Rc<MemDisk>, bugs: &[&str]) -> SharedNode {
-    let env = TestEnv { disk: disk.clone() };
+    node_and_env(disk, bugs).0
+}
+
+/// [`node`], and its surroundings for the test to drive.
+pub fn node_and_env(disk: &Rc<MemDisk>, bugs: &[&str]) -> (SharedNode, Rc<TestEnv>) {
+    let env = Rc::new(TestEnv {
+        disk: disk.clone(),
+        now_ms: Cell::new(10_000),
+        connections: RefCell::default(),
+        dialled: RefCell::default(),
+        observed: RefCell::default(),
+    });
     let tombstones = tombstone::load_all(&*env.disk, 0);
-    node_on(Rc::new(env), "r2", bugs, tombstones)
+    (node_on(env.clone(), "r2", bugs, tombstones), env)
 }
 
 /// The three-gateway config these tests use (gw-a, gw-b, gw-c: one per

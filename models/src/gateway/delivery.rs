@@ -17,6 +17,7 @@ use crate::config::SMTP_PORT;
 use crate::env;
 use crate::gateway::sync::{self, Intent, Standing};
 use crate::gateway::{SharedNode, peer};
+use crate::mime::dsn;
 use crate::mx;
 use crate::smtp::client::{self, ClientError, Handover, Outgoing, Reply};
 use crate::spool::{Entry, RcptState};
@@ -353,13 +354,18 @@ fn bounce_unoffered(
 /// A recipient its server refused: the DSN reports the server's own
 /// enhanced status when its reply gave one (RFC 3464 §2.3.4), else only
 /// the class (`5.0.0`); `dsn-status-generic` always reports the class.
+/// The reply's text is kept to a bound (`dsn::bounded_diagnostic`);
+/// `refusal-text-kept-whole` keeps all of it.
 fn bounced(node: &SharedNode, reply: &Reply) -> RcptState {
     let status = match reply.enhanced_status() {
         Some(status) if !node.config.bug("dsn-status-generic") => status.to_string(),
         _ => format!("{}.0.0", reply.code / 100),
     };
-    RcptState::Bounced {
-        status,
-        diagnostic: format!("smtp; {} {}", reply.code, reply.text),
-    }
+    let diagnostic = format!("smtp; {} {}", reply.code, reply.text);
+    let diagnostic = if node.config.bug("refusal-text-kept-whole") {
+        diagnostic
+    } else {
+        dsn::bounded_diagnostic(&diagnostic)
+    };
+    RcptState::Bounced { status, diagnostic }
 }

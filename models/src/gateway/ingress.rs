@@ -53,7 +53,7 @@ async fn session(node: SharedNode, mut conn: BoxConn, peer: String) {
         hostname: node.me().to_string(),
         message_bytes_max: knobs.message_bytes_max.saturating_sub(off_by_one),
         recipients_max: knobs.recipients_max,
-        line_bytes_max: 1000,
+        line_bytes_max: crate::smtp::session::INGRESS_LINE_BYTES_MAX,
         postmaster: node.config.operator_postmaster(),
     });
     if conn.write_all(&session.greeting()).await.is_err() {

@@ -206,15 +206,39 @@ pub async fn update_all(node: &SharedNode, targets: &[String], entry: &Entry) ->
     call_all(node, targets, request).await
 }
 
+/// Ballots asked about in one sync request. Each answer carries the
+/// message's progress, so one request for a whole backlog made a reply
+/// no peer would read (600 messages parked behind a mailbox outage: a
+/// 96 KB header against the frame's limit, every round with every peer
+/// failing, and failover of the parked mail waiting for the owner's
+/// region to come back).
+pub const SYNC_BALLOTS_PER_REQUEST_MAX: usize = 64;
+
+/// `target`'s stances on `ballots`, asked in requests of at most
+/// [`SYNC_BALLOTS_PER_REQUEST_MAX`], one after another on one connection;
+/// a failed one fails the whole answer. No ballots is still one request:
+/// it is how a node hears that its peers are alive.
 pub async fn sync(
     node: &SharedNode,
     target: &str,
     ballots: Vec<Held>,
 ) -> std::io::Result<Vec<Stance>> {
-    match call(node, target, &PeerRequest::Sync { ballots }, &[]).await? {
-        PeerReply::Stances { stances } => Ok(stances),
-        other => Err(unexpected(other)),
+    let mut stances = Vec::with_capacity(ballots.len());
+    let batches: Vec<&[Held]> = if ballots.is_empty() {
+        vec![&[]]
+    } else {
+        ballots.chunks(SYNC_BALLOTS_PER_REQUEST_MAX).collect()
+    };
+    for batch in batches {
+        let request = PeerRequest::Sync {
+            ballots: batch.to_vec(),
+        };
+        match call(node, target, &request, &[]).await? {
+            PeerReply::Stances { stances: answered } => stances.extend(answered),
+            other => return Err(unexpected(other)),
+        }
     }
+    Ok(stances)
 }
 
 /// Asks `target` to accept `ballot` for `id`: (granted, its stance after).
@@ -241,4 +265,82 @@ pub async fn health(env: &dyn Env, target: &str, timeout_ms: u64) -> bool {
         exchange(env, target, &PeerRequest::Health, &[], timeout_ms).await,
         Ok(PeerReply::Health { healthy: true })
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::gateway::answering_node::{entry, node_and_env};
+    use crate::gateway::wire::Framed;
+    use crate::mem_disk::MemDisk;
+
+    /// Ballots for `count` distinct messages.
+    fn ballots(count: usize) -> Vec<Held> {
+        (0..count)
+            .map(|n| Held {
+                id: format!("{n:016x}"),
+                ballot: Ballot::of(&entry()),
+                delivering: false,
+            })
+            .collect()
+    }
+
+    /// Answers sync requests on `conn` with a no-copy stance per ballot,
+    /// until `count` ballots have been asked about; the size of each request.
+    async fn answer_syncs(mut conn: BoxConn, count: usize) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        while sizes.iter().sum::<usize>() < count || sizes.is_empty() {
+            let (framed, _): (Framed, Vec<u8>) = read_frame(&mut conn, 0).await.unwrap();
+            let PeerRequest::Sync { ballots } = framed.request else {
+                panic!("not a sync: {:?}", framed.request);
+            };
+            sizes.push(ballots.len());
+            let stances = (ballots.iter())
+                .map(|held| Stance {
+                    id: held.id.clone(),
+                    held: None,
+                    quarantined: false,
+                    finished: false,
+                    spool_born_ms: None,
+                })
+                .collect();
+            let reply = PeerReply::Stances { stances };
+            write_frame(&mut conn, &reply, &[]).await.unwrap();
+        }
+        sizes
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_backlog_is_synced_in_bounded_requests_on_one_connection() {
+        let (node, env) = node_and_env(&Rc::new(MemDisk::default()), &[]);
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        env.give_connection("gw-a", Box::new(ours));
+        let asked = ballots(150);
+        let (stances, sizes) = tokio::join!(
+            sync(&node, "gw-a", asked.clone()),
+            answer_syncs(Box::new(theirs), asked.len())
+        );
+        let max = SYNC_BALLOTS_PER_REQUEST_MAX;
+        assert_eq!(sizes, vec![max, max, 150 - 2 * max]);
+        let ids: Vec<String> = stances.unwrap().into_iter().map(|s| s.id).collect();
+        let asked_ids: Vec<String> = asked.into_iter().map(|h| h.id).collect();
+        assert_eq!(ids, asked_ids, "every stance, in the order asked");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_sync_about_nothing_is_still_one_request() {
+        // It is how a node hears that its peers are alive.
+        let (node, env) = node_and_env(&Rc::new(MemDisk::default()), &[]);
+        let (ours, theirs) = tokio::io::duplex(1 << 16);
+        env.give_connection("gw-a", Box::new(ours));
+        let (stances, sizes) = tokio::join!(
+            sync(&node, "gw-a", Vec::new()),
+            answer_syncs(Box::new(theirs), 0)
+        );
+        assert_eq!(sizes, vec![0]);
+        assert!(stances.unwrap().is_empty());
+        assert!(node.heard.borrow().peer_recent("gw-a", 10_000, 1));
+    }
 }

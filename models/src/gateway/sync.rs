@@ -606,10 +606,18 @@ async fn run_claim(node: &SharedNode, entry: &Entry, tally: &Tally) {
         epoch,
         owner: node.me().to_string(),
     };
-    let members = tally.members.iter().filter(|m| *m != node.me());
+    // Only members heard from within a lease: a silent one (the owner we
+    // replace, as a rule) could only cost the timeout of a connection that
+    // never opens, twice per message (here and in the update after), and
+    // a backlog failed over one message per two seconds (600 messages parked
+    // behind a mailbox outage when their owner's region went down: 34
+    // taken over in the minute the region stayed down, the rest waiting
+    // for it to come back). Its vote could not count anyway; a
+    // copy it holds learns the new ballot in a later round.
+    let members = heard_lately(node, &tally.members);
     let mut answers = fan_out(
         node.env.as_ref(),
-        members.map(|m| (m.clone(), ())),
+        members.into_iter().map(|m| (m, ())),
         |member, ()| {
             let (asker, member) = (node.clone(), member.to_string());
             let (id, ours) = (entry.id.clone(), ours.clone());
@@ -648,7 +656,18 @@ async fn run_claim(node: &SharedNode, entry: &Entry, tally: &Tally) {
     let Some(won) = node.entries.borrow().get(&entry.id).cloned() else {
         return;
     };
-    peer::update_all(node, &won.replicas, &won).await;
+    peer::update_all(node, &heard_lately(node, &won.replicas), &won).await;
+}
+
+/// The members of `hosts` other than us that spoke to us within a lease.
+fn heard_lately(node: &SharedNode, hosts: &[String]) -> Vec<String> {
+    let (now_ms, lease_ms) = (node.now_ms(), node.config.knobs.owner_lease_ms);
+    let heard = node.heard.borrow();
+    hosts
+        .iter()
+        .filter(|h| *h != node.me() && heard.peer_recent(h, now_ms, lease_ms))
+        .cloned()
+        .collect()
 }
 
 /// After a failed claim, this node keeps quiet about the message for a
@@ -830,6 +849,55 @@ mod tests {
     /// at epoch 1, gw-c the other replica).
     fn replica_node() -> SharedNode {
         answering_node::node(&std::rc::Rc::new(crate::mem_disk::MemDisk::default()), &[])
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_claim_asks_only_members_heard_within_a_lease() {
+        use crate::frame::{read_frame, write_frame};
+        use crate::gateway::wire::{Framed, PeerReply, PeerRequest};
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let disk = std::rc::Rc::new(crate::mem_disk::MemDisk::default());
+                let (node, env) = answering_node::node_and_env(&disk, &[]);
+                answering_node::replicate(&node);
+                // gw-a, the owner, has been silent since a boot long ago;
+                // gw-c spoke a moment ago.
+                answering_node::quiet_since(&node, 0);
+                node.heard.borrow_mut().peer_spoke("gw-c", 9_000);
+                let (ours, theirs) = tokio::io::duplex(1 << 16);
+                env.give_connection("gw-c", Box::new(ours));
+                let entry = answering_node::entry();
+                let answers = vec![("gw-c", vec![holding(&entry, 1, "gw-a", None)])];
+                let tally = look(&node, &entry, answers);
+                // gw-c grants the claim, then takes the update after it.
+                let gw_c = async move {
+                    let mut conn: crate::env::BoxConn = Box::new(theirs);
+                    let mut asked = Vec::new();
+                    while let Ok((framed, _)) = read_frame::<Framed>(&mut conn, 0).await {
+                        let reply = match &framed.request {
+                            PeerRequest::Claim { ballot, .. } => PeerReply::Claim {
+                                granted: true,
+                                stance: holding(&entry, ballot.epoch, &ballot.owner, None),
+                            },
+                            _ => PeerReply::Ok,
+                        };
+                        let kind = format!("{:?}", framed.request);
+                        asked.push(kind.chars().take(5).collect::<String>());
+                        write_frame(&mut conn, &reply, &[]).await.unwrap();
+                        if asked.len() == 2 {
+                            break;
+                        }
+                    }
+                    asked
+                };
+                let claimed = answering_node::entry();
+                let ((), asked) = tokio::join!(run_claim(&node, &claimed, &tally), gw_c);
+                assert_eq!(asked, ["Claim", "Updat"]);
+                assert_eq!(env.dialled(), ["gw-c"], "the silent owner is not asked");
+                let won = node.entries.borrow()[&answering_node::entry().id].clone();
+                assert_eq!((won.owner.as_str(), won.epoch), ("gw-b", 2));
+            })
+            .await;
     }
 
     /// The tally of `answers` for looking (not delivering).

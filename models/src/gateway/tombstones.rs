@@ -97,6 +97,25 @@ mod tests {
     }
 
     #[test]
+    fn a_tombstone_is_pruned_once_older_than_its_keep_and_not_before() {
+        use crate::gateway::answering_node::node_and_env;
+        let disk = Rc::new(MemDisk::default());
+        let (node, env) = node_and_env(&disk, &[]);
+        assert!(matches!(replicate(&node), PeerReply::Ok));
+        assert!(matches!(forget(&node, true), PeerReply::Ok));
+        let keep_ms = tombstone::keep_ms(node.config.knobs.queue_lifetime_ms);
+        // Written at 10 s; exactly the keep later it stays.
+        env.set_now_ms(10_000 + keep_ms);
+        prune(&node);
+        assert!(says_finished(&node));
+        env.set_now_ms(10_001 + keep_ms);
+        prune(&node);
+        assert!(!says_finished(&node), "forgotten in memory");
+        let restarted = super::tests::node(&disk, &[]);
+        assert!(!says_finished(&restarted), "and on disk");
+    }
+
+    #[test]
     fn settled_unspoken_keeps_the_tombstone_quiet() {
         let node = node(&Rc::new(MemDisk::default()), &["settled-unspoken"]);
         assert!(matches!(replicate(&node), PeerReply::Ok));

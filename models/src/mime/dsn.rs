@@ -7,6 +7,13 @@
 //! original's header block, never its body: a rejected message may be malware
 //! and must not be bounced back with its payload.
 //!
+//! A DSN is bounded whatever it reports on (at most [`bytes_max`]): it is
+//! spooled and replicated like any message, and a DSN no peer would take a
+//! copy of is never sent. So the original's header block is cut at
+//! [`RETURNED_HEADERS_BYTES_MAX`], and a server's refusal is kept to
+//! [`DIAGNOSTIC_BYTES_MAX`] ([`bounded_diagnostic`]) where the gateway
+//! records it.
+//!
 //! The gateway never reads a DSN: it knows one by its null reverse-path
 //! (RFC 3461 §6.2) and its own entries. The reader here, [`parse_dsn`], is
 //! the tests' (a DSN built must read back as what it reports); the
@@ -29,6 +36,53 @@ pub struct FailedRecipient {
     pub diagnostic: String,
     /// RFC 3464 Action, normally "failed".
     pub action: String,
+}
+
+/// The most of a refusal a recipient's diagnostic keeps: RFC 5321
+/// §4.5.3.1.5 allows a reply line 512 octets, and the first line's worth
+/// says what happened. A multi-line refusal may run to tens of KiB of
+/// policy text; kept whole for three recipients, it made a DSN bigger than
+/// any peer would take a copy of, so the DSN was never sent and the
+/// recipients' bounces were lost (`refusal-text-kept-whole`).
+pub const DIAGNOSTIC_BYTES_MAX: usize = 512;
+
+/// The most of the original's header block a DSN returns, as Postfix's
+/// `bounce_size_limit` (50,000 bytes) bounds what it returns.
+pub const RETURNED_HEADERS_BYTES_MAX: usize = 50_000;
+
+/// The longest address a DSN names that ingress lets in: its command
+/// line's limit.
+const ADDRESS_BYTES_MAX: usize = crate::smtp::session::INGRESS_LINE_BYTES_MAX;
+
+/// What a DSN adds around its parts: the top header fields (our host
+/// name, the DSN's Message-ID, the sender's address, the date), the part
+/// headers and the boundaries between them.
+const FRAME_BYTES_MAX: usize = 4_096;
+
+/// A recipient's lines beside its address and diagnostic, each twice (the
+/// human part and the delivery report): the field names, the action, the
+/// status code.
+const RECIPIENT_LINES_BYTES_MAX: usize = 256;
+
+/// The largest DSN [`build_dsn`] makes about `recipients` recipients
+/// whose diagnostics went through [`bounded_diagnostic`].
+pub fn bytes_max(recipients: usize) -> usize {
+    let per_recipient = 2 * (ADDRESS_BYTES_MAX + DIAGNOSTIC_BYTES_MAX) + RECIPIENT_LINES_BYTES_MAX;
+    FRAME_BYTES_MAX + RETURNED_HEADERS_BYTES_MAX + recipients * per_recipient
+}
+
+/// `diagnostic` cut to [`DIAGNOSTIC_BYTES_MAX`] at a character boundary,
+/// ending in "..." where it was cut.
+pub fn bounded_diagnostic(diagnostic: &str) -> String {
+    const CUT_MARK: &str = "...";
+    if diagnostic.len() <= DIAGNOSTIC_BYTES_MAX {
+        return diagnostic.to_string();
+    }
+    let mut end = DIAGNOSTIC_BYTES_MAX - CUT_MARK.len();
+    while !diagnostic.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{CUT_MARK}", &diagnostic[..end])
 }
 
 /// Everything a DSN depends on, so that building one is a pure function.
@@ -235,7 +289,8 @@ fn final_recipients(body: &[u8]) -> Vec<String> {
 /// The original's header fields, CRLF-terminated, stopping at the first line
 /// that is not a header field or a continuation. Stopping early, rather than
 /// trusting the first blank line, keeps a malformed message's body out even
-/// when it has no blank line before it.
+/// when it has no blank line before it. Whole lines only, and no more than
+/// [`RETURNED_HEADERS_BYTES_MAX`] of them.
 fn header_block(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut lines = raw.split(|&b| b == b'\n');
@@ -244,6 +299,9 @@ fn header_block(raw: &[u8]) -> Vec<u8> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let is_continuation = have_field && matches!(line.first(), Some(b' ' | b'\t'));
         if !(is_continuation || is_field_start(line)) {
+            break;
+        }
+        if out.len() + line.len() + 2 > RETURNED_HEADERS_BYTES_MAX {
             break;
         }
         have_field = true;
@@ -338,6 +396,75 @@ mod tests {
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn a_diagnostic_is_kept_whole_up_to_its_bound_and_cut_at_a_character_after() {
+        let short = "smtp; 550 5.1.1 no such user";
+        assert_eq!(bounded_diagnostic(short), short);
+        let exact = "x".repeat(DIAGNOSTIC_BYTES_MAX);
+        assert_eq!(bounded_diagnostic(&exact), exact);
+        let long = format!("smtp; 554 5.7.1 {}", "policy text ".repeat(5_000));
+        let cut = bounded_diagnostic(&long);
+        assert_eq!(cut.len(), DIAGNOSTIC_BYTES_MAX);
+        assert!(cut.ends_with("..."), "{cut}");
+        assert!(long.starts_with(cut.trim_end_matches("...")));
+        // Two-byte characters across the cut: never half of one.
+        let wide = "é".repeat(DIAGNOSTIC_BYTES_MAX);
+        let cut = bounded_diagnostic(&wide);
+        assert!(cut.len() <= DIAGNOSTIC_BYTES_MAX && cut.len() >= DIAGNOSTIC_BYTES_MAX - 1);
+        assert!(cut.ends_with("é..."), "{cut}");
+    }
+
+    #[test]
+    fn the_returned_header_block_stops_at_its_bound_on_a_whole_line() {
+        let field = "X-Padding: 0123456789abcdef0123456789abcdef0123456789\r\n";
+        let many = field.repeat(2 * RETURNED_HEADERS_BYTES_MAX / field.len());
+        let original = format!("Message-ID: <big@senders.example>\r\n{many}\r\nbody\r\n");
+        let block = header_block(original.as_bytes());
+        assert!(block.len() <= RETURNED_HEADERS_BYTES_MAX, "{}", block.len());
+        assert!(block.len() > RETURNED_HEADERS_BYTES_MAX - field.len());
+        assert!(block.starts_with(b"Message-ID: <big@senders.example>\r\n"));
+        assert!(block.ends_with(field.as_bytes()), "whole lines only");
+    }
+
+    #[test]
+    fn no_dsn_is_larger_than_its_bound_however_much_it_reports() {
+        // The worst a DSN can be asked to carry: the longest addresses a
+        // session lets in, refusals far past the diagnostic's bound (kept
+        // through `bounded_diagnostic`, as the gateway records them), and
+        // an original that is all header.
+        let address =
+            |n: usize| format!("{n:04}{}@rcpt.example", "u".repeat(ADDRESS_BYTES_MAX - 17));
+        let refusal = format!("smtp; 554 5.7.1 {}", "see the policy ".repeat(4_000));
+        let original = "X-Padding: 0123456789abcdef\r\n".repeat(20_000);
+        for recipients in [1, 3, 50, 200] {
+            let failed: Vec<FailedRecipient> = (0..recipients)
+                .map(|n| FailedRecipient {
+                    rcpt: address(n),
+                    status: "5.7.1".to_string(),
+                    diagnostic: bounded_diagnostic(&refusal),
+                    action: "failed".to_string(),
+                })
+                .collect();
+            let host = "gw-".repeat(80);
+            let dsn = build_dsn(&DsnRequest {
+                reporting_mta: &host,
+                dsn_message_id: &format!("<dsn.0123456789abcdef-dsn0@{host}>"),
+                original_sender: &address(9_999),
+                original_message: original.as_bytes(),
+                failed: &failed,
+                date_rfc2822: "Mon, 01 Jan 2024 00:00:00 +0000",
+            });
+            assert!(
+                dsn.len() <= bytes_max(recipients),
+                "{recipients} recipients: {} bytes, bound {}",
+                dsn.len(),
+                bytes_max(recipients)
+            );
+            // And the bound is not slack beyond reason.
+            assert!(dsn.len() * 2 > bytes_max(recipients), "{recipients}");
+        }
     }
 
     #[test]

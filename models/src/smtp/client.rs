@@ -27,8 +27,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::env::{BoxConn, Env, timeout};
 use crate::smtp::body::encode_body;
 
-/// A reply bigger than this is not SMTP; give up rather than buffer it.
-const REPLY_BYTES_MAX: usize = 64 * 1024;
+/// A reply line longer than this is not SMTP (RFC 5321 §4.5.3.1.5 allows
+/// 512 octets); give up rather than buffer it.
+const REPLY_LINE_BYTES_MAX: usize = 64 * 1024;
+
+/// The most of a reply's text kept; later lines are read and dropped. RFC
+/// 5321 bounds a reply's lines, not how many there are: a refusal that
+/// explains itself over 100 KiB is still a refusal, and taking it for a
+/// broken server would offer the message again at every retry.
+const REPLY_TEXT_BYTES_MAX: usize = 64 * 1024;
 
 /// One complete server reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -420,12 +427,15 @@ impl Wire<'_> {
         let inbox = &mut self.inbox;
         let received = async {
             let mut chunk = [0u8; 4096];
+            let mut reader = ReplyReader::default();
             loop {
-                if let Some(reply) = take_reply(inbox)? {
+                if let Some(reply) = reader.take(inbox)? {
                     return Ok(reply);
                 }
-                if inbox.len() > REPLY_BYTES_MAX {
-                    return Err(format!("reply longer than {REPLY_BYTES_MAX} bytes"));
+                if inbox.len() > REPLY_LINE_BYTES_MAX {
+                    return Err(format!(
+                        "reply line longer than {REPLY_LINE_BYTES_MAX} bytes"
+                    ));
                 }
                 let read = conn
                     .read(&mut chunk)
@@ -457,49 +467,74 @@ impl Wire<'_> {
     }
 }
 
-/// Removes one complete reply from the front of `inbox`. Ok(None) means more
-/// bytes are needed; Err means the server is not speaking SMTP.
-fn take_reply(inbox: &mut Vec<u8>) -> Result<Option<Reply>, String> {
-    let mut code = None;
-    let mut lines = Vec::new();
-    let mut offset = 0;
-    while let Some(newline) = inbox[offset..].iter().position(|&b| b == b'\n') {
-        let raw = &inbox[offset..offset + newline];
-        offset += newline + 1;
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let printable = String::from_utf8_lossy(line);
-        let Some((digits, rest)) = line.split_at_checked(3) else {
-            return Err(format!("malformed reply line {printable:?}"));
-        };
-        if !digits.iter().all(u8::is_ascii_digit) {
-            return Err(format!("malformed reply line {printable:?}"));
+/// A reply read a line at a time: the lines taken so far.
+#[derive(Default)]
+struct ReplyReader {
+    code: Option<u16>,
+    lines: Vec<String>,
+    text_bytes: usize,
+}
+
+impl ReplyReader {
+    /// Takes the complete lines at the front of `inbox`; the reply once its
+    /// last line is among them (Ok(None): more bytes are needed). Err means
+    /// the server is not speaking SMTP.
+    fn take(&mut self, inbox: &mut Vec<u8>) -> Result<Option<Reply>, String> {
+        let mut offset = 0;
+        let mut done = None;
+        while let Some(newline) = inbox[offset..].iter().position(|&b| b == b'\n') {
+            let raw = &inbox[offset..offset + newline];
+            offset += newline + 1;
+            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let (line_code, is_last, text) = parse_reply_line(line)?;
+            if self.code.is_some_and(|first| first != line_code) {
+                let printable = String::from_utf8_lossy(line);
+                return Err(format!("reply code changed mid-reply in {printable:?}"));
+            }
+            self.code = Some(line_code);
+            if self.text_bytes + text.len() <= REPLY_TEXT_BYTES_MAX {
+                self.text_bytes += text.len() + 1;
+                self.lines.push(String::from_utf8_lossy(text).into_owned());
+            }
+            if is_last {
+                done = Some(Reply {
+                    code: line_code,
+                    text: std::mem::take(&mut self.lines).join("\n"),
+                });
+                break;
+            }
         }
-        let line_code = digits
-            .iter()
-            .fold(0u16, |code, digit| code * 10 + u16::from(digit - b'0'));
-        if !(200..600).contains(&line_code) {
-            return Err(format!("reply code out of range in {printable:?}"));
-        }
-        if code.is_some_and(|first| first != line_code) {
-            return Err(format!("reply code changed mid-reply in {printable:?}"));
-        }
-        code = Some(line_code);
-        let (is_last, text) = match rest.split_first() {
-            None => (true, &[][..]),
-            Some((b' ', text)) => (true, text),
-            Some((b'-', text)) => (false, text),
-            Some(_) => return Err(format!("malformed reply line {printable:?}")),
-        };
-        lines.push(String::from_utf8_lossy(text).into_owned());
-        if is_last {
-            inbox.drain(..offset);
-            return Ok(Some(Reply {
-                code: line_code,
-                text: lines.join("\n"),
-            }));
-        }
+        inbox.drain(..offset);
+        Ok(done)
     }
-    Ok(None)
+}
+
+/// One reply line without its line ending: (code, whether it is the last
+/// line, its text).
+fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, &[u8]), String> {
+    let malformed = || format!("malformed reply line {:?}", String::from_utf8_lossy(line));
+    let (digits, rest) = line.split_at_checked(3).ok_or_else(malformed)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(malformed());
+    }
+    let code = digits
+        .iter()
+        .fold(0u16, |code, digit| code * 10 + u16::from(digit - b'0'));
+    if !(200..600).contains(&code) {
+        let printable = String::from_utf8_lossy(line);
+        return Err(format!("reply code out of range in {printable:?}"));
+    }
+    match rest.split_first() {
+        None => Ok((code, true, &[][..])),
+        Some((b' ', text)) => Ok((code, true, text)),
+        Some((b'-', text)) => Ok((code, false, text)),
+        Some(_) => Err(malformed()),
+    }
+}
+
+#[cfg(test)]
+fn take_reply(inbox: &mut Vec<u8>) -> Result<Option<Reply>, String> {
+    ReplyReader::default().take(inbox)
 }
 
 /// Whether an EHLO reply lists `keyword` (on a line after the greeting one).
@@ -1142,16 +1177,61 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn a_refusal_longer_than_the_text_kept_is_still_one_refusal() {
+        // 200 lines of 490 octets (each within RFC 5321's 512): about
+        // 98 KiB, more than the client keeps. It reads them all, keeps the
+        // first 64 KiB of text, and goes on with the conversation.
+        let line = |n: usize, last: bool| {
+            let head = format!(
+                "550{}5.7.1 policy line {n:03}: ",
+                if last { ' ' } else { '-' }
+            );
+            format!("{head}{}\r\n", "x".repeat(488 - head.len()))
+        };
+        let refusal: String = (1..=200).map(|n| line(n, n == 200)).collect();
+        assert!(refusal.len() > 90 * 1024);
+        let (mut conn, mut server) = pair();
+        let rcpts = recipients(&["alice@example.com"]);
+        let client = send_hi(&mut conn, &rcpts);
+        let script = async move {
+            server.send("220 verbose.test\r\n").await;
+            server
+                .expect("EHLO client.test", "250 verbose.test\r\n")
+                .await;
+            server.expect("MAIL FROM:<s@r.test>", "250 ok\r\n").await;
+            server.expect("RCPT TO:<alice@example.com>", &refusal).await;
+            server.expect("QUIT", "221 bye\r\n").await;
+        };
+        let (outcome, ()) = tokio::join!(client, script);
+        let transaction = outcome.expect("a refusal is still a transaction");
+        let (_, reply) = &transaction.rcpts[0];
+        assert_eq!(reply.code, 550);
+        assert_eq!(reply.enhanced_status(), Some("5.7.1"));
+        assert!(reply.text.starts_with("5.7.1 policy line 001: "));
+        assert!(
+            reply.text.len() <= REPLY_TEXT_BYTES_MAX,
+            "{}",
+            reply.text.len()
+        );
+        assert!(
+            reply.text.len() > REPLY_TEXT_BYTES_MAX - 500,
+            "{}",
+            reply.text.len()
+        );
+        assert_eq!(transaction.data, None);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn a_reply_that_never_ends_is_cut_off_at_its_limit() {
         // A hostile server's endless line must not grow the client's
-        // buffer without bound: it gives up past REPLY_BYTES_MAX, whatever
+        // buffer without bound: it gives up past REPLY_LINE_BYTES_MAX, whatever
         // sizes the bytes come in, without waiting for its timeout.
         let (mut conn, mut server) = pair();
         let rcpts = recipients(&["alice@example.com"]);
         let client = send_hi(&mut conn, &rcpts);
         let script = async move {
             server.send("220 ").await;
-            for _ in 0..REPLY_BYTES_MAX / 1000 + 2 {
+            for _ in 0..REPLY_LINE_BYTES_MAX / 1000 + 2 {
                 server.send(&"a".repeat(1000)).await;
                 tokio::task::yield_now().await;
             }

@@ -27,6 +27,11 @@ use smtp_proto::{
 /// us in good faith (or at all); we answer 421 and hang up.
 pub const BAD_COMMANDS_CONSECUTIVE_MAX: u32 = 10;
 
+/// The longest command line the gateway's ingress takes (RFC 5321
+/// §4.5.3.1.4 asks at least 512 octets): also the longest address a DSN
+/// may have to name (`mime::dsn::bytes_max`).
+pub const INGRESS_LINE_BYTES_MAX: usize = 1_000;
+
 /// What one session enforces.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionLimits {

@@ -37,6 +37,12 @@ pub enum MailboxMode {
     /// refused at RCPT with 550 5.1.1 (RFC 3463), a permanent refusal the
     /// client must bounce at once and not offer again (RFC 5321 §4.2.1).
     UnknownUser,
+    /// The server refuses every message at the final dot with a 554 5.7.1
+    /// that explains itself at length: a multi-line reply of
+    /// `LONG_REFUSAL_LINES` lines, each within RFC 5321's 512 octets (tens
+    /// of KiB in all, as policy texts with links and appeal procedures
+    /// run). The client must bounce, and its DSN must still go out.
+    LongRefusal,
 }
 
 impl MailboxMode {
@@ -47,6 +53,7 @@ impl MailboxMode {
             MailboxMode::DropAfterData => "drop_after_data",
             MailboxMode::ResetMidData => "reset_mid_data",
             MailboxMode::UnknownUser => "unknown_user",
+            MailboxMode::LongRefusal => "long_refusal",
         }
     }
 }

@@ -123,12 +123,13 @@ impl FaultSchedule {
     }
 }
 
-const MAILBOX_MODES: [MailboxMode; 5] = [
+const MAILBOX_MODES: [MailboxMode; 6] = [
     MailboxMode::Greylist,
     MailboxMode::Tarpit,
     MailboxMode::DropAfterData,
     MailboxMode::ResetMidData,
     MailboxMode::UnknownUser,
+    MailboxMode::LongRefusal,
 ];
 
 const DNS_MODES: [DnsMode; 3] = [DnsMode::Servfail, DnsMode::Timeout, DnsMode::Flap];

@@ -14,8 +14,8 @@
 //!   `slow-fsync-assumed-done`) runs here.
 //! - dependencies: one tenant's mail server refusing everything for a
 //!   while (so DSNs go out through the DNS), the other tenants' servers
-//!   tarpitting, hanging up after DATA, resetting mid-data, greylisting
-//!   or forgetting their users, and senders' domains whose DNS answers
+//!   tarpitting, hanging up after DATA, resetting mid-data, greylisting,
+//!   forgetting their users or refusing at length, and senders' domains whose DNS answers
 //!   SERVFAIL or times out while their DSNs wait, or tenants' domains
 //!   whose answers flap (a sender's domain has one MX host: rotated, its
 //!   answer is the same). Inside the model:
@@ -82,13 +82,15 @@ pub fn disk_faults(prng: &mut Prng, topology: &Topology, heal_at_ms: u64) -> Fau
 
 /// How a tenant's mail server misbehaves in the dependencies family: the
 /// three that leave the gateway unsure what happened to its message,
-/// greylisting, and users it no longer knows (a permanent refusal).
-pub const MAILBOX_MODES: [MailboxMode; 5] = [
+/// greylisting, users it no longer knows (a permanent refusal), and a
+/// refusal that explains itself at length.
+pub const MAILBOX_MODES: [MailboxMode; 6] = [
     MailboxMode::Tarpit,
     MailboxMode::DropAfterData,
     MailboxMode::ResetMidData,
     MailboxMode::Greylist,
     MailboxMode::UnknownUser,
+    MailboxMode::LongRefusal,
 ];
 
 /// How a sender domain's DNS fails in the dependencies family.

@@ -51,7 +51,7 @@ use traces::EventKind;
 
 use crate::faults::MailboxMode;
 use crate::workload::dsn_reader;
-use crate::workload::mailbox_faults::{Misbehaviours, TARPIT_REPLY_MS};
+use crate::workload::mailbox_faults::{self, Misbehaviours, TARPIT_REPLY_MS};
 
 /// A client silent this long is hung up on, so dead peers do not pile up.
 const IDLE_MS: u64 = 60_000;
@@ -356,10 +356,15 @@ fn answer(
             None,
         );
     }
-    if rejections.rejects(&done.rcpts) {
+    let at_length = rejections.misbehaviours().refuses_at_length(&done.rcpts);
+    if at_length || rejections.rejects(&done.rcpts) {
         let msg = refuse(env, client, &done.mail_from, &done.rcpts, &done.data);
-        let reply = format!("554 {POLICY_REFUSAL_STATUS} message rejected by policy\r\n");
-        return (reply.into_bytes(), Some(Answered::Refused(msg, done.rcpts)));
+        let reply = if at_length {
+            mailbox_faults::long_refusal(554, POLICY_REFUSAL_STATUS)
+        } else {
+            format!("554 {POLICY_REFUSAL_STATUS} message rejected by policy\r\n").into_bytes()
+        };
+        return (reply, Some(Answered::Refused(msg, done.rcpts)));
     }
     if let Err(error) = store(env, &done.mail_from, &done.rcpts, &done.data) {
         tracing::warn!(host = env.host_name(), %error, "mailbox could not keep a message");
