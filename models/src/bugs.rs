@@ -50,6 +50,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "a node reborn on an empty disk answers \"no copy\" about messages it held before and the asker takes that for \"never had it or forgot it\", and a copy set left with fewer holders than a majority waits for one for ever: two disks lost in turn leave acknowledged mail with an intact copy undelivered",
     ),
     (
+        "stale-ballot-counted-as-copy",
+        "a copy set's holders are counted whatever ballot they hold, so a member still on an older ballot than a claim's stands in for a lost copy of the new one: two members on each ballot and one reborn empty, no owner reaches a majority and no one restores the lost copy",
+    ),
+    (
         "spool-read-retry-hot",
         "retries a failed spool read at once, on the doorbell its own pass rings: a loop that takes no simulated time",
     ),

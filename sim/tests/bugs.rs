@@ -757,6 +757,19 @@ fn refusal_despite_copies_is_proven_on_madsim_by_its_corpus_entry() {
 }
 
 #[test]
+fn stale_ballot_counted_as_copy_is_proven_on_madsim_by_its_corpus_entry() {
+    // Madsim swarm seed 5079, shrunk to a region cut off and a voter's
+    // disk lost 30 ms before the heal: a copy set split two, two and one
+    // empty that no owner can confirm; on turmoil the same shape passes
+    // even with the bug (its interleavings take another path).
+    madsim_corpus_entry_proves(
+        "stale-ballot-counted-as-copy-swarm-seed-5079.madsim.min.json",
+        "stale-ballot-counted-as-copy",
+        &["drained_after_heal", "no_acked_loss"],
+    );
+}
+
+#[test]
 fn bounce_unquarantined_is_proven_on_madsim_by_its_corpus_entry() {
     // Found by `mailsim explore` (a false alarm of `bench explore`: the
     // correct gateway failed it too), shrunk to one disk fault.

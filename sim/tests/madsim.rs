@@ -575,3 +575,25 @@ fn dsn_before_refusal_recorded_delivers_what_its_dsn_reported_failed() {
     let scenario = corpus_entry(file, bug);
     common::correct_passes_and_bug_violates(Engine::Madsim, &scenario, bug, "no_false_bounce");
 }
+
+#[test]
+fn stale_ballot_counted_as_copy_leaves_a_split_copy_set_waiting_for_ever() {
+    // Madsim swarm seed 5079, shrunk to two faults and four messages,
+    // beyond the model: europe-west3 is cut off just after it copied m60
+    // to the EU copy set of five; a replica claims at epoch 2 with the
+    // votes of the members it heard, and westeurope-0 (one of them) then
+    // loses its disk. Two members hold epoch 2, two still epoch 1, one is
+    // reborn empty. Counting every copy as a holder, the epoch-2 owner sees
+    // four of five and restores nothing, yet it can confirm with only its
+    // own ballot's copies: no one ever reaches a majority. The correct
+    // owner counts its own ballot's copies and restores the lost one.
+    let file = "stale-ballot-counted-as-copy-swarm-seed-5079.madsim.min.json";
+    let bug = "stale-ballot-counted-as-copy";
+    let scenario = corpus_entry(file, bug);
+    common::correct_passes_beyond_the_model_and_bug_violates(
+        Engine::Madsim,
+        &scenario,
+        bug,
+        "no_acked_loss",
+    );
+}

@@ -45,6 +45,7 @@ const PROVEN_ON_FIXED_SHAPES: &[&str] = &[
     "settled-unspoken",
     "duelling-claims",
     "amnesia-taken-for-forgetting",
+    "stale-ballot-counted-as-copy",
     "quorum-below-majority",
     "expiry-waits-for-scan",
     "bounce-while-in-doubt",

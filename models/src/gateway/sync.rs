@@ -320,7 +320,8 @@ async fn restore_lost_copies(node: &SharedNode, entry: &Entry, tally: &Tally) ->
     if node.config.bug("amnesia-taken-for-forgetting") {
         return false;
     }
-    let lacking = copies_to_restore(entry, tally);
+    let stale_count = node.config.bug("stale-ballot-counted-as-copy");
+    let lacking = copies_to_restore(entry, tally, stale_count);
     if lacking.is_empty() {
         return false;
     }
@@ -329,10 +330,21 @@ async fn restore_lost_copies(node: &SharedNode, entry: &Entry, tally: &Tally) ->
 }
 
 /// Who lacks a copy that [`restore_lost_copies`] should give back: no one
-/// while a majority holds one or a rival ballot exists, and never the
-/// owner (its copy comes back through its own reclaim, or a takeover).
-fn copies_to_restore(entry: &Entry, tally: &Tally) -> Vec<String> {
-    let holders = 1 + tally.answered.len() - tally.lacking.len();
+/// while a majority holds our ballot or a rival ballot exists, and never
+/// the owner (its copy comes back through its own reclaim, or a takeover).
+/// Only copies of our ballot count: a member still holding an older one
+/// neither confirms our owner nor lets its own owner act, so counting it
+/// left a copy set split two (our ballot), two (older), one (reborn empty)
+/// where no one could reach a majority, and the message waited for ever
+/// (madsim swarm seed 5079: a claim won while a region was cut off, then
+/// a voter's disk lost). `stale_count` is catalogue bug
+/// `stale-ballot-counted-as-copy`: every member with any copy counts.
+fn copies_to_restore(entry: &Entry, tally: &Tally, stale_count: bool) -> Vec<String> {
+    let holders = if stale_count {
+        1 + tally.answered.len() - tally.lacking.len()
+    } else {
+        1 + tally.same.len()
+    };
     if tally.newer_elsewhere || holders >= tally.need {
         return Vec::new();
     }
@@ -1128,7 +1140,7 @@ mod tests {
         let lost = || no_copy(Some(61_000));
         let restore = |answers| {
             let tally = tally(&node, &entry, &replies(answers), Intent::Look);
-            copies_to_restore(&entry, &tally)
+            copies_to_restore(&entry, &tally, false)
         };
         // Only we hold it: gw-c gets it back, the owner never from us.
         assert_eq!(
@@ -1141,11 +1153,20 @@ mod tests {
         // A rival ballot elsewhere: its owner restores, not us.
         let rival = holding(&entry, 2, "gw-c", None);
         assert!(restore(vec![("gw-a", vec![lost()]), ("gw-c", vec![rival])]).is_empty());
+        // A copy of an older ballot is no copy of ours: as owner at epoch
+        // 2, with gw-a still at epoch 1 and gw-c's copy lost, gw-c gets ours.
+        let mut claimed = answering_node::owned_here(entry.clone());
+        claimed.epoch = 2;
+        let stale = holding(&entry, 1, "gw-a", None);
+        let answers = replies(vec![("gw-a", vec![stale]), ("gw-c", vec![lost()])]);
+        let split = tally(&node, &claimed, &answers, Intent::Look);
+        assert_eq!(copies_to_restore(&claimed, &split, false), ["gw-c"]);
+        assert!(copies_to_restore(&claimed, &split, true).is_empty());
         // As the owner, every member lacking it.
         let owned = answering_node::owned_here(entry.clone());
         let answers = replies(vec![("gw-a", vec![lost()]), ("gw-c", vec![lost()])]);
         let tally = tally(&node, &owned, &answers, Intent::Look);
-        assert_eq!(copies_to_restore(&owned, &tally), ["gw-a", "gw-c"]);
+        assert_eq!(copies_to_restore(&owned, &tally, false), ["gw-a", "gw-c"]);
     }
 
     #[test]
