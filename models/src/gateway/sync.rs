@@ -90,11 +90,22 @@ pub async fn round(node: &SharedNode) {
         }
     }
     let replies = ask(node, requests, |_| false).await;
-    for entry in &entries {
-        reconcile(node, entry, &replies).await;
-    }
+    futures_util::StreamExt::for_each_concurrent(
+        futures_util::stream::iter(&entries),
+        RECONCILES_AT_ONCE_MAX,
+        |entry| reconcile(node, entry, &replies),
+    )
+    .await;
     tombstones::prune(node);
 }
+
+/// Copies a round reconciles side by side. Most reconciles finish without
+/// a word to anyone; the ones that claim, repair or restore wait a round
+/// trip or two each, and one after another a backlog of 600 messages whose
+/// owner's region went down failed over at about 12 a second. Each copy is
+/// reconciled alone (its own id, its own entry re-read after every wait),
+/// so side by side they decide what they would have one by one.
+const RECONCILES_AT_ONCE_MAX: usize = 32;
 
 /// Sends each peer its ballots at once; the stances of those that answered,
 /// once all have (or timed out) or `enough` says the answers so far do.
