@@ -11,7 +11,8 @@
 //! indefinite: if the 250 was lost on the wire the gateway did take the
 //! message, and bouncing it is exactly right. A second DSN is excused only
 //! as a delivery duplicate is: by a `mailbox_reply_lost` for the first (the
-//! gateway crashed before hearing the sender's mailbox take it).
+//! gateway crashed before hearing the sender's mailbox take it), or by the
+//! disk of the gateway that sent the first, lost after it did.
 //!
 //! DSNs a server refused after DATA (`mailbox_refused`, e.g. a sender's
 //! domain that rejects bounces) are judged by the same rules: they were
@@ -49,6 +50,36 @@ fn lost_dsn_replies(view: &Outcomes<'_>, dsns: &[usize]) -> usize {
     arrived.iter().map(|p| view.lost_replies(p)).sum()
 }
 
+/// Disks lost by a gateway after it delivered one of `dsns`, with a copy
+/// arriving after the loss: the record that the DSN went out went with
+/// the disk, and its peers send it again rather than risk a loss, as they
+/// deliver mail again (`duplicates_bounded`'s allowance, naming the same
+/// culprit). Found by `mailsim explore --family swarm --buggify` (run
+/// 3051): a DSN's owner lost its disk 61 ms after the DSN arrived.
+fn dsn_records_lost(view: &Outcomes<'_>, dsns: &[usize]) -> usize {
+    let arrivals: Vec<(u64, &str)> = dsns
+        .iter()
+        .filter_map(|&i| match &view.events[i].kind {
+            traces::EventKind::MailboxReceived { client, .. } => {
+                Some((view.events[i].t_us, client.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    let Some(last_us) = arrivals.iter().map(|(t_us, _)| *t_us).max() else {
+        return 0;
+    };
+    view.lost_disks
+        .iter()
+        .filter(|(lost_us, host)| {
+            *lost_us <= last_us
+                && arrivals
+                    .iter()
+                    .any(|(t_us, client)| client == host && t_us <= lost_us)
+        })
+        .count()
+}
+
 pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
     let mut out = Vec::new();
     // A DSN the receiving server refused was still sent: the same rules hold.
@@ -61,7 +92,7 @@ pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {
         // the first gateway lost its disk after replicating, before its
         // 250; both copies expired, each bounced once).
         let copies = duplicates_bounded::copies_the_sender_explains(view, pair).max(1);
-        if dsns.len() <= copies + lost_dsn_replies(view, dsns) {
+        if dsns.len() <= copies + lost_dsn_replies(view, dsns) + dsn_records_lost(view, dsns) {
             continue;
         }
         let copies: Vec<String> = dsns
@@ -158,6 +189,52 @@ mod tests {
 
     const BOB: &str = "bob@acme.example";
     const ERIN: &str = "erin@sender.example";
+
+    #[test]
+    fn a_second_dsn_is_excused_only_by_the_disk_of_the_gateway_that_sent_the_first() {
+        let dsn_from = |run: &mut Run, client: &str| {
+            run.arrive(Arrive {
+                host: "mbx-ext",
+                msg: "d5",
+                rcpt: ERIN,
+                mail_from: "",
+                dsn_about: Some("m5"),
+                dsn_rcpts: &[BOB],
+                client,
+                ..Arrive::default()
+            });
+        };
+        let lose = |run: &mut Run, host: &str| {
+            run.push(
+                "world",
+                traces::EventKind::FaultStarted {
+                    fault: 0,
+                    kind: "disk_lost".into(),
+                    target: host.into(),
+                },
+            );
+        };
+        for (lost, excused) in [("gw-us-east-1-0", true), ("gw-us-west-2-0", false)] {
+            let mut run = Run::new();
+            run.send("m5", Told::Accepted, &[BOB]);
+            dsn_from(&mut run, "gw-us-east-1-0");
+            lose(&mut run, lost);
+            dsn_from(&mut run, "gw-us-west-2-0");
+            let found = check(&run.log, &facts());
+            if excused {
+                assert_eq!(found, vec![], "{lost}");
+            } else {
+                assert_reported(&found, NAME, "gets one DSN");
+            }
+        }
+        // The sender's disk lost before it sent excuses nothing.
+        let mut run = Run::new();
+        run.send("m5", Told::Accepted, &[BOB]);
+        lose(&mut run, "gw-us-east-1-0");
+        dsn_from(&mut run, "gw-us-east-1-0");
+        dsn_from(&mut run, "gw-us-west-2-0");
+        assert_reported(&check(&run.log, &facts()), NAME, "gets one DSN");
+    }
 
     #[test]
     fn a_clean_log_passes() {

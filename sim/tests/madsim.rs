@@ -597,3 +597,30 @@ fn stale_ballot_counted_as_copy_leaves_a_split_copy_set_waiting_for_ever() {
         "no_acked_loss",
     );
 }
+
+#[test]
+fn a_dsn_sent_again_after_its_senders_disk_is_lost_is_excused_as_mail_is() {
+    // Found by `mailsim explore --family swarm --buggify --explore-seed 41`
+    // (run 3051), shrunk to 12 faults and 31 messages, beyond the model:
+    // bundesbank's server is down while mail to anna expires; the DSN's
+    // owner, gw-azure-westeurope-0, delivers it to the sender's server at
+    // 32,076 ms and loses its disk 61 ms later, before its update reached
+    // the copy set; a peer sends the DSN again. `dsn_correct` excused a
+    // second copy only for a reply the server saw go unheard, and called
+    // this a duplicate; it now names the culprit as `duplicates_bounded`
+    // does (a disk lost by the host that sent the first copy, after it).
+    let outcome = run_scenario_file("dsn-sender-disk-lost-after-sending.madsim.json");
+    assert_eq!(
+        outcome.verdict,
+        sim::run::Verdict::Pass,
+        "{}",
+        outcome.summary()
+    );
+    let view = properties::Outcomes::build(&outcome.log, &outcome.facts);
+    let sent_twice = view.bounces.values().any(|dsns| dsns.len() > 1);
+    assert!(
+        sent_twice,
+        "the shape no longer sends a DSN twice: {}",
+        outcome.summary()
+    );
+}
