@@ -569,12 +569,7 @@ async fn claim_if_owner_is_gone(node: &SharedNode, entry: &Entry, tally: &Tally)
             }
         }
         // A node cut off from the copy set could not win a vote anyway.
-        let reachable = tally
-            .members
-            .iter()
-            .filter(|m| *m != node.me() && heard.peer_recent(m, now_ms, lease_ms))
-            .count();
-        if 1 + reachable < tally.need {
+        if 1 + heard_lately(node, &tally.members).len() < tally.need {
             return;
         }
     }
