@@ -57,27 +57,11 @@ fn lost_dsn_replies(view: &Outcomes<'_>, dsns: &[usize]) -> usize {
 /// culprit). Found by `mailsim explore --family swarm --buggify` (run
 /// 3051): a DSN's owner lost its disk 61 ms after the DSN arrived.
 fn dsn_records_lost(view: &Outcomes<'_>, dsns: &[usize]) -> usize {
-    let arrivals: Vec<(u64, &str)> = dsns
-        .iter()
-        .filter_map(|&i| match &view.events[i].kind {
-            traces::EventKind::MailboxReceived { client, .. } => {
-                Some((view.events[i].t_us, client.as_str()))
-            }
-            _ => None,
-        })
+    let sent: Vec<(u64, &str)> = (view.dsns.iter())
+        .filter(|dsn| dsns.contains(&dsn.index))
+        .map(|dsn| (dsn.t_us, dsn.client))
         .collect();
-    let Some(last_us) = arrivals.iter().map(|(t_us, _)| *t_us).max() else {
-        return 0;
-    };
-    view.lost_disks
-        .iter()
-        .filter(|(lost_us, host)| {
-            *lost_us <= last_us
-                && arrivals
-                    .iter()
-                    .any(|(t_us, client)| client == host && t_us <= lost_us)
-        })
-        .count()
+    view.records_lost_before_another(&sent)
 }
 
 pub fn judge(view: &Outcomes<'_>) -> Vec<Violation> {

@@ -968,30 +968,43 @@ impl<'a> Outcomes<'a> {
     /// The disk of a host that only stored the message excuses nothing:
     /// losing it loses no record of a delivery it never made.
     pub fn delivery_records_lost_after(&self, pair: &Pair) -> Vec<(u64, &'a str)> {
-        let Some(arrivals) = self.deliveries.get(pair) else {
-            return Vec::new();
-        };
-        self.lost_disks
-            .iter()
-            .filter(|(t_us, host)| {
-                arrivals
-                    .iter()
-                    .any(|a| a.client == *host && a.t_us <= *t_us)
-            })
-            .copied()
-            .collect()
+        self.disks_lost_after_sending(&self.sent_by(pair))
     }
 
     /// How many copies of the pair lost delivery records explain: disks
     /// lost by a host after it delivered a copy, with a copy after the loss.
     pub fn delivery_records_lost(&self, pair: &Pair) -> usize {
-        let Some(last) = self.deliveries.get(pair).and_then(|a| a.last()) else {
+        self.records_lost_before_another(&self.sent_by(pair))
+    }
+
+    /// Of the disks lost by a gateway after it sent one of `sent` (when
+    /// it arrived, which gateway sent it), those lost no later than the last
+    /// copy: each explains one more copy, of mail or of a DSN alike.
+    pub fn records_lost_before_another(&self, sent: &[(u64, &str)]) -> usize {
+        let Some(last_us) = sent.iter().map(|(t_us, _)| *t_us).max() else {
             return 0;
         };
-        self.delivery_records_lost_after(pair)
+        self.disks_lost_after_sending(sent)
             .iter()
-            .filter(|(t_us, _)| *t_us <= last.t_us)
+            .filter(|(t_us, _)| *t_us <= last_us)
             .count()
+    }
+
+    fn disks_lost_after_sending(&self, sent: &[(u64, &str)]) -> Vec<(u64, &'a str)> {
+        self.lost_disks
+            .iter()
+            .filter(|(lost_us, host)| {
+                sent.iter()
+                    .any(|(t_us, client)| client == host && t_us <= lost_us)
+            })
+            .copied()
+            .collect()
+    }
+
+    /// When each delivered copy of the pair arrived, and which gateway sent it.
+    fn sent_by(&self, pair: &Pair) -> Vec<(u64, &'a str)> {
+        let arrivals = self.deliveries.get(pair).map_or(&[][..], Vec::as_slice);
+        arrivals.iter().map(|a| (a.t_us, a.client)).collect()
     }
 
     /// Whether some `send_outcome` accepted or left indefinite this pair, i.e.
