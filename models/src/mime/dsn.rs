@@ -78,10 +78,7 @@ pub fn bounded_diagnostic(diagnostic: &str) -> String {
     if diagnostic.len() <= DIAGNOSTIC_BYTES_MAX {
         return diagnostic.to_string();
     }
-    let mut end = DIAGNOSTIC_BYTES_MAX - CUT_MARK.len();
-    while !diagnostic.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = diagnostic.floor_char_boundary(DIAGNOSTIC_BYTES_MAX - CUT_MARK.len());
     format!("{}{CUT_MARK}", &diagnostic[..end])
 }
 
